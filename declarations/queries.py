@@ -1,0 +1,48 @@
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from declarations import events
+from declarations.models import Declaration, DeclarationItem
+from port.models import User
+from port.queries import organisation_ids_for
+
+
+def declaration_list(*, user: User) -> QuerySet[Declaration]:
+    """Declarations the user's organisations own or filed, newest first."""
+    org_ids = organisation_ids_for(user)
+    return (
+        Declaration.objects.filter(Q(enterprise_id__in=org_ids) | Q(declarant_id__in=org_ids))
+        .select_related("enterprise", "declarant", "port_call__vessel")
+        .prefetch_related("containers")
+        .order_by("-created_at", "-id")
+    )
+
+
+def declaration_get_for_user(*, user: User, declaration_id: int) -> Declaration:
+    """The declaration with its items and containers; Http404 when it is not the user's."""
+    try:
+        return (
+            declaration_list(user=user)
+            .select_related("port_call__terminal", "port_call__port", "created_by")
+            .prefetch_related(Prefetch("items", queryset=DeclarationItem.objects.order_by("line_number")))
+            .get(pk=declaration_id)
+        )
+    except (Declaration.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such declaration") from None
+
+
+def declaration_live_group(user: User, key: str) -> str | None:
+    """The live group of a declaration, for a user allowed to watch it."""
+    if not key.isdigit():
+        return None
+    if not declaration_list(user=user).filter(pk=int(key)).exists():
+        return None
+    return events.declaration_group(int(key))
+
+
+def declaration_for_assessment(*, declaration_id: int) -> Declaration:
+    return (
+        Declaration.objects.select_related("port_call__terminal")
+        .prefetch_related("items", "containers")
+        .get(pk=declaration_id)
+    )

@@ -1,0 +1,19 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
+
+app = Celery("port")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Periodic tasks are declared here, in one place, each with why its schedule is what it is.
+app.conf.beat_schedule = {
+    # Every minute: a submission whose assessment task was lost (a worker killed before it
+    # acknowledged, Redis restarted) is queued again; assessment is idempotent.
+    "declarations-requeue-stuck": {
+        "task": "declarations.tasks.declaration_requeue_stuck_task",
+        "schedule": 60.0,
+    },
+}

@@ -1,0 +1,29 @@
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from port.models import Organisation
+from port.queries import user_organisation_kinds
+
+K = Organisation.Kind
+
+# Each entry: label, URL name, the organisation kinds whose members see it.
+NAVIGATION = [
+    (_("Declarations"), "declarations:list", {K.ENTERPRISE, K.CUSTOMS_BROKER}),
+    (_("New declaration"), "declarations:new", {K.ENTERPRISE, K.CUSTOMS_BROKER}),
+    (_("Inspection queue"), "inspection:queue", {K.CUSTOMS_OFFICE}),
+    (_("Port calls"), "port_calls", set(K)),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"navigation": []}
+    kinds = set(K) if user.is_superuser else user_organisation_kinds(user)
+    current = request.resolver_match.view_name if request.resolver_match else ""
+    items = [
+        {"label": label, "url": reverse(name), "active": name == current}
+        for label, name, allowed in NAVIGATION
+        if kinds & allowed
+    ]
+    return {"navigation": items}

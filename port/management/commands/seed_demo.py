@@ -1,0 +1,184 @@
+"""Loads the demo port of Xiamen (CNXMN). Idempotent: run it as often as you like."""
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from inspection.models import Outcome, RiskRule
+from port.models import (
+    Berth,
+    BrokerAuthorisation,
+    InspectionArea,
+    Membership,
+    Organisation,
+    Port,
+    PortCall,
+    Terminal,
+    User,
+    Vessel,
+    YardBlock,
+)
+
+DEMO_PASSWORD = "portwise-demo"  # noqa: S105 - published demo logins, listed in the README
+K = Organisation.Kind
+R = Membership.Role
+
+ORGANISATIONS = {
+    "customs": dict(
+        name="Xiamen Customs, Haicang Office", name_local="厦门海关海沧办事处",
+        kind=K.CUSTOMS_OFFICE, office_code="3701",
+    ),
+    "importer": dict(
+        name="Xiamen Harbour Foods Import Co., Ltd.", name_local="厦门港湾食品进口有限公司",
+        kind=K.ENTERPRISE, uscc="91350200MA2Y3K8F7N", customs_code="3502960127",
+        credit_rating=Organisation.CreditRating.CERTIFIED,
+    ),
+    "exporter": dict(
+        name="Fujian Sunrise Ceramics Export Co., Ltd.", name_local="福建旭日陶瓷出口有限公司",
+        kind=K.ENTERPRISE, uscc="91350206MA8RW1QX32", customs_code="3502930458",
+        credit_rating=Organisation.CreditRating.GENERAL,
+    ),
+    "broker": dict(
+        name="Xiamen Jinhai Customs Brokerage Co., Ltd.", name_local="厦门金海报关有限公司",
+        kind=K.CUSTOMS_BROKER, uscc="91350200260131527Y", customs_code="3502980021",
+        credit_rating=Organisation.CreditRating.CERTIFIED,
+    ),
+    "terminal": dict(
+        name="Xiamen Haitian Container Terminal Co., Ltd.", name_local="厦门海天集装箱码头有限公司",
+        kind=K.TERMINAL_OPERATOR,
+    ),
+    "maritime": dict(
+        name="Xiamen Maritime Safety Administration", name_local="厦门海事局",
+        kind=K.MARITIME_SAFETY,
+    ),
+    "border": dict(
+        name="Xiamen Border Inspection Station", name_local="厦门出入境边防检查站",
+        kind=K.BORDER_CONTROL,
+    ),
+    "portauth": dict(
+        name="Xiamen Port Authority", name_local="厦门港口管理局", kind=K.PORT_AUTHORITY,
+    ),
+}
+
+# username: (organisation, role, first name, last name)
+USERS = {
+    "importer": ("importer", R.DECLARANT, "Lin", "Xiaomei"),
+    "exporter": ("exporter", R.DECLARANT, "Chen", "Wei"),
+    "broker": ("broker", R.DECLARANT, "Huang", "Jun"),
+    "officer": ("customs", R.OFFICER, "Zhang", "Min"),
+    "terminal": ("terminal", R.OPERATOR, "Wu", "Hao"),
+    "maritime": ("maritime", R.REVIEWER, "Zheng", "Lei"),
+    "border": ("border", R.REVIEWER, "Xu", "Yang"),
+    "portauth": ("portauth", R.REVIEWER, "Cai", "Ning"),
+}
+
+TERMINALS = {
+    "XHCT": ("Haitian Terminal", "terminal", ["13", "14", "15"], ["A1", "A2", "B1", "B2"]),
+    "SYCT": ("Songyu Terminal", None, ["1", "2"], ["S1", "S2", "S3"]),
+}
+
+RULES = [
+    dict(
+        name="Frozen bovine meat: quarantine check",
+        public_reason="Imported meat is checked by quarantine officers.",
+        hs_prefix="0202", action=Outcome.QUARANTINE, priority=10,
+    ),
+    dict(
+        name="Used machinery: manual inspection",
+        public_reason="Used machinery is inspected for condition and origin.",
+        hs_prefix="8479", action=Outcome.MANUAL, priority=20,
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo port (Xiamen) with its organisations, logins and a vessel call."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        port, _ = Port.objects.update_or_create(
+            unlocode="CNXMN", defaults={"name": "Xiamen", "name_local": "厦门"}
+        )
+        orgs = {
+            key: Organisation.objects.update_or_create(
+                name=fields["name"], defaults={**fields, "port": port}
+            )[0]
+            for key, fields in ORGANISATIONS.items()
+        }
+        terminals = self._terminals(port, orgs)
+        InspectionArea.objects.update_or_create(
+            terminal=terminals["XHCT"], code="IA1",
+            defaults={"name": "Haitian Inspection Area", "customs_office": orgs["customs"], "bays": 6},
+        )
+        for enterprise in (orgs["importer"], orgs["exporter"]):
+            BrokerAuthorisation.objects.get_or_create(
+                enterprise=enterprise, broker=orgs["broker"],
+                defaults={"valid_from": date(2026, 1, 1)},
+            )
+        self._users(orgs)
+        self._port_calls(port, terminals)
+        for rule in RULES:
+            RiskRule.objects.update_or_create(name=rule["name"], defaults=rule)
+        self.stdout.write(self.style.SUCCESS("Demo port of Xiamen (CNXMN) is loaded."))
+
+    def _terminals(self, port, orgs) -> dict[str, Terminal]:
+        terminals = {}
+        for code, (name, operator, berths, blocks) in TERMINALS.items():
+            terminal, _ = Terminal.objects.update_or_create(
+                port=port, code=code,
+                defaults={"name": name, "operator": orgs[operator] if operator else None},
+            )
+            for berth in berths:
+                Berth.objects.update_or_create(
+                    terminal=terminal, code=berth,
+                    defaults={"length_m": 350, "depth_m": Decimal("15.5")},
+                )
+            for block in blocks:
+                YardBlock.objects.update_or_create(
+                    terminal=terminal, code=block, defaults={"capacity_teu": 1200}
+                )
+            terminals[code] = terminal
+        return terminals
+
+    def _users(self, orgs) -> None:
+        for username, (org_key, role, first, last) in USERS.items():
+            user = self._user(username, first_name=first, last_name=last)
+            Membership.objects.update_or_create(
+                user=user, organisation=orgs[org_key], defaults={"role": role}
+            )
+        admin = self._user("admin", first_name="Portwise", last_name="Admin")
+        if not admin.is_superuser:
+            admin.is_superuser = admin.is_staff = True
+            admin.save(update_fields=["is_superuser", "is_staff"])
+
+    def _user(self, username: str, **names) -> User:
+        user, created = User.objects.get_or_create(username=username, defaults=names)
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        return user
+
+    def _port_calls(self, port, terminals) -> None:
+        today = timezone.localdate()
+        tz = timezone.get_current_timezone()
+        calls = [
+            ("9417402", "CSCL XIAMEN", "BVDB7", "CN", "062E", "XHCT", -1, PortCall.Status.EXPECTED),
+            ("9795610", "OOCL FUZHOU", "VRQE4", "HK", "118W", "SYCT", 1, PortCall.Status.EXPECTED),
+        ]
+        for imo, name, call_sign, flag, voyage, terminal, days, status in calls:
+            vessel, _ = Vessel.objects.update_or_create(
+                imo_number=imo, defaults={"name": name, "call_sign": call_sign, "flag": flag}
+            )
+            eta = timezone.make_aware(
+                datetime.combine(today + timedelta(days=days), time(6, 0)), tz
+            )
+            PortCall.objects.get_or_create(
+                vessel=vessel, port=port, voyage=voyage,
+                defaults={
+                    "terminal": terminals[terminal], "eta": eta,
+                    "etd": eta + timedelta(hours=30), "status": status,
+                },
+            )
