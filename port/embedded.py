@@ -650,6 +650,18 @@ class EmbeddedRedis(_EmbeddedServer):
                 proc.kill()
 
 
+def running(data_dir: Path = DATA_DIR) -> list[str]:
+    """The embedded servers running on data_dir, e.g. ``["postgres (pid 12)"]``."""
+    found = []
+    proc, _ = postgres(data_dir)._postmaster()
+    if proc is not None:
+        found.append(f"postgres (pid {proc.pid})")
+    proc = redis(data_dir)._pid()
+    if proc is not None:
+        found.append(f"redis (pid {proc.pid})")
+    return found
+
+
 _servers: dict[tuple[str, Path], _EmbeddedServer] = {}
 
 
@@ -663,3 +675,9 @@ def redis(data_dir: Path) -> EmbeddedRedis:
     """The (per-process) handle on the embedded Redis for data_dir."""
     key = ("redis", Path(data_dir).resolve())
     return _servers.setdefault(key, EmbeddedRedis(data_dir))  # type: ignore[return-value]
+
+
+if __name__ == "__main__":  # python -m port.embedded: exit 1 if a server runs on DATA_DIR
+    servers = running()
+    print(f"{DATA_DIR}: " + (", ".join(servers) + " running" if servers else "no server running"))
+    sys.exit(1 if servers else 0)
