@@ -134,16 +134,16 @@ class Command(BaseCommand):
                 )
                 child.pump.start()
             failed = self._supervise(children, host, port)
+            if failed is not None:
+                child, code = failed
+                how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+                self.stderr.write(f"{child.name} stopped unexpectedly ({how}); stopping all.")
         finally:
             self._stop(children)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if failed is not None:
-            child, code = failed
-            self._fail(
-                f"{child.name} exited unexpectedly (exit code {code}); stopped everything. "
-                f"Its output above says why."
-            )
+            self._fail(f"Portwise stopped because {failed[0].name} died; its output says why.")
         self._say("Portwise stopped.")
 
     # --- steps ---------------------------------------------------------------------------
