@@ -1,4 +1,5 @@
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from declarations.models import DeclarationItem
@@ -7,7 +8,8 @@ from port.queries import enterprises_filable_by, port_call_choices
 
 class PortCallChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, call) -> str:
-        return f"{call.vessel.name} {call.voyage} · {call.terminal.name} · ETA {call.eta:%Y-%m-%d %H:%M}"
+        eta = timezone.localtime(call.eta)
+        return f"{call.vessel.name} {call.voyage} · {call.terminal.name} · ETA {eta:%Y-%m-%d %H:%M}"
 
 
 class DeclarationForm(forms.Form):
@@ -51,4 +53,3 @@ class ItemForm(forms.Form):
 
 
 ItemFormSet = forms.formset_factory(ItemForm, extra=0, min_num=1, validate_min=True, max_num=99)
-

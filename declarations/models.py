@@ -96,6 +96,9 @@ class DeclarationContainer(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.declaration_id}: {self.container_id}"
+
 
 class DeclarationItem(models.Model):
     class Unit(models.TextChoices):

@@ -24,7 +24,9 @@ def declaration_get_for_user(*, user: User, declaration_id: int) -> Declaration:
         return (
             declaration_list(user=user)
             .select_related("port_call__terminal", "port_call__port", "created_by")
-            .prefetch_related(Prefetch("items", queryset=DeclarationItem.objects.order_by("line_number")))
+            .prefetch_related(
+                Prefetch("items", queryset=DeclarationItem.objects.order_by("line_number"))
+            )
             .get(pk=declaration_id)
         )
     except (Declaration.DoesNotExist, ValueError, TypeError):

@@ -97,8 +97,7 @@ def declaration_file(
         organisation=enterprise,
         data={"containers": numbers, "items": len(cleaned_items), "declarant": declarant.name},
     )
-    declaration_submit(declaration=declaration, user=user)
-    return declaration
+    return declaration_submit(declaration=declaration, user=user)
 
 
 @transaction.atomic
@@ -186,7 +185,9 @@ def _declarant_for(user: User) -> Organisation:
         .first()
     )
     if organisation is None:
-        raise InvalidInput({"enterprise": [_("Only enterprises and customs brokers file declarations.")]})
+        raise InvalidInput(
+            {"enterprise": [_("Only enterprises and customs brokers file declarations.")]}
+        )
     return organisation
 
 
@@ -210,7 +211,9 @@ def _containers_for(numbers: list[str]) -> list[Container]:
     existing = {c.number: c for c in Container.objects.filter(number__in=numbers)}
     missing = [Container(number=n) for n in numbers if n not in existing]
     Container.objects.bulk_create(missing, ignore_conflicts=True)
-    existing.update({c.number: c for c in Container.objects.filter(number__in=[c.number for c in missing])})
+    existing.update(
+        {c.number: c for c in Container.objects.filter(number__in=[c.number for c in missing])}
+    )
     return [existing[n] for n in numbers]
 
 
@@ -238,7 +241,11 @@ def _validate_filing(
     if not port_call_id:
         errors["port_call"] = [_("Choose the vessel call.")]
     else:
-        port_call = PortCall.objects.exclude(status=PortCall.Status.DEPARTED).filter(pk=port_call_id).first()
+        port_call = (
+            PortCall.objects.exclude(status=PortCall.Status.DEPARTED)
+            .filter(pk=port_call_id)
+            .first()
+        )
         if port_call is None:
             errors["port_call"] = [_("There is no open port call with this id.")]
 

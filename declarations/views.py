@@ -14,7 +14,9 @@ HEADER_FIELDS = {"enterprise", "port_call", "bl_number", "containers"}
 
 @login_required
 def declaration_list(request):
-    page = Paginator(queries.declaration_list(user=request.user), 25).get_page(request.GET.get("page"))
+    page = Paginator(queries.declaration_list(user=request.user), 25).get_page(
+        request.GET.get("page")
+    )
     template = "declarations/_list_rows.html" if request.htmx else "declarations/list.html"
     return render(request, template, {"page": page})
 

@@ -42,12 +42,18 @@ class Decision(TimeStampedModel):
     declaration = models.ForeignKey(
         "declarations.Declaration", on_delete=models.PROTECT, related_name="decisions"
     )
-    container = models.ForeignKey("port.Container", on_delete=models.PROTECT, related_name="decisions")
+    container = models.ForeignKey(
+        "port.Container", on_delete=models.PROTECT, related_name="decisions"
+    )
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
     # Every rule that hit: [{"rule": id, "name": ..., "reason": public reason, "action": ...}].
     rules_hit = models.JSONField(default=list)
     inspection_area = models.ForeignKey(
-        "port.InspectionArea", on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
+        "port.InspectionArea",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decisions",
     )
 
     class Meta:
@@ -57,7 +63,9 @@ class Decision(TimeStampedModel):
         ]
         indexes = [
             # The officers' queue: WHERE inspection_area_id IN (...) AND outcome <> 'release'
-            models.Index(fields=["inspection_area", "outcome", "created_at"], name="decision_queue"),
+            models.Index(
+                fields=["inspection_area", "outcome", "created_at"], name="decision_queue"
+            ),
         ]
 
     def __str__(self) -> str:

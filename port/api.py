@@ -51,7 +51,9 @@ class IdempotentCreateMixin:
             if claimed:
                 response = self.create_once(request)
                 if response.status_code >= 400:
-                    transaction.set_rollback(True)  # a refused attempt is not kept; a retry may pass
+                    transaction.set_rollback(
+                        True
+                    )  # a refused attempt is not kept; a retry may pass
                     return response
                 record.status_code = response.status_code
                 record.body = response.data
@@ -62,7 +64,9 @@ class IdempotentCreateMixin:
                 {IDEMPOTENCY_HEADER: ["This key was used for a different request."]},
                 status=status.HTTP_422_UNPROCESSABLE_ENTITY,
             )
-        return Response(record.body, status=record.status_code, headers={"Idempotent-Replayed": "true"})
+        return Response(
+            record.body, status=record.status_code, headers={"Idempotent-Replayed": "true"}
+        )
 
 
 def _claim(request, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:

@@ -21,7 +21,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         self.groups_joined: set[str] = set()
         await self.accept()
-        for organisation_id in await database_sync_to_async(queries.organisation_ids_for)(self.user):
+        for organisation_id in await database_sync_to_async(queries.organisation_ids_for)(
+            self.user
+        ):
             await self._join(live.organisation_group(organisation_id))
 
     async def disconnect(self, code: int) -> None:
@@ -36,7 +38,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         topic, key = str(content.get("topic", "")), str(content.get("key", ""))
         group = await database_sync_to_async(live.group_for_subscription)(self.user, topic, key)
         if group is None:
-            await self.send_json({"type": "error", "reason": "not_found", "topic": topic, "key": key})
+            await self.send_json(
+                {"type": "error", "reason": "not_found", "topic": topic, "key": key}
+            )
             return
         if kind == "subscribe":
             await self._join(group)

@@ -10,7 +10,8 @@ import pycountry
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from stdnum import imo, iso6346
-from stdnum.exceptions import InvalidChecksum, ValidationError as StdnumError
+from stdnum.exceptions import InvalidChecksum
+from stdnum.exceptions import ValidationError as StdnumError
 
 # GB 32100-2015: 18 characters drawn from 31 symbols (no I, O, S, V, Z).
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -35,7 +36,9 @@ def validate_uscc(value: str) -> None:
     """
     if not USCC_PATTERN.match(value):
         raise ValidationError(
-            _("A Unified Social Credit Code has 18 characters from 0-9 and A-Y without I, O, S, V, Z."),
+            _(
+                "A Unified Social Credit Code has 18 characters from 0-9 and A-Y without I, O, S, V, Z."
+            ),
             code="uscc_format",
         )
     if uscc_check_character(value[:17]) != value[17]:
@@ -106,7 +109,9 @@ def validate_hs_code(value: str) -> None:
         raise ValidationError(_("A commodity code has exactly 10 digits."), code="hs_format")
     if not hs_subheading_exists(value[:6]):
         raise ValidationError(
-            _("%(code)s is not an HS 2022 subheading."), code="hs_unknown", params={"code": value[:6]}
+            _("%(code)s is not an HS 2022 subheading."),
+            code="hs_unknown",
+            params={"code": value[:6]},
         )
 
 

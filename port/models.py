@@ -79,7 +79,9 @@ class Organisation(TimeStampedModel):
 
     def clean(self) -> None:
         if self.kind in self.TRADING_KINDS and not self.uscc:
-            raise ValidationError({"uscc": _("An enterprise needs its Unified Social Credit Code.")})
+            raise ValidationError(
+                {"uscc": _("An enterprise needs its Unified Social Credit Code.")}
+            )
 
 
 class User(AbstractUser):
@@ -119,15 +121,15 @@ class BrokerAuthorisation(TimeStampedModel):
     enterprise = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="broker_authorisations"
     )
-    broker = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="authorised_by"
-    )
+    broker = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="authorised_by")
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["enterprise", "broker"], name="broker_authorisation_unique")
+            models.UniqueConstraint(
+                fields=["enterprise", "broker"], name="broker_authorisation_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -158,7 +160,9 @@ class Terminal(models.Model):
 
     class Meta:
         ordering = ["code"]
-        constraints = [models.UniqueConstraint(fields=["port", "code"], name="terminal_code_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["port", "code"], name="terminal_code_unique")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -172,7 +176,9 @@ class Berth(models.Model):
 
     class Meta:
         ordering = ["code"]
-        constraints = [models.UniqueConstraint(fields=["terminal", "code"], name="berth_code_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["terminal", "code"], name="berth_code_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.terminal.code} {self.code}"
@@ -196,7 +202,9 @@ class YardBlock(models.Model):
 class InspectionArea(models.Model):
     """Where selected containers are examined; it belongs to one customs office."""
 
-    terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="inspection_areas")
+    terminal = models.ForeignKey(
+        Terminal, on_delete=models.PROTECT, related_name="inspection_areas"
+    )
     customs_office = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="inspection_areas"
     )
@@ -311,7 +319,9 @@ class TimelineEvent(models.Model):
         ordering = ["created_at", "id"]
         indexes = [
             # A consignment's timeline: WHERE subject_type = ? AND subject_id = ? ORDER BY created_at
-            models.Index(fields=["subject_type", "subject_id", "created_at"], name="timeline_subject"),
+            models.Index(
+                fields=["subject_type", "subject_id", "created_at"], name="timeline_subject"
+            ),
             # Dashboards and rollups: WHERE kind = ? AND created_at >= ?
             models.Index(fields=["kind", "created_at"], name="timeline_kind_time"),
         ]

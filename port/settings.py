@@ -117,7 +117,9 @@ AUTH_USER_MODEL = "port.User"
 
 REDIS_URL = embedded.redis_url()
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+}
 
 CHANNEL_LAYERS = {
     "default": {

@@ -3,7 +3,8 @@ from django.db import migrations
 FORBID = """
 CREATE FUNCTION port_timeline_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'port_timelineevent is append-only: % refused', TG_OP;
+    RAISE EXCEPTION 'port_timelineevent is append-only: % refused', TG_OP
+        USING ERRCODE = 'restrict_violation';
 END;
 $$ LANGUAGE plpgsql;
 

@@ -28,38 +28,54 @@ R = Membership.Role
 
 ORGANISATIONS = {
     "customs": dict(
-        name="Xiamen Customs, Haicang Office", name_local="厦门海关海沧办事处",
-        kind=K.CUSTOMS_OFFICE, office_code="3701",
+        name="Xiamen Customs, Haicang Office",
+        name_local="厦门海关海沧办事处",
+        kind=K.CUSTOMS_OFFICE,
+        office_code="3701",
     ),
     "importer": dict(
-        name="Xiamen Harbour Foods Import Co., Ltd.", name_local="厦门港湾食品进口有限公司",
-        kind=K.ENTERPRISE, uscc="91350200MA2Y3K8F7N", customs_code="3502960127",
+        name="Xiamen Harbour Foods Import Co., Ltd.",
+        name_local="厦门港湾食品进口有限公司",
+        kind=K.ENTERPRISE,
+        uscc="91350200MA2Y3K8F7N",
+        customs_code="3502960127",
         credit_rating=Organisation.CreditRating.CERTIFIED,
     ),
     "exporter": dict(
-        name="Fujian Sunrise Ceramics Export Co., Ltd.", name_local="福建旭日陶瓷出口有限公司",
-        kind=K.ENTERPRISE, uscc="91350206MA8RW1QX32", customs_code="3502930458",
+        name="Fujian Sunrise Ceramics Export Co., Ltd.",
+        name_local="福建旭日陶瓷出口有限公司",
+        kind=K.ENTERPRISE,
+        uscc="91350206MA8RW1QX32",
+        customs_code="3502930458",
         credit_rating=Organisation.CreditRating.GENERAL,
     ),
     "broker": dict(
-        name="Xiamen Jinhai Customs Brokerage Co., Ltd.", name_local="厦门金海报关有限公司",
-        kind=K.CUSTOMS_BROKER, uscc="91350200260131527Y", customs_code="3502980021",
+        name="Xiamen Jinhai Customs Brokerage Co., Ltd.",
+        name_local="厦门金海报关有限公司",
+        kind=K.CUSTOMS_BROKER,
+        uscc="91350200260131527Y",
+        customs_code="3502980021",
         credit_rating=Organisation.CreditRating.CERTIFIED,
     ),
     "terminal": dict(
-        name="Xiamen Haitian Container Terminal Co., Ltd.", name_local="厦门海天集装箱码头有限公司",
+        name="Xiamen Haitian Container Terminal Co., Ltd.",
+        name_local="厦门海天集装箱码头有限公司",
         kind=K.TERMINAL_OPERATOR,
     ),
     "maritime": dict(
-        name="Xiamen Maritime Safety Administration", name_local="厦门海事局",
+        name="Xiamen Maritime Safety Administration",
+        name_local="厦门海事局",
         kind=K.MARITIME_SAFETY,
     ),
     "border": dict(
-        name="Xiamen Border Inspection Station", name_local="厦门出入境边防检查站",
+        name="Xiamen Border Inspection Station",
+        name_local="厦门出入境边防检查站",
         kind=K.BORDER_CONTROL,
     ),
     "portauth": dict(
-        name="Xiamen Port Authority", name_local="厦门港口管理局", kind=K.PORT_AUTHORITY,
+        name="Xiamen Port Authority",
+        name_local="厦门港口管理局",
+        kind=K.PORT_AUTHORITY,
     ),
 }
 
@@ -84,12 +100,16 @@ RULES = [
     dict(
         name="Frozen bovine meat: quarantine check",
         public_reason="Imported meat is checked by quarantine officers.",
-        hs_prefix="0202", action=Outcome.QUARANTINE, priority=10,
+        hs_prefix="0202",
+        action=Outcome.QUARANTINE,
+        priority=10,
     ),
     dict(
         name="Used machinery: manual inspection",
         public_reason="Used machinery is inspected for condition and origin.",
-        hs_prefix="8479", action=Outcome.MANUAL, priority=20,
+        hs_prefix="8479",
+        action=Outcome.MANUAL,
+        priority=20,
     ),
 ]
 
@@ -110,12 +130,18 @@ class Command(BaseCommand):
         }
         terminals = self._terminals(port, orgs)
         InspectionArea.objects.update_or_create(
-            terminal=terminals["XHCT"], code="IA1",
-            defaults={"name": "Haitian Inspection Area", "customs_office": orgs["customs"], "bays": 6},
+            terminal=terminals["XHCT"],
+            code="IA1",
+            defaults={
+                "name": "Haitian Inspection Area",
+                "customs_office": orgs["customs"],
+                "bays": 6,
+            },
         )
         for enterprise in (orgs["importer"], orgs["exporter"]):
             BrokerAuthorisation.objects.get_or_create(
-                enterprise=enterprise, broker=orgs["broker"],
+                enterprise=enterprise,
+                broker=orgs["broker"],
                 defaults={"valid_from": date(2026, 1, 1)},
             )
         self._users(orgs)
@@ -128,12 +154,14 @@ class Command(BaseCommand):
         terminals = {}
         for code, (name, operator, berths, blocks) in TERMINALS.items():
             terminal, _ = Terminal.objects.update_or_create(
-                port=port, code=code,
+                port=port,
+                code=code,
                 defaults={"name": name, "operator": orgs[operator] if operator else None},
             )
             for berth in berths:
                 Berth.objects.update_or_create(
-                    terminal=terminal, code=berth,
+                    terminal=terminal,
+                    code=berth,
                     defaults={"length_m": 350, "depth_m": Decimal("15.5")},
                 )
             for block in blocks:
@@ -176,9 +204,13 @@ class Command(BaseCommand):
                 datetime.combine(today + timedelta(days=days), time(6, 0)), tz
             )
             PortCall.objects.get_or_create(
-                vessel=vessel, port=port, voyage=voyage,
+                vessel=vessel,
+                port=port,
+                voyage=voyage,
                 defaults={
-                    "terminal": terminals[terminal], "eta": eta,
-                    "etd": eta + timedelta(hours=30), "status": status,
+                    "terminal": terminals[terminal],
+                    "eta": eta,
+                    "etd": eta + timedelta(hours=30),
+                    "status": status,
                 },
             )

@@ -1,0 +1,234 @@
+"""Shared fixtures: the demo port's people (alice/bob/charlie style), API clients, and the
+real parts the slow tests run against: a Celery worker process and an ASGI server."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from channels.layers import channel_layers
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+from rest_framework.test import APIClient
+from stdnum import iso6346
+
+from port import embedded
+from port.celery import app as celery_app
+from port.models import Organisation, PortCall, User
+
+ROOT = Path(__file__).resolve().parent.parent
+# Tests use their own Redis database, so a `make run` on the same server never answers
+# their pings nor takes their tasks; and this run's own queue and channel prefix, so two
+# test runs at once keep apart too.
+TEST_REDIS_DB = 9
+RUN_ID = uuid.uuid4().hex[:8]
+TEST_QUEUE = f"portwise-test-{RUN_ID}"
+TEST_CHANNELS_PREFIX = f"pwtest{RUN_ID}"
+
+
+def _with_redis_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("db="))
+        return urlunsplit(parts._replace(query="&".join(filter(None, [query, f"db={db}"]))))
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+TEST_REDIS_URL = _with_redis_db(settings.REDIS_URL, TEST_REDIS_DB)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_settings():
+    test_settings = override_settings(
+        REDIS_URL=TEST_REDIS_URL,
+        CACHES={"default": {**settings.CACHES["default"], "LOCATION": TEST_REDIS_URL}},
+        CHANNEL_LAYERS={
+            "default": {
+                **settings.CHANNEL_LAYERS["default"],
+                "CONFIG": {"hosts": [TEST_REDIS_URL], "prefix": TEST_CHANNELS_PREFIX},
+            }
+        },
+        # The demo logins are hashed on every seed; a slow hasher would dominate the suite.
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    )
+    test_settings.enable()
+    channel_layers.backends.clear()
+    celery_app.conf.broker_url = embedded.celery_url(TEST_REDIS_URL)
+    celery_app.conf.task_default_queue = TEST_QUEUE
+    yield
+    test_settings.disable()
+
+
+@pytest.fixture
+def demo(db):
+    """The demo port: organisations and users from seed_demo."""
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    orgs = {o.name: o for o in Organisation.objects.all()}
+    users = {u.username: u for u in User.objects.all()}
+    return SimpleNamespace(
+        importer=users["importer"],
+        exporter=users["exporter"],
+        broker=users["broker"],
+        officer=users["officer"],
+        terminal=users["terminal"],
+        importer_org=orgs["Xiamen Harbour Foods Import Co., Ltd."],
+        exporter_org=orgs["Fujian Sunrise Ceramics Export Co., Ltd."],
+        broker_org=orgs["Xiamen Jinhai Customs Brokerage Co., Ltd."],
+        customs=orgs["Xiamen Customs, Haicang Office"],
+        port_call=PortCall.objects.get(voyage="062E"),
+    )
+
+
+@pytest.fixture
+def api_for():
+    def client_for(user: User) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return client_for
+
+
+def filing(port_call_id: int, **overrides) -> dict:
+    """A valid API body for a one-item import declaration."""
+    body = {
+        "port_call": port_call_id,
+        "bl_number": "COSU6401234560",
+        "containers": ["COSU6123451", "CSNU8011228"],
+        "items": [
+            {
+                "hs_code": "6907210000",
+                "description": "Glazed ceramic floor tiles",
+                "quantity": "18000",
+                "unit": "m2",
+                "value": "412000.00",
+                "origin_country": "CN",
+            }
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def container_number(serial: int, owner: str = "TGHU") -> str:
+    """A valid ISO 6346 number for a serial."""
+    number = f"{owner}{serial:06d}"
+    return number + iso6346.calc_check_digit(number)
+
+
+MEAT_ITEM = {
+    "hs_code": "0202300090",
+    "description": "Frozen boneless beef",
+    "quantity": "24000",
+    "unit": "kg",
+    "value": "960000",
+    "origin_country": "AU",
+}
+
+
+def _database_url_for(database_name: str) -> str:
+    parts = urlsplit(embedded.database_url())
+    return urlunsplit(parts._replace(path=f"/{database_name}"))
+
+
+def _subprocess_env() -> dict[str, str]:
+    """The environment for a process that must see what the tests see."""
+    return {
+        **os.environ,
+        "DATABASE_URL": _database_url_for(connection.settings_dict["NAME"]),
+        "REDIS_URL": TEST_REDIS_URL,
+        "CELERY_QUEUE": TEST_QUEUE,
+        "CHANNELS_PREFIX": TEST_CHANNELS_PREFIX,
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker process on the test database and this run's queue."""
+    name = f"test-{RUN_ID}-{uuid.uuid4().hex[:4]}@%h"
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "port",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--queues",
+            TEST_QUEUE,
+            "--hostname",
+            name,
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=_subprocess_env(),
+    )
+    hostname = name.replace("%h", socket.gethostname())
+    deadline = time.monotonic() + 60
+    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            pytest.fail(f"The Celery worker did not start (exit code {worker.poll()})")
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """The real ASGI application (HTTP and WebSockets) served by uvicorn on a free port."""
+    import uvicorn
+
+    from port.asgi import application
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def websocket_for(user: User | None):
+    """A WebSocket client on /ws/live/ through the real ASGI stack, signed in as `user`."""
+    from channels.testing import WebsocketCommunicator
+    from django.test import Client
+
+    from port.asgi import application
+
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return WebsocketCommunicator(application, "/ws/live/", headers=headers)
