@@ -173,7 +173,8 @@ def test_list_query_count_does_not_grow_with_rows(demo, api_for):
 
     counts = [file_and_count_list_queries(n) for n in range(6)]
 
-    assert len(set(counts)) == 1
+    assert counts == [counts[0]] * 6
+    assert 2 <= counts[0] <= 6  # session, count, page and its prefetches: not one per row
 
 
 def test_openapi_schema_documents_the_declarations_api(client):

@@ -148,7 +148,8 @@ class Command(BaseCommand):
         self._port_calls(port, terminals)
         for rule in RULES:
             RiskRule.objects.update_or_create(name=rule["name"], defaults=rule)
-        self.stdout.write(self.style.SUCCESS("Demo port of Xiamen (CNXMN) is loaded."))
+        if options["verbosity"]:
+            self.stdout.write(self.style.SUCCESS("Demo port of Xiamen (CNXMN) is loaded."))
 
     def _terminals(self, port, orgs) -> dict[str, Terminal]:
         terminals = {}
