@@ -185,3 +185,10 @@ def test_openapi_schema_documents_the_declarations_api(client):
     operation = schema["paths"]["/api/v1/declarations/"]["post"]
     assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"])
     assert "/api/v1/auth/token/" in schema["paths"]
+
+
+def test_api_docs_are_served_from_our_own_static_files(client):
+    page = client.get("/api/docs/").content.decode()
+
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower()
