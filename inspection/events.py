@@ -3,25 +3,22 @@
 from typing import TypedDict
 
 
-class ContainerSelected(TypedDict):
+class ContainersSelected(TypedDict):
     type: str
-    decision_id: int
     declaration_id: int
-    container: str
-    outcome: str
     inspection_area: str
+    containers: list[dict[str, str]]
 
 
 def queue_group(customs_office_id: int) -> str:
     return f"inspection-queue.{customs_office_id}"
 
 
-def container_selected(decision) -> ContainerSelected:
+def containers_selected(declaration_id: int, decisions: list) -> ContainersSelected:
+    """One event for all of a declaration's selected containers, however many."""
     return {
-        "type": "inspection.container_selected",
-        "decision_id": decision.pk,
-        "declaration_id": decision.declaration_id,
-        "container": decision.container.number,
-        "outcome": decision.outcome,
-        "inspection_area": decision.inspection_area.name if decision.inspection_area else "",
+        "type": "inspection.containers_selected",
+        "declaration_id": declaration_id,
+        "inspection_area": decisions[0].inspection_area.name,
+        "containers": [{"number": d.container.number, "outcome": d.outcome} for d in decisions],
     }

@@ -29,8 +29,9 @@ def rules_evaluate(*, hs_codes: list[str], rules: list[RiskRule]) -> tuple[str, 
 def decisions_make(*, declaration_id: int) -> list[Decision]:
     """Decide every container of a declaration against the active rules.
 
-    Writes one Decision per container and a timeline event for each; after commit, tells
-    the customs office's inspection queue about every selected container. The caller holds
+    Writes one Decision per container and a timeline event for each, in bulk; after
+    commit, tells the customs office's inspection queue about the selected containers in
+    one event. The caller holds
     the declaration's lock; decisions already made are returned as they are.
     """
     existing = list(_decisions_of(declaration_id))
@@ -65,11 +66,10 @@ def decisions_make(*, declaration_id: int) -> list[Decision]:
     )
     selected = [d for d in decisions if d.requires_inspection]
     if selected and area is not None:
-        for decision in selected:
-            live.publish_on_commit(
-                groups=[events.queue_group(area.customs_office_id)],
-                event=events.container_selected(decision),
-            )
+        live.publish_on_commit(
+            groups=[events.queue_group(area.customs_office_id)],
+            event=events.containers_selected(declaration_id, selected),
+        )
     return decisions
 
 

@@ -24,7 +24,7 @@ async def _watch(importer, exporter, officer, customs_id, file_declaration):
     status = await importer.receive_json_from(timeout=10)  # the draft-to-submitted push
     while status["status"] == "submitted":
         status = await importer.receive_json_from(timeout=30)  # the worker's decision
-    selected = [await officer.receive_json_from(timeout=10) for _ in range(2)]
+    selected = await officer.receive_json_from(timeout=10)
     nothing_for_exporter = await exporter.receive_nothing(timeout=1)
     for socket in (importer, exporter, officer):
         await socket.disconnect()
@@ -59,8 +59,15 @@ def test_a_filed_declaration_is_assessed_by_the_worker_and_pushed_live(
         "status": "inspection_required",
         "status_label": "Inspection required",
     }
-    assert sorted(event["container"] for event in selected) == ["COSU6123451", "CSNU8011228"]
-    assert {event["type"] for event in selected} == {"inspection.container_selected"}
+    assert selected == {
+        "type": "inspection.containers_selected",
+        "declaration_id": declaration_id,
+        "inspection_area": "Haitian Inspection Area",
+        "containers": [
+            {"number": "COSU6123451", "outcome": "quarantine"},
+            {"number": "CSNU8011228", "outcome": "quarantine"},
+        ],
+    }
     assert nothing_for_exporter is True
     assert Declaration.objects.get().status == Declaration.Status.INSPECTION_REQUIRED
     assert Decision.objects.filter(declaration_id=declaration_id).count() == 2

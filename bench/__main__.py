@@ -1,0 +1,63 @@
+"""`make bench`: run every benchmark on a throw-away database and report medians.
+
+Each benchmark repeats its measurement and reports the median and the spread; figures
+are printed and written to bench/results/<name>.json. Nothing here runs in `make test`.
+"""
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def measure(run: Callable[[], None], *, repeat: int) -> dict:
+    """Run `run` `repeat` times; seconds per run as median, min and max."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - started)
+    return {
+        "median_s": statistics.median(samples),
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "runs": repeat,
+    }
+
+
+def main() -> int:
+    from bench import declarations as declaration_bench
+
+    setup_test_environment()
+    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        figures = {"declarations": declaration_bench.run(measure)}
+    finally:
+        connection.creation.destroy_test_db(database, verbosity=0)
+    machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
+    RESULTS.mkdir(exist_ok=True)
+    for name, result in figures.items():
+        (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine, **result}, indent=2))
+        print(f"\n{name}")
+        for key, value in result.items():
+            print(f"  {key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

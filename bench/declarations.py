@@ -1,0 +1,81 @@
+"""Filing and assessment throughput, and what batching buys.
+
+- filing: one declaration with one container through the filing service;
+- assessment per container, for a declaration of 1 container and one of 100: the
+  assessment reads the declaration in one query and writes its decisions in bulk, so a
+  container in a large declaration should cost far less than a lone one;
+- the declaration list API at 10 and at 1,000 declarations: same query count, and time.
+"""
+
+from django.core.management import call_command
+from django.db import connection, reset_queries
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+from stdnum import iso6346
+
+from declarations import services
+from declarations.models import Declaration
+from port.models import Organisation, PortCall, User
+
+ITEM = services.ItemInput(
+    hs_code="0202300090", description="Frozen boneless beef", quantity="1000", value="40000", origin_country="AU"
+)
+_serial = iter(range(1, 999_999))
+
+
+def _containers(count: int) -> list[str]:
+    numbers = []
+    for _ in range(count):
+        base = f"BNCU{next(_serial):06d}"
+        numbers.append(base + iso6346.calc_check_digit(base))
+    return numbers
+
+
+def _file(user, call, containers: int) -> Declaration:
+    return services.declaration_file(
+        user=user,
+        enterprise_id=None,
+        port_call_id=call.pk,
+        bl_number=f"BENCH{next(_serial):08d}",
+        container_numbers=_containers(containers),
+        items=[ITEM],
+    )
+
+
+def run(measure) -> dict:
+    call_command("seed_demo", verbosity=0)
+    importer = User.objects.get(username="importer")
+    call = PortCall.objects.get(voyage="062E")
+    filing = measure(lambda: _file(importer, call, 1), repeat=30)
+
+    def assess(containers: int):
+        declaration = _file(importer, call, containers)
+        return lambda: services.declaration_assess(declaration_id=declaration.pk)
+
+    lone = [measure(assess(1), repeat=1)["median_s"] for _ in range(15)]
+    hundred = [measure(assess(100), repeat=1)["median_s"] for _ in range(5)]
+    lone_per_container = sorted(lone)[len(lone) // 2]
+    hundred_per_container = sorted(hundred)[len(hundred) // 2] / 100
+
+    client = APIClient()
+    client.force_authenticate(importer)
+    list_at = {}
+    for target in (10, 1000):
+        while Declaration.objects.count() < target:
+            _file(importer, call, 1)
+        reset_queries()  # DEBUG keeps a log; a request clears it, which would hide the count
+        with CaptureQueriesContext(connection) as queries:
+            client.get("/api/v1/declarations/")
+        timing = measure(lambda: client.get("/api/v1/declarations/"), repeat=15)
+        list_at[target] = {"queries": len(queries), "median_ms": round(timing["median_s"] * 1000, 1)}
+
+    assert Organisation.objects.exists()
+    return {
+        "filing_one_declaration_median_ms": round(filing["median_s"] * 1000, 2),
+        "filing_declarations_per_second": round(1 / filing["median_s"], 1),
+        "assessment_per_container_lone_ms": round(lone_per_container * 1000, 2),
+        "assessment_per_container_in_100_ms": round(hundred_per_container * 1000, 3),
+        "assessment_batching_speedup": round(lone_per_container / hundred_per_container, 1),
+        "list_api_10_declarations": list_at[10],
+        "list_api_1000_declarations": list_at[1000],
+    }
