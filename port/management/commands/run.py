@@ -29,19 +29,9 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from port import embedded
+from port.management.commands.seed_demo import DEMO_PASSWORD, USERS
 
-DEMO_USERNAMES = [
-    "importer",
-    "exporter",
-    "broker",
-    "officer",
-    "terminal",
-    "maritime",
-    "border",
-    "portauth",
-    "admin",
-]
-DEMO_PASSWORD = "portwise-demo"  # the published demo password
+DEMO_USERNAMES = [*USERS, "admin"]
 STOP_TIMEOUT = 10  # seconds a child gets between SIGTERM and SIGKILL
 HEALTH_GRACE = 30  # seconds the web server may answer /healthz with an error before we say so
 COLOURS = ["36", "33", "35", "32", "34"]
