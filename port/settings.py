@@ -124,7 +124,12 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", "portwise")},
+        "CONFIG": {
+            # A consumer waits up to 5 s in a blocking pop; redis-py 8's default 5 s socket
+            # timeout would cut that wait off and drop every idle WebSocket.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": env("CHANNELS_PREFIX", "portwise"),
+        },
     },
 }
 

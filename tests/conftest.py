@@ -54,7 +54,10 @@ def _test_settings():
         CHANNEL_LAYERS={
             "default": {
                 **settings.CHANNEL_LAYERS["default"],
-                "CONFIG": {"hosts": [TEST_REDIS_URL], "prefix": TEST_CHANNELS_PREFIX},
+                "CONFIG": {
+                    "hosts": [{**settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0], "address": TEST_REDIS_URL}],
+                    "prefix": TEST_CHANNELS_PREFIX,
+                },
             }
         },
         # The demo logins are hashed on every seed; a slow hasher would dominate the suite.

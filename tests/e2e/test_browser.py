@@ -144,13 +144,6 @@ def test_officer_queue_shows_a_container_filed_through_the_api(
     assert_not_reloaded(queue)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redis-py 8 defaults socket_timeout to 5 s, the same as channels_redis's 5 s "
-    "BZPOPMIN, so the consumer dies with redis TimeoutError every ~5 s and live.js "
-    "reconnects. Fix: CHANNEL_LAYERS hosts [{'address': url, 'socket_timeout': 30}] in "
-    "port/settings.py and in the tests/conftest.py override, then remove this marker.",
-)
 def test_live_connection_stays_open_while_the_page_is_idle(transactional_db, demo, new_page):
     # given
     page = new_page("officer")
