@@ -12,6 +12,7 @@ from certificates.models import Certificate
 from certificates.tariffs import preference_for
 
 MARGIN, WIDTH = 10, 190
+QR_SIZE = 29
 ROW_HEIGHT = 14  # one goods item per band; more than four items lengthen the table
 
 
@@ -26,14 +27,16 @@ def _latin(text) -> str:
 
 
 class _Form(FPDF):
-    def box(self, x, y, w, h, label: str, lines: list[str], size: float = 8) -> None:
+    def box(self, x, y, w, h, label: str, lines: list[str], size: float = 8, reserve=0) -> None:
+        """A numbered box; `reserve` keeps that many mm on the right free (for the QR code)."""
         self.rect(x, y, w, h)
         self.set_xy(x + 1, y + 1)
         self.set_font("Helvetica", "B", 6.5)
         self.multi_cell(w - 2, 3, _latin(label))
         self.set_font("Helvetica", "", size)
         self.set_x(x + 1)
-        self.multi_cell(w - 2, size * 0.45, _latin("\n".join(line for line in lines if line)))
+        text = _latin("\n".join(line for line in lines if line))
+        self.multi_cell(w - 2 - reserve, size * 0.45, text)
 
     def qr(self, x, y, data: str, size: float) -> None:
         code = segno.make(data, error="m")
@@ -103,8 +106,9 @@ def _certification(pdf: _Form, certificate: Certificate, verify_url: str, x, y, 
             f"Verify: number {certificate.number}, code {certificate.verification_code}",
         ],
         size=7,
+        reserve=QR_SIZE + 2,
     )
-    pdf.qr(x + w - 31, y + h - 31, verify_url, 29)
+    pdf.qr(x + w - QR_SIZE - 2, y + h - QR_SIZE - 2, verify_url, QR_SIZE)
 
 
 def _item_rows(certificate: Certificate) -> list[tuple]:
