@@ -10,7 +10,7 @@ from certificates.tariffs import preference_for
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 
 
-class ItemInputSerializer(serializers.Serializer):
+class CertificateItemInputSerializer(serializers.Serializer):
     """Structure only: the application service checks every value and reports all errors."""
 
     hs_code = serializers.CharField(max_length=10, allow_blank=True, help_text="10-digit code")
@@ -47,10 +47,10 @@ class CertificateCreateSerializer(serializers.Serializer):
     third_party_invoicing = serializers.BooleanField(default=False)
     back_to_back = serializers.BooleanField(default=False)
     retroactive = serializers.BooleanField(default=False)
-    items = ItemInputSerializer(many=True)
+    items = CertificateItemInputSerializer(many=True)
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class CertificateItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = CertificateItem
         fields = [
@@ -67,7 +67,7 @@ class ItemSerializer(serializers.ModelSerializer):
         ]
 
 
-class MailingSerializer(serializers.ModelSerializer):
+class CertificateMailingSerializer(serializers.ModelSerializer):
     class Meta:
         model = Mailing
         fields = ["status", "recipient", "address", "locker", "pickup_code", "tracking_number"]
@@ -95,7 +95,7 @@ class CertificateSerializer(serializers.ModelSerializer):
 
 
 class CertificateDetailSerializer(CertificateSerializer):
-    items = ItemSerializer(many=True, read_only=True)
+    items = CertificateItemSerializer(many=True, read_only=True)
     replaces = serializers.CharField(source="replaces.number", default=None)
     replaced_by = serializers.SerializerMethodField()
     mailing = serializers.SerializerMethodField()
@@ -130,7 +130,7 @@ class CertificateDetailSerializer(CertificateSerializer):
 
     def get_mailing(self, certificate) -> dict | None:
         mailing = queries.mailing_for(certificate)
-        return MailingSerializer(mailing).data if mailing else None
+        return CertificateMailingSerializer(mailing).data if mailing else None
 
     def get_preference(self, certificate) -> dict:
         preference = preference_for(certificate, certificate.items.all())
