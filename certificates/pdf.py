@@ -13,7 +13,8 @@ from certificates.tariffs import preference_for
 
 MARGIN, WIDTH = 10, 190
 QR_SIZE = 29
-ROW_HEIGHT = 14  # one goods item per band; more than four items lengthen the table
+ROW_HEIGHT = 14  # one goods item per band
+MAX_TABLE_HEIGHT = 112
 
 
 def verification_path(certificate: Certificate) -> str:
@@ -336,7 +337,9 @@ def _table(pdf: _Form, top: float, columns: list[tuple], rows: list[list[str]]) 
         pdf.box(x, top, width, 12, label, [], size=6)
         x += width
     body_top = top + 12
-    height = max(56, ROW_HEIGHT * len(rows))
+    # Bands shrink past four items so the form stays on one page (about ten items fit).
+    height = max(56, min(ROW_HEIGHT * len(rows), MAX_TABLE_HEIGHT))
+    row_height = height / max(len(rows), 1)
     x = MARGIN
     for width, _label in columns:
         pdf.rect(x, body_top, width, height)
@@ -345,7 +348,7 @@ def _table(pdf: _Form, top: float, columns: list[tuple], rows: list[list[str]]) 
     for row_index, row in enumerate(rows):
         x = MARGIN
         for (width, _label), text in zip(columns, row, strict=True):
-            pdf.set_xy(x + 1, body_top + 1 + row_index * ROW_HEIGHT)
+            pdf.set_xy(x + 1, body_top + 1 + row_index * row_height)
             pdf.multi_cell(width - 2, 3.2, _latin(text))
             x += width
     return body_top + height

@@ -12,11 +12,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from certificates import review
+from certificates import events, review
 from certificates.couriers import get_courier
 from certificates.models import Agreement, Certificate, CertificateItem, Mailing
 from certificates.tasks import mailing_advance_task
-from port import identifiers
+from port import identifiers, live
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Membership, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for
@@ -243,7 +243,9 @@ def mailing_place_in_locker(*, mailing_id: int, officer: User, locker: str) -> M
     Writes a 6-digit pickup code for the exporter; after commit, hands over to the courier.
     """
     _require_officer(officer)
-    mailing = Mailing.objects.select_for_update().get(pk=mailing_id)
+    mailing = Mailing.objects.select_for_update().select_related("certificate").get(pk=mailing_id)
+    if mailing.certificate.status != S.ISSUED:
+        raise InvalidInput({"certificate": [_("Only an issued certificate can be mailed.")]})
     mailing.locker = locker.strip()
     mailing.pickup_code = f"{secrets.randbelow(10**6):06d}"
     _set_mailing_status(
@@ -300,6 +302,10 @@ def _set_status(
         actor=actor,
         organisation=certificate.exporter,
         data={"from": old, "to": new, **(data or {})},
+    )
+    live.publish_on_commit(
+        groups=events.certificate_groups(certificate),
+        event=events.certificate_status_changed(certificate),
     )
 
 

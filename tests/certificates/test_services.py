@@ -3,7 +3,7 @@ import re
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from certificates import queries, services
+from certificates import events, queries, services
 from certificates.models import Certificate, CertificateItem, Mailing
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import TimelineEvent
@@ -29,8 +29,9 @@ def status_events(certificate) -> list[tuple]:
     ]
 
 
-def test_issue_assigns_number_code_validity_and_timeline(demo):
-    certificate = apply(demo.exporter)
+def test_issue_assigns_number_code_validity_and_timeline(demo, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        certificate = apply(demo.exporter)
 
     certificate.refresh_from_db()
     assert certificate.status == Certificate.Status.ISSUED
@@ -42,6 +43,18 @@ def test_issue_assigns_number_code_validity_and_timeline(demo):
     kinds = list(TimelineEvent.objects.order_by("id").values_list("kind", flat=True))
     assert kinds == ["certificate.applied", "certificate.status_changed"]
     assert status_events(certificate) == [("submitted", "issued")]
+    assert len(callbacks) == 1  # the live push to the exporter, nothing before commit
+
+
+def test_certificate_event_schema(demo):
+    certificate = apply(demo.exporter)
+
+    event = events.certificate_status_changed(certificate)
+
+    assert set(event) == set(events.CertificateStatusChanged.__annotations__)
+    assert event["type"] == "certificate.status_changed"
+    assert event["status"] == "issued"
+    assert events.certificate_groups(certificate) == [f"org.{demo.exporter_org.pk}"]
 
 
 def test_numbers_are_unique_and_codes_differ(demo):
@@ -314,3 +327,16 @@ def test_placing_in_locker_twice_is_refused_and_keeps_the_code(demo, issued):
     mailing.refresh_from_db()
     assert (mailing.pickup_code, mailing.locker) == (code, "L1")
     assert TimelineEvent.objects.count() == before
+
+
+def test_a_revoked_certificate_is_not_placed_in_a_locker(demo, issued):
+    mailing = services.mailing_request(
+        user=demo.exporter, certificate_id=issued.pk, recipient="A", address="B", phone="1"
+    )
+    services.certificate_revoke(certificate_id=issued.pk, officer=demo.officer, reason="Fraud")
+
+    with pytest.raises(InvalidInput):
+        services.mailing_place_in_locker(mailing_id=mailing.pk, officer=demo.officer, locker="L1")
+
+    mailing.refresh_from_db()
+    assert (mailing.status, mailing.pickup_code) == (Mailing.Status.REQUESTED, "")

@@ -246,3 +246,39 @@ def test_navigation_offers_certificates_by_role(demo, client):
 
     assert 'href="/certificates/"' in exporter_page
     assert 'href="/certificates/reviews/"' in officer_page
+
+
+def test_a_long_certificate_stays_on_one_page(demo, client):
+    lines = [{**TILES, "description": f"Tiles lot {n}"} for n in range(10)]
+    certificate = apply(demo.exporter, items=lines)
+    client.force_login(demo.exporter)
+
+    reader = PdfReader(io.BytesIO(client.get(f"/certificates/{certificate.pk}/pdf/").content))
+
+    assert len(reader.pages) == 1
+    assert "Tiles lot 9" in reader.pages[0].extract_text()
+
+
+def test_officer_sees_revoke_and_replace_on_an_issued_certificate(demo, client):
+    certificate = apply(demo.exporter)
+    client.force_login(demo.officer)
+
+    page = client.get(f"/certificates/{certificate.pk}/").content.decode()
+    response = client.post(f"/certificates/{certificate.pk}/revoke/", {"reason": "Forged"})
+
+    assert f'action="/certificates/{certificate.pk}/revoke/"' in page
+    assert f'action="/certificates/{certificate.pk}/replace/"' in page
+    assert response.status_code == 302
+    certificate.refresh_from_db()
+    assert certificate.status == Certificate.Status.REVOKED
+
+
+def test_a_refused_action_in_the_browser_changes_nothing(demo, client):
+    certificate = apply(demo.exporter)
+    client.force_login(demo.officer)
+
+    response = client.post(f"/certificates/{certificate.pk}/approve/", {"note": ""}, follow=True)
+
+    assert "cannot go from issued to issued" in response.content.decode()
+    certificate.refresh_from_db()
+    assert certificate.status == Certificate.Status.ISSUED
