@@ -33,11 +33,11 @@ class _Form(FPDF):
         self.rect(x, y, w, h)
         self.set_xy(x + 1, y + 1)
         self.set_font("Helvetica", "B", 6.5)
-        self.multi_cell(w - 2, 3, _latin(label))
+        self.multi_cell(w - 2, 3, _latin(label), align="L")
         self.set_font("Helvetica", "", size)
         self.set_x(x + 1)
         text = _latin("\n".join(line for line in lines if line))
-        self.multi_cell(w - 2 - reserve, size * 0.45, text)
+        self.multi_cell(w - 2 - reserve, size * 0.45, text, align="L")
 
     def qr(self, x, y, data: str, size: float) -> None:
         code = segno.make(data, error="m")
@@ -180,9 +180,9 @@ def _form_e(pdf: _Form, certificate: Certificate, verify_url: str) -> None:
         ],
     )
     columns = [
-        (12, "5. Item number"),
+        (15, "5. Item number"),
         (26, "6. Marks and numbers on packages"),
-        (62, "7. Number and type of packages, description of goods, HS number"),
+        (59, "7. Number and type of packages, description of goods, HS number"),
         (24, "8. Origin criterion"),
         (34, "9. Gross weight or other quantity and value (FOB)"),
         (32, "10. Number and date of invoices"),
@@ -278,9 +278,9 @@ def _rcep(pdf: _Form, certificate: Certificate, verify_url: str) -> None:
         ],
     )
     columns = [
-        (10, "6. Item No."),
+        (12, "6. Item No."),
         (20, "7. Marks and numbers"),
-        (48, "8. Number and kind of packages; description of goods"),
+        (46, "8. Number and kind of packages; description of goods"),
         (20, "9. HS code (6-digit)"),
         (20, "10. Origin conferring criterion"),
         (18, "11. RCEP country of origin"),
@@ -349,6 +349,6 @@ def _table(pdf: _Form, top: float, columns: list[tuple], rows: list[list[str]]) 
         x = MARGIN
         for (width, _label), text in zip(columns, row, strict=True):
             pdf.set_xy(x + 1, body_top + 1 + row_index * row_height)
-            pdf.multi_cell(width - 2, 3.2, _latin(text))
+            pdf.multi_cell(width - 2, 3.2, _latin(text), align="L")
             x += width
     return body_top + height
