@@ -11,6 +11,8 @@ NAVIGATION = [
     (_("Declarations"), "declarations:list", {K.ENTERPRISE, K.CUSTOMS_BROKER}),
     (_("New declaration"), "declarations:new", {K.ENTERPRISE, K.CUSTOMS_BROKER}),
     (_("Inspection queue"), "inspection:queue", {K.CUSTOMS_OFFICE}),
+    (_("Certificates of origin"), "certificates:list", {K.ENTERPRISE}),
+    (_("Certificate reviews"), "certificates:reviews", {K.CUSTOMS_OFFICE}),
     (_("Port calls"), "port_calls", set(K)),
 ]
 

@@ -301,6 +301,15 @@ class TimelineEvent(models.Model):
         DECLARATION_FILED = "declaration.filed", _("Declaration filed")
         DECLARATION_STATUS_CHANGED = "declaration.status_changed", _("Declaration status changed")
         CONTAINER_DECIDED = "inspection.container_decided", _("Container decided")
+        CERTIFICATE_APPLIED = "certificate.applied", _("Certificate applied for")
+        CERTIFICATE_STATUS_CHANGED = (
+            "certificate.status_changed",
+            _("Certificate status changed"),
+        )
+        CERTIFICATE_MAILING_CHANGED = (
+            "certificate.mailing_changed",
+            _("Certificate mailing changed"),
+        )
 
     kind = models.CharField(max_length=48, choices=Kind.choices)
     actor = models.ForeignKey(

@@ -195,6 +195,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status`; each gets its own enum name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "DeclarationStatusEnum": "declarations.models.Declaration.Status",
+        "CertificateStatusEnum": "certificates.models.Certificate.Status",
+    },
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

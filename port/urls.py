@@ -4,11 +4,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from certificates import views as certificate_views
 from port import views
 
 api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("declarations.api_urls")),
+    path("", include("certificates.api_urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +22,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("declarations/", include("declarations.urls")),
     path("inspection/", include("inspection.urls")),
+    path("certificates/", include("certificates.urls")),
+    path("verify/", certificate_views.verify, name="verify"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,0 +1,87 @@
+"""Reads of certificates, scoped to who asks."""
+
+import secrets
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from certificates.models import Certificate, CertificateItem
+from port.models import User
+from port.queries import customs_office_ids_for, organisation_ids_for
+
+
+def is_certificate_officer(user: User) -> bool:
+    return bool(customs_office_ids_for(user))
+
+
+def certificate_list(*, user: User) -> QuerySet[Certificate]:
+    """An exporter's own certificates; every certificate for a customs officer."""
+    certificates = Certificate.objects.select_related("agreement", "exporter").order_by(
+        "-created_at", "-id"
+    )
+    if is_certificate_officer(user):
+        return certificates
+    return certificates.filter(exporter_id__in=organisation_ids_for(user))
+
+
+def certificate_review_queue(*, user: User) -> QuerySet[Certificate]:
+    """Applications the automated review sent to officers, oldest first."""
+    if not is_certificate_officer(user):
+        return Certificate.objects.none()
+    return (
+        Certificate.objects.filter(status=Certificate.Status.UNDER_REVIEW)
+        .select_related("agreement", "exporter")
+        .order_by("created_at", "id")
+    )
+
+
+def mailing_queue(*, user: User) -> QuerySet[Certificate]:
+    """Issued certificates whose exporter asked for the signed paper to be mailed."""
+    if not is_certificate_officer(user):
+        return Certificate.objects.none()
+    return (
+        Certificate.objects.filter(mailing__status="requested")
+        .select_related("agreement", "exporter", "mailing")
+        .order_by("mailing__created_at")
+    )
+
+
+def certificate_get_for_user(*, user: User, certificate_id: int) -> Certificate:
+    """The certificate with its items; Http404 when it is not the user's."""
+    try:
+        return (
+            certificate_list(user=user)
+            .select_related("created_by", "replaces")
+            .prefetch_related(
+                Prefetch("items", queryset=CertificateItem.objects.order_by("line_number"))
+            )
+            .get(pk=certificate_id)
+        )
+    except (Certificate.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such certificate") from None
+
+
+def mailing_for(certificate: Certificate):
+    return getattr(certificate, "mailing", None)  # the reverse one-to-one raises when absent
+
+
+def certificate_verify(*, number: str, code: str) -> Certificate | None:
+    """The issued certificate with this number and verification code, or None.
+
+    Both a wrong number and a wrong code give None, so the caller cannot tell which.
+    """
+    number, code = (number or "").strip().upper(), (code or "").strip().upper()
+    if not number or not code:
+        return None
+    certificate = (
+        Certificate.objects.filter(number=number)
+        .select_related("agreement", "exporter", "replaced_by")
+        .prefetch_related("items")
+        .first()
+    )
+    if certificate is None:
+        secrets.compare_digest(code, "--------")  # the same work either way
+        return None
+    if not secrets.compare_digest(certificate.verification_code, code):
+        return None
+    return certificate

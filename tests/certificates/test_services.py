@@ -1,0 +1,342 @@
+import re
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from certificates import events, queries, services
+from certificates.models import Certificate, CertificateItem, Mailing
+from port.errors import InvalidInput, TransitionNotAllowed
+from port.models import TimelineEvent
+from tests.certificates.factories import apply, item
+
+
+@pytest.fixture
+def issued(demo):
+    return apply(demo.exporter)
+
+
+@pytest.fixture
+def under_review(demo):
+    return apply(demo.exporter, importing_country="US")
+
+
+def status_events(certificate) -> list[tuple]:
+    return [
+        (e.data["from"], e.data["to"])
+        for e in TimelineEvent.objects.filter(
+            kind="certificate.status_changed", subject_id=certificate.pk
+        ).order_by("id")
+    ]
+
+
+def test_issue_assigns_number_code_validity_and_timeline(demo, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        certificate = apply(demo.exporter)
+
+    certificate.refresh_from_db()
+    assert certificate.status == Certificate.Status.ISSUED
+    assert re.fullmatch(r"E26\d{9}", certificate.number)
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{8}", certificate.verification_code)
+    assert certificate.valid_until.year == certificate.issued_at.year + 1
+    assert certificate.exporter == demo.exporter_org
+    assert CertificateItem.objects.get(certificate=certificate).hs_code == "6907210000"
+    kinds = list(TimelineEvent.objects.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["certificate.applied", "certificate.status_changed"]
+    assert status_events(certificate) == [("submitted", "issued")]
+    assert len(callbacks) == 1  # the live push to the exporter, nothing before commit
+
+
+def test_certificate_event_schema(demo):
+    certificate = apply(demo.exporter)
+
+    event = events.certificate_status_changed(certificate)
+
+    assert set(event) == set(events.CertificateStatusChanged.__annotations__)
+    assert event["type"] == "certificate.status_changed"
+    assert event["status"] == "issued"
+    assert events.certificate_groups(certificate) == [f"org.{demo.exporter_org.pk}"]
+
+
+def test_numbers_are_unique_and_codes_differ(demo):
+    first, second = apply(demo.exporter), apply(demo.exporter)
+
+    assert first.number != second.number
+    assert int(second.number[3:]) == int(first.number[3:]) + 1
+    assert first.verification_code != second.verification_code
+
+
+def test_bad_input_reports_every_field_and_writes_nothing(demo):
+    with pytest.raises(InvalidInput) as refused:
+        apply(
+            demo.exporter,
+            agreement="NAFTA",
+            importing_country="XX",
+            invoice_date="15/11/2026",
+            port_of_discharge="SAIGON",
+            items=[item(hs_code="69072", packages="0", origin_criterion="ZZ", rvc_percent="x")],
+        )
+
+    errors = refused.value.errors
+    assert errors["agreement"] == ["Choose an agreement: ACFTA, RCEP."]
+    assert errors["importing_country"] == ["XX is not an ISO 3166 country code."]
+    assert errors["invoice_date"] == ["Enter the invoice date as YYYY-MM-DD."]
+    assert errors["port_of_discharge"] == [
+        "SAIGON is not a UN/LOCODE (country code and three characters)."
+    ]
+    assert set(errors["items"]["0"]) == {"hs_code", "packages", "origin_criterion", "rvc_percent"}
+    assert errors["items"]["0"]["hs_code"] == ["A commodity code has exactly 10 digits."]
+    assert Certificate.objects.exists() is False
+    assert TimelineEvent.objects.exists() is False
+
+
+def test_an_rvc_claim_without_percentage_is_refused(demo):
+    with pytest.raises(InvalidInput) as refused:
+        apply(demo.exporter, items=[item(origin_criterion="RVC", rvc_percent="")])
+
+    assert refused.value.errors == {
+        "items": {"0": {"rvc_percent": ["An RVC claim states its percentage."]}}
+    }
+
+
+def test_only_enterprises_apply(demo):
+    with pytest.raises(InvalidInput) as refused:
+        apply(demo.officer)
+
+    assert refused.value.errors == {
+        "exporter": ["Only enterprises apply for certificates of origin."]
+    }
+
+
+def test_the_same_idempotency_key_returns_the_first_application(demo):
+    first = apply(demo.exporter, idempotency_key="k-1")
+    second = apply(demo.exporter, idempotency_key="k-1")
+
+    assert first.pk == second.pk
+    assert Certificate.objects.count() == 1
+
+
+def test_officer_approves_an_application_under_review(demo, under_review):
+    certificate = services.certificate_approve(
+        certificate_id=under_review.pk, officer=demo.officer, note="US importer, checked"
+    )
+
+    certificate.refresh_from_db()
+    assert certificate.status == Certificate.Status.ISSUED
+    assert certificate.number.startswith("E26")
+    assert status_events(certificate) == [("submitted", "under_review"), ("under_review", "issued")]
+    event = TimelineEvent.objects.filter(kind="certificate.status_changed").last()
+    assert event.actor == demo.officer
+
+
+def test_officer_rejects_with_a_reason(demo, under_review):
+    services.certificate_reject(
+        certificate_id=under_review.pk, officer=demo.officer, reason="Not a party"
+    )
+
+    under_review.refresh_from_db()
+    assert under_review.status == Certificate.Status.REJECTED
+    assert under_review.decision_note == "Not a party"
+    assert under_review.number is None
+    event = TimelineEvent.objects.filter(kind="certificate.status_changed").last()
+    assert event.data == {"from": "under_review", "to": "rejected", "reason": "Not a party"}
+
+
+def test_reject_without_reason_changes_nothing(demo, under_review):
+    before = TimelineEvent.objects.count()
+
+    with pytest.raises(InvalidInput):
+        services.certificate_reject(
+            certificate_id=under_review.pk, officer=demo.officer, reason=" "
+        )
+
+    under_review.refresh_from_db()
+    assert under_review.status == Certificate.Status.UNDER_REVIEW
+    assert TimelineEvent.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        lambda c, o: services.certificate_approve(certificate_id=c.pk, officer=o),
+        lambda c, o: services.certificate_reject(certificate_id=c.pk, officer=o, reason="r"),
+    ],
+)
+def test_approve_and_reject_refuse_an_issued_certificate_and_change_nothing(demo, issued, action):
+    number, before = issued.number, TimelineEvent.objects.count()
+
+    with pytest.raises(TransitionNotAllowed):
+        action(issued, demo.officer)
+
+    issued.refresh_from_db()
+    assert (issued.status, issued.number) == (Certificate.Status.ISSUED, number)
+    assert TimelineEvent.objects.count() == before
+
+
+def test_revoke_refuses_an_application_under_review_and_changes_nothing(demo, under_review):
+    before = TimelineEvent.objects.count()
+
+    with pytest.raises(TransitionNotAllowed):
+        services.certificate_revoke(
+            certificate_id=under_review.pk, officer=demo.officer, reason="r"
+        )
+
+    under_review.refresh_from_db()
+    assert under_review.status == Certificate.Status.UNDER_REVIEW
+    assert under_review.decision_note == ""
+    assert TimelineEvent.objects.count() == before
+
+
+def test_an_exporter_cannot_approve_its_own_application(demo, under_review):
+    with pytest.raises(PermissionDenied):
+        services.certificate_approve(certificate_id=under_review.pk, officer=demo.exporter)
+
+    under_review.refresh_from_db()
+    assert under_review.status == Certificate.Status.UNDER_REVIEW
+
+
+def test_revoked_certificate_verifies_as_revoked(demo, issued):
+    services.certificate_revoke(certificate_id=issued.pk, officer=demo.officer, reason="Fraud")
+
+    found = queries.certificate_verify(number=issued.number, code=issued.verification_code)
+    assert found.status == Certificate.Status.REVOKED
+    assert status_events(issued) == [("submitted", "issued"), ("issued", "revoked")]
+
+
+def test_replacement_issues_a_new_certificate_pointing_to_the_old(demo, issued):
+    new = services.certificate_replace(
+        certificate_id=issued.pk,
+        officer=demo.officer,
+        reason="Importer name misspelt",
+        corrections={"importer_name": "Saigon Home Materials Joint Stock Company"},
+    )
+
+    issued.refresh_from_db()
+    assert issued.status == Certificate.Status.REPLACED
+    assert new.status == Certificate.Status.ISSUED
+    assert new.replaces == issued
+    assert new.number != issued.number
+    assert new.importer_name == "Saigon Home Materials Joint Stock Company"
+    assert list(new.items.values_list("hs_code", flat=True)) == ["6907210000"]
+    assert status_events(new) == [("submitted", "issued")]
+    assert status_events(issued)[-1] == ("issued", "replaced")
+
+
+def test_a_replaced_certificate_cannot_be_replaced_again(demo, issued):
+    services.certificate_replace(certificate_id=issued.pk, officer=demo.officer, reason="typo")
+    before = (Certificate.objects.count(), TimelineEvent.objects.count())
+
+    with pytest.raises(TransitionNotAllowed):
+        services.certificate_replace(certificate_id=issued.pk, officer=demo.officer, reason="x")
+
+    assert (Certificate.objects.count(), TimelineEvent.objects.count()) == before
+
+
+def test_verify_finds_only_the_certificate_with_number_and_code(demo, issued):
+    other = apply(demo.exporter)
+
+    found = queries.certificate_verify(number=issued.number, code=issued.verification_code)
+
+    assert found == issued
+    assert queries.certificate_verify(number=issued.number, code=other.verification_code) is None
+    assert queries.certificate_verify(number="E26999999999", code=issued.verification_code) is None
+    assert queries.certificate_verify(number="", code="") is None
+
+
+def test_exporter_lists_only_its_own_certificates(demo, issued):
+    assert list(queries.certificate_list(user=demo.exporter)) == [issued]
+    assert list(queries.certificate_list(user=demo.importer)) == []
+    assert list(queries.certificate_list(user=demo.officer)) == [issued]
+
+
+def test_mailing_flow_from_request_to_delivery(demo, issued, django_capture_on_commit_callbacks):
+    mailing = services.mailing_request(
+        user=demo.exporter,
+        certificate_id=issued.pk,
+        recipient="Nguyen Van A",
+        address="12 Nguyen Hue, HCMC",
+        phone="+84 28 1234 5678",
+    )
+    assert mailing.status == Mailing.Status.REQUESTED
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        mailing = services.mailing_place_in_locker(
+            mailing_id=mailing.pk, officer=demo.officer, locker="L-07"
+        )
+    assert mailing.status == Mailing.Status.IN_LOCKER
+    assert re.fullmatch(r"\d{6}", mailing.pickup_code)
+    assert len(callbacks) == 1  # the courier task, after commit
+
+    seen = []
+    for _ in range(3):
+        mailing = services.mailing_advance(mailing_id=mailing.pk)
+        seen.append(mailing.status)
+
+    assert seen == ["collected", "in_transit", "delivered"]
+    assert mailing.tracking_number.startswith("SIM")
+    changes = [
+        (e.data["from"], e.data["to"])
+        for e in TimelineEvent.objects.filter(kind="certificate.mailing_changed").order_by("id")
+    ]
+    assert changes == [
+        ("", "requested"),
+        ("requested", "in_locker"),
+        ("in_locker", "collected"),
+        ("collected", "in_transit"),
+        ("in_transit", "delivered"),
+    ]
+    before = TimelineEvent.objects.count()
+    services.mailing_advance(mailing_id=mailing.pk)  # a stray task after delivery
+    assert TimelineEvent.objects.count() == before
+
+
+def test_mailing_is_refused_for_a_certificate_not_issued(demo, under_review):
+    with pytest.raises(InvalidInput) as refused:
+        services.mailing_request(
+            user=demo.exporter,
+            certificate_id=under_review.pk,
+            recipient="A",
+            address="B",
+            phone="1",
+        )
+
+    assert refused.value.errors == {"certificate": ["Only an issued certificate can be mailed."]}
+    assert Mailing.objects.exists() is False
+
+
+def test_another_enterprise_cannot_request_mailing(demo, issued):
+    with pytest.raises(PermissionDenied):
+        services.mailing_request(
+            user=demo.importer, certificate_id=issued.pk, recipient="A", address="B", phone="1"
+        )
+
+    assert Mailing.objects.exists() is False
+
+
+def test_placing_in_locker_twice_is_refused_and_keeps_the_code(demo, issued):
+    mailing = services.mailing_request(
+        user=demo.exporter, certificate_id=issued.pk, recipient="A", address="B", phone="1"
+    )
+    mailing = services.mailing_place_in_locker(
+        mailing_id=mailing.pk, officer=demo.officer, locker="L1"
+    )
+    code, before = mailing.pickup_code, TimelineEvent.objects.count()
+
+    with pytest.raises(TransitionNotAllowed):
+        services.mailing_place_in_locker(mailing_id=mailing.pk, officer=demo.officer, locker="L2")
+
+    mailing.refresh_from_db()
+    assert (mailing.pickup_code, mailing.locker) == (code, "L1")
+    assert TimelineEvent.objects.count() == before
+
+
+def test_a_revoked_certificate_is_not_placed_in_a_locker(demo, issued):
+    mailing = services.mailing_request(
+        user=demo.exporter, certificate_id=issued.pk, recipient="A", address="B", phone="1"
+    )
+    services.certificate_revoke(certificate_id=issued.pk, officer=demo.officer, reason="Fraud")
+
+    with pytest.raises(InvalidInput):
+        services.mailing_place_in_locker(mailing_id=mailing.pk, officer=demo.officer, locker="L1")
+
+    mailing.refresh_from_db()
+    assert (mailing.status, mailing.pickup_code) == (Mailing.Status.REQUESTED, "")
