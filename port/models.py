@@ -311,7 +311,9 @@ class TimelineEvent(models.Model):
             _("Certificate mailing changed"),
         )
 
-    kind = models.CharField(max_length=48, choices=Kind.choices)
+    # From Kind, checked by timeline_record; not DB choices, so that an app adding a kind
+    # needs no migration of this table.
+    kind = models.CharField(max_length=48)
     actor = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -337,6 +339,10 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.subject_type}#{self.subject_id}"
+
+    @property
+    def kind_label(self) -> str:
+        return self.Kind(self.kind).label if self.kind in self.Kind.values else self.kind
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:

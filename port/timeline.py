@@ -20,7 +20,7 @@ def timeline_record(
 ) -> TimelineEvent:
     """Append one event to the timeline, inside the caller's transaction."""
     return TimelineEvent.objects.create(
-        kind=kind,
+        kind=TimelineEvent.Kind(kind),
         actor=actor,
         organisation=organisation,
         subject_type=subject_type_of(subject),
@@ -44,6 +44,7 @@ def timeline_record_many(
     actor: User | None = None,
 ) -> list[TimelineEvent]:
     """Append one event per subject in a single insert (a vessel's worth at a time)."""
+    kind = TimelineEvent.Kind(kind)
     return TimelineEvent.objects.bulk_create(
         TimelineEvent(
             kind=kind,

@@ -19,3 +19,12 @@ def test_the_timeline_is_append_only_even_for_raw_queries(demo):
         event.save()
 
     assert TimelineEvent.objects.get(pk=event.pk).data == {}
+
+
+def test_only_kinds_of_the_closed_enum_are_recorded(demo):
+    from port.timeline import timeline_record
+
+    with pytest.raises(ValueError, match="not a valid"):
+        timeline_record(subject=demo.importer_org, kind="declaration.teleported", actor=None, organisation=None)
+
+    assert TimelineEvent.objects.exists() is False
