@@ -16,6 +16,10 @@ HOME_FOR_KIND = {
     K.ENTERPRISE: "declarations:list",
     K.CUSTOMS_BROKER: "declarations:list",
     K.CUSTOMS_OFFICE: "inspection:queue",
+    K.SHIPPING_AGENT: "shipping:filings",
+    K.MARITIME_SAFETY: "shipping:filings",
+    K.BORDER_CONTROL: "shipping:filings",
+    K.PORT_AUTHORITY: "shipping:filings",
 }
 
 
