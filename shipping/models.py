@@ -305,7 +305,6 @@ class DangerousGoodsFlag(TimeStampedModel):
         UN_NUMBER_MISMATCH = "un_mismatch", _("Sources give different UN numbers")
         WEIGHT_MISMATCH = "weight_mismatch", _("Weights differ")
         NO_MARITIME_APPROVAL = "no_approval", _("No maritime approval")
-        UNKNOWN_UN_NUMBER = "unknown_un", _("UN number not in the table")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")

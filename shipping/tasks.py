@@ -11,13 +11,13 @@ def port_call_berthed_task(port_call_id: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def edifact_import_run_task(import_id: int) -> None:
-    from shipping import services
+    from shipping import cargo
 
-    services.edifact_import_run(import_id=import_id)
+    cargo.edifact_import_run(import_id=import_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def dangerous_goods_check_task(port_call_id: int) -> None:
-    from shipping import services
+    from shipping import cargo
 
-    services.dangerous_goods_check(port_call_id=port_call_id)
+    cargo.dangerous_goods_check(port_call_id=port_call_id)
