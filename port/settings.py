@@ -199,6 +199,14 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeclarationStatusEnum": "declarations.models.Declaration.Status",
         "CertificateStatusEnum": "certificates.models.Certificate.Status",
+        "VesselFilingStatusEnum": "shipping.models.VesselFiling.Status",
+        "VesselFilingDirectionEnum": "shipping.models.VesselFiling.Direction",
+        "DeclarationDirectionEnum": "declarations.models.Declaration.Direction",
+        "AgencyReviewStatusEnum": "shipping.models.AgencyReview.Status",
+        "PortCallStatusEnum": "port.models.PortCall.Status",
+        "EdifactImportStatusEnum": "shipping.models.EdifactImport.Status",
+        "DangerousGoodsFlagStatusEnum": "shipping.models.DangerousGoodsFlag.Status",
+        "BoardingStatusEnum": "shipping.models.BoardingAppointment.Status",
     },
 }
 

@@ -382,12 +382,14 @@ def _findings(call: PortCall) -> dict[tuple[str, str], str]:
         ).values_list("container_number", flat=True)
     )
     declared = declared_goods_for_call(port_call_id=call.pk)
+    # Before the agent files, the FAL 7 list is unknown rather than empty.
+    fal7_filed = live_filings.exists()
     findings: dict[tuple[str, str], str] = {}
     for number in sorted(set(manifest) | set(fal7) | set(declared)):
         _check_container(
             number,
             manifest.get(number, []),
-            fal7.get(number, []),
+            fal7.get(number, []) if fal7_filed else None,
             declared.get(number, set()),
             approved,
             findings,
@@ -396,13 +398,16 @@ def _findings(call: PortCall) -> dict[tuple[str, str], str]:
 
 
 def _check_container(number, lines, goods, hs_codes, approved, findings) -> None:
+    """Add the findings for one container; `goods` is its FAL 7 lines, None when unfiled."""
+    says_fal7 = goods
+    goods = goods or []
     dangerous_lines = [line for line in lines if line.is_dangerous]
     dangerous_headings = sorted(
         {code[:4] for code in hs_codes if code[:4] in reference.dangerous_hs_headings()}
     )
     says = {
         _("manifest"): bool(dangerous_lines) if lines else None,
-        _("FAL 7"): bool(goods),
+        _("FAL 7"): None if says_fal7 is None else bool(goods),
         _("declaration"): bool(dangerous_headings) if hs_codes else None,
     }
     yes = [source for source, value in says.items() if value]

@@ -43,6 +43,14 @@ class ImportProgress(TypedDict):
     progress: int
 
 
+class BoardingChanged(TypedDict):
+    type: str
+    id: int
+    port_call: int
+    status: str
+    scheduled_at: str
+
+
 def port_call_group(port_call_id: int) -> str:
     return f"shipping.call.{port_call_id}"
 
@@ -97,4 +105,14 @@ def import_progress(edifact_import) -> ImportProgress:
         "id": edifact_import.pk,
         "status": edifact_import.status,
         "progress": edifact_import.progress,
+    }
+
+
+def boarding_changed(boarding) -> BoardingChanged:
+    return {
+        "type": "shipping.boarding_changed",
+        "id": boarding.pk,
+        "port_call": boarding.port_call_id,
+        "status": boarding.status,
+        "scheduled_at": boarding.scheduled_at.isoformat(),
     }

@@ -108,3 +108,33 @@ class BerthForm(forms.Form):
         self.fields["berth"].choices = [(b.pk, b.code) for b in call.terminal.berths.all()]
         if call.berth_id:
             self.fields["berth"].initial = call.berth_id
+
+
+class ManifestLineForm(forms.Form):
+    bl_number = forms.CharField(label=_("B/L number"), max_length=35)
+    container_number = forms.CharField(label=_("Container"), max_length=13)
+    gross_weight_kg = forms.CharField(label=_("Gross weight (kg)"), max_length=14, required=False)
+    seal_number = forms.CharField(label=_("Seal"), max_length=20, required=False)
+    description = forms.CharField(label=_("Goods description"), max_length=250, required=False)
+    hs_code = forms.CharField(label=_("Commodity code"), max_length=10, required=False)
+    un_number = forms.CharField(label=_("UN number"), max_length=6, required=False)
+    imdg_class = forms.CharField(label=_("IMDG class"), max_length=4, required=False)
+    packing_group = forms.CharField(label=_("Packing group"), max_length=3, required=False)
+    stowage_position = forms.CharField(label=_("Stowage position"), max_length=7, required=False)
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("UN/EDIFACT file"), help_text=_("BAPLIE bay plan, COPRAR or COARRI discharge list")
+    )
+
+
+class BoardingForm(forms.Form):
+    scheduled_at = forms.CharField(
+        label=_("Boarding time"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    purpose = forms.CharField(label=_("Purpose"), max_length=200)
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(label=_("How it was resolved"), max_length=300)

@@ -107,6 +107,24 @@ def manifest_for_call(*, port_call_id: int) -> QuerySet[ManifestEntry]:
     return ManifestEntry.objects.filter(port_call_id=port_call_id).select_related("submitted_by")
 
 
+def manifest_for_user(*, user: User, port_call: PortCall) -> QuerySet[ManifestEntry]:
+    """The merged manifest for the agencies; a shipping agent's own company's lines only."""
+    entries = manifest_for_call(port_call_id=port_call.pk).order_by("bl_number", "container_number")
+    if is_reviewing_agency(user) or user.is_superuser:
+        return entries
+    return entries.filter(submitted_by_id__in=organisation_ids_for(user))
+
+
+def imports_for(*, user: User, port_call: PortCall) -> QuerySet[EdifactImport]:
+    return EdifactImport.objects.filter(
+        port_call=port_call, organisation_id__in=organisation_ids_for(user)
+    ).order_by("-created_at")[:5]
+
+
+def dg_flags_for_call(*, user: User, port_call: PortCall) -> QuerySet[DangerousGoodsFlag]:
+    return dg_flag_queue(user=user).filter(port_call=port_call)
+
+
 def dg_flag_queue(*, user: User, status: str = DangerousGoodsFlag.Status.OPEN):
     """The maritime officers' queue of dangerous-goods findings, oldest first."""
     if not is_maritime(user):
@@ -134,6 +152,21 @@ def boardings_for(*, user: User, port_call: PortCall) -> QuerySet[BoardingAppoin
     if port_call.agent_id in org_ids:
         return boardings
     return boardings.filter(agency_id__in=org_ids)
+
+
+def boarding_get_for_agency(*, user: User, boarding_id) -> BoardingAppointment:
+    try:
+        return BoardingAppointment.objects.get(
+            pk=int(boarding_id), agency_id__in=organisation_ids_for(user)
+        )
+    except (BoardingAppointment.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such boarding") from None
+
+
+def is_reviewing_agency(user: User) -> bool:
+    from shipping.models import REVIEWING_KINDS
+
+    return bool(user_organisation_kinds(user) & set(REVIEWING_KINDS))
 
 
 def filing_live_group(user: User, key: str) -> str | None:

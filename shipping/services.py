@@ -21,6 +21,7 @@ from shipping.models import (
     HEALTH_QUESTIONS,
     REVIEWING_KINDS,
     AgencyReview,
+    BoardingAppointment,
     FilingDangerousGood,
     FilingPerson,
     VesselFiling,
@@ -588,3 +589,92 @@ def _agent_for(user: User) -> Organisation:
     if agent is None:
         raise InvalidInput({"agent": [_("Only shipping agents file for vessels.")]})
     return agent
+
+
+# --- Boarding appointments -------------------------------------------------------------------
+
+
+@transaction.atomic
+def boarding_book(
+    *, user: User, port_call_id: int, scheduled_at, purpose: str
+) -> BoardingAppointment:
+    """An agency books a boarding of the vessel during its call. Writes a timeline event on
+    the call and tells the agent after commit. Raises PermissionDenied, InvalidInput."""
+    agency = _reviewing_agency_of(user)
+    call = PortCall.objects.select_for_update().get(pk=port_call_id)
+    errors: dict = {}
+    moment = parse_moment(scheduled_at)
+    if moment is None:
+        errors["scheduled_at"] = [_("Enter the boarding time as YYYY-MM-DD HH:MM.")]
+    elif moment < timezone.now() - datetime.timedelta(hours=1):
+        errors["scheduled_at"] = [_("A boarding is booked for now or later.")]
+    purpose = (purpose or "").strip()
+    if not purpose:
+        errors["purpose"] = [_("Say what the boarding is for.")]
+    if call.status == PortCall.Status.DEPARTED:
+        errors["port_call"] = [_("The vessel has departed.")]
+    if errors:
+        raise InvalidInput(errors)
+    boarding = BoardingAppointment.objects.create(
+        port_call=call, agency=agency, booked_by=user, scheduled_at=moment, purpose=purpose
+    )
+    _boarding_event(boarding, old="", actor=user)
+    return boarding
+
+
+@transaction.atomic
+def boarding_complete(*, boarding_id: int, user: User) -> BoardingAppointment:
+    """The agency records that its officers boarded and finished. Raises TransitionNotAllowed."""
+    return _set_boarding_status(boarding_id, BoardingAppointment.Status.COMPLETED, user)
+
+
+@transaction.atomic
+def boarding_cancel(*, boarding_id: int, user: User) -> BoardingAppointment:
+    return _set_boarding_status(boarding_id, BoardingAppointment.Status.CANCELLED, user)
+
+
+def _set_boarding_status(boarding_id: int, new: str, user: User) -> BoardingAppointment:
+    boarding = BoardingAppointment.objects.select_for_update().get(pk=boarding_id)
+    if boarding.agency_id not in _member_ids(user):
+        raise PermissionDenied
+    old = boarding.status
+    if new not in BoardingAppointment.TRANSITIONS[old]:
+        raise TransitionNotAllowed(obj=boarding, old=old, new=new)
+    boarding.status = new
+    if new == BoardingAppointment.Status.COMPLETED:
+        boarding.completed_at = timezone.now()
+    boarding.save(update_fields=["status", "completed_at", "updated_at"])
+    _boarding_event(boarding, old=old, actor=user)
+    return boarding
+
+
+def _boarding_event(boarding: BoardingAppointment, *, old: str, actor: User) -> None:
+    call = boarding.port_call
+    timeline_record(
+        subject=call,
+        kind=TimelineEvent.Kind.BOARDING_CHANGED,
+        actor=actor,
+        organisation=call.agent,
+        data={
+            "boarding": boarding.pk,
+            "agency": boarding.agency.kind,
+            "from": old,
+            "to": boarding.status,
+            "scheduled_at": boarding.scheduled_at.isoformat(),
+        },
+    )
+    groups = [events.port_call_group(call.pk), live.organisation_group(boarding.agency_id)]
+    if call.agent_id:
+        groups.append(live.organisation_group(call.agent_id))
+    live.publish_on_commit(groups=groups, event=events.boarding_changed(boarding))
+
+
+def _reviewing_agency_of(user: User) -> Organisation:
+    agency = (
+        Organisation.objects.filter(kind__in=REVIEWING_KINDS, memberships__user=user)
+        .order_by("pk")
+        .first()
+    )
+    if agency is None:
+        raise PermissionDenied(_("Only the reviewing agencies book boardings."))
+    return agency

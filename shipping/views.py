@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.timeline import timeline_for
-from shipping import forms, queries, services
+from shipping import cargo, forms, queries, services
 from shipping.models import HEALTH_QUESTIONS, VesselFiling
 
 PERSON_FIELDS = set(forms.PersonForm.base_fields)
@@ -74,10 +74,13 @@ def dg_flags(request):
     if not queries.is_maritime(request.user):
         raise PermissionDenied
     page = Paginator(queries.dg_flag_queue(user=request.user), 50).get_page(request.GET.get("page"))
-    return render(request, "shipping/dg_flags.html", {"page": page})
+    template = "shipping/_dg_rows.html" if request.htmx else "shipping/dg_flags.html"
+    return render(request, template, {"page": page, "resolve_form": forms.ResolveForm()})
 
 
 def error_text(error) -> str:
+    if isinstance(error, PermissionDenied):
+        return str(error) or _("Your organisation may not do this.")
     if isinstance(error, InvalidInput):
         return " ".join(_flatten(error.errors))
     return str(error)
@@ -102,12 +105,21 @@ def call_list(request):
 @login_required
 def call_detail(request, port_call_id: int):
     call = queries.port_call_get_for_user(user=request.user, port_call_id=port_call_id)
+    manifest = Paginator(queries.manifest_for_user(user=request.user, port_call=call), 50)
     context = {
         "call": call,
         "filings": queries.filing_list(user=request.user).filter(port_call=call),
         "can_record": queries.can_record_port_call(request.user),
         "is_agent": queries.is_agent(request.user),
+        "is_agency": queries.is_reviewing_agency(request.user),
         "berth_form": forms.BerthForm(call=call),
+        "manifest": manifest.get_page(request.GET.get("page")),
+        "manifest_form": forms.ManifestLineForm(),
+        "upload_form": forms.UploadForm(),
+        "imports": queries.imports_for(user=request.user, port_call=call),
+        "flags": queries.dg_flags_for_call(user=request.user, port_call=call),
+        "boardings": queries.boardings_for(user=request.user, port_call=call),
+        "boarding_form": forms.BoardingForm(),
         "timeline": timeline_for(call).select_related("actor"),
     }
     template = "shipping/_call_live.html" if request.htmx else "shipping/call.html"
@@ -253,3 +265,92 @@ def _show_errors(error, form, crew, passengers, goods) -> None:
             target = field if field in form.fields else None
             for message in _flatten(problems):
                 form.add_error(target, message)
+
+
+@login_required
+@require_POST
+def manifest_add(request, port_call_id: int):
+    call = queries.port_call_get_for_user(user=request.user, port_call_id=port_call_id)
+    form = forms.ManifestLineForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+        return redirect("shipping:call", call.pk)
+    try:
+        cargo.manifest_add_lines(
+            user=request.user,
+            port_call_id=call.pk,
+            lines=[cargo.ManifestLineInput(**form.cleaned_data)],
+            source="browser",
+        )
+    except InvalidInput as error:
+        messages.error(request, error_text(error))
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The manifest line is saved."))
+    return redirect("shipping:call", call.pk)
+
+
+@login_required
+@require_POST
+def edifact_upload(request, port_call_id: int):
+    call = queries.port_call_get_for_user(user=request.user, port_call_id=port_call_id)
+    form = forms.UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+        return redirect("shipping:call", call.pk)
+    upload = form.cleaned_data["file"]
+    try:
+        cargo.edifact_import_create(
+            user=request.user, file_name=upload.name, content=upload.read(), port_call_id=call.pk
+        )
+    except (InvalidInput, PermissionDenied) as error:
+        messages.error(request, error_text(error))
+    else:
+        messages.success(request, _("The file is being imported; its result appears below."))
+    return redirect("shipping:call", call.pk)
+
+
+@login_required
+@require_POST
+def boarding_book(request, port_call_id: int):
+    call = queries.port_call_get_for_user(user=request.user, port_call_id=port_call_id)
+    form = forms.BoardingForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise InvalidInput(form.errors)
+        services.boarding_book(user=request.user, port_call_id=call.pk, **form.cleaned_data)
+    except (InvalidInput, PermissionDenied) as error:
+        messages.error(request, error_text(error))
+    else:
+        messages.success(request, _("The boarding is booked."))
+    return redirect("shipping:call", call.pk)
+
+
+@login_required
+@require_POST
+def boarding_action(request, boarding_id: int, action: str):
+    boarding = queries.boarding_get_for_agency(user=request.user, boarding_id=boarding_id)
+    run = {"complete": services.boarding_complete, "cancel": services.boarding_cancel}.get(action)
+    if run is None:
+        raise Http404("No such action")
+    try:
+        run(boarding_id=boarding.pk, user=request.user)
+    except TransitionNotAllowed as error:
+        messages.error(request, str(error))
+    return redirect("shipping:call", boarding.port_call_id)
+
+
+@login_required
+@require_POST
+def dg_flag_resolve(request, flag_id: int):
+    if not queries.dg_flag_queue(user=request.user).filter(pk=flag_id).exists():
+        raise Http404("No such finding")
+    form = forms.ResolveForm(request.POST)
+    try:
+        cargo.dg_flag_resolve(flag_id=flag_id, user=request.user, note=form.data.get("note", ""))
+    except (InvalidInput, TransitionNotAllowed) as error:
+        messages.error(request, error_text(error))
+    else:
+        messages.success(request, _("The finding is resolved."))
+    return redirect("shipping:dg_flags")

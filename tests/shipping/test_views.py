@@ -152,3 +152,99 @@ def test_filings_list_keeps_a_fixed_number_of_queries(ship, kind):
 
     assert response.content.decode().count("<tr>") == 1 + 4
     assert len(many) == len(one)
+
+
+def test_manifest_line_and_edifact_upload_from_the_call_page(
+    ship, django_capture_on_commit_callbacks
+):
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from shipping import cargo
+    from shipping.models import EdifactImport, ManifestEntry
+
+    client = client_for(ship.agent)
+    url = f"/shipping/calls/{ship.call.pk}/"
+    refused = client.post(
+        url + "manifest/", {"bl_number": "COSU1", "container_number": "CBHU6411240"}, follow=True
+    )
+    assert "the check digit is wrong" in refused.content.decode()
+    client.post(
+        url + "manifest/",
+        {
+            "bl_number": "COSU1",
+            "container_number": "CBHU6411248",
+            "un_number": "2735",
+            "imdg_class": "8",
+        },
+    )
+    sample = Path(__file__).resolve().parent / "edifact" / "coprar_d95b_no_unb.edi"
+    client.post(url + "edifact/", {"file": SimpleUploadedFile("coprar.edi", sample.read_bytes())})
+    cargo.edifact_import_run(import_id=EdifactImport.objects.get().pk)
+
+    page = client.get(url).content.decode()
+    assert ManifestEntry.objects.get().container_number == "CBHU6411248"
+    assert "UN2735 · 8" in page
+    assert "COPRAR: 0 containers read, 2 rejected" in page
+    assert "UNT at segment 29 counts 56 segments; the message has 29." in page
+    # Another agent's company sees none of these lines.
+    other = Organisation.objects.create(
+        name="Rival Agency", kind="shipping_agent", port=ship.call.port
+    )
+    rival = User.objects.create(username="rival")
+    other.memberships.create(user=rival, role="declarant")
+    assert "CBHU6411248" not in client_for(rival).get(url).content.decode()
+    # The maritime agency sees the merged manifest.
+    assert "CBHU6411248" in client_for(ship.reviewers["maritime_safety"]).get(url).content.decode()
+
+
+def test_maritime_resolves_a_finding_from_the_queue_page(ship):
+    from shipping import cargo
+    from shipping.models import DangerousGoodsFlag
+
+    cargo.manifest_add_lines(
+        user=ship.agent,
+        port_call_id=ship.call.pk,
+        source="api",
+        lines=[
+            cargo.ManifestLineInput(
+                bl_number="COSU1", container_number="CBHU6411248", un_number="1203", imdg_class="8"
+            ),
+        ],
+    )
+    cargo.dangerous_goods_check(port_call_id=ship.call.pk)
+    maritime = client_for(ship.reviewers["maritime_safety"])
+    page = maritime.get("/shipping/dangerous-goods/").content.decode()
+    assert "UN1203 (Motor spirit (gasoline)) is class 3; the manifest says class 8." in page
+    assert client_for(ship.agent).get("/shipping/dangerous-goods/").status_code == 403
+
+    flag = DangerousGoodsFlag.objects.get(kind="class_mismatch")
+    assert (
+        client_for(ship.agent)
+        .post(f"/shipping/dangerous-goods/{flag.pk}/resolve/", {"note": "x"})
+        .status_code
+        == 404
+    )
+    maritime.post(f"/shipping/dangerous-goods/{flag.pk}/resolve/", {"note": "Class corrected to 3"})
+    flag.refresh_from_db()
+    assert (flag.status, flag.resolution_note) == ("resolved", "Class corrected to 3")
+
+
+def test_agency_books_and_completes_a_boarding_on_the_call_page(ship):
+    from shipping.models import BoardingAppointment
+
+    border = client_for(ship.reviewers["border_control"])
+    url = f"/shipping/calls/{ship.call.pk}/"
+    border.post(url + "boardings/", {"scheduled_at": "2030-05-01T09:30", "purpose": "Crew check"})
+    boarding = BoardingAppointment.objects.get()
+    assert "Crew check" in client_for(ship.agent).get(url).content.decode()
+    assert (
+        client_for(ship.reviewers["customs_office"])
+        .post(f"/shipping/boardings/{boarding.pk}/complete/")
+        .status_code
+        == 404
+    )
+    border.post(f"/shipping/boardings/{boarding.pk}/complete/")
+    boarding.refresh_from_db()
+    assert boarding.status == "completed"
