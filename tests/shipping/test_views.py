@@ -248,3 +248,15 @@ def test_agency_books_and_completes_a_boarding_on_the_call_page(ship):
     border.post(f"/shipping/boardings/{boarding.pk}/complete/")
     boarding.refresh_from_db()
     assert boarding.status == "completed"
+
+
+def test_departure_form_starts_from_the_arrival_filing(ship, filed):
+    page = (
+        client_for(ship.agent)
+        .get(f"/shipping/calls/{ship.call.pk}/file/?direction=departure")
+        .content.decode()
+    )
+
+    assert 'value="Li Guoqiang"' in page
+    assert 'value="P7788123"' in page  # the chief officer from the arrival crew list
+    assert "Departure filing" in page
