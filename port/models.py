@@ -310,6 +310,13 @@ class TimelineEvent(models.Model):
             "certificate.mailing_changed",
             _("Certificate mailing changed"),
         )
+        DECISION_OVERRIDDEN = "inspection.decision_overridden", _("Decision overridden")
+        INSPECTION_QUEUED = "inspection.queued", _("Inspection ticket issued")
+        INSPECTION_STATUS_CHANGED = "inspection.status_changed", _("Inspection status changed")
+        INSPECTION_RECORDED = "inspection.recorded", _("Inspection result recorded")
+        EXPERT_CONSULTED = "inspection.expert_consulted", _("Expert consulted")
+        GATE_PASSED = "gate.passed", _("Gate passed")
+        GATE_REFUSED = "gate.refused", _("Gate refused")
 
     # From Kind, checked by timeline_record; not DB choices, so that an app adding a kind
     # needs no migration of this table.
