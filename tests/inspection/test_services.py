@@ -16,7 +16,7 @@ from inspection.models import (
     RuleSetVersion,
 )
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
-from port.models import InspectionArea, Membership, Organisation, TimelineEvent, Terminal, User
+from port.models import InspectionArea, Membership, Organisation, Terminal, TimelineEvent, User
 from tests.conftest import MEAT_ITEM, filing
 
 
@@ -161,7 +161,8 @@ def test_inspection_runs_from_call_to_release_and_releases_the_declaration(
     assert services.inspection_call_next(area_id=area.pk, officer=demo.officer) is None
     assert len(callbacks) == 2  # the board and terminal push, and the declaration's release push
     released = Inspection.objects.first()
-    assert released.waiting_seconds is not None and released.inspecting_seconds is not None
+    assert released.waiting_seconds is not None
+    assert released.inspecting_seconds is not None
 
 
 def test_release_needs_a_recorded_result_and_changes_nothing_without_one(demo, selected):
