@@ -594,3 +594,13 @@ def _terminals_for(user: User):
     from port.models import Terminal
 
     return Terminal.objects.filter(operator_id__in=organisation_ids_for(user)).order_by("pk")
+
+
+@transaction.atomic
+def risk_rule_save(*, officer: User, rule: RiskRule, watched_enterprises) -> RiskRule:
+    """Create or change a rule. It takes effect when the rule set is next activated."""
+    if not customs_office_ids_for(officer):
+        raise PermissionDenied(_("Only customs officers manage risk rules."))
+    rule.save()
+    rule.watched_enterprises.set(watched_enterprises)
+    return rule
