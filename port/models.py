@@ -347,10 +347,6 @@ class TimelineEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.subject_type}#{self.subject_id}"
 
-    @property
-    def kind_label(self) -> str:
-        return self.Kind(self.kind).label if self.kind in self.Kind.values else self.kind
-
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:
             raise ValueError("Timeline events are append-only")
@@ -358,6 +354,10 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Timeline events are append-only")
+
+    @property
+    def kind_label(self) -> str:
+        return self.Kind(self.kind).label if self.kind in self.Kind.values else self.kind
 
 
 class IdempotencyRecord(models.Model):

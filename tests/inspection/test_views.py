@@ -25,7 +25,8 @@ def test_terminal_reports_arrivals_and_the_officer_calls_and_releases_them(demo,
 
     client.force_login(demo.officer)
     board = client.get("/inspection/queue/").content.decode()
-    assert 'data-ticket="001"' in board and 'data-ticket="002"' in board
+    assert 'data-ticket="001"' in board
+    assert 'data-ticket="002"' in board
     area_id = Inspection.objects.first().area_id
     for _ in range(2):
         ticket_url = client.post(f"/inspection/areas/{area_id}/call-next/")["Location"]
