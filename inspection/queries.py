@@ -1,9 +1,18 @@
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.http import Http404
 
 from inspection import events
-from inspection.models import Decision, Outcome
-from port.models import User
-from port.queries import customs_office_ids_for
+from inspection.models import (
+    Alert,
+    Decision,
+    GateEvent,
+    Inspection,
+    Outcome,
+    RiskRule,
+    RuleSetVersion,
+)
+from port.models import InspectionArea, Terminal, User
+from port.queries import customs_office_ids_for, organisation_ids_for
 
 
 def inspection_queue(*, user: User) -> QuerySet[Decision]:
@@ -11,9 +20,84 @@ def inspection_queue(*, user: User) -> QuerySet[Decision]:
     return (
         Decision.objects.filter(inspection_area__customs_office_id__in=customs_office_ids_for(user))
         .exclude(outcome=Outcome.RELEASE)
-        .select_related("container", "inspection_area", "declaration__enterprise")
+        .select_related("container", "inspection_area", "declaration__enterprise", "inspection")
         .order_by("created_at", "pk")
     )
+
+
+def selected_awaiting_arrival(*, user: User) -> QuerySet[Decision]:
+    """Selected containers that have not reached the inspection area yet."""
+    return inspection_queue(user=user).filter(inspection__isnull=True)
+
+
+def areas_for(user: User) -> QuerySet[InspectionArea]:
+    """The inspection areas a user works: officers their office's, terminals their own."""
+    terminals = Terminal.objects.filter(operator_id__in=organisation_ids_for(user))
+    return (
+        InspectionArea.objects.filter(
+            Q(customs_office_id__in=customs_office_ids_for(user)) | Q(terminal__in=terminals)
+        )
+        .select_related("terminal", "customs_office")
+        .order_by("code")
+    )
+
+
+def tickets_for(*, user: User) -> QuerySet[Inspection]:
+    """Tickets at the user's inspection areas: the officers' board, the terminal's hoisting list."""
+    return (
+        Inspection.objects.filter(area__in=areas_for(user))
+        .select_related(
+            "area", "officer", "decision__container", "decision__declaration__enterprise"
+        )
+        .order_by("queue_date", "queue_number")
+    )
+
+
+def open_tickets_for(*, user: User) -> QuerySet[Inspection]:
+    return tickets_for(user=user).exclude(status__in=Inspection.FINISHED)
+
+
+def ticket_get_for_user(*, user: User, inspection_id: int) -> Inspection:
+    try:
+        return (
+            tickets_for(user=user)
+            .prefetch_related("consultations__asked_by", "consultations__expert")
+            .get(pk=inspection_id)
+        )
+    except (Inspection.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such inspection") from None
+
+
+def decision_get_for_officer(*, user: User, decision_id: int) -> Decision:
+    try:
+        return (
+            inspection_queue(user=user)
+            .select_related("rule_set_version", "overridden_by")
+            .get(pk=decision_id)
+        )
+    except (Decision.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such decision") from None
+
+
+def alerts_for(*, user: User) -> QuerySet[Alert]:
+    return Alert.objects.filter(customs_office_id__in=customs_office_ids_for(user)).select_related(
+        "container", "gate_event__terminal"
+    )
+
+
+def gate_events_for(*, user: User) -> QuerySet[GateEvent]:
+    terminals = Terminal.objects.filter(operator_id__in=organisation_ids_for(user))
+    return GateEvent.objects.filter(terminal__in=terminals).select_related("container", "terminal")
+
+
+def rules_for_officer(*, user: User) -> QuerySet[RiskRule]:
+    if not customs_office_ids_for(user):
+        return RiskRule.objects.none()
+    return RiskRule.objects.prefetch_related("watched_enterprises").order_by("priority", "pk")
+
+
+def current_rule_set() -> RuleSetVersion | None:
+    return RuleSetVersion.objects.order_by("-number").first()
 
 
 def inspection_queue_live_group(user: User, key: str) -> str | None:

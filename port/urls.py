@@ -11,6 +11,7 @@ api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("declarations.api_urls")),
     path("", include("certificates.api_urls")),
+    path("", include("inspection.api_urls")),
 ]
 
 urlpatterns = [

@@ -16,6 +16,7 @@ HOME_FOR_KIND = {
     K.ENTERPRISE: "declarations:list",
     K.CUSTOMS_BROKER: "declarations:list",
     K.CUSTOMS_OFFICE: "inspection:queue",
+    K.TERMINAL_OPERATOR: "inspection:hoisting",
 }
 
 
