@@ -4,7 +4,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inspection import queries, services
+from inspection import diversion, queries, services
 from inspection.models import GateEvent, Inspection
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 
@@ -197,3 +197,62 @@ def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class InstructionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sequence = serializers.IntegerField()
+    container = serializers.CharField(source="container.number")
+    port_call = serializers.IntegerField(source="port_call_id")
+    destination = serializers.CharField()
+    reason = serializers.CharField()
+    acknowledged = serializers.BooleanField(source="is_acknowledged")
+
+
+class FeedSerializer(serializers.Serializer):
+    results = InstructionSerializer(many=True)
+    next_cursor = serializers.IntegerField()
+
+
+class AcknowledgementSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sequence = serializers.IntegerField()
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    instructions = AcknowledgementSerializer(many=True, allow_empty=False)
+
+
+class DiversionViewSet(viewsets.ViewSet):
+    """The terminal's feed of diversion instructions: poll with the last sequence you saw
+    (`after`), apply each instruction, then acknowledge it with its id and sequence. A
+    changed instruction comes again with a higher sequence."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after", int, description="The last sequence you received; 0 at first")
+        ],
+        responses={200: FeedSerializer},
+    )
+    def list(self, request):
+        try:
+            after = int(request.query_params.get("after", 0))
+        except ValueError:
+            raise serializers.ValidationError({"after": ["A whole number."]}) from None
+        instructions = diversion.instruction_feed(user=request.user, after=after)
+        next_cursor = instructions[-1].sequence if instructions else after
+        return Response(
+            {
+                "results": InstructionSerializer(instructions, many=True).data,
+                "next_cursor": next_cursor,
+            }
+        )
+
+    @extend_schema(request=AcknowledgeSerializer, responses={200: None})
+    @action(detail=False, methods=["post"])
+    def acknowledge(self, request):
+        data = _valid(AcknowledgeSerializer, request)
+        count = diversion.instructions_acknowledge(
+            user=request.user, acknowledgements=data["instructions"]
+        )
+        return Response({"acknowledged": count})

@@ -61,3 +61,8 @@ def alert_raised(alert) -> AlertRaised:
         "container": alert.container.number,
         "message": alert.message,
     }
+
+
+def diversion_changed(port_call_id: int, count: int) -> dict:
+    """New or changed instructions for a call: the terminal's pages refresh."""
+    return {"type": "diversion.changed", "port_call": port_call_id, "instructions": count}

@@ -109,3 +109,23 @@ def inspection_queue_live_group(user: User, key: str) -> str | None:
 
 def decisions_for_declaration(*, declaration_id: int) -> QuerySet[Decision]:
     return Decision.objects.filter(declaration_id=declaration_id).select_related("container")
+
+
+def diversion_call_for_user(*, user: User, port_call_id: int):
+    """A call's diversion is seen by its terminal's operator, customs and the port authority."""
+    from port.models import Organisation, PortCall
+
+    kinds = {Organisation.Kind.CUSTOMS_OFFICE, Organisation.Kind.PORT_AUTHORITY}
+    org_ids = organisation_ids_for(user)
+    allowed = Q(terminal__operator_id__in=org_ids) | Q(
+        port__organisations__in=Organisation.objects.filter(pk__in=org_ids, kind__in=kinds)
+    )
+    try:
+        return (
+            PortCall.objects.filter(allowed)
+            .select_related("vessel", "terminal")
+            .distinct()
+            .get(pk=port_call_id)
+        )
+    except (PortCall.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such port call") from None

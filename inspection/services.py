@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
-from inspection import events, rules
+from inspection import diversion, events, rules
 from inspection.models import (
     Alert,
     Decision,
@@ -149,6 +149,7 @@ def decisions_make(*, declaration_id: int) -> list[Decision]:
             "rule_set_version": version.number if version else None,
         },
     )
+    diversion.diversion_replan_after_decision(declaration=declaration)
     selected = [d for d in decisions if d.requires_inspection]
     if selected and area is not None:
         live.publish_on_commit(

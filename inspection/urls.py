@@ -13,4 +13,5 @@ urlpatterns = [
     path("rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),
     path("hoisting/", views.hoisting, name="hoisting"),
     path("gate/", views.gate, name="gate"),
+    path("calls/<int:port_call_id>/diversion/", views.call_diversion, name="diversion"),
 ]

@@ -247,3 +247,19 @@ def gate(request):
         request.GET.get("page")
     )
     return render(request, "inspection/gate.html", {"form": form, "page": page})
+
+
+@login_required
+def call_diversion(request, port_call_id: int):
+    from inspection import diversion
+    from inspection.models import DiversionInstruction
+
+    call = queries.diversion_call_for_user(user=request.user, port_call_id=port_call_id)
+    instructions = (
+        DiversionInstruction.objects.filter(port_call=call)
+        .select_related("container")
+        .order_by("destination", "container__number")
+    )
+    page = Paginator(instructions, 100).get_page(request.GET.get("page"))
+    context = {"call": call, "saved": diversion.lifts_saved(port_call_id=call.pk), "page": page}
+    return render(request, "inspection/diversion.html", context)

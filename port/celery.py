@@ -10,6 +10,12 @@ app.autodiscover_tasks()
 
 # Periodic tasks are declared here, in one place, each with why its schedule is what it is.
 app.conf.beat_schedule = {
+    # Every 30 s: terminal webhooks whose next attempt is due (a retry, or a delivery whose
+    # task was lost) are sent; a delivery is claimed before sending, so none goes twice.
+    "inspection-webhook-sweep": {
+        "task": "inspection.tasks.webhook_sweep_task",
+        "schedule": 30.0,
+    },
     # Every minute: a submission whose assessment task was lost (a worker killed before it
     # acknowledged, Redis restarted) is queued again; assessment is idempotent.
     "declarations-requeue-stuck": {

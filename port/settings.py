@@ -199,6 +199,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeclarationStatusEnum": "declarations.models.Declaration.Status",
         "CertificateStatusEnum": "certificates.models.Certificate.Status",
+        "DeclarationDirectionEnum": "declarations.models.Declaration.Direction",
+        "GateDirectionEnum": "inspection.models.GateEvent.Direction",
+        "InspectionStatusEnum": "inspection.models.Inspection.Status",
     },
 }
 

@@ -20,6 +20,10 @@ HOME_FOR_KIND = {
 }
 
 
+# Who follows where a vessel's containers go: its terminal, customs and the port authority.
+DIVERSION_KINDS = {K.TERMINAL_OPERATOR, K.CUSTOMS_OFFICE, K.PORT_AUTHORITY}
+
+
 @login_required
 def home(request):
     for kind in sorted(user_organisation_kinds(request.user)):
@@ -31,7 +35,10 @@ def home(request):
 @login_required
 def port_calls(request):
     calls = port_call_choices().select_related("berth")
-    return render(request, "port/port_calls.html", {"calls": calls})
+    sees_diversion = bool(user_organisation_kinds(request.user) & DIVERSION_KINDS)
+    return render(
+        request, "port/port_calls.html", {"calls": calls, "sees_diversion": sees_diversion}
+    )
 
 
 @never_cache
