@@ -2,7 +2,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from declarations import events
-from declarations.models import Declaration, DeclarationItem
+from declarations.models import Declaration, DeclarationContainer, DeclarationItem
 from port.models import User
 from port.queries import organisation_ids_for
 
@@ -51,3 +51,14 @@ def declarations_for_assessment() -> QuerySet[Declaration]:
 
 def declaration_for_assessment(*, declaration_id: int) -> Declaration:
     return declarations_for_assessment().get(pk=declaration_id)
+def declared_goods_for_call(*, port_call_id: int) -> dict[str, set[str]]:
+    """Container number -> the commodity codes declared for it, for every declaration filed
+    for a call (items are per declaration, so each of its containers carries all of them).
+    One query; used by the shipping app's dangerous-goods cross-check."""
+    goods: dict[str, set[str]] = {}
+    rows = DeclarationContainer.objects.filter(declaration__port_call_id=port_call_id).values_list(
+        "container__number", "declaration__items__hs_code"
+    )
+    for number, hs_code in rows:
+        goods.setdefault(number, set()).update([hs_code] if hs_code else [])
+    return goods

@@ -127,6 +127,21 @@ def diversion_plan(
     return written
 
 
+def diversion_plan_for_berthed_call(*, port_call_id: int) -> list[DiversionInstruction]:
+    """The berthing hook: plan every container on the call's discharge list (its manifest).
+
+    Registered with the shipping app; idempotent, as the hook may run twice.
+    """
+    from shipping import queries as shipping_queries
+
+    numbers = list(
+        shipping_queries.manifest_for_call(port_call_id=port_call_id)
+        .values_list("container_number", flat=True)
+        .distinct()
+    )
+    return diversion_plan(port_call_id=port_call_id, container_numbers=numbers)
+
+
 def _containers(numbers: list[str]) -> dict[str, Container]:
     Container.objects.bulk_create([Container(number=n) for n in numbers], ignore_conflicts=True)
     return {c.number: c for c in Container.objects.filter(number__in=numbers)}

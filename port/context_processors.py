@@ -16,6 +16,19 @@ NAVIGATION = [
     (_("Gate"), "inspection:gate", {K.TERMINAL_OPERATOR}),
     (_("Certificates of origin"), "certificates:list", {K.ENTERPRISE}),
     (_("Certificate reviews"), "certificates:reviews", {K.CUSTOMS_OFFICE}),
+    (
+        _("Vessel filings"),
+        "shipping:filings",
+        {
+            K.SHIPPING_AGENT,
+            K.CUSTOMS_OFFICE,
+            K.MARITIME_SAFETY,
+            K.BORDER_CONTROL,
+            K.PORT_AUTHORITY,
+            K.TERMINAL_OPERATOR,
+        },
+    ),
+    (_("Dangerous goods"), "shipping:dg_flags", {K.MARITIME_SAFETY}),
     (_("Port calls"), "port_calls", set(K)),
 ]
 

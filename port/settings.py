@@ -202,6 +202,13 @@ SPECTACULAR_SETTINGS = {
         "DeclarationDirectionEnum": "declarations.models.Declaration.Direction",
         "GateDirectionEnum": "inspection.models.GateEvent.Direction",
         "InspectionStatusEnum": "inspection.models.Inspection.Status",
+        "VesselFilingStatusEnum": "shipping.models.VesselFiling.Status",
+        "VesselFilingDirectionEnum": "shipping.models.VesselFiling.Direction",
+        "AgencyReviewStatusEnum": "shipping.models.AgencyReview.Status",
+        "PortCallStatusEnum": "port.models.PortCall.Status",
+        "EdifactImportStatusEnum": "shipping.models.EdifactImport.Status",
+        "DangerousGoodsFlagStatusEnum": "shipping.models.DangerousGoodsFlag.Status",
+        "BoardingStatusEnum": "shipping.models.BoardingAppointment.Status",
     },
 }
 

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("declarations.api_urls")),
     path("", include("certificates.api_urls")),
     path("", include("inspection.api_urls")),
+    path("", include("shipping.api_urls")),
 ]
 
 urlpatterns = [
@@ -24,6 +25,7 @@ urlpatterns = [
     path("declarations/", include("declarations.urls")),
     path("inspection/", include("inspection.urls")),
     path("certificates/", include("certificates.urls")),
+    path("shipping/", include("shipping.urls")),
     path("verify/", certificate_views.verify, name="verify"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -17,6 +17,10 @@ HOME_FOR_KIND = {
     K.CUSTOMS_BROKER: "declarations:list",
     K.CUSTOMS_OFFICE: "inspection:queue",
     K.TERMINAL_OPERATOR: "inspection:hoisting",
+    K.SHIPPING_AGENT: "shipping:filings",
+    K.MARITIME_SAFETY: "shipping:filings",
+    K.BORDER_CONTROL: "shipping:filings",
+    K.PORT_AUTHORITY: "shipping:filings",
 }
 
 

@@ -260,3 +260,35 @@ def test_the_diversion_page_shows_lifts_saved_to_its_terminal_and_customs_only(
     assert 'data-container="COSU6123451"' in page
     assert "1 (25.0 %)" in page  # 4 lifts the old way, 3 with diversion
     assert refused.status_code == 404
+
+
+def test_berthing_plans_every_container_on_the_manifest(demo, api_for):
+    from port.models import Berth, User
+    from shipping import services as shipping_services
+    from shipping.cargo import ManifestLineInput, manifest_add_lines
+
+    declare(demo, api_for, ["COSU6123451"], meat=True)
+    lines = [
+        ManifestLineInput(bl_number="COSU6401234560", container_number=n)
+        for n in ("COSU6123451", "OOLU6123458")
+    ]
+    manifest_add_lines(
+        user=User.objects.get(username="agent"),
+        port_call_id=demo.port_call.pk,
+        lines=lines,
+        source="api",
+    )
+    berth_id = Berth.objects.filter(terminal=demo.port_call.terminal).first().pk
+    shipping_services.port_call_mark_berthed(
+        port_call_id=demo.port_call.pk, user=demo.terminal, berth_id=berth_id
+    )
+
+    shipping_services.port_call_berthed_hook(
+        port_call_id=demo.port_call.pk
+    )  # what the berthing task runs
+    shipping_services.port_call_berthed_hook(
+        port_call_id=demo.port_call.pk
+    )  # and again: nothing changes
+
+    planned = dict(DiversionInstruction.objects.values_list("container__number", "destination"))
+    assert planned == {"COSU6123451": "inspection_area", "OOLU6123458": "yard"}
