@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import (
     Aggregate,
     Count,
+    DateTimeField,
     DurationField,
     ExpressionWrapper,
     F,
@@ -18,6 +19,7 @@ from django.db.models import (
     Func,
     Q,
     Sum,
+    Value,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -49,6 +51,16 @@ def _hours_between(start: str, end: str):
     interval = ExpressionWrapper(F(end) - F(start), output_field=DurationField())
     return Func(
         interval, template="EXTRACT(EPOCH FROM %(expressions)s) / 3600.0", output_field=FloatField()
+    )
+
+
+def hours_since(start: str, now: datetime):
+    return Func(
+        Value(now, output_field=DateTimeField()),
+        F(start),
+        arg_joiner=" - ",
+        template="EXTRACT(EPOCH FROM (%(expressions)s)) / 3600.0",
+        output_field=FloatField(),
     )
 
 
@@ -124,10 +136,10 @@ def clearance_summary(scope: Scope, period: Period, **filters) -> list[dict]:
                 {
                     "stage": key,
                     "label": str(label),
-                    "median_h": _round(median),
-                    "p90_h": _round(now.get(f"{key}_p90")),
+                    "median_h": round_hours(median),
+                    "p90_h": round_hours(now.get(f"{key}_p90")),
                     "count": now.get(f"{key}_count", 0),
-                    "previous_median_h": _round(earlier),
+                    "previous_median_h": round_hours(earlier),
                     "change_pct": _change(median, earlier),
                 }
             )
@@ -162,8 +174,8 @@ def clearance_series(
         {
             "day": row["day"].isoformat(),
             "direction": row["direction"],
-            "median_h": _round(row["median"]),
-            "p90_h": _round(row["p90"]),
+            "median_h": round_hours(row["median"]),
+            "p90_h": round_hours(row["p90"]),
             "declarations": row["declarations"],
         }
         for row in rows
@@ -186,8 +198,8 @@ def clearance_by_terminal(
         {
             "terminal": terminal_names.get(row["terminal_id"], "—"),
             "direction": row["direction"],
-            "median_h": _round(row["median"]),
-            "p90_h": _round(row["p90"]),
+            "median_h": round_hours(row["median"]),
+            "p90_h": round_hours(row["p90"]),
             "declarations": row["declarations"],
         }
         for row in rows
@@ -271,7 +283,7 @@ def metric_per_hour(
     ]
 
 
-def _round(value: float | None) -> float | None:
+def round_hours(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 

@@ -16,6 +16,8 @@ HOME_FOR_KIND = {
     K.ENTERPRISE: "declarations:list",
     K.CUSTOMS_BROKER: "declarations:list",
     K.CUSTOMS_OFFICE: "inspection:queue",
+    K.PORT_AUTHORITY: "analytics:dashboard",
+    K.TERMINAL_OPERATOR: "analytics:dashboard",
 }
 
 

@@ -24,7 +24,7 @@ TILES = ItemInput(
 _serial = iter(range(100, 100_000))
 
 
-def file(demo, items, containers=1, user=None):
+def file(demo, items, containers=1, user=None, direction="import"):
     declaration = declaration_services.declaration_file(
         user=user or demo.importer,
         enterprise_id=demo.importer_org.pk if user == demo.broker else None,
@@ -32,6 +32,7 @@ def file(demo, items, containers=1, user=None):
         bl_number=f"COSU{next(_serial):08d}",
         container_numbers=[container_number(next(_serial)) for _ in range(containers)],
         items=items,
+        direction=direction,
     )
     return declaration_services.declaration_assess(declaration_id=declaration.pk)
 
