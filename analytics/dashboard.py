@@ -203,9 +203,7 @@ def _clearance_by_terminal(scope, filters, period, terminals) -> Table:
 
 def _inspection_waiting(scope, filters, terminals, now) -> Table:
     """Containers selected and not yet released, per terminal, and how long they wait."""
-    waiting = statistics.facts_in_scope(scope, **filters.query()).filter(
-        outcome="inspection_required", released_at__isnull=True
-    )
+    waiting = statistics.waiting_for_inspection(scope, now, **filters.query())
     rows = (
         waiting.values("terminal_id")
         .annotate(

@@ -89,9 +89,7 @@ def _reserve_ids(cursor, table: str, count: int) -> list[int]:
 
 
 @transaction.atomic
-def _write_batch(
-    rng: random.Random, people: Cast, now: datetime, days: int, events: int
-) -> int:
+def _write_batch(rng: random.Random, people: Cast, now: datetime, days: int, events: int) -> int:
     # About six events per declaration: filed, submitted, decided, one per container.
     plans = [_plan(rng, people, now, days) for _ in range(events // 6 or 1)]
     with connection.cursor() as cursor:

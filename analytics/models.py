@@ -85,6 +85,13 @@ class ClearanceFact(models.Model):
             models.Index(fields=["filed_at"], name="clearance_fact_filed"),
             # An enterprise's statistics: WHERE enterprise_id = ? AND filed_at >= ?
             models.Index(fields=["enterprise_id", "filed_at"], name="clearance_fact_enterprise"),
+            # Waiting for inspection: WHERE outcome = 'inspection_required'
+            #   AND released_at IS NULL AND decided_at >= ?
+            models.Index(
+                fields=["decided_at"],
+                condition=models.Q(outcome="inspection_required", released_at__isnull=True),
+                name="clearance_fact_waiting",
+            ),
         ]
 
     def __str__(self) -> str:

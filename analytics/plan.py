@@ -8,7 +8,7 @@ from the port calls' current state (vessels at berth).
 
 from datetime import timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from analytics import statistics
@@ -124,24 +124,22 @@ def _terminal(terminal, x: int, at_berth: dict, figures: dict) -> dict:
 def _figures_by_terminal(scope: Scope) -> dict[int, dict]:
     """Per terminal: containers declared in the last 24 hours, and containers waiting for
     inspection (selected, not yet released). Read from the clearance facts."""
-    since = timezone.now() - timedelta(hours=24)
-    rows = (
+    now = timezone.now()
+    since = now - timedelta(hours=24)
+    declared = (
         statistics.facts_in_scope(scope)
-        .filter(Q(filed_at__gte=since) | Q(outcome="inspection_required", released_at__isnull=True))
+        .filter(filed_at__gte=since)
         .values("terminal_id")
-        .annotate(
-            containers_today=Sum("containers", filter=Q(filed_at__gte=since)),
-            waiting=Sum(
-                "containers_selected",
-                filter=Q(outcome="inspection_required", released_at__isnull=True),
-            ),
-            declarations=Count("pk"),
-        )
+        .annotate(containers=Sum("containers"))
     )
-    return {
-        r["terminal_id"]: {
-            "containers_today": r["containers_today"] or 0,
-            "waiting": r["waiting"] or 0,
-        }
-        for r in rows
-    }
+    waiting = (
+        statistics.waiting_for_inspection(scope, now)
+        .values("terminal_id")
+        .annotate(containers=Sum("containers_selected"))
+    )
+    figures: dict[int, dict] = {}
+    for row in declared:
+        figures.setdefault(row["terminal_id"], {})["containers_today"] = row["containers"] or 0
+    for row in waiting:
+        figures.setdefault(row["terminal_id"], {})["waiting"] = row["containers"] or 0
+    return figures

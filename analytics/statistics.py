@@ -92,6 +92,20 @@ def period_for(kind: str, on: date | None = None) -> Period:
     return Period("day", on, on + timedelta(days=1))
 
 
+# A selection still open after this long is an anomaly for the inspection desk, not queue
+# length; bounding the window also keeps the query's cost independent of history.
+WAITING_WINDOW = timedelta(days=7)
+
+
+def waiting_for_inspection(scope: Scope, now: datetime, **filters):
+    """Facts selected for inspection, decided within the window, not yet released."""
+    return facts_in_scope(scope, **filters).filter(
+        outcome="inspection_required",
+        released_at__isnull=True,
+        decided_at__gte=now - WAITING_WINDOW,
+    )
+
+
 def facts_in_scope(scope: Scope, *, terminal_id: int | None = None, direction: str = ""):
     facts = ClearanceFact.objects.all()
     if not scope.port_wide:
