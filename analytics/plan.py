@@ -18,7 +18,7 @@ from port.models import PortCall, Terminal
 BERTH_WIDTH, BERTH_GAP = 150, 10
 BLOCK_WIDTH, BLOCK_HEIGHT, BLOCK_GAP = 110, 70, 12
 TERMINAL_GAP, MARGIN = 40, 20
-QUAY_Y, WATER_HEIGHT = 300, 90
+QUAY_Y, WATER_HEIGHT = 310, 90
 BLOCKS_PER_ROW = 3
 
 
@@ -86,14 +86,14 @@ def _terminal(terminal, x: int, at_berth: dict, figures: dict) -> dict:
             "code": block.code,
             "capacity_teu": block.capacity_teu,
             "x": x + (index % BLOCKS_PER_ROW) * (BLOCK_WIDTH + BLOCK_GAP),
-            "y": 70 + (index // BLOCKS_PER_ROW) * (BLOCK_HEIGHT + BLOCK_GAP),
+            "y": 80 + (index // BLOCKS_PER_ROW) * (BLOCK_HEIGHT + BLOCK_GAP),
             "width": BLOCK_WIDTH,
             "height": BLOCK_HEIGHT,
         }
         for index, block in enumerate(blocks)
     ]
     rows = (len(blocks) + BLOCKS_PER_ROW - 1) // BLOCKS_PER_ROW
-    area_y = 70 + rows * (BLOCK_HEIGHT + BLOCK_GAP)
+    area_y = 80 + rows * (BLOCK_HEIGHT + BLOCK_GAP)
     area_items = [
         {
             "code": area.code,

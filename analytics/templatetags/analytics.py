@@ -1,7 +1,10 @@
 from django import template
 from django.utils.formats import number_format
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
+
+DIRECTIONS = {"import": _("Import"), "export": _("Export")}
 
 
 @register.simple_tag
@@ -10,6 +13,8 @@ def cell(row: dict, column: dict) -> str:
     value = row.get(column["key"])
     if value is None or value == "":
         return "—"
+    if column["key"] == "direction" or (column["key"] == "key" and value in DIRECTIONS):
+        return str(DIRECTIONS.get(value, value))
     kind = column["kind"]
     if kind == "hours":
         return f"{number_format(value, 2)} h"

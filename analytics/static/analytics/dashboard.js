@@ -5,6 +5,14 @@
   const charts = [];
   const palette = ["#1d5fa7", "#d97706", "#15803d", "#b91c1c", "#7c3aed", "#0e7490"];
 
+  function compact(value) {
+    const size = Math.abs(value);
+    if (size >= 1e9) return value / 1e9 + "B";
+    if (size >= 1e6) return value / 1e6 + "M";
+    if (size >= 1e3) return value / 1e3 + "k";
+    return String(value);
+  }
+
   function unique(values) {
     return Array.from(new Set(values));
   }
@@ -72,8 +80,12 @@
     return Object.assign(base, {
       legend: { show: false },
       grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
-      xAxis: { type: "value" },
-      yAxis: { type: "category", data: ordered.map((r) => String(r.key)) },
+      xAxis: { type: "value", axisLabel: { formatter: compact } },
+      yAxis: {
+        type: "category",
+        data: ordered.map((r) => String(r.key)),
+        axisLabel: { width: 150, overflow: "truncate" },
+      },
       series: [{ name: label("value"), type: "bar", data: ordered.map((r) => r.value) }],
     });
   }
