@@ -2,12 +2,30 @@
 channel layer, each within its scope. These tests commit (transactional_db): the consumer
 reads the database from another thread, and events are sent after commit."""
 
+import time
+
+import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
 from analytics import services
 from analytics.events import dashboard_updated
+from analytics.tasks import rollups_consume_task
+from declarations import services as declaration_services
+from port.models import TimelineEvent
 from tests.analytics.test_services import TILES, file
-from tests.conftest import websocket_for
+from tests.conftest import container_number, websocket_for
+
+
+def file_without_deciding(demo):
+    """A filing as a user makes it: the assessment is left to the worker."""
+    return declaration_services.declaration_file(
+        user=demo.importer,
+        enterprise_id=None,
+        port_call_id=demo.port_call.pk,
+        bl_number="COSU77001234",
+        container_numbers=[container_number(77001)],
+        items=[TILES],
+    )
 
 
 def run(scenario, *args):
@@ -90,3 +108,40 @@ def test_nothing_new_sends_nothing(transactional_db, demo):
         return consumed, nothing
 
     assert run(scenario) == (0, True)
+
+
+@pytest.mark.slow
+def test_the_beat_task_in_a_real_worker_updates_a_connected_dashboard(
+    demo, celery_worker_process, api_for
+):
+    # given: the port view connected, and a filing the worker has decided
+    socket = websocket_for(demo.officer)
+    file_and_wait = sync_to_async(_file_and_wait_for_decision)
+
+    async def scenario():
+        await subscribe(socket, "port")
+        await file_and_wait(demo)
+        # when: what beat sends every few seconds
+        await sync_to_async(rollups_consume_task.delay)()
+        event = await next_dashboard_event(socket)
+        await socket.disconnect()
+        return event
+
+    event = run(scenario)
+
+    # then
+    assert event["type"] == "analytics.dashboard_updated"
+    tables = api_for(demo.officer).get("/api/v1/analytics/dashboard/").json()["tables"]
+    activity = {r["metric"]: r["count"] for r in tables[0]["rows"]}
+    assert activity["declaration.filed"] == 1
+    assert activity["declaration.status_changed:released"] == 1
+
+
+def _file_and_wait_for_decision(demo) -> None:
+    declaration = file_without_deciding(demo)
+    deadline = time.monotonic() + 30
+    while not TimelineEvent.objects.filter(
+        kind="declaration.status_changed", subject_id=declaration.pk, data__to="released"
+    ).exists():
+        assert time.monotonic() < deadline, "the worker did not decide the filing"
+        time.sleep(0.2)
