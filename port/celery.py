@@ -22,4 +22,13 @@ app.conf.beat_schedule = {
         "task": "declarations.tasks.declaration_requeue_stuck_task",
         "schedule": 60.0,
     },
+    # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
+    # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,
+    # so the live dashboard trails the port by seconds; each run reads only new events.
+    "analytics-rollups-consume": {
+        "task": "analytics.tasks.rollups_consume_task",
+        "schedule": 5.0,
+        # A tick not started within its interval is dropped: the next one does its work.
+        "options": {"expires": 5.0},
+    },
 }

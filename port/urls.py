@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("certificates.api_urls")),
     path("", include("inspection.api_urls")),
     path("", include("shipping.api_urls")),
+    path("", include("analytics.api_urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
     path("inspection/", include("inspection.urls")),
     path("certificates/", include("certificates.urls")),
     path("shipping/", include("shipping.urls")),
+    path("analytics/", include("analytics.urls")),
     path("verify/", certificate_views.verify, name="verify"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -20,7 +20,7 @@ HOME_FOR_KIND = {
     K.SHIPPING_AGENT: "shipping:filings",
     K.MARITIME_SAFETY: "shipping:filings",
     K.BORDER_CONTROL: "shipping:filings",
-    K.PORT_AUTHORITY: "shipping:filings",
+    K.PORT_AUTHORITY: "analytics:dashboard",
 }
 
 
