@@ -21,7 +21,7 @@ class Declaration(TimeStampedModel):
         Status.DRAFT: {Status.SUBMITTED},
         Status.SUBMITTED: {Status.RELEASED, Status.INSPECTION_REQUIRED},
         Status.RELEASED: set(),
-        Status.INSPECTION_REQUIRED: set(),
+        Status.INSPECTION_REQUIRED: {Status.RELEASED},
     }
 
     # 18 digits: customs office (4), year (4), import 1 / export 0 (1), serial (9).

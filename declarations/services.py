@@ -136,6 +136,19 @@ def declaration_assess(*, declaration_id: int) -> Declaration:
     return declaration
 
 
+@transaction.atomic
+def declaration_release(*, declaration_id: int, actor: User | None) -> Declaration:
+    """Release a declaration whose selected containers customs has now cleared.
+
+    Called by the inspection app once no container of it is held. Idempotent.
+    """
+    declaration = Declaration.objects.select_for_update().get(pk=declaration_id)
+    if declaration.status == Declaration.Status.RELEASED:
+        return declaration
+    _set_status(declaration, Declaration.Status.RELEASED, actor=actor)
+    return declaration
+
+
 def declaration_requeue_stuck(*, older_than_seconds: int = 120) -> list[int]:
     """Queue the assessment again for declarations left submitted by a lost task."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)

@@ -332,6 +332,13 @@ class TimelineEvent(models.Model):
             "certificate.mailing_changed",
             _("Certificate mailing changed"),
         )
+        DECISION_OVERRIDDEN = "inspection.decision_overridden", _("Decision overridden")
+        INSPECTION_QUEUED = "inspection.queued", _("Inspection ticket issued")
+        INSPECTION_STATUS_CHANGED = "inspection.status_changed", _("Inspection status changed")
+        INSPECTION_RECORDED = "inspection.recorded", _("Inspection result recorded")
+        EXPERT_CONSULTED = "inspection.expert_consulted", _("Expert consulted")
+        GATE_PASSED = "gate.passed", _("Gate passed")
+        GATE_REFUSED = "gate.refused", _("Gate refused")
         PORT_CALL_STATUS_CHANGED = (
             "shipping.port_call_status_changed",
             _("Port call status changed"),
@@ -373,10 +380,6 @@ class TimelineEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.subject_type}#{self.subject_id}"
 
-    @property
-    def kind_label(self) -> str:
-        return self.Kind(self.kind).label if self.kind in self.Kind.values else self.kind
-
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:
             raise ValueError("Timeline events are append-only")
@@ -384,6 +387,10 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Timeline events are append-only")
+
+    @property
+    def kind_label(self) -> str:
+        return self.Kind(self.kind).label if self.kind in self.Kind.values else self.kind
 
 
 class IdempotencyRecord(models.Model):

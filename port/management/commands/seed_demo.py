@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inspection.models import Outcome, RiskRule
+from inspection.services import rule_set_activate
 from port.models import (
     Berth,
     BrokerAuthorisation,
@@ -90,6 +91,7 @@ USERS = {
     "exporter": ("exporter", R.DECLARANT, "Chen", "Wei"),
     "broker": ("broker", R.DECLARANT, "Huang", "Jun"),
     "officer": ("customs", R.OFFICER, "Zhang", "Min"),
+    "expert": ("customs", R.SUPERVISOR, "Guo", "Hua"),
     "terminal": ("terminal", R.OPERATOR, "Wu", "Hao"),
     "maritime": ("maritime", R.REVIEWER, "Zheng", "Lei"),
     "border": ("border", R.REVIEWER, "Xu", "Yang"),
@@ -154,6 +156,7 @@ class Command(BaseCommand):
         self._port_calls(port, terminals, orgs["agent"])
         for rule in RULES:
             RiskRule.objects.update_or_create(name=rule["name"], defaults=rule)
+        rule_set_activate(officer=None)  # a no-op when the rules are unchanged
         if options["verbosity"]:
             self.stdout.write(self.style.SUCCESS("Demo port of Xiamen (CNXMN) is loaded."))
 
