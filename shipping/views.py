@@ -368,3 +368,23 @@ def dg_flag_resolve(request, flag_id: int):
     else:
         messages.success(request, _("The finding is resolved."))
     return redirect("shipping:dg_flags")
+
+
+@login_required
+def call_new(request):
+    if not queries.is_agent(request.user):
+        raise PermissionDenied
+    form = forms.CallForm(request.POST or None, terminals=queries.terminals_for(request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            call = services.port_call_announce(
+                user=request.user, call=services.CallInput(**form.cleaned_data)
+            )
+        except InvalidInput as error:
+            for field, field_messages in error.errors.items():
+                for message in field_messages:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            messages.success(request, _("The call is announced."))
+            return redirect("shipping:call", call.pk)
+    return render(request, "shipping/call_form.html", {"form": form})

@@ -335,3 +335,53 @@ def test_lists_keep_a_fixed_number_of_queries(ship, api_for):
     assert agent.get("/api/v1/vessel-filings/").json()["count"] == 4
     assert agent.get(manifest_url).json()["count"] == 31
     assert many == one
+
+
+def test_agent_announces_a_call_registering_the_vessel(ship, api_for):
+    call = {
+        "imo_number": "9354351",
+        "vessel_name": "Cosco Africa",
+        "call_sign": "3ERX3",
+        "mmsi": "352001234",
+        "flag": "PA",
+        "gross_tonnage": "50000",
+        "voyage": "031W",
+        "terminal": "XHCT",
+        "eta": "2030-02-01T06:00",
+        "etd": "2030-02-02T18:00",
+    }
+    bad = api_for(ship.agent).post(
+        "/api/v1/port-calls/",
+        {
+            **call,
+            "imo_number": "9354352",
+            "mmsi": "12",
+            "flag": "XX",
+            "terminal": "NOPE",
+            "eta": "soon",
+            "gross_tonnage": "-1",
+        },
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"imo_number", "mmsi", "flag", "terminal", "eta", "gross_tonnage"}
+    assert PortCall.objects.count() == 2
+
+    response = api_for(ship.agent).post("/api/v1/port-calls/", call, format="json")
+
+    assert response.status_code == 201
+    data = response.json()
+    assert (data["status"], data["voyage"], data["agent"]) == (
+        "expected",
+        "031W",
+        "Xiamen Ocean Shipping Agency",
+    )
+    assert data["vessel"]["name"] == "COSCO AFRICA"
+    assert data["vessel"]["gross_tonnage"] == 50000
+    again = api_for(ship.agent).post("/api/v1/port-calls/", call, format="json")
+    assert again.json() == {"voyage": ["This vessel's voyage 031W is already announced."]}
+    refused = api_for(ship.reviewers["port_authority"]).post(
+        "/api/v1/port-calls/", call, format="json"
+    )
+    assert refused.status_code == 400
+    assert "agent" in refused.json()
