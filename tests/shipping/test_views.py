@@ -288,3 +288,13 @@ def test_agent_announces_a_vessel_in_the_browser(ship):
     assert (
         client_for(ship.reviewers["border_control"]).get("/shipping/calls/new/").status_code == 403
     )
+
+
+def test_navigation_per_kind(ship):
+    agent = client_for(ship.agent).get("/shipping/filings/").content.decode()
+    maritime = client_for(ship.reviewers["maritime_safety"]).get("/shipping/filings/").content
+    assert '<a href="/shipping/calls/">Port calls</a>' in agent
+    assert "/shipping/dangerous-goods/" not in agent
+    assert b'href="/shipping/dangerous-goods/"' in maritime
+    assert b'<a href="/port-calls/">Port calls</a>' in maritime
+    assert client_for(ship.agent).get("/")["Location"] == "/shipping/filings/"
