@@ -66,6 +66,7 @@ def rollups_consume(*, batch_size: int = 5000, now: datetime | None = None) -> i
     about = _declaration_ids(batch)
     facts = _apply_facts(batch, about)
     _add_counts(batch, facts)
+    clearance_days_refresh(days={_local_day(f.filed_at) for f in facts.values() if f.filed_at})
     watermark.last_event_id = batch[-1]["id"]
     watermark.save(update_fields=["last_event_id", "updated_at"])
     organisations = sorted({e["organisation_id"] for e in batch if e["organisation_id"]})
@@ -251,6 +252,55 @@ def hourly_counts_rebuild() -> int:
             [watermark.last_event_id],
         )
         return cursor.rowcount
+
+
+def _local_day(moment: datetime):
+    return timezone.localdate(moment)
+
+
+DAILY_CLEARANCE = """
+    INSERT INTO analytics_dailyclearance
+        (day, direction, terminal_id, enterprise_id, declarations, median_h, p90_h)
+    SELECT day, direction,
+           CASE WHEN GROUPING(terminal_id) = 1 THEN -1 ELSE terminal_id END,
+           CASE WHEN GROUPING(enterprise_id) = 1 THEN -1 ELSE enterprise_id END,
+           count(*),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY hours),
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY hours)
+    FROM (
+        SELECT (filed_at AT TIME ZONE %(tz)s)::date AS day, direction, terminal_id, enterprise_id,
+               EXTRACT(EPOCH FROM (released_at - filed_at)) / 3600.0 AS hours
+        FROM analytics_clearancefact
+        WHERE {where}
+    ) AS facts
+    GROUP BY day, direction,
+             GROUPING SETS ((), (terminal_id), (enterprise_id), (terminal_id, enterprise_id))
+"""
+
+
+def clearance_days_refresh(*, days: set) -> None:
+    """Recompute the daily clearance rows of these local days from their facts."""
+    if not days:
+        return
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(datetime.combine(min(days), datetime.min.time()), tz)
+    end = timezone.make_aware(datetime.combine(max(days), datetime.min.time()), tz) + timedelta(
+        days=1
+    )
+    where = "filed_at >= %(start)s AND filed_at < %(end)s AND (filed_at AT TIME ZONE %(tz)s)::date = ANY(%(days)s)"
+    params = {"tz": str(tz), "start": start, "end": end, "days": sorted(days)}
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_dailyclearance WHERE day = ANY(%(days)s)", params)
+        cursor.execute(DAILY_CLEARANCE.format(where=where), params)
+
+
+@transaction.atomic
+def clearance_daily_rebuild() -> None:
+    """Recompute every day's clearance rows from the facts (after a bulk import)."""
+    tz = str(timezone.get_current_timezone())
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_dailyclearance")
+        cursor.execute(DAILY_CLEARANCE.format(where="TRUE"), {"tz": tz})
 
 
 def counts_by_key() -> dict[tuple, int]:
