@@ -90,3 +90,50 @@ def test_released_goods_keep_no_inspection_stage(demo):
     fact = ClearanceFact.objects.get(declaration_id=declaration.pk)
     assert fact.inspection_started_at is None
     assert fact.released_at == fact.decided_at
+
+
+def test_the_diversion_of_a_berthed_vessel_and_its_lifts_saved(demo, api_for):
+    # given: a berthed call with one selected container, one released, one undeclared
+    from inspection import diversion
+    from port.models import PortCall
+    from shipping import services as shipping_services
+    from tests.conftest import container_number
+
+    selected = file(demo, [ItemInput(**MEAT_ITEM)])
+    released = file(demo, [TILES])
+    berth = demo.port_call.terminal.berths.order_by("code").first()
+    shipping_services.port_call_mark_berthed(
+        port_call_id=demo.port_call.pk, user=demo.terminal, berth_id=berth.pk
+    )
+    numbers = [
+        selected.containers.first().number,
+        released.containers.first().number,
+        container_number(990001),
+    ]
+    diversion.diversion_plan(port_call_id=demo.port_call.pk, container_numbers=numbers)
+
+    # when
+    tables = {
+        t["key"]: t
+        for t in api_for(demo.officer).get("/api/v1/analytics/dashboard/").json()["tables"]
+    }
+    theirs = {
+        t["key"]: t
+        for t in api_for(demo.importer).get("/api/v1/analytics/dashboard/").json()["tables"]
+    }
+
+    # then
+    saved = diversion.lifts_saved(port_call_id=demo.port_call.pk)
+    call = PortCall.objects.select_related("vessel").get(pk=demo.port_call.pk)
+    assert tables["diversion"]["rows"] == [
+        {
+            "call": f"{call.vessel.name} {call.voyage}",
+            "ship_side": 0,
+            "inspection_area": 1,
+            "yard": 2,
+            "direct_loading": 0,
+            "lifts_saved": saved["lifts_saved"],
+            "saved_percent": saved["saved_percent"],
+        }
+    ]
+    assert theirs["diversion"]["rows"] == []  # the terminal's figures, not an enterprise's
