@@ -142,6 +142,7 @@
     const table = document.getElementById(button.getAttribute("aria-controls"));
     const showTable = table.hidden;
     table.hidden = !showTable;
+    panel.querySelector(".chart").hidden = showTable;
     panel.dataset.view = showTable ? "table" : "chart";
     button.setAttribute("aria-expanded", String(showTable));
   });
