@@ -15,10 +15,13 @@ from django.utils.translation import gettext_lazy as _
 
 from analytics import statistics
 from analytics.queries import Scope
+from inspection import diversion
+from inspection import queries as inspection_queries
 from port.models import Organisation, PortCall, Terminal
 
-# (metric, label): today's totals, counted from the hourly rollups.
+# (metric, label): the period's totals, counted from the hourly rollups.
 TILES = [
+    ("shipping.port_call_status_changed:berthed", _("Vessels berthed")),
     ("declaration.filed", _("Declarations filed")),
     ("declaration.status_changed:released", _("Released")),
     ("declaration.status_changed:inspection_required", _("Inspection required")),
@@ -26,6 +29,10 @@ TILES = [
     ("inspection.container_decided:scan", _("Containers to scan")),
     ("inspection.container_decided:manual", _("Containers to inspect by hand")),
     ("inspection.container_decided:quarantine", _("Containers to quarantine")),
+    ("inspection.queued", _("Containers arrived for inspection")),
+    ("inspection.status_changed:released", _("Released after inspection")),
+    ("gate.passed:out", _("Gate-outs")),
+    ("gate.refused:out", _("Gate-outs refused")),
     ("certificate.status_changed:issued", _("Certificates issued")),
 ]
 RELEASED = "declaration.status_changed:released"
@@ -74,6 +81,8 @@ def dashboard_tables(scope: Scope, filters: Filters, *, now: datetime | None = N
         _clearance_by_day(scope, filters, period),
         _clearance_by_terminal(scope, filters, period, terminals),
         _inspection_waiting(scope, filters, terminals, now),
+        _inspection_queue(scope, now),
+        _diversion(scope, now),
         *_trade(scope, filters, period),
     ]
 
@@ -234,6 +243,70 @@ def _inspection_waiting(scope, filters, terminals, now) -> Table:
         chart="bar",
     )
 
+
+def _inspection_queue(scope, now) -> Table:
+    """Open tickets per inspection area now, and how long the oldest has waited."""
+    rows = inspection_queries.queue_by_area(
+        enterprise_ids=None if scope.port_wide else list(scope.organisation_ids)
+    )
+    return Table(
+        "inspection_queue",
+        _("Inspection queue per area"),
+        [
+            ("area", _("Inspection area"), "text"),
+            ("waiting", _("Containers in the queue"), "number"),
+            ("oldest_wait_h", _("Longest wait"), "hours"),
+        ],
+        [
+            {
+                "area": f"{r['area__terminal__code']} {r['area__name']}",
+                "waiting": r["waiting"],
+                "oldest_wait_h": statistics.round_hours((now - r["oldest"]).total_seconds() / 3600),
+            }
+            for r in rows
+        ],
+        chart="bar",
+    )
+
+
+def _diversion(scope, now) -> Table:
+    """Where the containers of today's vessels went (ship-side, inspection area, yard) and
+    the lifts and moves that saved, per vessel call. Port-wide only: it is the terminal's."""
+    if not scope.port_wide:
+        return Table(
+            "diversion", _("Container diversion today"), DIVERSION_COLUMNS, [], chart="bar"
+        )
+    start = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
+    calls = (
+        PortCall.objects.filter(Q(status=PortCall.Status.BERTHED) | Q(atd__gte=start))
+        .select_related("vessel")
+        .order_by("pk")[:20]
+    )
+    rows = []
+    for call in calls:
+        saved = diversion.lifts_saved(port_call_id=call.pk)
+        if saved["containers"]:
+            rows.append(
+                {
+                    "call": f"{call.vessel.name} {call.voyage}",
+                    **{d: saved["by_destination"].get(d, 0) for d in DIVERSION_DESTINATIONS},
+                    "lifts_saved": saved["lifts_saved"],
+                    "saved_percent": saved["saved_percent"],
+                }
+            )
+    return Table("diversion", _("Container diversion today"), DIVERSION_COLUMNS, rows, chart="bar")
+
+
+DIVERSION_DESTINATIONS = ["ship_side", "inspection_area", "yard", "direct_loading"]
+DIVERSION_COLUMNS = [
+    ("call", _("Vessel call"), "text"),
+    ("ship_side", _("Ship-side pickup"), "number"),
+    ("inspection_area", _("To the inspection area"), "number"),
+    ("yard", _("To the yard"), "number"),
+    ("direct_loading", _("Direct loading"), "number"),
+    ("lifts_saved", _("Lifts and moves saved"), "number"),
+    ("saved_percent", _("Saved"), "share"),
+]
 
 TRADE_TITLES = {
     "direction": _("By trade direction"),

@@ -77,6 +77,7 @@ def build(
         last = TimelineEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         Watermark.objects.filter(name=services.WATERMARK).update(last_event_id=last)
     services.hourly_counts_rebuild()
+    services.clearance_daily_rebuild()
     return added
 
 

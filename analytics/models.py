@@ -96,3 +96,36 @@ class ClearanceFact(models.Model):
 
     def __str__(self) -> str:
         return f"declaration {self.declaration_id}"
+
+
+class DailyClearance(models.Model):
+    """Filing-to-release clearance of the declarations filed on one local day.
+
+    One row per day and direction for the port, per terminal, per enterprise and per
+    both (ALL marks the dimension summed over), so the clearance-per-day series reads a
+    few rows per day instead of every fact of the weeks it shows. The consumer
+    recomputes the days its batch touched.
+    """
+
+    ALL = -1
+
+    day = models.DateField()
+    direction = models.CharField(max_length=6)
+    terminal_id = models.BigIntegerField()
+    enterprise_id = models.BigIntegerField()
+    declarations = models.PositiveIntegerField()
+    median_h = models.FloatField(null=True)
+    p90_h = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "direction", "terminal_id", "enterprise_id"],
+                name="daily_clearance_key",
+            )
+        ]
+        # The series: WHERE day >= ? AND day < ? AND terminal_id = ? AND enterprise_id = ?
+        # is served by the unique key's index (day first).
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.direction}"

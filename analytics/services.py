@@ -20,6 +20,7 @@ from django.utils import timezone
 from analytics import events
 from analytics.models import NONE, ClearanceFact, HourlyCount, Watermark
 from declarations import queries as declaration_queries
+from inspection import queries as inspection_queries
 from port import live
 from port.models import TimelineEvent
 
@@ -33,7 +34,7 @@ GAP_WAIT = timedelta(seconds=10)
 def metrics_of(kind: str, data: dict) -> list[str]:
     """The metrics one event counts towards: its kind, and the kind with its new state."""
     metrics = [kind]
-    for key in ("to", "outcome"):
+    for key in ("to", "outcome", "direction"):
         if isinstance(data.get(key), str):
             metrics.append(f"{kind}:{data[key]}")
     return metrics
@@ -62,8 +63,10 @@ def rollups_consume(*, batch_size: int = 5000, now: datetime | None = None) -> i
     )
     if not batch:
         return 0
-    facts = _apply_facts(batch)
+    about = _declaration_ids(batch)
+    facts = _apply_facts(batch, about)
     _add_counts(batch, facts)
+    clearance_days_refresh(days={_local_day(f.filed_at) for f in facts.values() if f.filed_at})
     watermark.last_event_id = batch[-1]["id"]
     watermark.save(update_fields=["last_event_id", "updated_at"])
     organisations = sorted({e["organisation_id"] for e in batch if e["organisation_id"]})
@@ -111,20 +114,43 @@ def _status_changed(fact: ClearanceFact, event: dict) -> None:
         fact.released_at = at
 
 
-# kind -> how it moves a declaration's fact. Subjects are declarations.
+def _inspection_status_changed(fact: ClearanceFact, event: dict) -> None:
+    # The first container an officer starts on ends the wait for inspection.
+    if event["data"].get("to") == "in_progress" and fact.inspection_started_at is None:
+        fact.inspection_started_at = event["created_at"]
+
+
+# kind -> how it moves a declaration's fact.
 FACT_HANDLERS: dict[str, Callable[[ClearanceFact, dict], None]] = {
     TimelineEvent.Kind.DECLARATION_FILED: _filed,
     TimelineEvent.Kind.DECLARATION_STATUS_CHANGED: _status_changed,
+    TimelineEvent.Kind.INSPECTION_STATUS_CHANGED: _inspection_status_changed,
 }
+INSPECTION = "inspection.inspection"
 
 
-def _apply_facts(batch: list[dict]) -> dict[int, ClearanceFact]:
+def _declaration_ids(batch: list[dict]) -> dict[int, int]:
+    """Event id -> the declaration it is about, for events about a declaration or one of
+    its inspections (resolved in one query)."""
+    inspections = inspection_queries.declaration_ids_of_inspections(
+        inspection_ids=[e["subject_id"] for e in batch if e["subject_type"] == INSPECTION]
+    )
+    about = {}
+    for event in batch:
+        if event["subject_type"] == DECLARATION:
+            about[event["id"]] = event["subject_id"]
+        elif event["subject_type"] == INSPECTION and event["subject_id"] in inspections:
+            about[event["id"]] = inspections[event["subject_id"]]
+    return about
+
+
+def _apply_facts(batch: list[dict], about: dict[int, int]) -> dict[int, ClearanceFact]:
     """Create and move the facts of the declarations in the batch; return them by id."""
-    relevant = [e for e in batch if e["subject_type"] == DECLARATION and e["kind"] in FACT_HANDLERS]
-    ids = {e["subject_id"] for e in batch if e["subject_type"] == DECLARATION}
+    relevant = [e for e in batch if e["id"] in about and e["kind"] in FACT_HANDLERS]
+    ids = set(about.values())
     facts = {f.declaration_id: f for f in ClearanceFact.objects.filter(declaration_id__in=ids)}
     missing = {
-        e["subject_id"] for e in relevant if e["kind"] == TimelineEvent.Kind.DECLARATION_FILED
+        about[e["id"]] for e in relevant if e["kind"] == TimelineEvent.Kind.DECLARATION_FILED
     } - facts.keys()
     new = {}
     for declaration_id, row in declaration_queries.declaration_facts(
@@ -142,7 +168,8 @@ def _apply_facts(batch: list[dict]) -> dict[int, ClearanceFact]:
             containers=row["container_count"],
         )
     for event in relevant:
-        fact = new.get(event["subject_id"]) or facts.get(event["subject_id"])
+        declaration_id = about[event["id"]]
+        fact = new.get(declaration_id) or facts.get(declaration_id)
         if fact is not None:
             FACT_HANDLERS[event["kind"]](fact, event)
     ClearanceFact.objects.bulk_create([f for f in new.values() if f.filed_at])
@@ -193,7 +220,9 @@ RECOUNT = """
         (e.kind),
         (CASE WHEN jsonb_typeof(e.data -> 'to') = 'string' THEN e.kind || ':' || (e.data ->> 'to') END),
         (CASE WHEN jsonb_typeof(e.data -> 'outcome') = 'string'
-              THEN e.kind || ':' || (e.data ->> 'outcome') END)
+              THEN e.kind || ':' || (e.data ->> 'outcome') END),
+        (CASE WHEN jsonb_typeof(e.data -> 'direction') = 'string'
+              THEN e.kind || ':' || (e.data ->> 'direction') END)
     ) AS m(metric)
     WHERE m.metric IS NOT NULL AND e.id <= %s
     GROUP BY 1, 2, 3, 4
@@ -223,6 +252,55 @@ def hourly_counts_rebuild() -> int:
             [watermark.last_event_id],
         )
         return cursor.rowcount
+
+
+def _local_day(moment: datetime):
+    return timezone.localdate(moment)
+
+
+DAILY_CLEARANCE = """
+    INSERT INTO analytics_dailyclearance
+        (day, direction, terminal_id, enterprise_id, declarations, median_h, p90_h)
+    SELECT day, direction,
+           CASE WHEN GROUPING(terminal_id) = 1 THEN -1 ELSE terminal_id END,
+           CASE WHEN GROUPING(enterprise_id) = 1 THEN -1 ELSE enterprise_id END,
+           count(*),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY hours),
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY hours)
+    FROM (
+        SELECT (filed_at AT TIME ZONE %(tz)s)::date AS day, direction, terminal_id, enterprise_id,
+               EXTRACT(EPOCH FROM (released_at - filed_at)) / 3600.0 AS hours
+        FROM analytics_clearancefact
+        WHERE {where}
+    ) AS facts
+    GROUP BY day, direction,
+             GROUPING SETS ((), (terminal_id), (enterprise_id), (terminal_id, enterprise_id))
+"""
+
+
+def clearance_days_refresh(*, days: set) -> None:
+    """Recompute the daily clearance rows of these local days from their facts."""
+    if not days:
+        return
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(datetime.combine(min(days), datetime.min.time()), tz)
+    end = timezone.make_aware(datetime.combine(max(days), datetime.min.time()), tz) + timedelta(
+        days=1
+    )
+    where = "filed_at >= %(start)s AND filed_at < %(end)s AND (filed_at AT TIME ZONE %(tz)s)::date = ANY(%(days)s)"
+    params = {"tz": str(tz), "start": start, "end": end, "days": sorted(days)}
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_dailyclearance WHERE day = ANY(%(days)s)", params)
+        cursor.execute(DAILY_CLEARANCE.format(where=where), params)
+
+
+@transaction.atomic
+def clearance_daily_rebuild() -> None:
+    """Recompute every day's clearance rows from the facts (after a bulk import)."""
+    tz = str(timezone.get_current_timezone())
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_dailyclearance")
+        cursor.execute(DAILY_CLEARANCE.format(where="TRUE"), {"tz": tz})
 
 
 def counts_by_key() -> dict[tuple, int]:

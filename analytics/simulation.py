@@ -5,10 +5,11 @@ simulation's random generator that calls one service and returns a line for the 
 None when it had nothing to do. The assessment of a filing runs in the Celery worker, as
 it does for a filing from the browser.
 
-Extension point: vessels arriving and berthing, discharge and diversion, inspections
-called and finished, gate-outs come from the shipping and inspection apps. Each adds a
-step here (`STEPS.append((weight, step))`, or a line in the list) calling its own
-service, e.g. `shipping.services.port_call_berth` and `inspection.services.inspection_release`.
+The port side runs through the shipping and inspection services: expected vessels
+berth (which plans their containers' diversion in the worker), the terminal reports
+selected containers at the inspection area, officers call, inspect and release them, and
+trucks take released containers out of the gate (now and then one that is not released,
+which the gate refuses). A new capability adds its step to `STEPS`.
 """
 
 import datetime
@@ -17,14 +18,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from stdnum import iso6346
 
 from certificates import services as certificate_services
+from declarations import queries as declaration_queries
 from declarations import services as declaration_services
-from port.errors import InvalidInput
-from port.models import Organisation, User
+from inspection import queries as inspection_queries
+from inspection import services as inspection_services
+from port.errors import InvalidInput, NotYours, TransitionNotAllowed
+from port.models import Berth, Organisation, PortCall, User
 from port.queries import enterprises_filable_by, port_call_choices
+from shipping import services as shipping_services
 
 OWNER_CODES = ["MSCU", "CSNU", "OOLU", "TGHU", "COSU", "EGHU", "CMAU"]
 
@@ -150,15 +156,98 @@ def apply_certificate(rng: random.Random) -> str | None:
     return f"exporter applied for a certificate: {certificate.get_status_display()}"
 
 
+def berth_vessel(rng: random.Random) -> str | None:
+    """An expected vessel comes alongside a free berth of its terminal."""
+    call = port_call_choices().filter(status=PortCall.Status.EXPECTED).first()
+    if call is None:
+        return None
+    taken = PortCall.objects.filter(status=PortCall.Status.BERTHED).values("berth_id")
+    berth = (
+        Berth.objects.filter(terminal=call.terminal_id)
+        .exclude(pk__in=taken)
+        .order_by("code")
+        .first()
+    )
+    if berth is None:
+        return None
+    shipping_services.port_call_mark_berthed(
+        port_call_id=call.pk, user=User.objects.get(username="portauth"), berth_id=berth.pk
+    )
+    return f"{call.vessel.name} berthed at {call.terminal.code} {berth.code}"
+
+
+def container_to_inspection(rng: random.Random) -> str | None:
+    """The terminal brings a selected container to the inspection area: it gets a ticket."""
+    officer = User.objects.get(username="officer")
+    decision = inspection_queries.selected_awaiting_arrival(user=officer).first()
+    if decision is None:
+        return None
+    ticket = inspection_services.inspection_report_arrival(
+        user=User.objects.get(username="terminal"), container_number=decision.container.number
+    )
+    return f"{decision.container.number} at the inspection area, ticket {ticket.ticket}"
+
+
+def inspect_next(rng: random.Random) -> str | None:
+    """An officer calls the next ticket, inspects the container and releases it."""
+    officer = User.objects.get(username="officer")
+    area = inspection_queries.areas_for(officer).first()
+    ticket = area and inspection_services.inspection_call_next(area_id=area.pk, officer=officer)
+    if not ticket:
+        return None
+    inspection_services.inspection_start(inspection_id=ticket.pk, officer=officer)
+    inspection_services.inspection_record(
+        inspection_id=ticket.pk, officer=officer, result="conforming", findings="As declared"
+    )
+    inspection_services.inspection_finish(
+        inspection_id=ticket.pk, officer=officer, status="released"
+    )
+    return f"ticket {ticket.ticket} inspected and released"
+
+
+def gate_out(rng: random.Random) -> str | None:
+    """A truck takes a container out: usually a released one, now and then one that is not."""
+    importer = User.objects.get(username="importer")
+    wanted = "submitted" if rng.random() < 0.05 else "released"
+    number = (
+        declaration_queries.declaration_list(user=importer)
+        .filter(status=wanted, containers__isnull=False)
+        .order_by("?")
+        .values_list("containers__number", flat=True)
+        .first()
+    )
+    if number is None:
+        return None
+    try:
+        event = inspection_services.gate_report(
+            user=User.objects.get(username="terminal"),
+            container_number=number,
+            direction="out",
+            truck_plate=f"闽D{rng.randrange(10**5):05d}",
+        )
+    except (InvalidInput, TransitionNotAllowed) as error:
+        return f"gate report refused: {error}"
+    return f"gate-out {number}: {'passed' if event.allowed else 'refused'}"
+
+
 Step = Callable[[random.Random], str | None]
 # (weight, step): how often each happens relative to the others.
 STEPS: list[tuple[int, Step]] = [
     (8, file_declaration),
     (1, apply_certificate),
+    (1, berth_vessel),
+    (3, container_to_inspection),
+    (3, inspect_next),
+    (3, gate_out),
 ]
 
 
 def tick(rng: random.Random) -> str | None:
+    """Run one step. A step the services refuse (a container of another terminal, say)
+    is reported and the traffic goes on, as it would at a real port."""
     weights, steps = zip(*STEPS, strict=True)
     step = rng.choices(steps, weights=weights)[0]
-    return step(rng)
+    try:
+        return step(rng)
+    except (InvalidInput, TransitionNotAllowed, NotYours, PermissionDenied) as error:
+        return f"{step.__name__} refused: {getattr(error, 'errors', error)}"

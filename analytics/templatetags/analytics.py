@@ -20,6 +20,8 @@ def cell(row: dict, column: dict) -> str:
         return f"{number_format(value, 2)} h"
     if kind == "percent":
         return f"{'+' if value > 0 else ''}{number_format(value, 1)} %"
+    if kind == "share":
+        return f"{number_format(value, 1)} %"
     if kind == "number":
         return number_format(value, 0 if float(value).is_integer() else 2, force_grouping=True)
     return str(value)

@@ -6,8 +6,9 @@ from datetime import timedelta
 from django.db import connection, connections
 from django.utils import timezone
 
-from analytics import services
+from analytics import services, statistics
 from analytics.models import ClearanceFact, HourlyCount, Watermark
+from analytics.queries import Scope
 from declarations import services as declaration_services
 from declarations.services import ItemInput
 from port.models import TimelineEvent
@@ -115,6 +116,9 @@ def test_rollups_in_small_batches_equal_a_recount_from_raw_events(demo):
     assert last == TimelineEvent.objects.latest("id").id
     assert services.counts_by_key() == services.hourly_counts_recount(up_to_event_id=last)
     assert ClearanceFact.objects.count() == 6
+    port = Scope(port_wide=True)
+    assert statistics.clearance_series(port) == statistics.clearance_series_from_facts(port)
+    assert statistics.clearance_series(port)[0]["declarations"] == 6
 
 
 def test_rebuild_replaces_counts_with_the_recount(demo):

@@ -13,9 +13,11 @@ from django.core.management import CommandError, call_command
 from analytics import simulation
 from certificates.models import Certificate
 from declarations.models import Declaration
+from declarations.services import ItemInput
 from inspection.models import RiskRule
-from port.models import TimelineEvent
-from tests.conftest import ROOT, _subprocess_env
+from port.models import PortCall, TimelineEvent
+from tests.analytics.test_services import TILES, file
+from tests.conftest import MEAT_ITEM, ROOT, _subprocess_env
 
 
 def test_simulated_filings_go_through_the_filing_service(demo, django_capture_on_commit_callbacks):
@@ -77,3 +79,28 @@ def test_simulate_runs_with_a_worker_and_stops_cleanly_on_sigterm(demo, celery_w
 
     assert process.returncode == 0, err
     assert "Simulation stopped after" in out
+
+
+def test_the_port_side_steps_berth_inspect_and_gate(demo):
+    # given: a selected declaration and a released one, decided as the worker would
+    rng = random.Random(2)  # noqa: S311
+    selected = file(demo, [ItemInput(**MEAT_ITEM)])
+    file(demo, [TILES])
+
+    # when
+    lines = [
+        simulation.berth_vessel(rng),
+        simulation.container_to_inspection(rng),
+        simulation.inspect_next(rng),
+    ]
+    while "passed" not in (line := simulation.gate_out(rng) or ""):
+        pass
+
+    # then
+    assert PortCall.objects.filter(status="berthed").count() == 1
+    selected.refresh_from_db()
+    assert selected.status == "released"  # inspected and released through the services
+    kinds = set(TimelineEvent.objects.values_list("kind", flat=True))
+    assert {"shipping.port_call_status_changed", "inspection.queued", "gate.passed"} <= kinds
+    assert all(lines), lines
+    assert line.startswith("gate-out")

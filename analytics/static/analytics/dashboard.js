@@ -75,6 +75,27 @@
         ],
       });
     }
+    if (table.key === "inspection_queue") {
+      return Object.assign(base, {
+        legend: { show: false },
+        xAxis: { type: "category", data: rows.map((r) => r.area) },
+        yAxis: { type: "value", minInterval: 1 },
+        series: [{ name: label("waiting"), type: "bar", data: rows.map((r) => r.waiting) }],
+      });
+    }
+    if (table.key === "diversion") {
+      const parts = ["ship_side", "inspection_area", "yard", "direct_loading"];
+      return Object.assign(base, {
+        xAxis: { type: "category", data: rows.map((r) => r.call) },
+        yAxis: { type: "value", minInterval: 1 },
+        series: parts.map((part) => ({
+          name: label(part),
+          type: "bar",
+          stack: "containers",
+          data: rows.map((r) => r[part]),
+        })),
+      });
+    }
     // Trade tables: value by key, largest on top.
     const ordered = rows.slice().reverse();
     return Object.assign(base, {
@@ -121,6 +142,7 @@
     const table = document.getElementById(button.getAttribute("aria-controls"));
     const showTable = table.hidden;
     table.hidden = !showTable;
+    panel.querySelector(".chart").hidden = showTable;
     panel.dataset.view = showTable ? "table" : "chart";
     button.setAttribute("aria-expanded", String(showTable));
   });
