@@ -300,7 +300,9 @@ class DeclarationViewSet(
         )
         return self._detail(declaration)
 
-    @extend_schema(request=DeclarationReasonSerializer, responses={200: DeclarationDetailSerializer})
+    @extend_schema(
+        request=DeclarationReasonSerializer, responses={200: DeclarationDetailSerializer}
+    )
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         """Withdraw before release, with a reason."""
@@ -312,7 +314,9 @@ class DeclarationViewSet(
         )
         return self._detail(declaration)
 
-    @extend_schema(request=DeclarationBatchSerializer, responses={200: DeclarationBatchResultSerializer})
+    @extend_schema(
+        request=DeclarationBatchSerializer, responses={200: DeclarationBatchResultSerializer}
+    )
     @action(detail=False, methods=["post"])
     def batch(self, request):
         """File many declarations in one request; each is filed or refused on its own.

@@ -4,9 +4,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from declarations import forms, queries, reference, services
+from declarations import forms, queries, reference, services, uploads
 from inspection import queries as inspection_queries
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.timeline import timeline_for
@@ -208,3 +209,37 @@ def _show_errors(errors: dict, form, items, reason=None) -> None:
             target = field if field in HEADER_FIELDS else None
             for message in messages:
                 form.add_error(target, message)
+
+
+@login_required
+def upload_list(request):
+    """The ERP upload form and the user's uploads."""
+    error = None
+    if request.method == "POST":
+        file = request.FILES.get("file")
+        try:
+            if file is None:
+                raise InvalidInput({"file": [_("Choose a CSV or XLSX file.")]})
+            upload = uploads.erp_upload_create(
+                user=request.user, file_name=file.name, content=file.read()
+            )
+        except InvalidInput as refused:
+            error = refused.errors.get("file") or [str(m) for m in refused.errors.values()]
+        else:
+            return redirect(upload)
+    page = Paginator(queries.erp_upload_list(user=request.user), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "declarations/uploads.html",
+        {"page": page, "file_errors": error},
+        status=400 if error else 200,
+    )
+
+
+@login_required
+def upload_detail(request, upload_id: int):
+    upload = queries.erp_upload_get_for_user(user=request.user, upload_id=upload_id)
+    template = "declarations/_upload_live.html" if request.htmx else "declarations/upload.html"
+    return render(request, template, {"upload": upload})
