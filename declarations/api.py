@@ -1,9 +1,11 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
-from declarations import queries, services
+from declarations import edifact, queries, services
 from declarations.filters import DeclarationFilter
 from declarations.models import Declaration, DeclarationItem
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
@@ -57,6 +59,30 @@ HEADER_FIELDS = [
     "permits_involved",
     "quarantine_involved",
 ]
+
+
+class EdifactParser(BaseParser):
+    """A UN/EDIFACT interchange as text (UTF-8)."""
+
+    media_type = "application/edifact"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return stream.read().decode("utf-8", errors="replace")
+
+
+class EdifactPlainParser(EdifactParser):
+    media_type = "text/plain"
+
+
+class EdifactRenderer(BaseRenderer):
+    media_type = "application/edifact"
+    format = "edi"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, dict):  # an error from DRF itself (authentication, 404)
+            data = "; ".join(f"{k}: {v}" for k, v in data.items())
+        return (data or "").encode("utf-8")
 
 
 class DeclarationCreateSerializer(serializers.Serializer):
@@ -339,6 +365,34 @@ class DeclarationViewSet(
             }
         ).data
         return Response(body)
+
+    @extend_schema(
+        request={"application/edifact": {"type": "string"}},
+        responses={
+            (201, "application/edifact"): {"type": "string"},
+            (400, "application/edifact"): {"type": "string"},
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        parser_classes=[EdifactParser, EdifactPlainParser],
+        renderer_classes=[EdifactRenderer],
+    )
+    def cusdec(self, request):
+        """File a UN/EDIFACT CUSDEC; the answer is a CUSRES (accepted or refused).
+
+        A refusal lists each error in an ERP/ERC/FTX group naming the segment at fault.
+        """
+        result = edifact.declaration_file_cusdec(user=request.user, text=request.data)
+        code = status.HTTP_201_CREATED if result.declaration else status.HTTP_400_BAD_REQUEST
+        return Response(result.cusres, status=code)
+
+    @extend_schema(responses={(200, "application/edifact"): {"type": "string"}})
+    @action(detail=True, methods=["get"], renderer_classes=[EdifactRenderer])
+    def cusres(self, request, pk=None):
+        """The declaration's current status as a UN/EDIFACT CUSRES."""
+        return Response(edifact.cusres_for(self.get_object()))
 
     def _detail(self, declaration, code=status.HTTP_200_OK):
         declaration = (

@@ -339,3 +339,13 @@ def test_a_valid_certificate_of_origin_gives_the_preferential_rate(demo):
     item = declaration.items.get()
     assert (item.mfn_rate, item.preferential_rate) == (Decimal("0.3000"), Decimal("0.0000"))
     assert item.duty_estimate == Decimal("0.00")
+
+
+def test_the_cas_table_has_valid_numbers_and_existing_hs_subheadings():
+    from declarations import reference
+
+    table = reference.cas_table()
+
+    assert len(table) >= 50
+    assert all(reference.is_cas_number(e.cas_number) for e in table)
+    assert all(reference.hs_exists(e.hs_code) for e in table)
