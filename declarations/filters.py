@@ -1,3 +1,4 @@
+from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
@@ -29,10 +30,16 @@ class DeclarationFilter(filters.FilterSet):
         label=_("Filed before"), field_name="created_at", lookup_expr="lt"
     )
     filed_on_or_after = filters.DateFilter(
-        label=_("Filed from"), field_name="created_at__date", lookup_expr="gte"
+        label=_("Filed from"),
+        field_name="created_at__date",
+        lookup_expr="gte",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     filed_on_or_before = filters.DateFilter(
-        label=_("Filed until"), field_name="created_at__date", lookup_expr="lte"
+        label=_("Filed until"),
+        field_name="created_at__date",
+        lookup_expr="lte",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     is_overdue = filters.BooleanFilter(label=_("Step 2 overdue"))
 
