@@ -41,12 +41,16 @@ def measure(run: Callable[[], None], *, repeat: int) -> dict:
 
 
 def main() -> int:
+    from bench import analytics as analytics_bench
     from bench import declarations as declaration_bench
 
     setup_test_environment()
     database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        figures = {"declarations": declaration_bench.run(measure)}
+        benches = {"declarations": declaration_bench.run, "analytics": analytics_bench.run}
+        # `python -m bench analytics` runs one; no names runs them all.
+        chosen = sys.argv[1:] or list(benches)
+        figures = {name: benches[name](measure) for name in chosen}
     finally:
         connection.creation.destroy_test_db(database, verbosity=0)
     machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}

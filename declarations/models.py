@@ -40,7 +40,8 @@ class Declaration(TimeStampedModel):
             Status.AMENDED,
             Status.WITHDRAWN,
         },
-        Status.INSPECTION_REQUIRED: {Status.AMENDED, Status.WITHDRAWN},
+        # An inspection that finds nothing releases the goods (inspection app).
+        Status.INSPECTION_REQUIRED: {Status.RELEASED, Status.AMENDED, Status.WITHDRAWN},
         Status.RELEASED: {Status.COMPLETED},
         Status.WITHDRAWN: set(),
         Status.COMPLETED: set(),

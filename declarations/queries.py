@@ -1,9 +1,15 @@
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
 from declarations import events
 from declarations.filters import DeclarationFilter
-from declarations.models import Declaration, DeclarationItem, ErpUpload, GuaranteeAccount
+from declarations.models import (
+    Declaration,
+    DeclarationContainer,
+    DeclarationItem,
+    ErpUpload,
+    GuaranteeAccount,
+)
 from port.models import User
 from port.queries import enterprises_filable_by, organisation_ids_for
 
@@ -87,9 +93,63 @@ def declaration_live_group(user: User, key: str) -> str | None:
     return events.declaration_group(int(key))
 
 
-def declaration_for_assessment(*, declaration_id: int) -> Declaration:
-    return (
-        Declaration.objects.select_related("port_call__terminal")
-        .prefetch_related("items", "containers")
-        .get(pk=declaration_id)
+def declarations_for_assessment() -> QuerySet[Declaration]:
+    """Declarations with what the risk rules read, in a fixed number of queries."""
+    return Declaration.objects.select_related("port_call__terminal", "enterprise").prefetch_related(
+        "items", "containers"
     )
+
+
+def declaration_for_assessment(*, declaration_id: int) -> Declaration:
+    return declarations_for_assessment().get(pk=declaration_id)
+
+
+def declared_goods_for_call(*, port_call_id: int) -> dict[str, set[str]]:
+    """Container number -> the commodity codes declared for it, for every declaration filed
+    for a call (items are per declaration, so each of its containers carries all of them).
+    One query; used by the shipping app's dangerous-goods cross-check."""
+    goods: dict[str, set[str]] = {}
+    rows = DeclarationContainer.objects.filter(declaration__port_call_id=port_call_id).values_list(
+        "container__number", "declaration__items__hs_code"
+    )
+    for number, hs_code in rows:
+        goods.setdefault(number, set()).update([hs_code] if hs_code else [])
+    return goods
+
+
+def declaration_facts(*, declaration_ids: list[int]) -> dict[int, dict]:
+    """What analytics keeps of each declaration, in one query: direction, who, where, goods.
+
+    The goods line of the highest value stands for the declaration (its HS chapter and
+    country of origin).
+    """
+    main_item = DeclarationItem.objects.filter(declaration=OuterRef("pk")).order_by(
+        "-value", "line_number"
+    )
+    rows = (
+        Declaration.objects.filter(pk__in=declaration_ids)
+        .annotate(
+            terminal_id=F("port_call__terminal_id"),
+            container_count=Count("declarationcontainer", distinct=True),
+            total_value=Subquery(
+                DeclarationItem.objects.filter(declaration=OuterRef("pk"))
+                .values("declaration")
+                .annotate(total=Sum("value"))
+                .values("total")
+            ),
+            main_hs=Subquery(main_item.values("hs_code")[:1]),
+            main_country=Subquery(main_item.values("origin_country")[:1]),
+        )
+        .values(
+            "pk",
+            "direction",
+            "enterprise_id",
+            "declarant_id",
+            "terminal_id",
+            "container_count",
+            "total_value",
+            "main_hs",
+            "main_country",
+        )
+    )
+    return {row["pk"]: row for row in rows}

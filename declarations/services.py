@@ -327,6 +327,25 @@ def declaration_assess(*, declaration_id: int) -> Declaration:
     return declaration
 
 
+@transaction.atomic
+def declaration_release(*, declaration_id: int, actor: User | None) -> Declaration:
+    """Release a declaration whose selected containers customs has now cleared.
+
+    Called by the inspection app once no container of it is held. Idempotent.
+    """
+    declaration = Declaration.objects.select_for_update().get(pk=declaration_id)
+    if declaration.status in (Declaration.Status.RELEASED, Declaration.Status.COMPLETED):
+        return declaration
+    extra = []
+    if declaration.is_summary:
+        declaration.full_due_at = timezone.now() + STEP2_DEADLINE
+        extra.append("full_due_at")
+    _set_status(declaration, Declaration.Status.RELEASED, actor=actor, extra_fields=extra)
+    if declaration.summary_id:
+        _summary_complete(declaration.summary_id, by=declaration)
+    return declaration
+
+
 def declaration_requeue_stuck(*, older_than_seconds: int = 120) -> list[int]:
     """Queue the assessment again for declarations left submitted by a lost task."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)

@@ -1,9 +1,18 @@
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.http import Http404
 
 from inspection import events
-from inspection.models import Decision, Outcome
-from port.models import User
-from port.queries import customs_office_ids_for
+from inspection.models import (
+    Alert,
+    Decision,
+    GateEvent,
+    Inspection,
+    Outcome,
+    RiskRule,
+    RuleSetVersion,
+)
+from port.models import InspectionArea, Terminal, User
+from port.queries import customs_office_ids_for, organisation_ids_for
 
 
 def inspection_queue(*, user: User) -> QuerySet[Decision]:
@@ -11,9 +20,84 @@ def inspection_queue(*, user: User) -> QuerySet[Decision]:
     return (
         Decision.objects.filter(inspection_area__customs_office_id__in=customs_office_ids_for(user))
         .exclude(outcome=Outcome.RELEASE)
-        .select_related("container", "inspection_area", "declaration__enterprise")
+        .select_related("container", "inspection_area", "declaration__enterprise", "inspection")
         .order_by("created_at", "pk")
     )
+
+
+def selected_awaiting_arrival(*, user: User) -> QuerySet[Decision]:
+    """Selected containers that have not reached the inspection area yet."""
+    return inspection_queue(user=user).filter(inspection__isnull=True)
+
+
+def areas_for(user: User) -> QuerySet[InspectionArea]:
+    """The inspection areas a user works: officers their office's, terminals their own."""
+    terminals = Terminal.objects.filter(operator_id__in=organisation_ids_for(user))
+    return (
+        InspectionArea.objects.filter(
+            Q(customs_office_id__in=customs_office_ids_for(user)) | Q(terminal__in=terminals)
+        )
+        .select_related("terminal", "customs_office")
+        .order_by("code")
+    )
+
+
+def tickets_for(*, user: User) -> QuerySet[Inspection]:
+    """Tickets at the user's inspection areas: the officers' board, the terminal's hoisting list."""
+    return (
+        Inspection.objects.filter(area__in=areas_for(user))
+        .select_related(
+            "area", "officer", "decision__container", "decision__declaration__enterprise"
+        )
+        .order_by("queue_date", "queue_number")
+    )
+
+
+def open_tickets_for(*, user: User) -> QuerySet[Inspection]:
+    return tickets_for(user=user).exclude(status__in=Inspection.FINISHED)
+
+
+def ticket_get_for_user(*, user: User, inspection_id: int) -> Inspection:
+    try:
+        return (
+            tickets_for(user=user)
+            .prefetch_related("consultations__asked_by", "consultations__expert")
+            .get(pk=inspection_id)
+        )
+    except (Inspection.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such inspection") from None
+
+
+def decision_get_for_officer(*, user: User, decision_id: int) -> Decision:
+    try:
+        return (
+            inspection_queue(user=user)
+            .select_related("rule_set_version", "overridden_by")
+            .get(pk=decision_id)
+        )
+    except (Decision.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such decision") from None
+
+
+def alerts_for(*, user: User) -> QuerySet[Alert]:
+    return Alert.objects.filter(customs_office_id__in=customs_office_ids_for(user)).select_related(
+        "container", "gate_event__terminal"
+    )
+
+
+def gate_events_for(*, user: User) -> QuerySet[GateEvent]:
+    terminals = Terminal.objects.filter(operator_id__in=organisation_ids_for(user))
+    return GateEvent.objects.filter(terminal__in=terminals).select_related("container", "terminal")
+
+
+def rules_for_officer(*, user: User) -> QuerySet[RiskRule]:
+    if not customs_office_ids_for(user):
+        return RiskRule.objects.none()
+    return RiskRule.objects.prefetch_related("watched_enterprises").order_by("priority", "pk")
+
+
+def current_rule_set() -> RuleSetVersion | None:
+    return RuleSetVersion.objects.order_by("-number").first()
 
 
 def inspection_queue_live_group(user: User, key: str) -> str | None:
@@ -25,3 +109,23 @@ def inspection_queue_live_group(user: User, key: str) -> str | None:
 
 def decisions_for_declaration(*, declaration_id: int) -> QuerySet[Decision]:
     return Decision.objects.filter(declaration_id=declaration_id).select_related("container")
+
+
+def diversion_call_for_user(*, user: User, port_call_id: int):
+    """A call's diversion is seen by its terminal's operator, customs and the port authority."""
+    from port.models import Organisation, PortCall
+
+    kinds = {Organisation.Kind.CUSTOMS_OFFICE, Organisation.Kind.PORT_AUTHORITY}
+    org_ids = organisation_ids_for(user)
+    allowed = Q(terminal__operator_id__in=org_ids) | Q(
+        port__organisations__in=Organisation.objects.filter(pk__in=org_ids, kind__in=kinds)
+    )
+    try:
+        return (
+            PortCall.objects.filter(allowed)
+            .select_related("vessel", "terminal")
+            .distinct()
+            .get(pk=port_call_id)
+        )
+    except (PortCall.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such port call") from None

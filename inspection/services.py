@@ -1,46 +1,126 @@
-"""Every write to inspection data: decisions now; queues and results grow here."""
+"""Every write to inspection data: rule sets, decisions, tickets, results, gate checks."""
 
+import secrets
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from declarations import queries as declaration_queries
-from inspection import events
-from inspection.models import Decision, Outcome, RiskRule
+from declarations import services as declaration_services
+from inspection import diversion, events, rules
+from inspection.models import (
+    Alert,
+    Decision,
+    ExpertConsultation,
+    GateEvent,
+    Inspection,
+    Outcome,
+    RiskRule,
+    RuleSetVersion,
+)
 from port import live
-from port.models import InspectionArea, TimelineEvent
-from port.timeline import timeline_record_many
+from port.errors import InvalidInput, NotYours, TransitionNotAllowed
+from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
+from port.queries import customs_office_ids_for, organisation_ids_for
+from port.timeline import timeline_record, timeline_record_many
 
-# When several rules hit, the first of these wins: the more thorough inspection.
-OUTCOME_STRENGTH = [Outcome.QUARANTINE, Outcome.MANUAL, Outcome.SCAN, Outcome.RELEASE]
+# ---------------------------------------------------------------- rule sets
 
 
-def rules_evaluate(*, hs_codes: list[str], rules: list[RiskRule]) -> tuple[str, list[dict]]:
-    """The outcome for goods with these commodity codes, and every rule that hit."""
-    hits = [rule for rule in rules if any(code.startswith(rule.hs_prefix) for code in hs_codes)]
-    outcome = min(
-        (rule.action for rule in hits), key=OUTCOME_STRENGTH.index, default=Outcome.RELEASE
+@transaction.atomic
+def rule_set_activate(*, officer: User | None) -> RuleSetVersion:
+    """Snapshot the active rules as the next rule-set version, with a fresh sampling seed.
+
+    Decisions made from now on point to it. The version row (who, when, what) is the
+    audit record of the activation. Returns the current version unchanged when the active
+    rules are the same as its snapshot.
+    """
+    # One activation at a time: the version numbers must not race.
+    current = RuleSetVersion.objects.select_for_update().order_by("-number").first()
+    snapshot = _active_rule_snapshots()
+    if current is not None and current.rules == snapshot:
+        return current
+    version = RuleSetVersion.objects.create(
+        number=(current.number + 1) if current else 1,
+        rules=snapshot,
+        seed=secrets.token_hex(8),
+        activated_by=officer,
     )
-    reasons = [
-        {"rule": r.pk, "name": r.name, "reason": r.public_reason, "action": r.action} for r in hits
+    return version
+
+
+def _active_rule_snapshots() -> list[dict]:
+    active = RiskRule.objects.filter(is_active=True).prefetch_related("watched_enterprises")
+    return [
+        rules.rule_snapshot(rule, [org.pk for org in rule.watched_enterprises.all()])
+        for rule in active.order_by("priority", "pk")
     ]
-    return outcome, reasons
+
+
+def rule_dry_run(*, rule: RiskRule, watched_enterprise_ids: list[int], days: int = 30) -> dict:
+    """What a rule would have selected among the last `days` days' declarations.
+
+    Reads the declarations in a fixed number of queries and evaluates in memory; writes
+    nothing. Uses a fixed seed, so the same history gives the same answer.
+    """
+    snapshot = rules.rule_snapshot(rule, watched_enterprise_ids)
+    snapshot["id"] = snapshot["id"] or 0
+    since = timezone.now() - timedelta(days=days)
+    declarations = declaration_queries.declarations_for_assessment().filter(submitted_at__gte=since)
+    selected, declarations_hit, containers_seen = [], 0, 0
+    for declaration in declarations.iterator(chunk_size=500):
+        consignment = _consignment(declaration)
+        containers_seen += len(consignment.containers)
+        decided = rules.evaluate(consignment, [snapshot], seed="dry-run")
+        hit = [number for number, (outcome, _hits) in decided.items() if outcome != Outcome.RELEASE]
+        if hit:
+            declarations_hit += 1
+            selected.extend({"declaration": declaration.number, "container": n} for n in hit)
+    return {
+        "days": days,
+        "declarations_hit": declarations_hit,
+        "containers_selected": len(selected),
+        "containers_seen": containers_seen,
+        "selected": selected[:200],
+    }
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def _consignment(declaration) -> rules.Consignment:
+    return rules.Consignment(
+        declaration_id=declaration.pk,
+        bl_number=declaration.bl_number,
+        enterprise_id=declaration.enterprise_id,
+        credit_rating=declaration.enterprise.credit_rating,
+        hs_codes=tuple(item.hs_code for item in declaration.items.all()),
+        origin_countries=tuple(item.origin_country for item in declaration.items.all()),
+        containers=tuple(c.number for c in declaration.containers.all()),
+        filed_on=timezone.localdate(declaration.submitted_at or timezone.now()),
+    )
 
 
 @transaction.atomic
 def decisions_make(*, declaration_id: int) -> list[Decision]:
-    """Decide every container of a declaration against the active rules.
+    """Decide every container of a declaration against the current rule-set version.
 
     Writes one Decision per container and a timeline event for each, in bulk; after
     commit, tells the customs office's inspection queue about the selected containers in
-    one event. The caller holds
-    the declaration's lock; decisions already made are returned as they are.
+    one event. The caller holds the declaration's lock; decisions already made are
+    returned as they are.
     """
     existing = list(_decisions_of(declaration_id))
     if existing:
         return existing
     declaration = declaration_queries.declaration_for_assessment(declaration_id=declaration_id)
-    rules = list(RiskRule.objects.filter(is_active=True).order_by("priority", "pk"))
-    outcome, reasons = rules_evaluate(
-        hs_codes=[item.hs_code for item in declaration.items.all()], rules=rules
+    version = RuleSetVersion.objects.order_by("-number").first()
+    decided = rules.evaluate(
+        _consignment(declaration), version.rules if version else [], version.seed if version else ""
     )
     area = (
         InspectionArea.objects.filter(terminal_id=declaration.port_call.terminal_id)
@@ -51,9 +131,10 @@ def decisions_make(*, declaration_id: int) -> list[Decision]:
         Decision(
             declaration=declaration,
             container=container,
-            outcome=outcome,
-            rules_hit=reasons,
-            inspection_area=area if outcome != Outcome.RELEASE else None,
+            rule_set_version=version,
+            outcome=decided[container.number][0],
+            rules_hit=decided[container.number][1],
+            inspection_area=area if decided[container.number][0] != Outcome.RELEASE else None,
         )
         for container in declaration.containers.all()
     )
@@ -62,8 +143,13 @@ def decisions_make(*, declaration_id: int) -> list[Decision]:
         subjects=decisions,
         kind=TimelineEvent.Kind.CONTAINER_DECIDED,
         organisation_id=declaration.enterprise_id,
-        data_for=lambda d: {"container": d.container.number, "outcome": d.outcome},
+        data_for=lambda d: {
+            "container": d.container.number,
+            "outcome": d.outcome,
+            "rule_set_version": version.number if version else None,
+        },
     )
+    diversion.diversion_replan_after_decision(declaration=declaration)
     selected = [d for d in decisions if d.requires_inspection]
     if selected and area is not None:
         live.publish_on_commit(
@@ -75,5 +161,447 @@ def decisions_make(*, declaration_id: int) -> list[Decision]:
 
 def _decisions_of(declaration_id: int):
     return Decision.objects.filter(declaration_id=declaration_id).select_related(
-        "container", "inspection_area"
+        "container", "inspection_area", "rule_set_version"
     )
+
+
+@transaction.atomic
+def decision_override(*, decision_id: int, officer: User, outcome: str, reason: str) -> Decision:
+    """An officer replaces the rules' outcome for a container, with a reason.
+
+    Keeps the rules' outcome beside it and records a timeline event. Once the container
+    has an inspection ticket, the inspection decides instead. When every container of the
+    declaration is then released, the declaration is released.
+    """
+    decision = Decision.objects.select_for_update().select_related("container").get(pk=decision_id)
+    _require_officer_of(officer, _office_of_decision(decision))
+    errors = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = [_("Choose an outcome from the list.")]
+    if not reason.strip():
+        errors["reason"] = [_("Say why the rules' decision is overridden.")]
+    if errors:
+        raise InvalidInput(errors)
+    if Inspection.objects.filter(decision=decision).exists():
+        raise TransitionNotAllowed(obj=decision, old=decision.outcome, new=outcome)
+    old = decision.outcome
+    decision.overridden_outcome = decision.overridden_outcome or old
+    decision.outcome = outcome
+    decision.override_reason = reason.strip()
+    decision.overridden_by = officer
+    if outcome != Outcome.RELEASE and decision.inspection_area_id is None:
+        decision.inspection_area = InspectionArea.objects.filter(
+            terminal_id=decision.declaration.port_call.terminal_id
+        ).first()
+    decision.save(
+        update_fields=[
+            "outcome",
+            "overridden_outcome",
+            "override_reason",
+            "overridden_by",
+            "inspection_area",
+            "updated_at",
+        ]
+    )
+    timeline_record(
+        subject=decision,
+        kind=TimelineEvent.Kind.DECISION_OVERRIDDEN,
+        actor=officer,
+        organisation=decision.declaration.enterprise,
+        data={
+            "container": decision.container.number,
+            "from": old,
+            "to": outcome,
+            "reason": reason.strip(),
+        },
+    )
+    _release_declaration_if_cleared(decision.declaration_id, actor=officer)
+    return decision
+
+
+def _office_of_decision(decision: Decision) -> int | None:
+    area = (
+        decision.inspection_area
+        or InspectionArea.objects.filter(
+            terminal_id=decision.declaration.port_call.terminal_id
+        ).first()
+    )
+    return area.customs_office_id if area else None
+
+
+def _require_officer_of(user: User, customs_office_id: int | None) -> None:
+    if customs_office_id is None or customs_office_id not in customs_office_ids_for(user):
+        raise NotYours()
+
+
+def _release_declaration_if_cleared(declaration_id: int, *, actor: User | None) -> None:
+    """Release the declaration once no container of it is still held by customs."""
+    decisions = Decision.objects.filter(declaration_id=declaration_id)
+    still_held = decisions.exclude(outcome=Outcome.RELEASE).exclude(
+        inspection__status=Inspection.Status.RELEASED
+    )
+    if decisions.exists() and not still_held.exists():
+        declaration_services.declaration_release(declaration_id=declaration_id, actor=actor)
+
+
+# ---------------------------------------------------------------- the call-number queue
+
+
+@transaction.atomic
+def inspection_report_arrival(*, user: User, container_number: str) -> Inspection:
+    """A terminal reports a selected container at the inspection area: it gets a ticket.
+
+    No appointment: the ticket is issued at once with the area's next call number for
+    the day, the officers' board and the terminal's hoisting list are told after commit.
+    Reporting the same container again returns its ticket.
+    """
+    terminal_ids = _terminal_ids_for(user)
+    decision = (
+        Decision.objects.select_related("container", "inspection_area", "declaration")
+        .filter(
+            container__number=container_number.strip().upper(),
+            inspection_area__terminal_id__in=terminal_ids,
+        )
+        .exclude(outcome=Outcome.RELEASE)
+        .order_by("-created_at")
+        .first()
+    )
+    if decision is None:
+        raise InvalidInput(
+            {
+                "container": [
+                    _("No container with this number is selected for inspection at your terminal.")
+                ]
+            }
+        )
+    existing = Inspection.objects.filter(decision=decision).first()
+    if existing is not None:
+        return existing
+    # Lock the area so two arrivals at once cannot take the same call number.
+    area = InspectionArea.objects.select_for_update().get(pk=decision.inspection_area_id)
+    today = timezone.localdate()
+    last = Inspection.objects.filter(area=area, queue_date=today).aggregate(n=Max("queue_number"))[
+        "n"
+    ]
+    inspection = Inspection.objects.create(
+        decision=decision, area=area, queue_date=today, queue_number=(last or 0) + 1
+    )
+    timeline_record(
+        subject=inspection,
+        kind=TimelineEvent.Kind.INSPECTION_QUEUED,
+        actor=user,
+        organisation=decision.declaration.enterprise,
+        data={
+            "container": decision.container.number,
+            "ticket": inspection.ticket,
+            "area": area.code,
+        },
+    )
+    _publish_inspection(inspection, decision)
+    return inspection
+
+
+@transaction.atomic
+def inspection_call_next(*, area_id: int, officer: User) -> Inspection | None:
+    """Give the next queued ticket of the area to this officer, or None when none waits.
+
+    Two officers calling at the same instant get two different tickets: each locks the
+    first ticket nobody else has locked (SKIP LOCKED).
+    """
+    area = InspectionArea.objects.get(pk=area_id)
+    _require_officer_of(officer, area.customs_office_id)
+    inspection = (
+        Inspection.objects.filter(area_id=area_id, status=Inspection.Status.QUEUED)
+        .order_by("queue_date", "queue_number")
+        .select_for_update(skip_locked=True)
+        .first()
+    )
+    if inspection is None:
+        return None
+    inspection.officer = officer
+    inspection.called_at = timezone.now()
+    _set_status(
+        inspection, Inspection.Status.CALLED, actor=officer, extra_fields=["officer", "called_at"]
+    )
+    return inspection
+
+
+@transaction.atomic
+def inspection_start(*, inspection_id: int, officer: User) -> Inspection:
+    inspection = _locked_for_officer(inspection_id, officer)
+    inspection.started_at = inspection.started_at or timezone.now()
+    _set_status(
+        inspection, Inspection.Status.IN_PROGRESS, actor=officer, extra_fields=["started_at"]
+    )
+    return inspection
+
+
+@transaction.atomic
+def inspection_record(
+    *,
+    inspection_id: int,
+    officer: User,
+    result: str = "",
+    findings: str = "",
+    image_verdict: str = "",
+    scan_image=None,
+) -> Inspection:
+    """Record what the examination found; allowed while it is in progress."""
+    inspection = _locked_for_officer(inspection_id, officer)
+    if inspection.status != Inspection.Status.IN_PROGRESS:
+        raise TransitionNotAllowed(obj=inspection, old=inspection.status, new=inspection.status)
+    errors = {}
+    if result and result not in Inspection.Result.values:
+        errors["result"] = [_("Choose a result from the list.")]
+    if image_verdict and image_verdict not in Inspection.ImageVerdict.values:
+        errors["image_verdict"] = [_("Choose a verdict from the list.")]
+    if image_verdict and not (scan_image or inspection.scan_image):
+        errors["image_verdict"] = [_("Attach the scan image you reviewed.")]
+    if errors:
+        raise InvalidInput(errors)
+    fields = {"result": result, "findings": findings.strip(), "image_verdict": image_verdict}
+    for name, value in fields.items():
+        setattr(inspection, name, value)
+    if scan_image:
+        inspection.scan_image = scan_image
+    inspection.save(update_fields=[*fields, "scan_image", "updated_at"])
+    timeline_record(
+        subject=inspection,
+        kind=TimelineEvent.Kind.INSPECTION_RECORDED,
+        actor=officer,
+        organisation=inspection.decision.declaration.enterprise,
+        data={"result": result, "image_verdict": image_verdict},
+    )
+    return inspection
+
+
+@transaction.atomic
+def inspection_finish(
+    *, inspection_id: int, officer: User, status: str, note: str = ""
+) -> Inspection:
+    """Release, hold, seize or return the container.
+
+    A release needs a recorded result. When every container of the declaration is
+    released, the declaration is released; the enterprise and the terminal hear at once.
+    """
+    inspection = _locked_for_officer(inspection_id, officer)
+    if status not in {
+        Inspection.Status.RELEASED,
+        Inspection.Status.HELD,
+        Inspection.Status.SEIZED,
+        Inspection.Status.RETURNED,
+    }:
+        raise InvalidInput({"status": [_("Release, hold, seize or return.")]})
+    if status == Inspection.Status.RELEASED and not inspection.result:
+        raise InvalidInput({"result": [_("Record the inspection result before releasing.")]})
+    if status in Inspection.FINISHED:
+        inspection.finished_at = timezone.now()
+    _set_status(inspection, status, actor=officer, extra_fields=["finished_at"], note=note)
+    if status == Inspection.Status.RELEASED:
+        _release_declaration_if_cleared(inspection.decision.declaration_id, actor=officer)
+    return inspection
+
+
+def _locked_for_officer(inspection_id: int, officer: User) -> Inspection:
+    inspection = (
+        Inspection.objects.select_for_update()
+        .select_related("area", "decision__container", "decision__declaration__enterprise")
+        .get(pk=inspection_id)
+    )
+    _require_officer_of(officer, inspection.area.customs_office_id)
+    return inspection
+
+
+def _set_status(
+    inspection: Inspection, new: str, *, actor: User, extra_fields=(), note: str = ""
+) -> None:
+    old = inspection.status
+    if new not in Inspection.TRANSITIONS[old]:
+        raise TransitionNotAllowed(obj=inspection, old=old, new=new)
+    inspection.status = new
+    inspection.save(update_fields=["status", "updated_at", *extra_fields])
+    timeline_record(
+        subject=inspection,
+        kind=TimelineEvent.Kind.INSPECTION_STATUS_CHANGED,
+        actor=actor,
+        organisation=inspection.decision.declaration.enterprise,
+        data={
+            "container": inspection.decision.container.number,
+            "from": old,
+            "to": new,
+            "note": note,
+        },
+    )
+    _publish_inspection(inspection, inspection.decision)
+
+
+def _publish_inspection(inspection: Inspection, decision: Decision) -> None:
+    area = inspection.area
+    groups = [events.queue_group(area.customs_office_id)]
+    if area.terminal.operator_id:
+        groups.append(live.organisation_group(area.terminal.operator_id))
+    live.publish_on_commit(groups=groups, event=events.inspection_changed(inspection, decision))
+
+
+# ---------------------------------------------------------------- expert opinion
+
+
+@transaction.atomic
+def consultation_ask(*, inspection_id: int, officer: User, question: str) -> ExpertConsultation:
+    inspection = _locked_for_officer(inspection_id, officer)
+    if not question.strip():
+        raise InvalidInput({"question": [_("Ask the expert a question.")]})
+    consultation = ExpertConsultation.objects.create(
+        inspection=inspection, asked_by=officer, question=question.strip()
+    )
+    timeline_record(
+        subject=inspection,
+        kind=TimelineEvent.Kind.EXPERT_CONSULTED,
+        actor=officer,
+        organisation=inspection.decision.declaration.enterprise,
+        data={"question": consultation.question},
+    )
+    return consultation
+
+
+@transaction.atomic
+def consultation_answer(*, consultation_id: int, expert: User, answer: str) -> ExpertConsultation:
+    """A supervisor of the same customs office gives the opinion; once."""
+    consultation = (
+        ExpertConsultation.objects.select_for_update()
+        .select_related("inspection__area")
+        .get(pk=consultation_id)
+    )
+    office_id = consultation.inspection.area.customs_office_id
+    if office_id not in customs_office_ids_for(expert):
+        raise NotYours()
+    if not expert.memberships.filter(organisation_id=office_id, role="supervisor").exists():
+        raise PermissionDenied(_("Only a supervisor answers as the expert."))
+    if consultation.answered_at is not None:
+        raise TransitionNotAllowed(obj=consultation, old="answered", new="answered")
+    if not answer.strip():
+        raise InvalidInput({"answer": [_("Write the opinion.")]})
+    consultation.expert = expert
+    consultation.answer = answer.strip()
+    consultation.answered_at = timezone.now()
+    consultation.save(update_fields=["expert", "answer", "answered_at", "updated_at"])
+    return consultation
+
+
+# ---------------------------------------------------------------- gate
+
+
+def container_is_released(container: Container) -> tuple[bool, str]:
+    """Whether customs has released the container, and why not when it has not."""
+    from declarations.models import Declaration
+
+    declaration = (
+        Declaration.objects.filter(containers=container)
+        .exclude(status=Declaration.Status.DRAFT)
+        .order_by("-submitted_at")
+        .first()
+    )
+    if declaration is None:
+        return False, _("No customs declaration covers this container.")
+    if declaration.status == Declaration.Status.RELEASED:
+        return True, ""
+    if declaration.status == Declaration.Status.SUBMITTED:
+        return False, _("The declaration is still being assessed.")
+    return False, _("Customs has not released this container.")
+
+
+@transaction.atomic
+def gate_report(
+    *,
+    user: User,
+    container_number: str,
+    direction: str,
+    truck_plate: str = "",
+    idempotency_key: str = "",
+) -> GateEvent:
+    """A terminal gate reports a container; a gate-out of an unreleased one is refused.
+
+    A refusal raises an alert to the port's customs office, pushed live to its officers.
+    A repeat with the same idempotency key returns the first event.
+    """
+    terminal = _terminals_for(user).first()
+    if terminal is None:
+        raise PermissionDenied(_("Only a terminal operator reports gate events."))
+    if idempotency_key:
+        earlier = GateEvent.objects.filter(
+            terminal=terminal, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            return earlier
+    errors = {}
+    number = container_number.strip().upper()
+    container = Container.objects.filter(number=number).first()
+    if container is None:
+        errors["container"] = [
+            _("This port has no container %(number)s.") % {"number": number or "—"}
+        ]
+    if direction not in GateEvent.Direction.values:
+        errors["direction"] = [_("Direction is in or out.")]
+    if errors:
+        raise InvalidInput(errors)
+    allowed, reason = (
+        (True, "") if direction == GateEvent.Direction.IN else container_is_released(container)
+    )
+    event = GateEvent.objects.create(
+        container=container,
+        terminal=terminal,
+        direction=direction,
+        truck_plate=truck_plate.strip().upper(),
+        allowed=allowed,
+        reason=reason,
+        reported_by=user,
+        idempotency_key=idempotency_key,
+    )
+    timeline_record(
+        subject=event,
+        kind=TimelineEvent.Kind.GATE_PASSED if allowed else TimelineEvent.Kind.GATE_REFUSED,
+        actor=user,
+        organisation=None,
+        data={"container": number, "direction": direction, "reason": reason},
+    )
+    if not allowed:
+        _alert_customs(event, terminal)
+    return event
+
+
+def _alert_customs(event: GateEvent, terminal) -> None:
+    office = (
+        Organisation.objects.filter(kind=Organisation.Kind.CUSTOMS_OFFICE, port=terminal.port_id)
+        .order_by("pk")
+        .first()
+    )
+    if office is None:
+        return
+    alert = Alert.objects.create(
+        customs_office=office,
+        container=event.container,
+        gate_event=event,
+        message=_("Gate-out refused at %(terminal)s: %(reason)s")
+        % {"terminal": terminal.name, "reason": event.reason},
+    )
+    live.publish_on_commit(groups=[events.queue_group(office.pk)], event=events.alert_raised(alert))
+
+
+def _terminal_ids_for(user: User) -> list[int]:
+    return list(_terminals_for(user).values_list("pk", flat=True))
+
+
+def _terminals_for(user: User):
+    from port.models import Terminal
+
+    return Terminal.objects.filter(operator_id__in=organisation_ids_for(user)).order_by("pk")
+
+
+@transaction.atomic
+def risk_rule_save(*, officer: User, rule: RiskRule, watched_enterprises) -> RiskRule:
+    """Create or change a rule. It takes effect when the rule set is next activated."""
+    if not customs_office_ids_for(officer):
+        raise PermissionDenied(_("Only customs officers manage risk rules."))
+    rule.save()
+    rule.watched_enterprises.set(watched_enterprises)
+    return rule

@@ -4,13 +4,12 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
-from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from port.errors import InvalidInput, NotYours, TransitionNotAllowed
+from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import IdempotencyRecord
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -20,8 +19,6 @@ def exception_handler(exc, context):
     """Domain errors become 400/404/409 with field-level messages, never 500."""
     if isinstance(exc, InvalidInput):
         exc = DRFValidationError(exc.errors)
-    elif isinstance(exc, NotYours):
-        exc = Http404()
     elif isinstance(exc, TransitionNotAllowed):
         return Response({"detail": str(exc), "status": exc.old}, status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)

@@ -10,6 +10,12 @@ app.autodiscover_tasks()
 
 # Periodic tasks are declared here, in one place, each with why its schedule is what it is.
 app.conf.beat_schedule = {
+    # Every 30 s: terminal webhooks whose next attempt is due (a retry, or a delivery whose
+    # task was lost) are sent; a delivery is claimed before sending, so none goes twice.
+    "inspection-webhook-sweep": {
+        "task": "inspection.tasks.webhook_sweep_task",
+        "schedule": 30.0,
+    },
     # Every minute: a submission whose assessment task was lost (a worker killed before it
     # acknowledged, Redis restarted) is queued again; assessment is idempotent.
     "declarations-requeue-stuck": {
@@ -23,5 +29,14 @@ app.conf.beat_schedule = {
     "declarations-step2-deadlines": {
         "task": "declarations.tasks.declaration_step2_sweep_task",
         "schedule": 3600.0,
+    },
+    # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
+    # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,
+    # so the live dashboard trails the port by seconds; each run reads only new events.
+    "analytics-rollups-consume": {
+        "task": "analytics.tasks.rollups_consume_task",
+        "schedule": 5.0,
+        # A tick not started within its interval is dropped: the next one does its work.
+        "options": {"expires": 5.0},
     },
 }

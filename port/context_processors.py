@@ -6,14 +6,35 @@ from port.queries import user_organisation_kinds
 
 K = Organisation.Kind
 
+# Who has a dashboard: the port-wide view, or an enterprise's own (analytics.queries).
+ANALYTICS_KINDS = {K.PORT_AUTHORITY, K.CUSTOMS_OFFICE, K.TERMINAL_OPERATOR, K.ENTERPRISE}
+
 # Each entry: label, URL name, the organisation kinds whose members see it.
 NAVIGATION = [
     (_("Declarations"), "declarations:list", {K.ENTERPRISE, K.CUSTOMS_BROKER}),
     (_("New declaration"), "declarations:new", {K.ENTERPRISE, K.CUSTOMS_BROKER}),
     (_("Inspection queue"), "inspection:queue", {K.CUSTOMS_OFFICE}),
+    (_("Risk rules"), "inspection:rules", {K.CUSTOMS_OFFICE}),
+    (_("Hoisting jobs"), "inspection:hoisting", {K.TERMINAL_OPERATOR}),
+    (_("Gate"), "inspection:gate", {K.TERMINAL_OPERATOR}),
     (_("Certificates of origin"), "certificates:list", {K.ENTERPRISE}),
     (_("Certificate reviews"), "certificates:reviews", {K.CUSTOMS_OFFICE}),
+    (
+        _("Vessel filings"),
+        "shipping:filings",
+        {
+            K.SHIPPING_AGENT,
+            K.CUSTOMS_OFFICE,
+            K.MARITIME_SAFETY,
+            K.BORDER_CONTROL,
+            K.PORT_AUTHORITY,
+            K.TERMINAL_OPERATOR,
+        },
+    ),
+    (_("Dangerous goods"), "shipping:dg_flags", {K.MARITIME_SAFETY}),
     (_("Port calls"), "port_calls", set(K)),
+    (_("Dashboard"), "analytics:dashboard", ANALYTICS_KINDS),
+    (_("Port map"), "analytics:map", ANALYTICS_KINDS),
 ]
 
 

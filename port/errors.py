@@ -1,5 +1,6 @@
 """Domain errors, mapped once to HTTP by port.api.exception_handler and port.views."""
 
+from django.http import Http404
 from django.utils.translation import gettext as _
 
 
@@ -12,8 +13,8 @@ class TransitionNotAllowed(Exception):
         )
 
 
-class NotYours(Exception):
-    """The object is not the caller's to see or change; shown as 404."""
+class NotYours(Http404):
+    """The object is not the caller's to see or change: a 404, in pages and in the API."""
 
 
 class InvalidInput(Exception):

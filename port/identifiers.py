@@ -87,6 +87,19 @@ def validate_imo_number(value: str) -> None:
         ) from None
 
 
+MMSI_PATTERN = re.compile(r"^[2-7][0-9]{8}$")
+
+
+def validate_mmsi(value: str) -> None:
+    """A ship station's Maritime Mobile Service Identity: 9 digits, the first its region (2-7)."""
+    if not MMSI_PATTERN.match(value):
+        raise ValidationError(
+            _("%(number)s is not a ship MMSI (9 digits beginning with 2 to 7)."),
+            code="mmsi",
+            params={"number": value},
+        )
+
+
 def validate_unlocode(value: str) -> None:
     if not UNLOCODE_PATTERN.match(value) or pycountry.countries.get(alpha_2=value[:2]) is None:
         raise ValidationError(

@@ -26,6 +26,7 @@ class Organisation(TimeStampedModel):
         MARITIME_SAFETY = "maritime_safety", _("Maritime safety administration")
         BORDER_CONTROL = "border_control", _("Border control")
         PORT_AUTHORITY = "port_authority", _("Port authority")
+        SHIPPING_AGENT = "shipping_agent", _("Shipping agent")
 
     class CreditRating(models.TextChoices):
         CERTIFIED = "certified", _("Certified (AEO)")
@@ -247,6 +248,11 @@ class Vessel(models.Model):
     flag = models.CharField(
         _("flag"), max_length=2, blank=True, validators=[identifiers.validate_country]
     )
+    mmsi = models.CharField(
+        _("MMSI"), max_length=9, blank=True, validators=[identifiers.validate_mmsi]
+    )
+    gross_tonnage = models.PositiveIntegerField(_("gross tonnage"), null=True, blank=True)
+    net_tonnage = models.PositiveIntegerField(_("net tonnage"), null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -261,6 +267,13 @@ class PortCall(TimeStampedModel):
         BERTHED = "berthed", _("Berthed")
         DEPARTED = "departed", _("Departed")
 
+    # Changed only by shipping.services (port_call_mark_berthed, port_call_mark_departed).
+    TRANSITIONS = {
+        Status.EXPECTED: {Status.BERTHED},
+        Status.BERTHED: {Status.DEPARTED},
+        Status.DEPARTED: set(),
+    }
+
     vessel = models.ForeignKey(Vessel, on_delete=models.PROTECT, related_name="port_calls")
     port = models.ForeignKey(Port, on_delete=models.PROTECT, related_name="port_calls")
     terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, related_name="port_calls")
@@ -274,6 +287,15 @@ class PortCall(TimeStampedModel):
     atd = models.DateTimeField(_("ATD"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.EXPECTED
+    )
+    # The shipping agent that announced the call and files for the vessel.
+    agent = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="agent_port_calls",
+        verbose_name=_("shipping agent"),
     )
 
     class Meta:
@@ -318,6 +340,24 @@ class TimelineEvent(models.Model):
             "certificate.mailing_changed",
             _("Certificate mailing changed"),
         )
+        DECISION_OVERRIDDEN = "inspection.decision_overridden", _("Decision overridden")
+        INSPECTION_QUEUED = "inspection.queued", _("Inspection ticket issued")
+        INSPECTION_STATUS_CHANGED = "inspection.status_changed", _("Inspection status changed")
+        INSPECTION_RECORDED = "inspection.recorded", _("Inspection result recorded")
+        EXPERT_CONSULTED = "inspection.expert_consulted", _("Expert consulted")
+        GATE_PASSED = "gate.passed", _("Gate passed")
+        GATE_REFUSED = "gate.refused", _("Gate refused")
+        PORT_CALL_STATUS_CHANGED = (
+            "shipping.port_call_status_changed",
+            _("Port call status changed"),
+        )
+        FILING_SUBMITTED = "shipping.filing_submitted", _("Vessel filing submitted")
+        FILING_REVIEW_DECIDED = "shipping.review_decided", _("Agency review decided")
+        FILING_STATUS_CHANGED = "shipping.filing_status_changed", _("Vessel filing status changed")
+        MANIFEST_CHANGED = "shipping.manifest_changed", _("Manifest changed")
+        DG_CHECKED = "shipping.dg_checked", _("Dangerous goods cross-checked")
+        DG_FLAG_RESOLVED = "shipping.dg_flag_resolved", _("Dangerous-goods flag resolved")
+        BOARDING_CHANGED = "shipping.boarding_changed", _("Boarding appointment changed")
 
     # From Kind, checked by timeline_record; not DB choices, so that an app adding a kind
     # needs no migration of this table.
@@ -348,10 +388,6 @@ class TimelineEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.subject_type}#{self.subject_id}"
 
-    @property
-    def kind_label(self) -> str:
-        return self.Kind(self.kind).label if self.kind in self.Kind.values else self.kind
-
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:
             raise ValueError("Timeline events are append-only")
@@ -359,6 +395,10 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Timeline events are append-only")
+
+    @property
+    def kind_label(self) -> str:
+        return self.Kind(self.kind).label if self.kind in self.Kind.values else self.kind
 
 
 class IdempotencyRecord(models.Model):

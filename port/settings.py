@@ -199,6 +199,16 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeclarationStatusEnum": "declarations.models.Declaration.Status",
         "CertificateStatusEnum": "certificates.models.Certificate.Status",
+        "DeclarationDirectionEnum": "declarations.models.Declaration.Direction",
+        "GateDirectionEnum": "inspection.models.GateEvent.Direction",
+        "InspectionStatusEnum": "inspection.models.Inspection.Status",
+        "VesselFilingStatusEnum": "shipping.models.VesselFiling.Status",
+        "VesselFilingDirectionEnum": "shipping.models.VesselFiling.Direction",
+        "AgencyReviewStatusEnum": "shipping.models.AgencyReview.Status",
+        "PortCallStatusEnum": "port.models.PortCall.Status",
+        "EdifactImportStatusEnum": "shipping.models.EdifactImport.Status",
+        "DangerousGoodsFlagStatusEnum": "shipping.models.DangerousGoodsFlag.Status",
+        "BoardingStatusEnum": "shipping.models.BoardingAppointment.Status",
     },
 }
 

@@ -11,6 +11,9 @@ api_v1 = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("", include("declarations.api_urls")),
     path("", include("certificates.api_urls")),
+    path("", include("inspection.api_urls")),
+    path("", include("shipping.api_urls")),
+    path("", include("analytics.api_urls")),
 ]
 
 urlpatterns = [
@@ -23,6 +26,8 @@ urlpatterns = [
     path("declarations/", include("declarations.urls")),
     path("inspection/", include("inspection.urls")),
     path("certificates/", include("certificates.urls")),
+    path("shipping/", include("shipping.urls")),
+    path("analytics/", include("analytics.urls")),
     path("verify/", certificate_views.verify, name="verify"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -16,7 +16,16 @@ HOME_FOR_KIND = {
     K.ENTERPRISE: "declarations:list",
     K.CUSTOMS_BROKER: "declarations:list",
     K.CUSTOMS_OFFICE: "inspection:queue",
+    K.TERMINAL_OPERATOR: "inspection:hoisting",
+    K.SHIPPING_AGENT: "shipping:filings",
+    K.MARITIME_SAFETY: "shipping:filings",
+    K.BORDER_CONTROL: "shipping:filings",
+    K.PORT_AUTHORITY: "analytics:dashboard",
 }
+
+
+# Who follows where a vessel's containers go: its terminal, customs and the port authority.
+DIVERSION_KINDS = {K.TERMINAL_OPERATOR, K.CUSTOMS_OFFICE, K.PORT_AUTHORITY}
 
 
 @login_required
@@ -30,7 +39,10 @@ def home(request):
 @login_required
 def port_calls(request):
     calls = port_call_choices().select_related("berth")
-    return render(request, "port/port_calls.html", {"calls": calls})
+    sees_diversion = bool(user_organisation_kinds(request.user) & DIVERSION_KINDS)
+    return render(
+        request, "port/port_calls.html", {"calls": calls, "sees_diversion": sees_diversion}
+    )
 
 
 @never_cache

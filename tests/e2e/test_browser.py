@@ -53,6 +53,11 @@ def assert_not_reloaded(page: Page) -> None:
     assert page.evaluate("window.__noReload") == 1
 
 
+def assert_stayed_connected(page: Page) -> None:
+    """No reconnect, so the change came with its own event, not a catch-up resync."""
+    assert "reconnecting" not in page.evaluate("window.__liveStates")
+
+
 @pytest.mark.parametrize(
     ("item", "final_status", "container_decision"),
     [(BEEF, "Inspection required", "Quarantine"), (TILES, "Released", "Release")],
@@ -81,6 +86,7 @@ def test_filed_declaration_changes_status_live_when_the_worker_assesses_it(
     expect(rows.first).to_contain_text(container_decision)
     assert "declaration.status_changed" in live_events(page)
     assert_not_reloaded(page)
+    assert_stayed_connected(page)
 
 
 def test_officer_queue_shows_a_selected_container_live(
@@ -107,6 +113,7 @@ def test_officer_queue_shows_a_selected_container_live(
     expect(row).to_contain_text("Quarantine")
     assert "inspection.containers_selected" in live_events(queue)
     assert_not_reloaded(queue)
+    assert_stayed_connected(queue)
 
 
 def test_officer_queue_shows_a_container_filed_through_the_api(
@@ -142,6 +149,7 @@ def test_officer_queue_shows_a_container_filed_through_the_api(
     expect(row).to_be_visible(timeout=TIMEOUT)
     assert "inspection.containers_selected" in live_events(queue)
     assert_not_reloaded(queue)
+    assert_stayed_connected(queue)
 
 
 def test_live_connection_stays_open_while_the_page_is_idle(transactional_db, demo, new_page):

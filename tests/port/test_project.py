@@ -55,7 +55,7 @@ def test_seed_demo_twice_loads_the_port_once(db):
     call_command("seed_demo", verbosity=0)
 
     assert [Organisation.objects.count(), User.objects.count(), PortCall.objects.count()] == counts
-    assert counts == [8, 9, 2]
+    assert counts == [9, 11, 2]  # with the shipping agency, its login and the customs expert
     assert BrokerAuthorisation.objects.count() == 2
     assert User.objects.get(username="admin").is_superuser is True
 
@@ -67,6 +67,8 @@ def test_seed_demo_twice_loads_the_port_once(db):
         "exporter",
         "broker",
         "officer",
+        "expert",
+        "agent",
         "terminal",
         "maritime",
         "border",

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from declarations.services import guarantee_account_set
 from inspection.models import Outcome, RiskRule
+from inspection.services import rule_set_activate
 from port.models import (
     Berth,
     BrokerAuthorisation,
@@ -78,6 +79,11 @@ ORGANISATIONS = {
         name_local="厦门港口管理局",
         kind=K.PORT_AUTHORITY,
     ),
+    "agent": dict(
+        name="Xiamen Ocean Shipping Agency",
+        name_local="厦门外轮代理有限公司",
+        kind=K.SHIPPING_AGENT,
+    ),
 }
 
 # username: (organisation, role, first name, last name)
@@ -86,10 +92,12 @@ USERS = {
     "exporter": ("exporter", R.DECLARANT, "Chen", "Wei"),
     "broker": ("broker", R.DECLARANT, "Huang", "Jun"),
     "officer": ("customs", R.OFFICER, "Zhang", "Min"),
+    "expert": ("customs", R.SUPERVISOR, "Guo", "Hua"),
     "terminal": ("terminal", R.OPERATOR, "Wu", "Hao"),
     "maritime": ("maritime", R.REVIEWER, "Zheng", "Lei"),
     "border": ("border", R.REVIEWER, "Xu", "Yang"),
     "portauth": ("portauth", R.REVIEWER, "Cai", "Ning"),
+    "agent": ("agent", R.DECLARANT, "Ye", "Qing"),
 }
 
 TERMINALS = {
@@ -146,9 +154,10 @@ class Command(BaseCommand):
                 defaults={"valid_from": date(2026, 1, 1)},
             )
         self._users(orgs)
-        self._port_calls(port, terminals)
+        self._port_calls(port, terminals, orgs["agent"])
         for rule in RULES:
             RiskRule.objects.update_or_create(name=rule["name"], defaults=rule)
+        rule_set_activate(officer=None)  # a no-op when the rules are unchanged
         # Two-step declaration: the general-credit exporter draws on a guarantee quota; the
         # certified (AEO) importer is exempt and has none.
         guarantee_account_set(enterprise=orgs["exporter"], quota=Decimal("500000.00"))
@@ -194,16 +203,30 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         return user
 
-    def _port_calls(self, port, terminals) -> None:
+    def _port_calls(self, port, terminals, agent) -> None:
         today = timezone.localdate()
         tz = timezone.get_current_timezone()
         calls = [
             ("9417402", "CSCL XIAMEN", "BVDB7", "CN", "062E", "XHCT", -1, PortCall.Status.EXPECTED),
             ("9795610", "OOCL FUZHOU", "VRQE4", "HK", "118W", "SYCT", 1, PortCall.Status.EXPECTED),
         ]
+        # MMSI, gross and net tonnage per IMO number.
+        particulars = {
+            "9417402": ("413452000", 90645, 53870),
+            "9795610": ("477152300", 144285, 78127),
+        }
         for imo, name, call_sign, flag, voyage, terminal, days, status in calls:
+            mmsi, gross, net = particulars[imo]
             vessel, _ = Vessel.objects.update_or_create(
-                imo_number=imo, defaults={"name": name, "call_sign": call_sign, "flag": flag}
+                imo_number=imo,
+                defaults={
+                    "name": name,
+                    "call_sign": call_sign,
+                    "flag": flag,
+                    "mmsi": mmsi,
+                    "gross_tonnage": gross,
+                    "net_tonnage": net,
+                },
             )
             eta = timezone.make_aware(
                 datetime.combine(today + timedelta(days=days), time(6, 0)), tz
@@ -217,5 +240,6 @@ class Command(BaseCommand):
                     "eta": eta,
                     "etd": eta + timedelta(hours=30),
                     "status": status,
+                    "agent": agent,
                 },
             )

@@ -1,0 +1,351 @@
+"""Container diversion: every container of a berthing vessel gets one instruction, and the
+terminal hears about each new or changed one through its feed and a signed webhook.
+
+Traditional flow: ship → yard, wait for customs, yard → inspection area or out: at least
+two lifts and moves for every import container. With the decision known at berthing,
+ship-side pickups and inspected containers go straight to their place: one each.
+"""
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from functools import partial
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from inspection import events
+from inspection.models import (
+    Decision,
+    Destination,
+    DiversionInstruction,
+    Inspection,
+    Outcome,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from port import live
+from port.errors import InvalidInput
+from port.models import Container, PortCall, User
+from port.queries import organisation_ids_for
+
+LIFTS_TRADITIONAL = 2  # ship → yard → destination
+LIFTS_DIRECT = {
+    Destination.SHIP_SIDE: 1,
+    Destination.INSPECTION_AREA: 1,
+    Destination.YARD: 2,
+    Destination.DIRECT_LOADING: 1,
+}
+WEBHOOK_TIMEOUT = 5  # seconds
+RETRY_BACKOFF = [10, 30, 120, 600, 1800]  # seconds after attempt 1, 2, ...
+
+
+def _destinations(
+    port_call_id: int, numbers: list[str], direct_pickup: set[str]
+) -> dict[str, tuple[str, str]]:
+    """(destination, reason) per container, from the decisions in one query."""
+    decisions = {
+        d.container.number: d
+        for d in Decision.objects.filter(
+            declaration__port_call_id=port_call_id, container__number__in=numbers
+        )
+        .select_related("container", "declaration", "inspection")
+        .order_by("created_at")
+    }
+    planned = {}
+    for number in numbers:
+        decision = decisions.get(number)
+        inspected = (
+            decision is not None
+            and getattr(decision, "inspection", None) is not None
+            and decision.inspection.status == Inspection.Status.RELEASED
+        )
+        if decision is not None and decision.outcome != Outcome.RELEASE and not inspected:
+            planned[number] = (Destination.INSPECTION_AREA, decision.get_outcome_display())
+        elif decision is not None and number in direct_pickup:
+            planned[number] = (Destination.SHIP_SIDE, _("Released, declared for ship-side pickup"))
+        elif decision is None:
+            planned[number] = (Destination.YARD, _("Not yet declared"))
+        else:
+            planned[number] = (Destination.YARD, _("Released"))
+    return planned
+
+
+@transaction.atomic
+def diversion_plan(
+    *, port_call_id: int, container_numbers: list[str], direct_pickup: set[str] = frozenset()
+) -> list[DiversionInstruction]:
+    """Plan (or re-plan) the given containers of a call: one query in, bulk writes out.
+
+    New instructions are created, changed ones updated; both get a fresh sequence so the
+    terminal's feed and webhook carry them. Unchanged ones are left alone, so planning
+    twice changes nothing. `direct_pickup` holds the containers whose released
+    declarations asked for ship-side pickup.
+    """
+    call = PortCall.objects.select_related("terminal", "vessel").get(pk=port_call_id)
+    numbers = sorted(set(container_numbers))
+    containers = _containers(numbers)
+    planned = _destinations(port_call_id, numbers, set(direct_pickup))
+    existing = {
+        i.container.number: i
+        for i in DiversionInstruction.objects.filter(
+            port_call=call, container__number__in=numbers
+        ).select_related("container")
+    }
+    new = [
+        DiversionInstruction(
+            port_call=call, container=containers[n], destination=planned[n][0], reason=planned[n][1]
+        )
+        for n in numbers
+        if n not in existing
+    ]
+    changed = [i for n, i in existing.items() if (i.destination, i.reason) != planned[n]]
+    for instruction in changed:
+        instruction.destination, instruction.reason = planned[instruction.container.number]
+    DiversionInstruction.objects.bulk_create(new)
+    DiversionInstruction.objects.bulk_update(changed, ["destination", "reason", "updated_at"])
+    touched = [i.pk for i in new] + [i.pk for i in changed]
+    if not touched:
+        return []
+    # One UPDATE gives each written instruction its own next value of the feed's sequence.
+    DiversionInstruction.objects.filter(pk__in=touched).update(
+        sequence=RawSQL("nextval('inspection_diversion_sequence')", [])
+    )
+    written = list(
+        DiversionInstruction.objects.filter(pk__in=touched)
+        .select_related("container")
+        .order_by("sequence")
+    )
+    _notify_terminal(call, written, changed=bool(changed and not new))
+    return written
+
+
+def diversion_plan_for_berthed_call(*, port_call_id: int) -> list[DiversionInstruction]:
+    """The berthing hook: plan every container on the call's discharge list (its manifest).
+
+    Registered with the shipping app; idempotent, as the hook may run twice.
+    """
+    from shipping import queries as shipping_queries
+
+    numbers = list(
+        shipping_queries.manifest_for_call(port_call_id=port_call_id)
+        .values_list("container_number", flat=True)
+        .distinct()
+    )
+    return diversion_plan(port_call_id=port_call_id, container_numbers=numbers)
+
+
+def _containers(numbers: list[str]) -> dict[str, Container]:
+    Container.objects.bulk_create([Container(number=n) for n in numbers], ignore_conflicts=True)
+    return {c.number: c for c in Container.objects.filter(number__in=numbers)}
+
+
+def _notify_terminal(
+    call: PortCall, instructions: list[DiversionInstruction], *, changed: bool
+) -> None:
+    operator_id = call.terminal.operator_id
+    if operator_id is None:
+        return
+    payload = {
+        "event": "diversion.instructions_changed" if changed else "diversion.instructions_planned",
+        "port_call": call.pk,
+        "vessel": call.vessel.name,
+        "voyage": call.voyage,
+        "instructions": [instruction_payload(i) for i in instructions],
+    }
+    live.publish_on_commit(
+        groups=[live.organisation_group(operator_id)],
+        event=events.diversion_changed(call.pk, len(instructions)),
+    )
+    endpoint = WebhookEndpoint.objects.filter(organisation_id=operator_id, is_active=True).first()
+    if endpoint is not None:
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event=payload["event"],
+            payload=payload,
+            next_attempt_at=timezone.now(),
+        )
+        from inspection.tasks import webhook_deliver_task
+
+        transaction.on_commit(partial(webhook_deliver_task.delay, delivery.pk))
+
+
+def instruction_payload(instruction: DiversionInstruction) -> dict:
+    return {
+        "id": instruction.pk,
+        "sequence": instruction.sequence,
+        "container": instruction.container.number,
+        "destination": instruction.destination,
+        "reason": instruction.reason,
+    }
+
+
+def diversion_replan_after_decision(*, declaration) -> None:
+    """A decision that arrives after berthing updates the containers' instructions."""
+    call = PortCall.objects.get(pk=declaration.port_call_id)
+    if call.status != PortCall.Status.BERTHED:
+        return
+    numbers = list(
+        DiversionInstruction.objects.filter(
+            port_call=call, container__in=declaration.containers.all()
+        ).values_list("container__number", flat=True)
+    )
+    if numbers:
+        diversion_plan(port_call_id=call.pk, container_numbers=numbers, direct_pickup=set())
+
+
+def lifts_saved(*, port_call_id: int) -> dict:
+    """Lifts and moves inside the terminal, against the traditional ship → yard → destination flow."""
+    counts = dict(
+        DiversionInstruction.objects.filter(port_call_id=port_call_id)
+        .values_list("destination")
+        .annotate(n=Count("pk"))
+        .values_list("destination", "n")
+    )
+    containers = sum(counts.values())
+    traditional = containers * LIFTS_TRADITIONAL
+    diverted = sum(LIFTS_DIRECT[Destination(d)] * n for d, n in counts.items())
+    return {
+        "containers": containers,
+        "by_destination": {d: counts.get(d, 0) for d in Destination.values},
+        "lifts_traditional": traditional,
+        "lifts_with_diversion": diverted,
+        "lifts_saved": traditional - diverted,
+        "saved_percent": round(100 * (traditional - diverted) / traditional, 1)
+        if traditional
+        else 0.0,
+    }
+
+
+# ---------------------------------------------------------------- the terminal's side
+
+
+def instruction_feed(*, user: User, after: int, limit: int = 500) -> list[DiversionInstruction]:
+    """Instructions for the user's terminals written after the cursor, oldest first."""
+    return list(
+        DiversionInstruction.objects.filter(
+            port_call__terminal__operator_id__in=organisation_ids_for(user), sequence__gt=after
+        )
+        .select_related("container", "port_call")
+        .order_by("sequence")[:limit]
+    )
+
+
+@transaction.atomic
+def instructions_acknowledge(*, user: User, acknowledgements: list[dict]) -> int:
+    """The terminal confirms it has applied instructions: [{"id": .., "sequence": ..}].
+
+    An acknowledgement of an older sequence than the instruction's current one does not
+    count: the terminal must apply the change first. Returns how many were acknowledged.
+    """
+    mine = DiversionInstruction.objects.filter(
+        port_call__terminal__operator_id__in=organisation_ids_for(user)
+    )
+    errors, done = {}, 0
+    for index, ack in enumerate(acknowledgements):
+        updated = mine.filter(pk=ack.get("id"), sequence=ack.get("sequence")).update(
+            acknowledged_sequence=ack.get("sequence"), acknowledged_at=timezone.now()
+        )
+        if updated == 0:
+            errors[str(index)] = {
+                "sequence": [_("No such instruction at this sequence: fetch the feed again.")]
+            }
+        done += updated
+    if errors:
+        transaction.set_rollback(True)
+        raise InvalidInput({"instructions": errors})
+    return done
+
+
+# ---------------------------------------------------------------- webhook delivery
+
+
+def sign(secret: str, body: bytes, timestamp: str) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def webhook_deliver(*, delivery_id: int) -> WebhookDelivery:
+    """Send one delivery; on failure schedule the next attempt, up to MAX_ATTEMPTS.
+
+    The row is claimed with a conditional update, so two workers never send it at once,
+    and a delivered one is never sent again.
+    """
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + timedelta(seconds=WEBHOOK_TIMEOUT * 3))
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if not claimed:
+        return delivery
+    body = json.dumps(delivery.payload, cls=DjangoJSONEncoder).encode()
+    timestamp = str(int(now.timestamp()))
+    request = urllib.request.Request(  # noqa: S310 - URLField admits only http(s)
+        delivery.endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Portwise-Event": delivery.event,
+            "X-Portwise-Delivery": str(delivery.pk),
+            "X-Portwise-Timestamp": timestamp,
+            "X-Portwise-Signature": "sha256=" + sign(delivery.endpoint.secret, body, timestamp),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310 - the operator's own https URL
+            error = "" if 200 <= response.status < 300 else f"HTTP {response.status}"
+    except urllib.error.HTTPError as failure:
+        error = f"HTTP {failure.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as failure:
+        error = str(getattr(failure, "reason", failure))[:300]
+    delivery = _record_attempt(delivery, error)
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        from inspection.tasks import webhook_deliver_task
+
+        webhook_deliver_task.apply_async(
+            (delivery.pk,), countdown=RETRY_BACKOFF[delivery.attempts - 1]
+        )
+    return delivery
+
+
+def _record_attempt(delivery: WebhookDelivery, error: str) -> WebhookDelivery:
+    delivery.attempts += 1
+    delivery.last_error = error
+    if not error:
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = timezone.now()
+        delivery.next_attempt_at = None
+    elif delivery.attempts >= WebhookDelivery.MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.next_attempt_at = None
+    else:
+        delivery.next_attempt_at = timezone.now() + timedelta(
+            seconds=RETRY_BACKOFF[delivery.attempts - 1]
+        )
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "last_error",
+            "status",
+            "delivered_at",
+            "next_attempt_at",
+            "updated_at",
+        ]
+    )
+    return delivery
+
+
+def webhook_deliveries_due(*, now=None) -> list[int]:
+    """Pending deliveries whose next attempt is due: the sweeper sends them."""
+    return list(
+        WebhookDelivery.objects.filter(
+            Q(status=WebhookDelivery.Status.PENDING) & Q(next_attempt_at__lte=now or timezone.now())
+        ).values_list("pk", flat=True)[:500]
+    )

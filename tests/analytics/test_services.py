@@ -1,0 +1,174 @@
+"""The rollup consumer: facts per declaration, hourly counts, the watermark."""
+
+import threading
+from datetime import timedelta
+
+from django.db import connection, connections
+from django.utils import timezone
+
+from analytics import services
+from analytics.models import ClearanceFact, HourlyCount, Watermark
+from declarations import services as declaration_services
+from declarations.services import ItemInput
+from port.models import TimelineEvent
+from tests.conftest import MEAT_ITEM, container_number
+
+TILES = ItemInput(
+    hs_code="6907210000",
+    description="Glazed ceramic floor tiles",
+    quantity="18000",
+    value="412000",
+    origin_country="CN",
+    unit="m2",
+)
+_serial = iter(range(100, 100_000))
+
+
+def file(demo, items, containers=1, user=None, direction="import"):
+    declaration = declaration_services.declaration_file(
+        user=user or demo.importer,
+        enterprise_id=demo.importer_org.pk if user == demo.broker else None,
+        port_call_id=demo.port_call.pk,
+        bl_number=f"COSU{next(_serial):08d}",
+        container_numbers=[container_number(next(_serial)) for _ in range(containers)],
+        items=items,
+        direction=direction,
+    )
+    return declaration_services.declaration_assess(declaration_id=declaration.pk)
+
+
+def test_consume_builds_one_fact_per_declaration_with_its_stages(demo):
+    # given: one declaration released at once, one selected for inspection
+    released = file(demo, [TILES])
+    selected = file(demo, [ItemInput(**MEAT_ITEM), TILES], containers=2)
+
+    # when
+    consumed = services.rollups_consume()
+
+    # then
+    assert consumed == TimelineEvent.objects.count()
+    fact = ClearanceFact.objects.get(declaration_id=released.pk)
+    assert (fact.outcome, fact.direction, fact.hs_chapter, fact.origin_country) == (
+        "released",
+        "import",
+        "69",
+        "CN",
+    )
+    assert fact.enterprise_id == demo.importer_org.pk
+    assert fact.terminal_id == demo.port_call.terminal_id
+    assert fact.filed_at <= fact.decided_at == fact.released_at
+    held = ClearanceFact.objects.get(declaration_id=selected.pk)
+    assert (held.outcome, held.containers, held.containers_selected) == (
+        "inspection_required",
+        2,
+        2,
+    )
+    assert held.released_at is None
+    assert held.hs_chapter == "02"  # the meat is the dearer line
+    assert held.value == 412000 + 960000
+
+
+def test_consume_counts_each_kind_and_its_new_state(demo):
+    file(demo, [TILES])
+    file(demo, [ItemInput(**MEAT_ITEM)], containers=3)
+
+    services.rollups_consume()
+
+    totals = {}
+    for count in HourlyCount.objects.all():
+        totals[count.metric] = totals.get(count.metric, 0) + count.count
+    assert totals["declaration.filed"] == 2
+    assert totals["declaration.status_changed"] == 4
+    assert totals["declaration.status_changed:submitted"] == 2
+    assert totals["declaration.status_changed:released"] == 1
+    assert totals["declaration.status_changed:inspection_required"] == 1
+    assert totals["inspection.container_decided:release"] == 1
+    assert totals["inspection.container_decided:quarantine"] == 3
+    assert set(HourlyCount.objects.values_list("organisation_id", flat=True)) == {
+        demo.importer_org.pk
+    }
+
+
+def test_a_second_run_counts_nothing_twice(demo):
+    file(demo, [TILES])
+    services.rollups_consume()
+    before = services.counts_by_key()
+    facts_before = list(ClearanceFact.objects.values())
+
+    assert services.rollups_consume() == 0
+
+    assert services.counts_by_key() == before
+    assert list(ClearanceFact.objects.values()) == facts_before
+    assert Watermark.objects.get().last_event_id == TimelineEvent.objects.latest("id").id
+
+
+def test_rollups_in_small_batches_equal_a_recount_from_raw_events(demo):
+    # given: filings and consumer runs interleaved, in batches that split a declaration
+    for round_ in range(3):
+        file(demo, [TILES], containers=2)
+        file(demo, [ItemInput(**MEAT_ITEM)], user=demo.broker if round_ else demo.importer)
+        while services.rollups_consume(batch_size=3):
+            pass
+
+    # then
+    last = Watermark.objects.get().last_event_id
+    assert last == TimelineEvent.objects.latest("id").id
+    assert services.counts_by_key() == services.hourly_counts_recount(up_to_event_id=last)
+    assert ClearanceFact.objects.count() == 6
+
+
+def test_rebuild_replaces_counts_with_the_recount(demo):
+    file(demo, [TILES])
+    services.rollups_consume()
+    expected = services.counts_by_key()
+    HourlyCount.objects.update(count=999)
+
+    services.hourly_counts_rebuild()
+
+    assert services.counts_by_key() == expected
+
+
+def _burn_an_event_id() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('port_timelineevent', 'id'))")
+
+
+def test_consume_waits_at_a_recent_gap_and_passes_an_old_one(demo):
+    # given: an id taken by a transaction that has not committed (or never will)
+    file(demo, [TILES])
+    services.rollups_consume()
+    mark = Watermark.objects.get().last_event_id
+    _burn_an_event_id()
+    file(demo, [TILES])
+
+    # when / then: a fresh gap holds the consumer back
+    assert services.rollups_consume() == 0
+    assert Watermark.objects.get().last_event_id == mark
+
+    # when / then: once the gap is older than the wait, it is passed by
+    later = timezone.now() + services.GAP_WAIT + timedelta(seconds=1)
+    assert services.rollups_consume(now=later) == 4  # filed, submitted, decided, container
+    assert Watermark.objects.get().last_event_id == TimelineEvent.objects.latest("id").id
+
+
+def test_two_consumers_at_once_count_every_event_once(transactional_db, demo):
+    for _ in range(4):
+        file(demo, [TILES], containers=2)
+    results = []
+
+    def consume():
+        try:
+            results.append(services.rollups_consume_all(batch_size=4))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=consume) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sum(results) == TimelineEvent.objects.count()
+    last = Watermark.objects.get().last_event_id
+    assert services.counts_by_key() == services.hourly_counts_recount(up_to_event_id=last)
+    assert ClearanceFact.objects.count() == 4

@@ -1,0 +1,220 @@
+"""Clearance statistics against hand-computed figures.
+
+percentile_cont interpolates: over n sorted values the p-th percentile sits at position
+p * (n - 1), between the two values around it.
+"""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from analytics import statistics
+from analytics.models import ClearanceFact, HourlyCount
+from analytics.queries import Scope
+
+PORT = Scope(port_wide=True)
+DAY = date(2026, 3, 11)  # a Wednesday
+_ids = iter(range(1, 10_000))
+
+
+def at(day: date, hours: float) -> datetime:
+    start = timezone.make_aware(datetime(day.year, day.month, day.day, 8, 0))
+    return start + timedelta(hours=hours)
+
+
+def fact(day, *, direction="import", decided=None, inspected=None, released=None, **fields):
+    defaults = dict(
+        enterprise_id=1, declarant_id=1, terminal_id=7, hs_chapter="69", origin_country="CN"
+    )
+    defaults.update(fields)
+    return ClearanceFact.objects.create(
+        declaration_id=next(_ids),
+        direction=direction,
+        filed_at=at(day, 0),
+        decided_at=None if decided is None else at(day, decided),
+        inspection_started_at=None if inspected is None else at(day, inspected),
+        released_at=None if released is None else at(day, released),
+        **defaults,
+    )
+
+
+@pytest.fixture
+def facts(db):
+    # Imports filed on DAY: two released at once, two inspected, one still waiting.
+    fact(DAY, decided=2, released=2)
+    fact(DAY, decided=4, released=4)
+    fact(DAY, decided=1, inspected=2, released=6)
+    fact(DAY, decided=3, inspected=5, released=10)
+    fact(DAY, decided=0.5)
+    # The day before: imports took 8 h and 12 h.
+    fact(DAY - timedelta(days=1), decided=8, released=8)
+    fact(DAY - timedelta(days=1), decided=1, inspected=2, released=12)
+    # One export on DAY, of another enterprise at another terminal.
+    fact(
+        DAY,
+        direction="export",
+        decided=1,
+        released=1,
+        enterprise_id=2,
+        terminal_id=8,
+        hs_chapter="84",
+    )
+
+
+def stages_of(rows, direction):
+    row = next(r for r in rows if r["direction"] == direction)
+    return row, {s["stage"]: s for s in row["stages"]}
+
+
+def test_medians_and_90th_percentiles_per_stage(facts):
+    rows = statistics.clearance_summary(PORT, statistics.period_for("day", DAY))
+
+    row, stages = stages_of(rows, "import")
+    assert row["declarations"] == 5
+    # filing to release over 2, 4, 6, 10 (the waiting one has no release)
+    assert (stages["overall"]["median_h"], stages["overall"]["p90_h"]) == (5.0, 8.8)
+    assert stages["overall"]["count"] == 4
+    # filing to decision over 0.5, 1, 2, 3, 4: p90 at position 3.6 is 3 + 0.6
+    assert (stages["filing_to_decision"]["median_h"], stages["filing_to_decision"]["p90_h"]) == (
+        2.0,
+        3.6,
+    )
+    # decision to inspection over 1, 2; inspection to release over 4, 5
+    assert (
+        stages["decision_to_inspection"]["median_h"],
+        stages["decision_to_inspection"]["p90_h"],
+    ) == (1.5, 1.9)
+    assert (
+        stages["inspection_to_release"]["median_h"],
+        stages["inspection_to_release"]["p90_h"],
+    ) == (4.5, 4.9)
+
+
+def test_trend_against_the_previous_period(facts):
+    rows = statistics.clearance_summary(PORT, statistics.period_for("day", DAY))
+
+    _, imports = stages_of(rows, "import")
+    # the day before: median of 8 and 12 is 10; now 5: half the time
+    assert imports["overall"]["previous_median_h"] == 10.0
+    assert imports["overall"]["change_pct"] == -50.0
+    _, exports = stages_of(rows, "export")
+    assert exports["overall"]["median_h"] == 1.0
+    assert exports["overall"]["change_pct"] is None  # nothing to compare with
+
+
+def test_a_week_holds_both_days_and_compares_with_the_week_before(facts):
+    week = statistics.period_for("week", DAY)
+    assert (week.start, week.end) == (date(2026, 3, 9), date(2026, 3, 16))
+
+    _, imports = stages_of(statistics.clearance_summary(PORT, week), "import")
+
+    # 2, 4, 6, 8, 10, 12: median 7, p90 at position 4.5 is 10 + 0.5 * 2
+    assert (imports["overall"]["median_h"], imports["overall"]["p90_h"]) == (7.0, 11.0)
+    assert imports["overall"]["previous_median_h"] is None
+
+
+def test_an_enterprise_sees_its_own_consignments_only(facts):
+    rows = statistics.clearance_summary(
+        Scope(port_wide=False, organisation_ids=(2,)), statistics.period_for("day", DAY)
+    )
+
+    imports, _ = stages_of(rows, "import")
+    exports, _ = stages_of(rows, "export")
+    assert (imports["declarations"], exports["declarations"]) == (0, 1)
+
+
+def test_filters_by_terminal_and_direction(facts):
+    period = statistics.period_for("day", DAY)
+
+    by_terminal = statistics.clearance_summary(PORT, period, terminal_id=8)
+    exports_only = statistics.clearance_summary(PORT, period, direction="export")
+
+    assert [r["declarations"] for r in by_terminal] == [0, 1]
+    assert [r["declarations"] for r in exports_only] == [0, 1]
+
+
+def test_series_per_day_and_by_terminal(facts):
+    series = statistics.clearance_series(PORT, days=2, on=DAY)
+    terminals = statistics.clearance_by_terminal(
+        PORT, statistics.period_for("day", DAY), {7: "XHCT", 8: "SYCT"}
+    )
+
+    assert series == [
+        {
+            "day": "2026-03-10",
+            "direction": "import",
+            "median_h": 10.0,
+            "p90_h": 11.6,
+            "declarations": 2,
+        },
+        {
+            "day": "2026-03-11",
+            "direction": "export",
+            "median_h": 1.0,
+            "p90_h": 1.0,
+            "declarations": 1,
+        },
+        {
+            "day": "2026-03-11",
+            "direction": "import",
+            "median_h": 5.0,
+            "p90_h": 8.8,
+            "declarations": 5,
+        },
+    ]
+    assert terminals == [
+        {
+            "terminal": "XHCT",
+            "direction": "import",
+            "median_h": 5.0,
+            "p90_h": 8.8,
+            "declarations": 5,
+        },
+        {
+            "terminal": "SYCT",
+            "direction": "export",
+            "median_h": 1.0,
+            "p90_h": 1.0,
+            "declarations": 1,
+        },
+    ]
+
+
+def test_trade_breakdown_by_chapter_largest_value_first(db):
+    fact(DAY, hs_chapter="69", value=Decimal("100"), containers=2)
+    fact(DAY, hs_chapter="02", value=Decimal("900"), containers=1)
+    fact(DAY, hs_chapter="69", value=Decimal("50"), containers=3)
+
+    rows = statistics.trade_breakdown(PORT, statistics.period_for("day", DAY), "hs_chapter")
+
+    assert rows == [
+        {"key": "02", "declarations": 1, "containers": 1, "value": 900.0},
+        {"key": "69", "declarations": 2, "containers": 5, "value": 150.0},
+    ]
+
+
+def test_metric_totals_and_hourly_series_read_the_counts(db):
+    now = timezone.make_aware(datetime(2026, 3, 11, 10, 30))
+    hour = now.replace(minute=0)
+    HourlyCount.objects.create(metric="m", hour=hour, organisation_id=1, count=3)
+    HourlyCount.objects.create(metric="m", hour=hour, organisation_id=2, terminal_id=5, count=4)
+    HourlyCount.objects.create(
+        metric="m", hour=hour - timedelta(hours=2), organisation_id=1, count=1
+    )
+    HourlyCount.objects.create(
+        metric="m", hour=hour - timedelta(days=2), organisation_id=1, count=50
+    )
+
+    totals = statistics.metric_totals(PORT, ["m", "other"], hour - timedelta(hours=5), now)
+    mine = statistics.metric_totals(Scope(False, (1,)), ["m"], hour - timedelta(hours=5), now)
+    series = statistics.metric_per_hour(PORT, "m", hours=3, now=now)
+
+    assert totals == {"m": 8, "other": 0}
+    assert mine == {"m": 4}
+    assert series == [
+        {"hour": "08:00", "count": 1},
+        {"hour": "09:00", "count": 0},
+        {"hour": "10:00", "count": 7},
+    ]
