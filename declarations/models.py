@@ -90,20 +90,34 @@ class Declaration(TimeStampedModel):
         "port.PortCall", on_delete=models.PROTECT, related_name="declarations"
     )
     bl_number = models.CharField(_("B/L number"), max_length=35)
-    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.FULL)
+    kind = models.CharField(
+        _("kind"), max_length=8, choices=Kind.choices, default=Kind.FULL, db_default="full"
+    )
     # Step 2 names the released summary (step 1) it completes.
     summary = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="full_declarations"
     )
     trade_mode = models.CharField(
-        _("trade mode"), max_length=4, choices=TradeMode.choices, default=TradeMode.GENERAL
+        _("trade mode"),
+        max_length=4,
+        choices=TradeMode.choices,
+        default=TradeMode.GENERAL,
+        db_default="0110",
     )
-    port_of_loading = models.CharField(_("port of loading"), max_length=5, blank=True)
-    port_of_discharge = models.CharField(_("port of discharge"), max_length=5, blank=True)
+    port_of_loading = models.CharField(
+        _("port of loading"), max_length=5, blank=True, db_default=""
+    )
+    port_of_discharge = models.CharField(
+        _("port of discharge"), max_length=5, blank=True, db_default=""
+    )
     # Country of origin (import) or destination (export), ISO 3166 alpha-2.
-    trading_country = models.CharField(_("trading country"), max_length=2, blank=True)
-    currency = models.CharField(_("currency"), max_length=3, default="CNY")
-    incoterm = models.CharField(_("incoterm"), max_length=3, choices=Incoterm.choices, blank=True)
+    trading_country = models.CharField(
+        _("trading country"), max_length=2, blank=True, db_default=""
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="CNY", db_default="CNY")
+    incoterm = models.CharField(
+        _("incoterm"), max_length=3, choices=Incoterm.choices, blank=True, db_default=""
+    )
     invoice_total = models.DecimalField(
         _("invoice total"), max_digits=16, decimal_places=2, null=True, blank=True
     )
@@ -115,19 +129,23 @@ class Declaration(TimeStampedModel):
         _("net weight (kg)"), max_digits=14, decimal_places=3, null=True, blank=True
     )
     # Advance declaration (提前申报): filed before the vessel arrives.
-    is_advance = models.BooleanField(_("advance declaration"), default=False)
+    is_advance = models.BooleanField(_("advance declaration"), default=False, db_default=False)
     # Direct pickup at ship side (imports) or direct loading on arrival (exports).
-    direct_delivery = models.BooleanField(_("direct pickup / direct loading"), default=False)
+    direct_delivery = models.BooleanField(
+        _("direct pickup / direct loading"), default=False, db_default=False
+    )
     # Summary declarations: whether permits or quarantine are involved.
-    permits_involved = models.BooleanField(_("permits involved"), default=False)
-    quarantine_involved = models.BooleanField(_("quarantine involved"), default=False)
+    permits_involved = models.BooleanField(_("permits involved"), default=False, db_default=False)
+    quarantine_involved = models.BooleanField(
+        _("quarantine involved"), default=False, db_default=False
+    )
     # The guarantee a summary drew from its enterprise's quota (0 when certified, AEO).
-    guarantee_amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
-    guarantee_restored = models.BooleanField(default=False)
+    guarantee_amount = models.DecimalField(max_digits=16, decimal_places=2, default=0, db_default=0)
+    guarantee_restored = models.BooleanField(default=False, db_default=False)
     # A released summary's step 2 deadline, reminders sent and the overdue flag (beat).
     full_due_at = models.DateTimeField(_("step 2 due"), null=True, blank=True)
-    reminders_sent = models.PositiveSmallIntegerField(default=0)
-    is_overdue = models.BooleanField(_("step 2 overdue"), default=False)
+    reminders_sent = models.PositiveSmallIntegerField(default=0, db_default=0)
+    is_overdue = models.BooleanField(_("step 2 overdue"), default=False, db_default=False)
     containers = models.ManyToManyField(
         "port.Container", through="DeclarationContainer", related_name="declarations"
     )
@@ -239,8 +257,10 @@ class DeclarationItem(models.Model):
     unit_price = models.DecimalField(
         _("unit price"), max_digits=16, decimal_places=4, null=True, blank=True
     )
-    cas_number = models.CharField(_("CAS number"), max_length=12, blank=True)
-    certificate_number = models.CharField(_("certificate of origin"), max_length=12, blank=True)
+    cas_number = models.CharField(_("CAS number"), max_length=12, blank=True, db_default="")
+    certificate_number = models.CharField(
+        _("certificate of origin"), max_length=12, blank=True, db_default=""
+    )
     # The duty estimate shown to the filer: MFN, or preferential with a valid certificate.
     mfn_rate = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
     preferential_rate = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
