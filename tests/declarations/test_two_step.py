@@ -213,3 +213,32 @@ def test_concurrent_summaries_never_overdraw_the_quota(transactional_db, demo):
     assert sorted(outcomes) == ["filed"] * 4 + ["guarantee"] * 2
     assert used(demo) == DUTY * 4
     assert Declaration.objects.filter(kind="summary").count() == 4
+
+
+def test_a_summary_released_after_inspection_gets_its_deadline(demo):
+    summary = file_summary(demo)
+    Declaration.objects.filter(pk=summary.pk).update(status=Declaration.Status.INSPECTION_REQUIRED)
+
+    services.declaration_release(declaration_id=summary.pk, actor=demo.officer)
+
+    summary.refresh_from_db()
+    assert summary.status == Declaration.Status.RELEASED
+    assert summary.full_due_at is not None
+
+
+def test_step_2_released_after_inspection_completes_its_summary(demo):
+    summary = released_summary(demo)
+    full = file(
+        demo,
+        user=demo.exporter,
+        summary_id=summary.pk,
+        bl_number=summary.bl_number,
+        containers=[summary.containers.get().number],
+    )
+    Declaration.objects.filter(pk=full.pk).update(status=Declaration.Status.INSPECTION_REQUIRED)
+
+    services.declaration_release(declaration_id=full.pk, actor=demo.officer)
+
+    summary.refresh_from_db()
+    assert summary.status == Declaration.Status.COMPLETED
+    assert used(demo) == 0

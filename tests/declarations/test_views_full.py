@@ -131,3 +131,16 @@ def test_the_summary_page_shows_the_step_2_countdown(demo, client):
     assert "1\xa0week, 6\xa0days left" in page
     assert f"/declarations/new/?summary={summary.pk}" in listing
     assert "376,400.00 of 500,000.00 CNY available" in listing or "376400.00" in listing
+
+
+def test_file_step_2_opens_the_form_filled_from_the_summary(demo, client):
+    from declarations import services
+
+    summary = file(demo, user=demo.exporter, kind="summary")
+    services.declaration_assess(declaration_id=summary.pk)
+    client.force_login(demo.exporter)
+
+    page = client.get(f"/declarations/new/?summary={summary.pk}").content.decode()
+
+    assert f'value="{summary.bl_number}"' in page
+    assert f'<option value="{summary.pk}" selected>' in page
