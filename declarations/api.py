@@ -1,13 +1,13 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 
-from declarations import edifact, queries, services
+from declarations import edifact, queries, services, uploads
 from declarations.filters import DeclarationFilter
-from declarations.models import Declaration, DeclarationItem
+from declarations.models import Declaration, DeclarationItem, ErpUpload
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 
 
@@ -401,3 +401,57 @@ class DeclarationViewSet(
             .get(pk=declaration.pk)
         )
         return Response(DeclarationDetailSerializer(declaration).data, status=code)
+
+
+class ErpUploadSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ErpUpload
+        fields = [
+            "id",
+            "file_name",
+            "status",
+            "total_declarations",
+            "processed_declarations",
+            "percent",
+            "filed",
+            "errors",
+            "created_at",
+        ]
+
+
+class ErpUploadCreateSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV or XLSX in the layout of docs/erp-upload.md")
+
+
+class ErpUploadViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """ERP files of declarations: upload, then follow the progress and the per-row report."""
+
+    serializer_class = ErpUploadSerializer
+    parser_classes = [MultiPartParser]
+    queryset = ErpUpload.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return queries.erp_upload_list(user=self.request.user)
+
+    @extend_schema(
+        request={"multipart/form-data": ErpUploadCreateSerializer},
+        responses={202: ErpUploadSerializer},
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
+    )
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def create_once(self, request):
+        data = ErpUploadCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        file = data.validated_data["file"]
+        upload = uploads.erp_upload_create(
+            user=request.user, file_name=file.name, content=file.read()
+        )
+        return Response(ErpUploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)

@@ -189,3 +189,35 @@ def test_a_worker_processes_an_upload(celery_worker_process, demo, client):
     assert upload.status == ErpUpload.Status.DONE
     assert len(upload.filed) == 2
     assert len(upload.errors) == 2
+
+
+def test_api_upload_is_accepted_then_reports_by_row_and_is_private(demo, api_for):
+    client = api_for(demo.importer)
+    file = io.BytesIO(as_csv(rows_for_three()))
+    file.name = "orders.csv"
+
+    accepted = client.post("/api/v1/declaration-uploads/", {"file": file}, format="multipart")
+    upload_id = accepted.json()["id"]
+    uploads.erp_upload_process(upload_id=upload_id)
+    report = client.get(f"/api/v1/declaration-uploads/{upload_id}/").json()
+
+    assert accepted.status_code == 202
+    assert accepted.json()["status"] == "queued"
+    assert (report["status"], report["percent"]) == ("done", 100)
+    assert [e["row"] for e in report["errors"]] == [4, 5]
+    assert (
+        api_for(demo.exporter).get(f"/api/v1/declaration-uploads/{upload_id}/").status_code == 404
+    )
+
+
+def test_api_upload_of_a_wrong_file_is_400_with_the_reason(demo, api_for):
+    file = io.BytesIO(b"x")
+    file.name = "orders.pdf"
+
+    response = api_for(demo.importer).post(
+        "/api/v1/declaration-uploads/", {"file": file}, format="multipart"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"file": ["Upload a .csv or .xlsx file."]}
+    assert ErpUpload.objects.exists() is False
