@@ -144,3 +144,13 @@ def test_file_step_2_opens_the_form_filled_from_the_summary(demo, client):
 
     assert f'value="{summary.bl_number}"' in page
     assert f'<option value="{summary.pk}" selected>' in page
+
+
+def test_the_next_page_keeps_the_filters(demo, client):
+    for _ in range(26):
+        file(demo)
+    client.force_login(demo.importer)
+
+    page = client.get("/declarations/", {"hs_code": "6907"}).content.decode()
+
+    assert 'href="?hs_code=6907&amp;page=2"' in page
