@@ -154,3 +154,19 @@ def test_the_next_page_keeps_the_filters(demo, client):
     page = client.get("/declarations/", {"hs_code": "6907"}).content.decode()
 
     assert 'href="?hs_code=6907&amp;page=2"' in page
+
+
+def test_list_page_query_count_does_not_grow_with_rows(demo, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(demo.exporter)
+
+    def count_with(rows: int) -> int:
+        while Declaration.objects.count() < rows:
+            file(demo, user=demo.exporter, kind="summary")
+        with CaptureQueriesContext(connection) as queries:
+            client.get("/declarations/", {"kind": "summary"})
+        return len(queries)
+
+    assert count_with(1) == count_with(3)
