@@ -10,7 +10,7 @@ DATA_DIR := $(or $(PORTWISE_DATA_DIR),.data)
 .PHONY: run test bench lint messages clean-data install assets
 
 run: install assets
-	$(PY) manage.py run
+	$(PY) manage.py run $(if $(SIMULATE),--simulate)
 
 test: install assets
 	$(PY) -m pytest

@@ -32,7 +32,9 @@ NAVIGATION = [
         },
     ),
     (_("Dangerous goods"), "shipping:dg_flags", {K.MARITIME_SAFETY}),
-    (_("Port calls"), "port_calls", set(K)),
+    # An agent's calls page lets it announce vessels and file for them.
+    (_("Port calls"), "shipping:calls", {K.SHIPPING_AGENT}),
+    (_("Port calls"), "port_calls", set(K) - {K.SHIPPING_AGENT}),
     (_("Dashboard"), "analytics:dashboard", ANALYTICS_KINDS),
     (_("Port map"), "analytics:map", ANALYTICS_KINDS),
 ]
@@ -44,9 +46,9 @@ def navigation(request):
         return {"navigation": []}
     kinds = set(K) if user.is_superuser else user_organisation_kinds(user)
     current = request.resolver_match.view_name if request.resolver_match else ""
-    items = [
-        {"label": label, "url": reverse(name), "active": name == current}
-        for label, name, allowed in NAVIGATION
-        if kinds & allowed
-    ]
+    items, labels = [], set()
+    for label, name, allowed in NAVIGATION:
+        if kinds & allowed and str(label) not in labels:  # the first entry of a label wins
+            labels.add(str(label))
+            items.append({"label": label, "url": reverse(name), "active": name == current})
     return {"navigation": items}

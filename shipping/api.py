@@ -67,6 +67,20 @@ class FilingCreateSerializer(FilingInputSerializer):
     direction = serializers.ChoiceField(choices=VesselFiling.Direction.choices)
 
 
+class CallInputSerializer(serializers.Serializer):
+    imo_number = serializers.CharField(max_length=10, allow_blank=True)
+    vessel_name = serializers.CharField(max_length=100, allow_blank=True)
+    call_sign = serializers.CharField(max_length=10, allow_blank=True, default="")
+    mmsi = serializers.CharField(max_length=9, allow_blank=True, default="")
+    flag = serializers.CharField(max_length=2, allow_blank=True, default="")
+    gross_tonnage = serializers.CharField(max_length=7, allow_blank=True, default="")
+    net_tonnage = serializers.CharField(max_length=7, allow_blank=True, default="")
+    voyage = serializers.CharField(max_length=20, allow_blank=True)
+    terminal = serializers.CharField(max_length=10, help_text="terminal code in your port")
+    eta = serializers.CharField(max_length=32, help_text="ISO 8601")
+    etd = serializers.CharField(max_length=32, allow_blank=True, default="")
+
+
 class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(allow_blank=True, default="")
 
@@ -389,8 +403,11 @@ class VesselFilingViewSet(
         return Response(FilingDetailSerializer(fresh).data, status=code)
 
 
-class PortCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Vessel calls in your port; berthing and departure are recorded here."""
+class PortCallViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Vessel calls in your port: a shipping agent announces them; berthing and departure are
+    recorded here by the port authority or the terminal."""
 
     serializer_class = PortCallSerializer
     queryset = PortCall.objects.none()
@@ -399,6 +416,20 @@ class PortCallViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return queries.port_call_list(user=self.request.user)
+
+    @extend_schema(
+        request=CallInputSerializer,
+        responses={201: PortCallSerializer},
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
+    )
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def create_once(self, request):
+        fields = _input(request, CallInputSerializer)
+        call = services.port_call_announce(user=request.user, call=services.CallInput(**fields))
+        fresh = self.get_queryset().get(pk=call.pk)
+        return Response(PortCallSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=BerthInputSerializer, responses=PortCallSerializer)
     @action(detail=True, methods=["post"])

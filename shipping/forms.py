@@ -138,3 +138,29 @@ class BoardingForm(forms.Form):
 
 class ResolveForm(forms.Form):
     note = forms.CharField(label=_("How it was resolved"), max_length=300)
+
+
+class CallForm(forms.Form):
+    imo_number = forms.CharField(label=_("IMO number"), max_length=10)
+    vessel_name = forms.CharField(label=_("Vessel name"), max_length=100)
+    call_sign = forms.CharField(label=_("Call sign"), max_length=10, required=False)
+    mmsi = forms.CharField(label=_("MMSI"), max_length=9, required=False)
+    flag = forms.CharField(
+        label=_("Flag"), max_length=2, required=False, help_text=_("ISO 3166 code, e.g. PA")
+    )
+    gross_tonnage = forms.CharField(label=_("Gross tonnage"), max_length=7, required=False)
+    net_tonnage = forms.CharField(label=_("Net tonnage"), max_length=7, required=False)
+    voyage = forms.CharField(label=_("Voyage"), max_length=20)
+    terminal = forms.ChoiceField(label=_("Terminal"))
+    eta = forms.CharField(
+        label=_("ETA"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    etd = forms.CharField(
+        label=_("ETD"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def __init__(self, *args, terminals=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["terminal"].choices = [(t.code, t.name) for t in terminals]

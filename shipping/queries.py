@@ -96,6 +96,16 @@ def port_call_list(*, user: User) -> QuerySet[PortCall]:
     return calls.filter(port__in=orgs.values("port")).order_by("-eta")
 
 
+def terminals_for(user: User):
+    from port.models import Terminal
+
+    return (
+        Terminal.objects.filter(port__organisations__memberships__user=user)
+        .distinct()
+        .order_by("code")
+    )
+
+
 def port_call_get_for_user(*, user: User, port_call_id) -> PortCall:
     try:
         return port_call_list(user=user).get(pk=int(port_call_id))

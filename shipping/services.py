@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from port import identifiers, live
 from port.errors import InvalidInput, TransitionNotAllowed
-from port.models import Membership, Organisation, PortCall, TimelineEvent, User
+from port.models import Membership, Organisation, PortCall, TimelineEvent, User, Vessel
 from port.timeline import timeline_record
 from shipping import events, reference
 from shipping.models import (
@@ -114,6 +114,113 @@ def _set_call_status(call: PortCall, new: str, *, actor: User | None, extra_fiel
     live.publish_on_commit(
         groups=groups, event=events.port_call_status_changed(call, event_type=event_type)
     )
+
+
+@dataclass(frozen=True)
+class CallInput:
+    imo_number: str
+    vessel_name: str
+    voyage: str
+    terminal: str
+    eta: datetime.datetime | str | None
+    etd: datetime.datetime | str | None = None
+    call_sign: str = ""
+    mmsi: str = ""
+    flag: str = ""
+    gross_tonnage: int | str | None = None
+    net_tonnage: int | str | None = None
+
+
+@transaction.atomic
+def port_call_announce(*, user: User, call: CallInput) -> PortCall:
+    """A shipping agent announces a vessel's call at its port (status expected).
+
+    Registers the vessel on first sight (IMO number with check digit) and refreshes its
+    particulars; writes the call with the agent, a timeline event, and a live push after
+    commit. Raises InvalidInput with every field-level error; writes nothing then.
+    """
+    agent = _agent_for(user)
+    errors: dict = {}
+    imo_number = (call.imo_number or "").strip().upper().removeprefix("IMO").strip()
+    vessel = {
+        "name": (call.vessel_name or "").strip().upper(),
+        "call_sign": (call.call_sign or "").strip().upper(),
+        "mmsi": (call.mmsi or "").strip(),
+        "flag": (call.flag or "").strip().upper(),
+    }
+    _check(errors, "imo_number", identifiers.validate_imo_number, imo_number)
+    if not vessel["name"]:
+        errors["vessel_name"] = [_("This field is required.")]
+    if vessel["mmsi"]:
+        _check(errors, "mmsi", identifiers.validate_mmsi, vessel["mmsi"])
+    if vessel["flag"]:
+        _check(errors, "flag", identifiers.validate_country, vessel["flag"])
+    for name in ("gross_tonnage", "net_tonnage"):
+        vessel[name] = _tonnage(getattr(call, name), name, errors)
+    voyage = (call.voyage or "").strip().upper()
+    if not voyage or len(voyage) > 20:
+        errors["voyage"] = [_("Enter the voyage number (up to 20 characters).")]
+    terminal = (
+        agent.port.terminals.filter(code=(call.terminal or "").strip().upper()).first()
+        if agent.port_id
+        else None
+    )
+    if terminal is None:
+        errors["terminal"] = [_("Choose a terminal of your port.")]
+    eta, etd = parse_moment(call.eta), parse_moment(call.etd)
+    if eta is None:
+        errors["eta"] = [_("Enter the ETA as YYYY-MM-DD HH:MM.")]
+    if call.etd not in (None, "") and etd is None:
+        errors["etd"] = [_("Enter the ETD as YYYY-MM-DD HH:MM.")]
+    elif eta and etd and etd <= eta:
+        errors["etd"] = [_("The ETD comes after the ETA.")]
+    if (
+        not errors
+        and PortCall.objects.filter(
+            vessel__imo_number=imo_number, port_id=agent.port_id, voyage=voyage
+        ).exists()
+    ):
+        errors["voyage"] = [
+            _("This vessel's voyage %(voyage)s is already announced.") % {"voyage": voyage}
+        ]
+    if errors:
+        raise InvalidInput(errors)
+    known = {k: v for k, v in vessel.items() if v not in ("", None)}
+    ship, _created = Vessel.objects.update_or_create(imo_number=imo_number, defaults=known)
+    new = PortCall.objects.create(
+        vessel=ship,
+        port_id=agent.port_id,
+        terminal=terminal,
+        voyage=voyage,
+        eta=eta,
+        etd=etd,
+        agent=agent,
+    )
+    timeline_record(
+        subject=new,
+        kind=TimelineEvent.Kind.PORT_CALL_STATUS_CHANGED,
+        actor=user,
+        organisation=agent,
+        data={"from": "", "to": new.status, "voyage": voyage},
+    )
+    live.publish_on_commit(
+        groups=[live.organisation_group(agent.pk)],
+        event=events.port_call_status_changed(new, event_type="shipping.port_call_status_changed"),
+    )
+    return new
+
+
+def _tonnage(value, name: str, errors: dict) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if not 0 < number < 1_000_000:
+        errors[name] = [_("Enter the tonnage as a whole number.")]
+        return None
+    return number
 
 
 # --- Filings ---------------------------------------------------------------------------------

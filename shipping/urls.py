@@ -10,6 +10,7 @@ urlpatterns = [
     path("filings/<int:filing_id>/review/", views.review_decide, name="review"),
     path("filings/<int:filing_id>/resubmit/", views.filing_resubmit, name="resubmit"),
     path("calls/", views.call_list, name="calls"),
+    path("calls/new/", views.call_new, name="call_new"),
     path("calls/<int:port_call_id>/", views.call_detail, name="call"),
     path("calls/<int:port_call_id>/file/", views.filing_new, name="filing_new"),
     path("calls/<int:port_call_id>/manifest/", views.manifest_add, name="manifest_add"),

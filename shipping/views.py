@@ -159,7 +159,18 @@ def filing_new(request, port_call_id: int):
     if direction not in VesselFiling.Direction.values:
         raise Http404("No such direction")
     initial = {"idempotency_key": uuid.uuid4().hex, "crew_count": "", "passenger_count": "0"}
-    return _filing_form(request, call, direction, initial=initial, filing=None)
+    # A departure starts from the arrival filing: the same master, crew and health answers.
+    arrival = (
+        queries.filing_list(user=request.user)
+        .filter(port_call=call, direction=VesselFiling.Direction.ARRIVAL)
+        .exclude(status=VesselFiling.Status.REJECTED)
+        .first()
+        if direction == VesselFiling.Direction.DEPARTURE
+        else None
+    )
+    if arrival is not None:
+        initial.update(forms.FilingForm.initial_for(arrival))
+    return _filing_form(request, call, direction, initial=initial, filing=None, source=arrival)
 
 
 @login_required
@@ -168,13 +179,16 @@ def filing_resubmit(request, filing_id: int):
     if not queries.is_filing_agent(user=request.user, filing=filing):
         raise PermissionDenied
     initial = forms.FilingForm.initial_for(filing)
-    return _filing_form(request, filing.port_call, filing.direction, initial=initial, filing=filing)
+    return _filing_form(
+        request, filing.port_call, filing.direction, initial=initial, filing=filing, source=filing
+    )
 
 
-def _filing_form(request, call, direction, *, initial, filing):
+def _filing_form(request, call, direction, *, initial, filing, source):
+    """The filing form; `source` is the filing whose lists prefill it (resubmit, departure)."""
     post = request.POST or None
     form = forms.FilingForm(post, initial=initial)
-    people = list(filing.people.all()) if filing else []
+    people = list(source.people.all()) if source else []
     crew = forms.CrewFormSet(post, prefix="crew", initial=_rows(people, "crew"))
     passengers = forms.PassengerFormSet(
         post, prefix="passengers", initial=_rows(people, "passenger")
@@ -354,3 +368,23 @@ def dg_flag_resolve(request, flag_id: int):
     else:
         messages.success(request, _("The finding is resolved."))
     return redirect("shipping:dg_flags")
+
+
+@login_required
+def call_new(request):
+    if not queries.is_agent(request.user):
+        raise PermissionDenied
+    form = forms.CallForm(request.POST or None, terminals=queries.terminals_for(request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            call = services.port_call_announce(
+                user=request.user, call=services.CallInput(**form.cleaned_data)
+            )
+        except InvalidInput as error:
+            for field, field_messages in error.errors.items():
+                for message in field_messages:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            messages.success(request, _("The call is announced."))
+            return redirect("shipping:call", call.pk)
+    return render(request, "shipping/call_form.html", {"form": form})

@@ -281,3 +281,107 @@ def test_boarding_appointments(ship, api_for):
     PortCall.objects.filter(pk=ship.call.pk).update(status="departed")
     late = border.post(url + "book/", {"scheduled_at": "2030-01-02T10:00", "purpose": "x"})
     assert late.json() == {"port_call": ["The vessel has departed."]}
+
+
+def test_lists_keep_a_fixed_number_of_queries(ship, api_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from shipping import services
+    from tests.conftest import container_number
+    from tests.shipping.factories import filing_input
+
+    agent = api_for(ship.agent)
+    calls = list(PortCall.objects.order_by("pk"))
+    manifest_url = f"/api/v1/port-calls/{ship.call.pk}/manifest/"
+
+    def add_lines(first: int, count: int):
+        cargo.manifest_add_lines(
+            user=ship.agent,
+            port_call_id=ship.call.pk,
+            source="api",
+            lines=[
+                cargo.ManifestLineInput(bl_number="COSU1", container_number=container_number(n))
+                for n in range(first, first + count)
+            ],
+        )
+
+    def counts():
+        with CaptureQueriesContext(connection) as filings:
+            agent.get("/api/v1/vessel-filings/")
+        with CaptureQueriesContext(connection) as manifest:
+            agent.get(manifest_url)
+        with CaptureQueriesContext(connection) as page:
+            agent.get(f"/shipping/calls/{ship.call.pk}/")
+        return len(filings), len(manifest), len(page)
+
+    agent.force_login(ship.agent)  # the HTML page needs a session
+    services.filing_submit(
+        user=ship.agent, port_call_id=calls[0].pk, direction="arrival", filing=filing_input()
+    )
+    add_lines(1, 1)
+    one = counts()
+    for call, direction in (
+        (calls[0], "departure"),
+        (calls[1], "arrival"),
+        (calls[1], "departure"),
+    ):
+        services.filing_submit(
+            user=ship.agent, port_call_id=call.pk, direction=direction, filing=filing_input()
+        )
+    add_lines(2, 30)
+    many = counts()
+
+    assert agent.get("/api/v1/vessel-filings/").json()["count"] == 4
+    assert agent.get(manifest_url).json()["count"] == 31
+    assert many == one
+
+
+def test_agent_announces_a_call_registering_the_vessel(ship, api_for):
+    call = {
+        "imo_number": "9354351",
+        "vessel_name": "Cosco Africa",
+        "call_sign": "3ERX3",
+        "mmsi": "352001234",
+        "flag": "PA",
+        "gross_tonnage": "50000",
+        "voyage": "031W",
+        "terminal": "XHCT",
+        "eta": "2030-02-01T06:00",
+        "etd": "2030-02-02T18:00",
+    }
+    bad = api_for(ship.agent).post(
+        "/api/v1/port-calls/",
+        {
+            **call,
+            "imo_number": "9354352",
+            "mmsi": "12",
+            "flag": "XX",
+            "terminal": "NOPE",
+            "eta": "soon",
+            "gross_tonnage": "-1",
+        },
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"imo_number", "mmsi", "flag", "terminal", "eta", "gross_tonnage"}
+    assert PortCall.objects.count() == 2
+
+    response = api_for(ship.agent).post("/api/v1/port-calls/", call, format="json")
+
+    assert response.status_code == 201
+    data = response.json()
+    assert (data["status"], data["voyage"], data["agent"]) == (
+        "expected",
+        "031W",
+        "Xiamen Ocean Shipping Agency",
+    )
+    assert data["vessel"]["name"] == "COSCO AFRICA"
+    assert data["vessel"]["gross_tonnage"] == 50000
+    again = api_for(ship.agent).post("/api/v1/port-calls/", call, format="json")
+    assert again.json() == {"voyage": ["This vessel's voyage 031W is already announced."]}
+    refused = api_for(ship.reviewers["port_authority"]).post(
+        "/api/v1/port-calls/", call, format="json"
+    )
+    assert refused.status_code == 400
+    assert "agent" in refused.json()

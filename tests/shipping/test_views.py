@@ -248,3 +248,53 @@ def test_agency_books_and_completes_a_boarding_on_the_call_page(ship):
     border.post(f"/shipping/boardings/{boarding.pk}/complete/")
     boarding.refresh_from_db()
     assert boarding.status == "completed"
+
+
+def test_departure_form_starts_from_the_arrival_filing(ship, filed):
+    page = (
+        client_for(ship.agent)
+        .get(f"/shipping/calls/{ship.call.pk}/file/?direction=departure")
+        .content.decode()
+    )
+
+    assert 'value="Li Guoqiang"' in page
+    assert 'value="P7788123"' in page  # the chief officer from the arrival crew list
+    assert "Departure filing" in page
+
+
+def test_agent_announces_a_vessel_in_the_browser(ship):
+    client = client_for(ship.agent)
+    form = {
+        "imo_number": "9118018",
+        "vessel_name": "Test Trader",
+        "voyage": "7N",
+        "terminal": "SYCT",
+        "eta": "2030-03-01T08:00",
+        "etd": "2030-03-01T07:00",
+    }
+    refused = client.post("/shipping/calls/new/", form)
+    assert "The ETD comes after the ETA." in refused.content.decode()
+    assert PortCall.objects.count() == 2
+
+    response = client.post("/shipping/calls/new/", {**form, "etd": ""})
+
+    call = PortCall.objects.get(voyage="7N")
+    assert response["Location"] == f"/shipping/calls/{call.pk}/"
+    assert (call.vessel.imo_number, call.terminal.code, call.agent) == (
+        "9118018",
+        "SYCT",
+        ship.agent_org,
+    )
+    assert (
+        client_for(ship.reviewers["border_control"]).get("/shipping/calls/new/").status_code == 403
+    )
+
+
+def test_navigation_per_kind(ship):
+    agent = client_for(ship.agent).get("/shipping/filings/").content.decode()
+    maritime = client_for(ship.reviewers["maritime_safety"]).get("/shipping/filings/").content
+    assert '<a href="/shipping/calls/">Port calls</a>' in agent
+    assert "/shipping/dangerous-goods/" not in agent
+    assert b'href="/shipping/dangerous-goods/"' in maritime
+    assert b'<a href="/port-calls/">Port calls</a>' in maritime
+    assert client_for(ship.agent).get("/")["Location"] == "/shipping/filings/"

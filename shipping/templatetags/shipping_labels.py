@@ -1,0 +1,23 @@
+"""Readable labels for the codes timeline events store (agency kinds, statuses)."""
+
+from django import template
+
+from port.models import Organisation, PortCall
+from shipping.models import AgencyReview, VesselFiling
+
+register = template.Library()
+_LABELS = {
+    "agency": Organisation.Kind,
+    "review": AgencyReview.Status,
+    "filing": VesselFiling.Status,
+    "call": PortCall.Status,
+}
+
+
+@register.filter
+def label(value, kind: str) -> str:
+    """`{{ event.data.to|label:"review" }}`: the translated label, or the code if unknown."""
+    choices = _LABELS.get(kind)
+    if choices is None or value not in choices.values:
+        return value
+    return str(choices(value).label)
