@@ -85,3 +85,27 @@ def certificate_verify(*, number: str, code: str) -> Certificate | None:
     if not secrets.compare_digest(certificate.verification_code, code):
         return None
     return certificate
+
+
+def duty_rates(*, hs_code: str, certificate_numbers: list[str], on_date) -> dict:
+    """Demo tariff rates for a commodity code, for the declarations app's duty estimate.
+
+    Returns {"mfn": rate or None, "preferential": {certificate number: (agreement code,
+    rate or None)}} where only certificates issued and valid on `on_date` appear.
+    """
+    from certificates.tariffs import DEMO_TARIFF
+
+    rates = DEMO_TARIFF.get((hs_code or "")[:4], {})
+    valid = (
+        Certificate.objects.filter(
+            number__in=[n for n in certificate_numbers if n],
+            status=Certificate.Status.ISSUED,
+            valid_until__gte=on_date,
+        )
+        .select_related("agreement")
+        .only("number", "agreement__code")
+    )
+    return {
+        "mfn": rates.get("MFN"),
+        "preferential": {c.number: (c.agreement.code, rates.get(c.agreement.code)) for c in valid},
+    }

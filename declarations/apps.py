@@ -11,3 +11,4 @@ class DeclarationsConfig(AppConfig):
         from port import live
 
         live.register_topic("declaration", queries.declaration_live_group)
+        live.register_topic("erp_upload", queries.erp_upload_live_group)

@@ -33,3 +33,42 @@ def declaration_status_changed(declaration) -> DeclarationStatusChanged:
         "status": declaration.status,
         "status_label": str(declaration.get_status_display()),
     }
+
+
+class DeclarationStep2(TypedDict):
+    type: str
+    id: int
+    number: str | None
+    due: str | None
+    is_overdue: bool
+
+
+def declaration_step2(declaration) -> DeclarationStep2:
+    """A summary's step 2 reminder or overdue flag."""
+    return {
+        "type": "declaration.step2",
+        "id": declaration.pk,
+        "number": declaration.number,
+        "due": declaration.full_due_at.isoformat() if declaration.full_due_at else None,
+        "is_overdue": declaration.is_overdue,
+    }
+
+
+class UploadProgress(TypedDict):
+    type: str
+    id: int
+    status: str
+    percent: int
+
+
+def upload_group(upload_id: int) -> str:
+    return f"erp_upload.{upload_id}"
+
+
+def upload_progress(upload) -> UploadProgress:
+    return {
+        "type": "declaration.upload_progress",
+        "id": upload.pk,
+        "status": upload.status,
+        "percent": upload.percent,
+    }

@@ -22,6 +22,14 @@ app.conf.beat_schedule = {
         "task": "declarations.tasks.declaration_requeue_stuck_task",
         "schedule": 60.0,
     },
+    # Every hour: released two-step summaries get their step 2 reminders (7, 3 and 1 days
+    # before the 14-day deadline) and the overdue flag once it passes. Hourly is fine-grained
+    # enough for a deadline counted in days; the sweep is idempotent, so a missed or doubled
+    # run changes nothing.
+    "declarations-step2-deadlines": {
+        "task": "declarations.tasks.declaration_step2_sweep_task",
+        "schedule": 3600.0,
+    },
     # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
     # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,
     # so the live dashboard trails the port by seconds; each run reads only new events.

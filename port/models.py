@@ -322,6 +322,14 @@ class TimelineEvent(models.Model):
     class Kind(models.TextChoices):
         DECLARATION_FILED = "declaration.filed", _("Declaration filed")
         DECLARATION_STATUS_CHANGED = "declaration.status_changed", _("Declaration status changed")
+        DECLARATION_UPDATED = "declaration.updated", _("Declaration draft edited")
+        DECLARATION_GUARANTEE_DRAWN = "declaration.guarantee_drawn", _("Guarantee drawn")
+        DECLARATION_GUARANTEE_RESTORED = (
+            "declaration.guarantee_restored",
+            _("Guarantee restored"),
+        )
+        DECLARATION_STEP2_REMINDER = "declaration.step2_reminder", _("Step 2 reminder")
+        DECLARATION_STEP2_OVERDUE = "declaration.step2_overdue", _("Step 2 overdue")
         CONTAINER_DECIDED = "inspection.container_decided", _("Container decided")
         CERTIFICATE_APPLIED = "certificate.applied", _("Certificate applied for")
         CERTIFICATE_STATUS_CHANGED = (

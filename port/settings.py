@@ -209,6 +209,7 @@ SPECTACULAR_SETTINGS = {
         "EdifactImportStatusEnum": "shipping.models.EdifactImport.Status",
         "DangerousGoodsFlagStatusEnum": "shipping.models.DangerousGoodsFlag.Status",
         "BoardingStatusEnum": "shipping.models.BoardingAppointment.Status",
+        "DeclarationKindEnum": "declarations.models.Declaration.Kind",
     },
 }
 

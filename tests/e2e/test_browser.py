@@ -179,3 +179,37 @@ def test_bad_container_check_digit_shows_the_field_error(transactional_db, demo,
     expect(errors).to_contain_text("COSU6123452")
     expect(page.locator("#id_containers")).to_have_value("COSU6123452")
     expect(page.locator("#id_items-0-hs_code")).to_have_value(TILES["hs_code"])
+
+
+def test_cas_number_typed_in_the_form_suggests_and_fills_the_commodity_code(
+    transactional_db, demo, new_page
+):
+    # given
+    page = new_page("importer")
+    page.goto("/declarations/new/")
+
+    # when: the filer types a CAS number; the table answers as they type
+    cas = page.locator("#id_items-0-cas_number")
+    cas.press_sequentially("67-64", delay=50)
+    expect(page.locator("#cas-suggestions option[value='67-64-1']")).to_have_count(
+        1, timeout=TIMEOUT
+    )
+    cas.press_sequentially("-1", delay=50)
+
+    # then: the empty commodity code gets the HS subheading acetone maps to
+    expect(page.locator("#id_items-0-hs_code")).to_have_value("291411")
+
+
+def test_a_line_is_added_and_removed_without_a_reload(transactional_db, demo, new_page):
+    page = new_page("importer")
+    page.goto("/declarations/new/")
+    mark_window(page)
+
+    page.get_by_role("button", name="+ Add a line").click()
+    page.get_by_role("button", name="+ Add a line").click()
+    page.locator("#items tbody tr").nth(1).locator("[data-remove-item]").click()
+
+    expect(page.locator("#items tbody tr")).to_have_count(2)
+    expect(page.locator("#id_items-TOTAL_FORMS")).to_have_value("2")
+    expect(page.locator("#id_items-1-hs_code")).to_have_count(1)
+    assert_not_reloaded(page)

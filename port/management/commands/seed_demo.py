@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from declarations.services import guarantee_account_set
 from inspection.models import Outcome, RiskRule
 from inspection.services import rule_set_activate
 from port.models import (
@@ -157,6 +158,9 @@ class Command(BaseCommand):
         for rule in RULES:
             RiskRule.objects.update_or_create(name=rule["name"], defaults=rule)
         rule_set_activate(officer=None)  # a no-op when the rules are unchanged
+        # Two-step declaration: the general-credit exporter draws on a guarantee quota; the
+        # certified (AEO) importer is exempt and has none.
+        guarantee_account_set(enterprise=orgs["exporter"], quota=Decimal("500000.00"))
         if options["verbosity"]:
             self.stdout.write(self.style.SUCCESS("Demo port of Xiamen (CNXMN) is loaded."))
 
