@@ -153,3 +153,15 @@ def declaration_facts(*, declaration_ids: list[int]) -> dict[int, dict]:
         )
     )
     return {row["pk"]: row for row in rows}
+
+
+def containers_for_direct_delivery(*, port_call_id: int) -> set[str]:
+    """Containers of a call's released imports whose declarations asked for ship-side pickup."""
+    return set(
+        DeclarationContainer.objects.filter(
+            declaration__port_call_id=port_call_id,
+            declaration__direction=Declaration.Direction.IMPORT,
+            declaration__status=Declaration.Status.RELEASED,
+            declaration__direct_delivery=True,
+        ).values_list("container__number", flat=True)
+    )

@@ -21,6 +21,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from declarations import queries as declaration_queries
 from inspection import events
 from inspection.models import (
     Decision,
@@ -80,18 +81,22 @@ def _destinations(
 
 @transaction.atomic
 def diversion_plan(
-    *, port_call_id: int, container_numbers: list[str], direct_pickup: set[str] = frozenset()
+    *, port_call_id: int, container_numbers: list[str], direct_pickup: set[str] | None = None
 ) -> list[DiversionInstruction]:
     """Plan (or re-plan) the given containers of a call: one query in, bulk writes out.
 
     New instructions are created, changed ones updated; both get a fresh sequence so the
     terminal's feed and webhook carry them. Unchanged ones are left alone, so planning
     twice changes nothing. `direct_pickup` holds the containers whose released
-    declarations asked for ship-side pickup.
+    declarations asked for ship-side pickup; by default the declarations are asked.
     """
     call = PortCall.objects.select_related("terminal", "vessel").get(pk=port_call_id)
     numbers = sorted(set(container_numbers))
     containers = _containers(numbers)
+    if direct_pickup is None:
+        direct_pickup = declaration_queries.containers_for_direct_delivery(
+            port_call_id=port_call_id
+        )
     planned = _destinations(port_call_id, numbers, set(direct_pickup))
     existing = {
         i.container.number: i
@@ -198,7 +203,7 @@ def diversion_replan_after_decision(*, declaration) -> None:
         ).values_list("container__number", flat=True)
     )
     if numbers:
-        diversion_plan(port_call_id=call.pk, container_numbers=numbers, direct_pickup=set())
+        diversion_plan(port_call_id=call.pk, container_numbers=numbers)
 
 
 def lifts_saved(*, port_call_id: int) -> dict:

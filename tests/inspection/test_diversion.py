@@ -292,3 +292,21 @@ def test_berthing_plans_every_container_on_the_manifest(demo, api_for):
 
     planned = dict(DiversionInstruction.objects.values_list("container__number", "destination"))
     assert planned == {"COSU6123451": "inspection_area", "OOLU6123458": "yard"}
+
+
+def test_a_released_advance_import_declared_for_direct_pickup_goes_ship_side(demo, api_for):
+    body = filing(
+        demo.port_call.pk, containers=["COSU6123451"], is_advance=True, direct_delivery=True
+    )
+    created = api_for(demo.importer).post("/api/v1/declarations/", body, format="json")
+    assert created.status_code == 201, created.json()
+    declaration_services.declaration_assess(declaration_id=created.json()["id"])
+
+    written = diversion.diversion_plan(
+        port_call_id=demo.port_call.pk, container_numbers=["COSU6123451", "OOLU6123458"]
+    )
+
+    assert {i.container.number: i.destination for i in written} == {
+        "COSU6123451": "ship_side",
+        "OOLU6123458": "yard",
+    }
