@@ -52,12 +52,16 @@ class DeclarationForm(forms.Form):
         widget=forms.Select,
         help_text=_("For step 2 of a two-step declaration: the released summary it completes."),
     )
-    enterprise = forms.ModelChoiceField(queryset=None, label=_("Enterprise (consignee)"))
-    port_call = PortCallChoiceField(queryset=None, label=_("Vessel and voyage"))
-    bl_number = forms.CharField(label=_("B/L number"), max_length=35)
+    # Not required here: the service names every missing or bad value at once.
+    enterprise = forms.ModelChoiceField(
+        queryset=None, label=_("Enterprise (consignee)"), required=False
+    )
+    port_call = PortCallChoiceField(queryset=None, label=_("Vessel and voyage"), required=False)
+    bl_number = forms.CharField(label=_("B/L number"), max_length=35, required=False)
     containers = forms.CharField(
         label=_("Containers"),
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "MSCU1234565\nCSQU3054383"}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "MSCU1234566\nCSQU3054383"}),
         help_text=_("ISO 6346 numbers, one per line or separated by commas."),
     )
     trade_mode = forms.ChoiceField(
@@ -146,8 +150,8 @@ class DeclarationForm(forms.Form):
     def filing_input(self, items) -> services.FilingInput:
         data = self.cleaned_data
         return services.FilingInput(
-            enterprise_id=data["enterprise"].pk,
-            port_call_id=data["port_call"].pk,
+            enterprise_id=getattr(data.get("enterprise"), "pk", None),
+            port_call_id=getattr(data.get("port_call"), "pk", None),
             bl_number=data["bl_number"],
             container_numbers=self.container_numbers(),
             items=[services.ItemInput(**item) for item in items.cleaned_data if item],
@@ -164,6 +168,7 @@ class ItemForm(forms.Form):
     hs_code = forms.CharField(
         label=_("Commodity code"),
         max_length=10,
+        required=False,
         widget=forms.TextInput(
             attrs={
                 "inputmode": "numeric",
@@ -174,15 +179,20 @@ class ItemForm(forms.Form):
             }
         ),
     )
-    description = forms.CharField(label=_("Description"), max_length=250)
-    quantity = forms.DecimalField(label=_("Quantity"), max_digits=14, decimal_places=3)
+    description = forms.CharField(label=_("Description"), max_length=250, required=False)
+    quantity = forms.DecimalField(
+        label=_("Quantity"), max_digits=14, decimal_places=3, required=False
+    )
     unit = forms.ChoiceField(label=_("Unit"), choices=DeclarationItem.Unit.choices)
     unit_price = forms.DecimalField(
         label=_("Unit price"), max_digits=16, decimal_places=4, required=False
     )
-    value = forms.DecimalField(label=_("Value"), max_digits=16, decimal_places=2)
+    value = forms.DecimalField(label=_("Value"), max_digits=16, decimal_places=2, required=False)
     origin_country = forms.CharField(
-        label=_("Origin"), max_length=2, widget=forms.TextInput(attrs={"placeholder": "AU"})
+        label=_("Origin"),
+        max_length=2,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "AU"}),
     )
     cas_number = forms.CharField(
         label=_("CAS number"),

@@ -128,3 +128,24 @@ def form_to_api(demo) -> dict:
         "bl_number": "COSU6401234560",
         "containers": ["COSU6123451", "CSNU8011228"],
     }
+
+
+def test_every_error_of_a_form_shows_in_one_round(demo, client):
+    client.force_login(demo.importer)
+
+    response = client.post(
+        "/declarations/new/",
+        form_data(
+            demo,
+            bl_number="",
+            containers="COSU6123452",
+            item={"description": "", "hs_code": "02023"},
+        ),
+    )
+
+    page = response.content.decode()
+    assert 'id="id_bl_number-errors"' in page
+    assert "COSU6123452: the check digit is wrong (ISO 6346)." in page
+    assert "A commodity code has exactly 10 digits." in page
+    assert 'id="id_items-0-description-errors"' in page
+    assert Declaration.objects.exists() is False
