@@ -295,11 +295,13 @@ def filing_submit(
     if call is not None and len(agencies) < len(REVIEWING_KINDS):
         missing = sorted(set(REVIEWING_KINDS) - set(agencies))
         errors["port_call"] = [
-            _("No agency of kind %(kinds)s serves this port.") % {"kinds": ", ".join(missing)}
+            _("No agency of kind %(kinds)s serves this port.")
+            % {"kinds": ", ".join(str(Organisation.Kind(kind).label) for kind in missing)}
         ]
     if call is not None and not errors.get("direction") and _live_filing_exists(call, direction):
         errors["direction"] = [
-            _("This call already has a %(direction)s filing.") % {"direction": direction}
+            _("This call already has a %(direction)s filing.")
+            % {"direction": str(VesselFiling.Direction(direction).label).lower()}
         ]
     if errors:
         raise InvalidInput(errors)
@@ -320,7 +322,8 @@ def filing_submit(
         raise InvalidInput(
             {
                 "direction": [
-                    _("This call already has a %(direction)s filing.") % {"direction": direction}
+                    _("This call already has a %(direction)s filing.")
+                    % {"direction": str(VesselFiling.Direction(direction).label).lower()}
                 ]
             }
         ) from None
