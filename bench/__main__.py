@@ -53,7 +53,11 @@ def main() -> int:
         figures = {name: benches[name](measure) for name in chosen}
     finally:
         connection.creation.destroy_test_db(database, verbosity=0)
-    machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
+    machine = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+    }
     RESULTS.mkdir(exist_ok=True)
     for name, result in figures.items():
         (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine, **result}, indent=2))

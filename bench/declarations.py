@@ -18,7 +18,11 @@ from declarations.models import Declaration
 from port.models import Organisation, PortCall, User
 
 ITEM = services.ItemInput(
-    hs_code="0202300090", description="Frozen boneless beef", quantity="1000", value="40000", origin_country="AU"
+    hs_code="0202300090",
+    description="Frozen boneless beef",
+    quantity="1000",
+    value="40000",
+    origin_country="AU",
 )
 _serial = iter(range(1, 999_999))
 
@@ -67,7 +71,10 @@ def run(measure) -> dict:
         with CaptureQueriesContext(connection) as queries:
             client.get("/api/v1/declarations/")
         timing = measure(lambda: client.get("/api/v1/declarations/"), repeat=15)
-        list_at[target] = {"queries": len(queries), "median_ms": round(timing["median_s"] * 1000, 1)}
+        list_at[target] = {
+            "queries": len(queries),
+            "median_ms": round(timing["median_s"] * 1000, 1),
+        }
 
     assert Organisation.objects.exists()
     return {

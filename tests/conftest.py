@@ -55,7 +55,12 @@ def _test_settings():
             "default": {
                 **settings.CHANNEL_LAYERS["default"],
                 "CONFIG": {
-                    "hosts": [{**settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0], "address": TEST_REDIS_URL}],
+                    "hosts": [
+                        {
+                            **settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0],
+                            "address": TEST_REDIS_URL,
+                        }
+                    ],
                     "prefix": TEST_CHANNELS_PREFIX,
                 },
             }

@@ -25,6 +25,8 @@ def test_only_kinds_of_the_closed_enum_are_recorded(demo):
     from port.timeline import timeline_record
 
     with pytest.raises(ValueError, match="not a valid"):
-        timeline_record(subject=demo.importer_org, kind="declaration.teleported", actor=None, organisation=None)
+        timeline_record(
+            subject=demo.importer_org, kind="declaration.teleported", actor=None, organisation=None
+        )
 
     assert TimelineEvent.objects.exists() is False
