@@ -59,6 +59,9 @@ class RiskRuleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        low, high = cleaned.get("value_per_kg_min"), cleaned.get("value_per_kg_max")
+        if low is not None and high is not None and high < low:
+            self.add_error("value_per_kg_max", _("The highest value must not be below the lowest."))
         valid_from, valid_until = cleaned.get("valid_from"), cleaned.get("valid_until")
         if valid_from and valid_until and valid_until < valid_from:
             self.add_error("valid_until", _("The rule must end after it starts."))

@@ -41,6 +41,30 @@ class RiskRule(TimeStampedModel):
         default=list,
         verbose_name=_("watched B/L numbers"),
     )
+    value_per_kg_min = models.DecimalField(
+        _("lowest plausible value per kg (CNY)"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
+    value_per_kg_max = models.DecimalField(
+        _("highest plausible value per kg (CNY)"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
+    dangerous_goods = models.BooleanField(
+        _("dangerous goods only"),
+        default=False,
+        help_text=_("Containers the manifest lists with a UN number or IMDG class."),
+    )
+    summary_declarations = models.BooleanField(
+        _("summary declarations only"),
+        default=False,
+        help_text=_("Step 1 of a two-step declaration."),
+    )
     action = models.CharField(_("action"), max_length=12, choices=Outcome.choices)
     sampling_rate = models.DecimalField(
         _("sampling rate"),

@@ -28,7 +28,9 @@ class Consignment:
     origin_countries: tuple[str, ...]
     containers: tuple[str, ...]
     filed_on: date
-    facts: dict = field(default_factory=dict)
+    value_per_kg: Decimal | None = None
+    is_summary: bool = False
+    dangerous_containers: frozenset[str] = field(default_factory=frozenset)
 
 
 def rule_snapshot(rule, watched_enterprise_ids: list[int]) -> dict:
@@ -44,6 +46,10 @@ def rule_snapshot(rule, watched_enterprise_ids: list[int]) -> dict:
         "credit_ratings": list(rule.credit_ratings),
         "watched_enterprises": sorted(watched_enterprise_ids),
         "watched_bl_numbers": [n.upper() for n in rule.watched_bl_numbers],
+        "value_per_kg_min": _text(rule.value_per_kg_min),
+        "value_per_kg_max": _text(rule.value_per_kg_max),
+        "dangerous_goods": rule.dangerous_goods,
+        "summary_declarations": rule.summary_declarations,
         "valid_from": rule.valid_from.isoformat() if rule.valid_from else None,
         "valid_until": rule.valid_until.isoformat() if rule.valid_until else None,
     }
@@ -62,8 +68,27 @@ def matches(rule: dict, consignment: Consignment) -> bool:
         not rule["watched_enterprises"] or consignment.enterprise_id in rule["watched_enterprises"],
         not rule["watched_bl_numbers"]
         or consignment.bl_number.upper() in rule["watched_bl_numbers"],
+        # Criteria added later: snapshots of older versions do not have them.
+        not rule.get("summary_declarations") or consignment.is_summary,
+        _value_outside(rule, consignment.value_per_kg),
     ]
     return all(checks)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _value_outside(rule: dict, value_per_kg: Decimal | None) -> bool:
+    """True when the rule sets no value range, or the declared value per kg is outside it."""
+    low, high = rule.get("value_per_kg_min"), rule.get("value_per_kg_max")
+    if low is None and high is None:
+        return True
+    if value_per_kg is None:
+        return False  # without a net weight there is nothing to compare
+    return (low is not None and value_per_kg < Decimal(low)) or (
+        high is not None and value_per_kg > Decimal(high)
+    )
 
 
 def sample(seed: str, rule_id: int, container: str) -> Decimal:
@@ -82,7 +107,10 @@ def evaluate(
     decided = {}
     for container in consignment.containers:
         hits = [
-            r for r in matching if sample(seed, r["id"], container) < Decimal(r["sampling_rate"])
+            r
+            for r in matching
+            if (not r.get("dangerous_goods") or container in consignment.dangerous_containers)
+            and sample(seed, r["id"], container) < Decimal(r["sampling_rate"])
         ]
         outcome = min(
             (r["action"] for r in hits), key=OUTCOME_STRENGTH.index, default=Outcome.RELEASE

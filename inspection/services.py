@@ -2,6 +2,7 @@
 
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -27,6 +28,7 @@ from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for, organisation_ids_for
 from port.timeline import timeline_record, timeline_record_many
+from shipping import queries as shipping_queries
 
 # ---------------------------------------------------------------- rule sets
 
@@ -72,8 +74,13 @@ def rule_dry_run(*, rule: RiskRule, watched_enterprise_ids: list[int], days: int
     since = timezone.now() - timedelta(days=days)
     declarations = declaration_queries.declarations_for_assessment().filter(submitted_at__gte=since)
     selected, declarations_hit, containers_seen = [], 0, 0
+    dangerous_by_call: dict[int, frozenset[str]] = {}
     for declaration in declarations.iterator(chunk_size=500):
-        consignment = _consignment(declaration)
+        if declaration.port_call_id not in dangerous_by_call:
+            dangerous_by_call[declaration.port_call_id] = shipping_queries.dangerous_containers(
+                port_call_id=declaration.port_call_id
+            )
+        consignment = _consignment(declaration, dangerous_by_call[declaration.port_call_id])
         containers_seen += len(consignment.containers)
         decided = rules.evaluate(consignment, [snapshot], seed="dry-run")
         hit = [number for number, (outcome, _hits) in decided.items() if outcome != Outcome.RELEASE]
@@ -92,16 +99,26 @@ def rule_dry_run(*, rule: RiskRule, watched_enterprise_ids: list[int], days: int
 # ---------------------------------------------------------------- decisions
 
 
-def _consignment(declaration) -> rules.Consignment:
+def _consignment(declaration, dangerous: frozenset[str] | None = None) -> rules.Consignment:
+    """What the rules read of a declaration. `dangerous` are the containers of its call that
+    a manifest lists as dangerous goods; asked of the shipping app when not given."""
+    items = list(declaration.items.all())
+    if dangerous is None:
+        dangerous = shipping_queries.dangerous_containers(port_call_id=declaration.port_call_id)
+    net_weight = declaration.net_weight
+    value = sum((item.value for item in items), Decimal(0))
     return rules.Consignment(
         declaration_id=declaration.pk,
         bl_number=declaration.bl_number,
         enterprise_id=declaration.enterprise_id,
         credit_rating=declaration.enterprise.credit_rating,
-        hs_codes=tuple(item.hs_code for item in declaration.items.all()),
-        origin_countries=tuple(item.origin_country for item in declaration.items.all()),
+        hs_codes=tuple(item.hs_code for item in items),
+        origin_countries=tuple(item.origin_country for item in items),
         containers=tuple(c.number for c in declaration.containers.all()),
         filed_on=timezone.localdate(declaration.submitted_at or timezone.now()),
+        value_per_kg=(value / net_weight) if net_weight else None,
+        is_summary=declaration.kind == "summary",
+        dangerous_containers=dangerous,
     )
 
 

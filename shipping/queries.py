@@ -189,3 +189,12 @@ def port_call_live_group(user: User, key: str) -> str | None:
     if not key.isdigit() or not port_call_list(user=user).filter(pk=int(key)).exists():
         return None
     return events.port_call_group(int(key))
+
+
+def dangerous_containers(*, port_call_id: int) -> frozenset[str]:
+    """Containers of a call that a manifest lists with a UN number or an IMDG class."""
+    return frozenset(
+        ManifestEntry.objects.filter(port_call_id=port_call_id)
+        .filter(Q(un_number__gt="") | Q(imdg_class__gt=""))
+        .values_list("container_number", flat=True)
+    )

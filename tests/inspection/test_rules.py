@@ -1,4 +1,5 @@
 from datetime import date
+from decimal import Decimal
 
 from inspection import rules
 from inspection.models import Outcome
@@ -93,3 +94,34 @@ def test_sampling_selects_about_the_rate_and_the_same_containers_for_the_same_se
     assert first == again
     assert 30 <= len(selected) <= 70  # 25 % of 200, give or take
     assert selected != {c for c, (outcome, _) in other_seed.items() if outcome != Outcome.RELEASE}
+
+
+def test_a_value_per_kg_outside_the_plausible_range_matches():
+    rule = snapshot(1, value_per_kg_min="20", value_per_kg_max="80")
+
+    assert rules.matches(rule, consignment(value_per_kg=Decimal("5"))) is True
+    assert rules.matches(rule, consignment(value_per_kg=Decimal("120"))) is True
+    assert rules.matches(rule, consignment(value_per_kg=Decimal("40"))) is False
+    assert rules.matches(rule, consignment(value_per_kg=None)) is False  # no net weight declared
+
+
+def test_summary_declarations_and_dangerous_goods_criteria():
+    summary_rule = snapshot(1, summary_declarations=True)
+    dg_rule = snapshot(2, Outcome.MANUAL, dangerous_goods=True)
+
+    assert rules.matches(summary_rule, consignment(is_summary=True)) is True
+    assert rules.matches(summary_rule, consignment()) is False
+    decided = rules.evaluate(
+        consignment(containers=("C1", "C2"), dangerous_containers=frozenset({"C2"})),
+        [dg_rule],
+        seed="s",
+    )
+    assert {c: outcome for c, (outcome, _) in decided.items()} == {"C1": "release", "C2": "manual"}
+
+
+def test_rules_of_an_older_version_without_the_newer_criteria_still_evaluate():
+    old = snapshot(1, hs_prefix="0202")
+    for key in ("value_per_kg_min", "value_per_kg_max", "dangerous_goods", "summary_declarations"):
+        old.pop(key, None)
+
+    assert rules.matches(old, consignment()) is True

@@ -327,3 +327,42 @@ def test_concurrent_call_next_gives_each_ticket_to_exactly_one_officer(
     )  # 4 distinct tickets
     assert called.count(None) == 2
     assert Inspection.objects.filter(status="called").count() == 4
+
+
+def test_a_dangerous_goods_rule_selects_the_containers_the_manifest_lists_as_dangerous(
+    demo, api_for
+):
+    from shipping.cargo import ManifestLineInput, manifest_add_lines
+
+    RiskRule.objects.create(
+        name="DG check",
+        public_reason="Dangerous goods are checked.",
+        action=Outcome.MANUAL,
+        dangerous_goods=True,
+    )
+    services.rule_set_activate(officer=demo.officer)
+    lines = [
+        ManifestLineInput(
+            bl_number="COSU6401234560",
+            container_number="COSU6123451",
+            un_number="1173",
+            imdg_class="3",
+        ),
+        ManifestLineInput(bl_number="COSU6401234560", container_number="CSNU8011228"),
+    ]
+    manifest_add_lines(
+        user=User.objects.get(username="agent"),
+        port_call_id=demo.port_call.pk,
+        lines=lines,
+        source="api",
+    )
+    created = (
+        api_for(demo.importer)
+        .post("/api/v1/declarations/", filing(demo.port_call.pk), format="json")
+        .json()
+    )
+
+    declaration_services.declaration_assess(declaration_id=created["id"])
+
+    outcomes = dict(Decision.objects.values_list("container__number", "outcome"))
+    assert outcomes == {"COSU6123451": "manual", "CSNU8011228": "release"}
