@@ -156,12 +156,25 @@ def declaration_facts(*, declaration_ids: list[int]) -> dict[int, dict]:
 
 
 def containers_for_direct_delivery(*, port_call_id: int) -> set[str]:
-    """Containers of a call's released imports whose declarations asked for ship-side pickup."""
+    """Containers of a call's released declarations that asked for ship-side pickup (imports)
+    or direct loading (exports)."""
     return set(
         DeclarationContainer.objects.filter(
             declaration__port_call_id=port_call_id,
-            declaration__direction=Declaration.Direction.IMPORT,
             declaration__status=Declaration.Status.RELEASED,
             declaration__direct_delivery=True,
         ).values_list("container__number", flat=True)
+    )
+
+
+def export_port_call_of(*, container_number: str) -> int | None:
+    """The vessel call of the latest live export declaration of a container, if any."""
+    return (
+        Declaration.objects.filter(
+            containers__number=container_number, direction=Declaration.Direction.EXPORT
+        )
+        .exclude(status__in=[Declaration.Status.DRAFT, Declaration.Status.WITHDRAWN])
+        .order_by("-submitted_at")
+        .values_list("port_call_id", flat=True)
+        .first()
     )

@@ -71,7 +71,16 @@ def _destinations(
         if decision is not None and decision.outcome != Outcome.RELEASE and not inspected:
             planned[number] = (Destination.INSPECTION_AREA, decision.get_outcome_display())
         elif decision is not None and number in direct_pickup:
-            planned[number] = (Destination.SHIP_SIDE, _("Released, declared for ship-side pickup"))
+            if decision.declaration.direction == "export":
+                planned[number] = (
+                    Destination.DIRECT_LOADING,
+                    _("Released, declared for direct loading"),
+                )
+            else:
+                planned[number] = (
+                    Destination.SHIP_SIDE,
+                    _("Released, declared for ship-side pickup"),
+                )
         elif decision is None:
             planned[number] = (Destination.YARD, _("Not yet declared"))
         else:
@@ -145,6 +154,15 @@ def diversion_plan_for_berthed_call(*, port_call_id: int) -> list[DiversionInstr
         .distinct()
     )
     return diversion_plan(port_call_id=port_call_id, container_numbers=numbers)
+
+
+def diversion_plan_at_gate_in(*, container: Container) -> list[DiversionInstruction]:
+    """An export container at the gate: straight to its vessel (direct loading), to the
+    inspection area, or to the yard, according to its export declaration."""
+    port_call_id = declaration_queries.export_port_call_of(container_number=container.number)
+    if port_call_id is None:
+        return []
+    return diversion_plan(port_call_id=port_call_id, container_numbers=[container.number])
 
 
 def _containers(numbers: list[str]) -> dict[str, Container]:

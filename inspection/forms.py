@@ -75,6 +75,22 @@ class OverrideForm(forms.Form):
     )
 
 
+class MultipleImageInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.ImageField):
+    """Several photos in one field; each is checked as an image."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleImageInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleImageField, self).clean(file, initial) for file in files]
+
+
 class RecordForm(forms.Form):
     result = forms.ChoiceField(
         label=_("Result"), choices=[("", "—"), *Inspection.Result.choices], required=False
@@ -83,6 +99,7 @@ class RecordForm(forms.Form):
         label=_("Findings"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
     scan_image = forms.ImageField(label=_("Scan image (H986)"), required=False)
+    photos = MultipleImageField(label=_("Photos"), required=False)
     image_verdict = forms.ChoiceField(
         label=_("Image review"),
         choices=[("", "—"), *Inspection.ImageVerdict.choices],

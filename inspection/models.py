@@ -265,6 +265,21 @@ class Inspection(TimeStampedModel):
         return None
 
 
+class InspectionPhoto(models.Model):
+    """A photo the officer took during the examination."""
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="photos")
+    image = models.ImageField(_("photo"), upload_to="inspection/photos/%Y/%m/")
+    taken_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.image.name
+
+
 class ExpertConsultation(TimeStampedModel):
     """An officer asks a remote expert for an opinion on an inspection."""
 

@@ -61,7 +61,7 @@ def ticket_get_for_user(*, user: User, inspection_id: int) -> Inspection:
     try:
         return (
             tickets_for(user=user)
-            .prefetch_related("consultations__asked_by", "consultations__expert")
+            .prefetch_related("consultations__asked_by", "consultations__expert", "photos")
             .get(pk=inspection_id)
         )
     except (Inspection.DoesNotExist, ValueError, TypeError):

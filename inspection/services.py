@@ -19,6 +19,7 @@ from inspection.models import (
     ExpertConsultation,
     GateEvent,
     Inspection,
+    InspectionPhoto,
     Outcome,
     RiskRule,
     RuleSetVersion,
@@ -362,8 +363,9 @@ def inspection_record(
     findings: str = "",
     image_verdict: str = "",
     scan_image=None,
+    photos=(),
 ) -> Inspection:
-    """Record what the examination found; allowed while it is in progress."""
+    """Record what the examination found, with photos; allowed while it is in progress."""
     inspection = _locked_for_officer(inspection_id, officer)
     if inspection.status != Inspection.Status.IN_PROGRESS:
         raise TransitionNotAllowed(obj=inspection, old=inspection.status, new=inspection.status)
@@ -382,12 +384,15 @@ def inspection_record(
     if scan_image:
         inspection.scan_image = scan_image
     inspection.save(update_fields=[*fields, "scan_image", "updated_at"])
+    InspectionPhoto.objects.bulk_create(
+        InspectionPhoto(inspection=inspection, image=photo, taken_by=officer) for photo in photos
+    )
     timeline_record(
         subject=inspection,
         kind=TimelineEvent.Kind.INSPECTION_RECORDED,
         actor=officer,
         organisation=inspection.decision.declaration.enterprise,
-        data={"result": result, "image_verdict": image_verdict},
+        data={"result": result, "image_verdict": image_verdict, "photos": len(photos)},
     )
     return inspection
 
@@ -538,7 +543,8 @@ def gate_report(
 ) -> GateEvent:
     """A terminal gate reports a container; a gate-out of an unreleased one is refused.
 
-    A refusal raises an alert to the port's customs office, pushed live to its officers.
+    A refusal raises an alert to the port's customs office, pushed live to its officers. An
+    export at gate-in gets its diversion instruction (direct loading, inspection area, yard).
     A repeat with the same idempotency key returns the first event.
     """
     terminal = _terminals_for(user).first()
@@ -583,6 +589,8 @@ def gate_report(
     )
     if not allowed:
         _alert_customs(event, terminal)
+    elif direction == GateEvent.Direction.IN:
+        diversion.diversion_plan_at_gate_in(container=container)
     return event
 
 

@@ -7,6 +7,15 @@ urlpatterns = [
     path("queue/", views.inspection_queue, name="queue"),
     path("areas/<int:area_id>/call-next/", views.call_next, name="call_next"),
     path("tickets/<int:inspection_id>/", views.ticket_detail, name="ticket"),
+    path(
+        "tickets/<int:inspection_id>/scan/", views.ticket_file, {"kind": "scan"}, name="ticket_scan"
+    ),
+    path(
+        "tickets/<int:inspection_id>/photos/<int:photo_id>/",
+        views.ticket_file,
+        {"kind": "photo"},
+        name="ticket_photo",
+    ),
     path("decisions/<int:decision_id>/", views.decision_detail, name="decision"),
     path("rules/", views.rule_list, name="rules"),
     path("rules/new/", views.rule_edit, name="rule_new"),

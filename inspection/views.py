@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -263,3 +264,17 @@ def call_diversion(request, port_call_id: int):
     page = Paginator(instructions, 100).get_page(request.GET.get("page"))
     context = {"call": call, "saved": diversion.lifts_saved(port_call_id=call.pk), "page": page}
     return render(request, "inspection/diversion.html", context)
+
+
+@login_required
+def ticket_file(request, inspection_id: int, kind: str, photo_id: int | None = None):
+    """A ticket's scan image or one of its photos, only for those who may see the ticket."""
+    ticket = queries.ticket_get_for_user(user=request.user, inspection_id=inspection_id)
+    if kind == "scan" and ticket.scan_image:
+        file = ticket.scan_image
+    else:
+        photo = ticket.photos.filter(pk=photo_id).first() if kind == "photo" else None
+        if photo is None:
+            raise Http404("No such file")
+        file = photo.image
+    return FileResponse(file.open("rb"), filename=file.name.rsplit("/", 1)[-1])

@@ -310,3 +310,36 @@ def test_a_released_advance_import_declared_for_direct_pickup_goes_ship_side(dem
         "COSU6123451": "ship_side",
         "OOLU6123458": "yard",
     }
+
+
+@pytest.mark.parametrize(
+    ("items", "direct", "destination"),
+    [(None, True, "direct_loading"), ("meat", False, "inspection_area")],
+)
+def test_an_export_at_gate_in_is_diverted_by_its_declaration(
+    demo, api_for, items, direct, destination
+):
+    from inspection import services
+
+    goods = (
+        [{**MEAT_ITEM, "origin_country": "CN"}] if items == "meat" else [{**filing(0)["items"][0]}]
+    )
+    body = filing(
+        demo.port_call.pk,
+        containers=["TGHU6123458"],
+        direction="export",
+        enterprise=demo.exporter_org.pk,
+        is_advance=True,
+        direct_delivery=direct,
+        items=goods,
+    )
+    created = api_for(demo.exporter).post("/api/v1/declarations/", body, format="json")
+    assert created.status_code == 201, created.json()
+    declaration_services.declaration_assess(declaration_id=created.json()["id"])
+
+    event = services.gate_report(user=demo.terminal, container_number="TGHU6123458", direction="in")
+
+    assert event.allowed is True
+    assert (
+        DiversionInstruction.objects.get(container__number="TGHU6123458").destination == destination
+    )

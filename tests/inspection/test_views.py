@@ -140,3 +140,67 @@ def test_enterprises_cannot_reach_inspection_pages(demo, client, selected):
     assert client.post(f"/inspection/areas/{ticket.area_id}/call-next/").status_code == 404
     ticket.refresh_from_db()
     assert ticket.status == "queued"
+
+
+def _png(name: str):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), "teal").save(buffer, "PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+def test_photos_and_the_scan_image_are_kept_and_shown_only_to_who_sees_the_ticket(
+    demo, client, selected, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(demo.terminal)
+    client.post("/inspection/hoisting/", {"container": "COSU6123451"})
+    client.force_login(demo.officer)
+    ticket_url = client.post(f"/inspection/areas/{Inspection.objects.get().area_id}/call-next/")[
+        "Location"
+    ]
+    client.post(ticket_url, {"action": "start"})
+
+    client.post(
+        ticket_url,
+        {
+            "action": "record",
+            "result": "conforming",
+            "image_verdict": "clear",
+            "scan_image": _png("h986.png"),
+            "photos": [_png("a.png"), _png("b.png")],
+        },
+    )
+
+    ticket = Inspection.objects.get()
+    photo = ticket.photos.first()
+    assert (ticket.photos.count(), ticket.image_verdict) == (2, "clear")
+    assert client.get(f"{ticket_url}photos/{photo.pk}/").getvalue().startswith(b"\x89PNG")
+    assert client.get(f"{ticket_url}scan/").status_code == 200
+    client.force_login(demo.importer)
+    assert client.get(f"{ticket_url}photos/{photo.pk}/").status_code == 404
+    assert client.get(f"{ticket_url}scan/").status_code == 404
+
+
+def test_a_file_that_is_not_an_image_is_refused(demo, client, selected, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(demo.terminal)
+    client.post("/inspection/hoisting/", {"container": "COSU6123451"})
+    client.force_login(demo.officer)
+    ticket_url = client.post(f"/inspection/areas/{Inspection.objects.get().area_id}/call-next/")[
+        "Location"
+    ]
+    client.post(ticket_url, {"action": "start"})
+
+    page = client.post(
+        ticket_url, {"action": "record", "photos": [SimpleUploadedFile("x.png", b"not an image")]}
+    )
+
+    assert "Upload a valid image" in page.content.decode()
+    assert Inspection.objects.get().photos.count() == 0
