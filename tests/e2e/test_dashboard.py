@@ -48,3 +48,20 @@ def test_every_chart_has_a_table_view(transactional_db, demo, new_page):
     expect(panel.locator("table")).to_be_visible()
     expect(panel.locator(".chart")).to_be_hidden()
     expect(panel.get_by_role("button", name="Table")).to_have_attribute("aria-expanded", "true")
+
+
+def test_a_table_view_stays_open_through_a_live_refresh(transactional_db, demo, new_page):
+    page = new_page("officer")
+    page.goto("/analytics/")
+    panel = page.locator("#panel-releases_per_hour")
+    panel.get_by_role("button", name="Table").click()
+
+    # when: the page refreshes its panels, as it does for every live event
+    page.evaluate(
+        "document.body.dispatchEvent(new CustomEvent('live', {detail: {type: 'live.resync'}}))"
+    )
+    page.wait_for_timeout(1500)
+
+    # then
+    expect(panel.locator("table")).to_be_visible()
+    expect(panel.get_by_role("button", name="Table")).to_have_attribute("aria-expanded", "true")

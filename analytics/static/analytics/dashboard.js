@@ -133,18 +133,41 @@
     });
   }
 
+  // The panels switched to their table view; a live refresh redraws the panels, so the
+  // choice is kept here and applied again after every swap.
+  const tableViews = new Set();
+
+  function showView(button, showTable) {
+    const panel = button.closest(".panel");
+    const table = document.getElementById(button.getAttribute("aria-controls"));
+    table.hidden = !showTable;
+    panel.querySelector(".chart").hidden = showTable;
+    panel.dataset.view = showTable ? "table" : "chart";
+    button.setAttribute("aria-expanded", String(showTable));
+  }
+
+  function restoreViews() {
+    tableViews.forEach((id) => {
+      const button = document.querySelector(`[data-toggle-view][aria-controls="${id}"]`);
+      if (button) {
+        showView(button, true);
+      }
+    });
+  }
+
   document.addEventListener("click", (event) => {
     const button = event.target.closest("[data-toggle-view]");
     if (!button) {
       return;
     }
-    const panel = button.closest(".panel");
-    const table = document.getElementById(button.getAttribute("aria-controls"));
-    const showTable = table.hidden;
-    table.hidden = !showTable;
-    panel.querySelector(".chart").hidden = showTable;
-    panel.dataset.view = showTable ? "table" : "chart";
-    button.setAttribute("aria-expanded", String(showTable));
+    const id = button.getAttribute("aria-controls");
+    const showTable = document.getElementById(id).hidden;
+    if (showTable) {
+      tableViews.add(id);
+    } else {
+      tableViews.delete(id);
+    }
+    showView(button, showTable);
   });
 
   window.addEventListener("resize", () => charts.forEach((chart) => chart.resize()));
@@ -152,6 +175,7 @@
   document.addEventListener("htmx:afterSwap", (event) => {
     if (event.target.id === "dashboard-body") {
       draw();
+      restoreViews();
     }
   });
 })();
