@@ -256,3 +256,24 @@ class DiversionViewSet(viewsets.ViewSet):
             user=request.user, acknowledgements=data["instructions"]
         )
         return Response({"acknowledged": count})
+
+
+class WebhookSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=200)
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    secret = serializers.CharField(
+        help_text="Verify X-Portwise-Signature: HMAC-SHA256 of 'timestamp.body'"
+    )
+
+
+class WebhookViewSet(viewsets.ViewSet):
+    """Where your terminal receives diversion instructions. Setting it issues a new secret."""
+
+    @extend_schema(request=WebhookSerializer, responses={200: WebhookSecretSerializer})
+    def create(self, request):
+        data = _valid(WebhookSerializer, request)
+        endpoint = diversion.webhook_endpoint_set(user=request.user, url=data["url"])
+        return Response({"url": endpoint.url, "secret": endpoint.secret})

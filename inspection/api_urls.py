@@ -1,9 +1,10 @@
 from rest_framework.routers import DefaultRouter
 
-from inspection.api import DiversionViewSet, GateEventViewSet, TicketViewSet
+from inspection.api import DiversionViewSet, GateEventViewSet, TicketViewSet, WebhookViewSet
 
 router = DefaultRouter()
 router.register("inspection/tickets", TicketViewSet, basename="inspection-ticket")
 router.register("gate-events", GateEventViewSet, basename="gate-event")
 router.register("diversion/instructions", DiversionViewSet, basename="diversion-instruction")
+router.register("diversion/webhook", WebhookViewSet, basename="diversion-webhook")
 urlpatterns = router.urls

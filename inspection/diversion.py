@@ -9,6 +9,7 @@ ship-side pickups and inspected containers go straight to their place: one each.
 import hashlib
 import hmac
 import json
+import secrets
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -372,3 +373,30 @@ def webhook_deliveries_due(*, now=None) -> list[int]:
             Q(status=WebhookDelivery.Status.PENDING) & Q(next_attempt_at__lte=now or timezone.now())
         ).values_list("pk", flat=True)[:500]
     )
+
+
+@transaction.atomic
+def webhook_endpoint_set(*, user: User, url: str) -> WebhookEndpoint:
+    """A terminal operator registers where its instructions are posted; a new secret is
+    issued each time, so a leaked one is replaced by setting the URL again."""
+    from django.core.exceptions import PermissionDenied, ValidationError
+    from django.core.validators import URLValidator
+
+    from port.models import Organisation
+
+    operator = Organisation.objects.filter(
+        pk__in=organisation_ids_for(user), kind=Organisation.Kind.TERMINAL_OPERATOR
+    ).first()
+    if operator is None:
+        raise PermissionDenied(_("Only a terminal operator receives diversion instructions."))
+    try:
+        URLValidator(schemes=["https", "http"])(url)
+    except ValidationError:
+        raise InvalidInput(
+            {"url": [_("Enter the http(s) address that receives the webhook.")]}
+        ) from None
+    endpoint, _created = WebhookEndpoint.objects.update_or_create(
+        organisation=operator,
+        defaults={"url": url, "secret": secrets.token_hex(32), "is_active": True},
+    )
+    return endpoint

@@ -343,3 +343,25 @@ def test_an_export_at_gate_in_is_diverted_by_its_declaration(
     assert (
         DiversionInstruction.objects.get(container__number="TGHU6123458").destination == destination
     )
+
+
+def test_a_terminal_sets_its_webhook_and_gets_a_fresh_secret_each_time(demo, api_for):
+    terminal = api_for(demo.terminal)
+
+    first = terminal.post(
+        "/api/v1/diversion/webhook/", {"url": "https://tos.haitian.example/portwise"}, format="json"
+    )
+    second = terminal.post(
+        "/api/v1/diversion/webhook/", {"url": "https://tos.haitian.example/portwise"}, format="json"
+    )
+    bad = terminal.post("/api/v1/diversion/webhook/", {"url": "ftp://nope"}, format="json")
+    refused = api_for(demo.importer).post(
+        "/api/v1/diversion/webhook/", {"url": "https://x.example/"}, format="json"
+    )
+
+    assert first.status_code == 200
+    assert len(first.json()["secret"]) == 64
+    assert second.json()["secret"] != first.json()["secret"]
+    assert WebhookEndpoint.objects.get().secret == second.json()["secret"]
+    assert (bad.status_code, list(bad.json())) == (400, ["url"])
+    assert refused.status_code == 403
