@@ -21,6 +21,7 @@ from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Membership, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for
 from port.timeline import timeline_record
+from port.transitions import transition
 
 S = Certificate.Status
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
@@ -291,11 +292,7 @@ def _set_status(
     extra_fields: list[str] | tuple = (),
     data: dict | None = None,
 ) -> None:
-    old = certificate.status
-    if new not in Certificate.TRANSITIONS[old]:
-        raise TransitionNotAllowed(obj=certificate, old=old, new=new)
-    certificate.status = new
-    certificate.save(update_fields=["status", "updated_at", *extra_fields])
+    old = transition(certificate, new, extra_fields=extra_fields)
     timeline_record(
         subject=certificate,
         kind=TimelineEvent.Kind.CERTIFICATE_STATUS_CHANGED,
@@ -338,11 +335,7 @@ def _issue(
 def _set_mailing_status(
     mailing: Mailing, new: str, *, actor: User | None, extra_fields: list[str] | tuple = ()
 ) -> None:
-    old = mailing.status
-    if new not in Mailing.TRANSITIONS[old]:
-        raise TransitionNotAllowed(obj=mailing, old=old, new=new)
-    mailing.status = new
-    mailing.save(update_fields=["status", "updated_at", *extra_fields])
+    old = transition(mailing, new, extra_fields=extra_fields)
     _mailing_event(mailing, old=old, actor=actor)
 
 

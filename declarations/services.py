@@ -32,6 +32,7 @@ from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, Organisation, PortCall, TimelineEvent, User
 from port.queries import enterprises_filable_by, organisation_ids_for
 from port.timeline import timeline_record
+from port.transitions import transition
 
 CENT = Decimal("0.01")
 # Step 2 (the full declaration) is due this long after the summary's release.
@@ -516,11 +517,7 @@ def _set_status(
     extra_fields: list[str] = (),
     data: dict | None = None,
 ) -> None:
-    old = declaration.status
-    if new not in Declaration.TRANSITIONS[old]:
-        raise TransitionNotAllowed(obj=declaration, old=old, new=new)
-    declaration.status = new
-    declaration.save(update_fields=["status", "updated_at", *extra_fields])
+    old = transition(declaration, new, extra_fields=extra_fields)
     timeline_record(
         subject=declaration,
         kind=TimelineEvent.Kind.DECLARATION_STATUS_CHANGED,

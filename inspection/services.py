@@ -29,6 +29,7 @@ from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for, organisation_ids_for
 from port.timeline import timeline_record, timeline_record_many
+from port.transitions import transition
 from shipping import queries as shipping_queries
 
 # ---------------------------------------------------------------- rule sets
@@ -437,11 +438,7 @@ def _locked_for_officer(inspection_id: int, officer: User) -> Inspection:
 def _set_status(
     inspection: Inspection, new: str, *, actor: User, extra_fields=(), note: str = ""
 ) -> None:
-    old = inspection.status
-    if new not in Inspection.TRANSITIONS[old]:
-        raise TransitionNotAllowed(obj=inspection, old=old, new=new)
-    inspection.status = new
-    inspection.save(update_fields=["status", "updated_at", *extra_fields])
+    old = transition(inspection, new, extra_fields=extra_fields)
     timeline_record(
         subject=inspection,
         kind=TimelineEvent.Kind.INSPECTION_STATUS_CHANGED,

@@ -16,6 +16,7 @@ from port import identifiers, live
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User, Vessel
 from port.timeline import timeline_record
+from port.transitions import transition
 from shipping import events, reference
 from shipping.models import (
     HEALTH_QUESTIONS,
@@ -91,11 +92,7 @@ def port_call_berthed_hook(*, port_call_id: int) -> None:
 
 
 def _set_call_status(call: PortCall, new: str, *, actor: User | None, extra_fields=()) -> None:
-    old = call.status
-    if new not in PortCall.TRANSITIONS[old]:
-        raise TransitionNotAllowed(obj=call, old=old, new=new)
-    call.status = new
-    call.save(update_fields=["status", "updated_at", *extra_fields])
+    old = transition(call, new, extra_fields=extra_fields)
     timeline_record(
         subject=call,
         kind=TimelineEvent.Kind.PORT_CALL_STATUS_CHANGED,
@@ -428,14 +425,10 @@ def review_decide(*, review_id: int, user: User, decision: str, comment: str = "
 
 
 def _set_review_status(review: AgencyReview, new: str, *, actor: User, comment: str) -> None:
-    old = review.status
-    if new not in AgencyReview.TRANSITIONS[old]:
-        raise TransitionNotAllowed(obj=review, old=old, new=new)
-    review.status = new
     review.comment = comment
     review.decided_by = actor if new != R.PENDING else None
     review.decided_at = timezone.now() if new != R.PENDING else None
-    review.save(update_fields=["status", "comment", "decided_by", "decided_at", "updated_at"])
+    old = transition(review, new, extra_fields=["comment", "decided_by", "decided_at"])
     timeline_record(
         subject=review.filing,
         kind=TimelineEvent.Kind.FILING_REVIEW_DECIDED,
@@ -452,11 +445,7 @@ def _set_review_status(review: AgencyReview, new: str, *, actor: User, comment: 
 def _set_filing_status(
     filing: VesselFiling, new: str, *, actor: User, extra_fields=(), data: dict | None = None
 ) -> None:
-    old = filing.status
-    if new not in VesselFiling.TRANSITIONS[old]:
-        raise TransitionNotAllowed(obj=filing, old=old, new=new)
-    filing.status = new
-    filing.save(update_fields=["status", "updated_at", *extra_fields])
+    old = transition(filing, new, extra_fields=extra_fields)
     timeline_record(
         subject=filing,
         kind=TimelineEvent.Kind.FILING_STATUS_CHANGED,
@@ -747,13 +736,9 @@ def _set_boarding_status(boarding_id: int, new: str, user: User) -> BoardingAppo
     boarding = BoardingAppointment.objects.select_for_update().get(pk=boarding_id)
     if boarding.agency_id not in _member_ids(user):
         raise PermissionDenied
-    old = boarding.status
-    if new not in BoardingAppointment.TRANSITIONS[old]:
-        raise TransitionNotAllowed(obj=boarding, old=old, new=new)
-    boarding.status = new
     if new == BoardingAppointment.Status.COMPLETED:
         boarding.completed_at = timezone.now()
-    boarding.save(update_fields=["status", "completed_at", "updated_at"])
+    old = transition(boarding, new, extra_fields=["completed_at"])
     _boarding_event(boarding, old=old, actor=user)
     return boarding
 
