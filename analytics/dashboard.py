@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from analytics import statistics
 from analytics.queries import Scope
+from declarations.models import Declaration
 from inspection import diversion
 from inspection import queries as inspection_queries
 from port.models import Organisation, PortCall, Terminal
@@ -22,6 +23,7 @@ from port.models import Organisation, PortCall, Terminal
 # (metric, label): the period's totals, counted from the hourly rollups.
 TILES = [
     ("shipping.port_call_status_changed:berthed", _("Vessels berthed")),
+    ("terminal.container_discharged", _("Containers discharged")),
     ("declaration.filed", _("Declarations filed")),
     ("declaration.status_changed:released", _("Released")),
     ("declaration.status_changed:inspection_required", _("Inspection required")),
@@ -180,7 +182,7 @@ def _clearance_by_day(scope, filters, period) -> Table:
     )
     return Table(
         "clearance_by_day",
-        _("Clearance time per day, filing to release (hours)"),
+        _("Overall clearance time per day, arrival or filing to release (hours)"),
         [
             ("day", _("Day"), "text"),
             ("direction", _("Direction"), "text"),
@@ -197,7 +199,7 @@ def _clearance_by_terminal(scope, filters, period, terminals) -> Table:
     rows = statistics.clearance_by_terminal(scope, period, terminals, **filters.query())
     return Table(
         "clearance_by_terminal",
-        _("Clearance time by terminal, filing to release (hours)"),
+        _("Overall clearance time by terminal, arrival or filing to release (hours)"),
         [
             ("terminal", _("Terminal"), "text"),
             ("direction", _("Direction"), "text"),
@@ -309,7 +311,7 @@ DIVERSION_COLUMNS = [
 ]
 
 TRADE_TITLES = {
-    "direction": _("By trade direction"),
+    "trade_mode": _("By trade mode"),
     "country": _("By country of origin"),
     "hs_chapter": _("By HS chapter"),
     "enterprise": _("Top enterprises"),
@@ -326,8 +328,12 @@ def _trade(scope, filters, period) -> list[Table]:
                     "pk", "name"
                 )
             )
-            for row in rows:
-                row["key"] = names.get(row["key"], str(row["key"]))
+        elif dimension == "trade_mode":
+            names = dict(Declaration.TradeMode.choices)
+        else:
+            names = {}
+        for row in rows:
+            row["key"] = str(names.get(row["key"], row["key"]))
         tables.append(
             Table(
                 f"trade_{dimension}",

@@ -5,6 +5,7 @@ these tables past a stored watermark; `rollups.rebuild` recomputes them from scr
 """
 
 from django.db import models
+from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext_lazy as _
 
 # Dimension ids are plain integers, 0 meaning "none", so that they can sit in a unique key
@@ -59,7 +60,10 @@ class ClearanceFact(models.Model):
     """One declaration's path through clearance: when it was filed, decided, released.
 
     Stage times are differences of these columns; the statistics take medians and 90th
-    percentiles over them in PostgreSQL.
+    percentiles over them in PostgreSQL. Overall clearance runs from `cleared_from` to
+    release: for an import, the vessel's arrival (its port call's ATA), for an export, or
+    an import whose vessel has not arrived, the filing. Goods released before their vessel
+    arrived (an advance filing) clear in no time: `cleared_from` is then the release.
     """
 
     declaration_id = models.BigIntegerField(unique=True)
@@ -67,17 +71,29 @@ class ClearanceFact(models.Model):
     enterprise_id = models.BigIntegerField()
     declarant_id = models.BigIntegerField()
     terminal_id = models.BigIntegerField(default=NONE)
+    port_call_id = models.BigIntegerField(default=NONE)
+    trade_mode = models.CharField(max_length=4, blank=True)
     # The goods line of the highest value stands for the declaration in trade views.
     hs_chapter = models.CharField(max_length=2, blank=True)
     origin_country = models.CharField(max_length=2, blank=True)
     value = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     containers = models.PositiveIntegerField(default=0)
     containers_selected = models.PositiveIntegerField(default=0)
+    arrived_at = models.DateTimeField(null=True, blank=True)  # imports only
     filed_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
     inspection_started_at = models.DateTimeField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=20, blank=True)
+    # LEAST skips a NULL in PostgreSQL: until release, the arrival or the filing.
+    cleared_from = models.GeneratedField(
+        expression=Least(
+            Coalesce(models.Case(models.When(direction="import", then="arrived_at")), "filed_at"),
+            "released_at",
+        ),
+        output_field=models.DateTimeField(),
+        db_persist=True,
+    )
 
     class Meta:
         indexes = [
@@ -85,6 +101,12 @@ class ClearanceFact(models.Model):
             models.Index(fields=["filed_at"], name="clearance_fact_filed"),
             # An enterprise's statistics: WHERE enterprise_id = ? AND filed_at >= ?
             models.Index(fields=["enterprise_id", "filed_at"], name="clearance_fact_enterprise"),
+            # The vessel arrived: WHERE port_call_id = ? AND arrived_at IS NULL
+            models.Index(
+                fields=["port_call_id"],
+                condition=models.Q(direction="import", arrived_at__isnull=True),
+                name="clearance_fact_awaiting_call",
+            ),
             # Waiting for inspection: WHERE outcome = 'inspection_required'
             #   AND released_at IS NULL AND decided_at >= ?
             models.Index(
@@ -99,7 +121,7 @@ class ClearanceFact(models.Model):
 
 
 class DailyClearance(models.Model):
-    """Filing-to-release clearance of the declarations filed on one local day.
+    """Overall clearance (arrival or filing to release) of the declarations filed on one local day.
 
     One row per day and direction for the port, per terminal, per enterprise and per
     both (ALL marks the dimension summed over), so the clearance-per-day series reads a

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from analytics import statistics
 from analytics.queries import Scope
+from inspection import queries as inspection_queries
 from port.models import PortCall, Terminal
 
 BERTH_WIDTH, BERTH_GAP = 150, 10
@@ -37,9 +38,15 @@ def port_plan(scope: Scope) -> dict:
         ).select_related("vessel")
     }
     figures = _figures_by_terminal(scope)
+    # How far each vessel's discharge has got: the terminal's figure, port-wide only.
+    discharge = (
+        inspection_queries.discharge_progress(port_call_ids=[c.pk for c in at_berth.values()])
+        if scope.port_wide
+        else {}
+    )
     x, laid_out = MARGIN, []
     for terminal in terminals:
-        item = _terminal(terminal, x, at_berth, figures.get(terminal.pk, {}))
+        item = _terminal(terminal, x, at_berth, figures.get(terminal.pk, {}), discharge)
         laid_out.append(item)
         x += item["width"] + TERMINAL_GAP
     expected = (
@@ -61,7 +68,7 @@ def port_plan(scope: Scope) -> dict:
     }
 
 
-def _terminal(terminal, x: int, at_berth: dict, figures: dict) -> dict:
+def _terminal(terminal, x: int, at_berth: dict, figures: dict, discharge: dict) -> dict:
     berths = list(terminal.berths.all())
     blocks = list(terminal.yard_blocks.all())
     areas = list(terminal.inspection_areas.all())
@@ -79,6 +86,8 @@ def _terminal(terminal, x: int, at_berth: dict, figures: dict) -> dict:
                 "width": BERTH_WIDTH,
                 "vessel": call.vessel.name if call else "",
                 "voyage": call.voyage if call else "",
+                "aboard": discharge.get(call.pk, {}).get("aboard") if call else None,
+                "discharged": discharge.get(call.pk, {}).get("discharged") if call else None,
             }
         )
     block_items = [

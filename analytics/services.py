@@ -66,7 +66,9 @@ def rollups_consume(*, batch_size: int = 5000, now: datetime | None = None) -> i
     about = _declaration_ids(batch)
     facts = _apply_facts(batch, about)
     _add_counts(batch, facts)
-    clearance_days_refresh(days={_local_day(f.filed_at) for f in facts.values() if f.filed_at})
+    days = {_local_day(f.filed_at) for f in facts.values() if f.filed_at}
+    days |= _record_arrivals(batch)
+    clearance_days_refresh(days=days)
     watermark.last_event_id = batch[-1]["id"]
     watermark.save(update_fields=["last_event_id", "updated_at"])
     organisations = sorted({e["organisation_id"] for e in batch if e["organisation_id"]})
@@ -162,6 +164,9 @@ def _apply_facts(batch: list[dict], about: dict[int, int]) -> dict[int, Clearanc
             enterprise_id=row["enterprise_id"],
             declarant_id=row["declarant_id"],
             terminal_id=row["terminal_id"] or NONE,
+            port_call_id=row["port_call_id"],
+            trade_mode=row["trade_mode"],
+            arrived_at=row["arrived_at"] if row["direction"] == "import" else None,
             hs_chapter=(row["main_hs"] or "")[:2],
             origin_country=row["main_country"] or "",
             value=row["total_value"] or Decimal(0),
@@ -179,6 +184,31 @@ def _apply_facts(batch: list[dict], about: dict[int, int]) -> dict[int, Clearanc
         batch_size=1000,
     )
     return {**facts, **new}
+
+
+ARRIVE = """
+    UPDATE analytics_clearancefact f SET arrived_at = c.ata
+    FROM port_portcall c
+    WHERE c.id = ANY(%s) AND c.ata IS NOT NULL
+      AND f.port_call_id = c.id AND f.direction = 'import' AND f.arrived_at IS NULL
+    RETURNING f.filed_at
+"""
+
+
+def _record_arrivals(batch: list[dict]) -> set:
+    """Start the clock of the imports filed ahead of their vessel, now that it has berthed
+    (one statement for the batch); return the local days of their filing."""
+    calls = [
+        e["subject_id"]
+        for e in batch
+        if e["kind"] == TimelineEvent.Kind.PORT_CALL_STATUS_CHANGED
+        and (e["data"] or {}).get("to") == "berthed"
+    ]
+    if not calls:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(ARRIVE, [calls])
+        return {_local_day(row[0]) for row in cursor.fetchall()}
 
 
 # -- hourly counts --------------------------------------------------------------------------
@@ -269,7 +299,7 @@ DAILY_CLEARANCE = """
            percentile_cont(0.9) WITHIN GROUP (ORDER BY hours)
     FROM (
         SELECT (filed_at AT TIME ZONE %(tz)s)::date AS day, direction, terminal_id, enterprise_id,
-               EXTRACT(EPOCH FROM (released_at - filed_at)) / 3600.0 AS hours
+               EXTRACT(EPOCH FROM (released_at - cleared_from)) / 3600.0 AS hours
         FROM analytics_clearancefact
         WHERE {where}
     ) AS facts

@@ -5,11 +5,13 @@ simulation's random generator that calls one service and returns a line for the 
 None when it had nothing to do. The assessment of a filing runs in the Celery worker, as
 it does for a filing from the browser.
 
-The port side runs through the shipping and inspection services: expected vessels
-berth (which plans their containers' diversion in the worker), the terminal reports
-selected containers at the inspection area, officers call, inspect and release them, and
-trucks take released containers out of the gate (now and then one that is not released,
-which the gate refuses). A new capability adds its step to `STEPS`.
+The port side runs through the shipping and inspection services: the agent announces
+vessel calls with their cargo manifests (imports declare containers on them); vessels
+berth, which plans their containers' diversion in the worker; the terminal reports
+containers discharged and brings selected ones to the inspection area; officers call,
+inspect and release them; trucks take released containers out of the gate (now and then
+one that is not released, which the gate refuses); a vessel with nothing left aboard
+departs. A new capability adds its step to `STEPS`.
 """
 
 import datetime
@@ -19,18 +21,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.utils import timezone
 from stdnum import iso6346
 
 from certificates import services as certificate_services
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
+from inspection import diversion
 from inspection import queries as inspection_queries
 from inspection import services as inspection_services
+from inspection.models import GateEvent
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
-from port.models import Berth, Organisation, PortCall, User
-from port.queries import enterprises_filable_by, port_call_choices
+from port.models import Berth, Container, Organisation, PortCall, User
+from port.queries import enterprises_filable_by, organisation_ids_for, port_call_choices
+from shipping import cargo
+from shipping import queries as shipping_queries
 from shipping import services as shipping_services
+from shipping.models import ManifestEntry
 
 OWNER_CODES = ["MSCU", "CSNU", "OOLU", "TGHU", "COSU", "EGHU", "CMAU"]
 
@@ -96,15 +104,17 @@ def file_declaration(rng: random.Random) -> str | None:
             rng.sample(pool, k=min(len(pool), rng.randint(1, 2))),
             rng.choice(IMPORT_ORIGINS),
         )
+    call = rng.choice(calls)
     try:
         declaration = declaration_services.declaration_file(
             user=user,
             enterprise_id=enterprise.pk,
-            port_call_id=rng.choice(calls).pk,
+            port_call_id=call.pk,
             bl_number=f"SIM{rng.randrange(10**10):010d}",
-            container_numbers=[random_container(rng) for _ in range(rng.randint(1, 4))],
+            container_numbers=_containers_to_declare(rng, call, rng.randint(1, 4), exporting),
             items=[_item(rng, g, origin) for g in goods],
             direction="export" if exporting else "import",
+            header=_header(rng, call),
             idempotency_key=f"simulate-{uuid.uuid4()}",
         )
     except InvalidInput as error:  # a random container number already in use, say
@@ -112,6 +122,125 @@ def file_declaration(rng: random.Random) -> str | None:
     return (
         f"{user.username} filed {declaration.number} ({declaration.direction}, {len(goods)} lines)"
     )
+
+
+# Trade modes and how often each is declared (general trade dominates).
+TRADE_MODES = ["0110"] * 14 + ["0214", "0615", "1233", "9610", "1210"]
+
+
+def _header(rng: random.Random, call: PortCall) -> declaration_services.HeaderInput:
+    """The trade mode; for a vessel still expected, often an advance filing, and then often
+    with direct pickup at ship side or direct loading."""
+    advance = call.status == PortCall.Status.EXPECTED and rng.random() < 0.6
+    return declaration_services.HeaderInput(
+        trade_mode=rng.choice(TRADE_MODES),
+        is_advance=advance,
+        direct_delivery=advance and rng.random() < 0.5,
+    )
+
+
+def _containers_to_declare(
+    rng: random.Random, call: PortCall, count: int, exporting: bool
+) -> list[str]:
+    """An import declares containers on its vessel's manifest not yet declared (random
+    ones when the manifest has none left); an export, containers of its own."""
+    if not exporting:
+        aboard = set(
+            shipping_queries.manifest_for_call(port_call_id=call.pk).values_list(
+                "container_number", flat=True
+            )
+        ) - declaration_queries.declared_container_numbers(port_call_id=call.pk)
+        if aboard:
+            return rng.sample(sorted(aboard), k=min(count, len(aboard)))
+    return [random_container(rng) for _ in range(count)]
+
+
+# The demo lines' vessels: (IMO number, name, call sign, flag, terminal).
+FLEET = [
+    ("9417402", "CSCL XIAMEN", "BVDB7", "CN", "XHCT"),
+    ("9795610", "OOCL FUZHOU", "VRQE4", "HK", "SYCT"),
+    ("9315678", "COSCO HAIXIA", "BQKL3", "CN", "XHCT"),
+    ("9454981", "MSC JADE", "3FLM8", "PA", "SYCT"),
+    ("9703112", "EVER LUCENT", "9V2KQ", "SG", "XHCT"),
+]
+
+
+def announce_vessel(rng: random.Random) -> str | None:
+    """The shipping agent files the cargo manifest of an expected call that has none, or
+    announces the next call of a vessel of the fleet not in port, with its manifest."""
+    agent = User.objects.get(username="agent")
+    call = (
+        PortCall.objects.filter(status=PortCall.Status.EXPECTED, manifest_entries__isnull=True)
+        .order_by("eta")
+        .first()
+    )
+    if call is None:
+        if PortCall.objects.filter(status=PortCall.Status.EXPECTED).count() >= 2:
+            return None
+        in_port = set(
+            PortCall.objects.exclude(status=PortCall.Status.DEPARTED).values_list(
+                "vessel__imo_number", flat=True
+            )
+        )
+        free = [vessel for vessel in FLEET if vessel[0] not in in_port]
+        if not free:
+            return None
+        imo, name, call_sign, flag, terminal = rng.choice(free)
+        eta = timezone.now() + datetime.timedelta(hours=rng.uniform(1, 6))
+        call = shipping_services.port_call_announce(
+            user=agent,
+            call=shipping_services.CallInput(
+                imo_number=imo,
+                vessel_name=name,
+                voyage=f"{rng.randrange(100, 1000)}{rng.choice('EWNS')}",
+                terminal=terminal,
+                eta=eta,
+                etd=eta + datetime.timedelta(hours=30),
+                call_sign=call_sign,
+                flag=flag,
+            ),
+        )
+    lines = [
+        cargo.ManifestLineInput(
+            bl_number=f"SIMB{rng.randrange(10**8):08d}",
+            container_number=random_container(rng),
+            gross_weight_kg=str(rng.randrange(8_000, 28_000)),
+            description="General cargo",
+            size_type=rng.choice(["22G1", "45G1", "45R1"]),
+        )
+        for _ in range(rng.randint(30, 60))
+    ]
+    cargo.manifest_add_lines(
+        user=agent, port_call_id=call.pk, lines=lines, source=ManifestEntry.Source.API
+    )
+    return (
+        f"{call.vessel.name} {call.voyage} announced with {len(lines)} containers on its manifest"
+    )
+
+
+def depart_vessel(rng: random.Random) -> str | None:
+    """A vessel alongside for a while sails once its terminal has reported everything
+    discharged (at once, at a terminal whose operator does not report)."""
+    call = (
+        PortCall.objects.filter(
+            status=PortCall.Status.BERTHED,
+            ata__lt=timezone.now() - datetime.timedelta(minutes=2),
+        )
+        .select_related("terminal", "vessel")
+        .order_by("ata")
+        .first()
+    )
+    if call is None:
+        return None
+    reporting = call.terminal.operator_id is not None
+    if reporting and inspection_queries.containers_awaiting_discharge(
+        port_call_id=call.pk, limit=1
+    ):
+        return None
+    shipping_services.port_call_mark_departed(
+        port_call_id=call.pk, user=User.objects.get(username="portauth")
+    )
+    return f"{call.vessel.name} {call.voyage} departed"
 
 
 def apply_certificate(rng: random.Random) -> str | None:
@@ -157,8 +286,14 @@ def apply_certificate(rng: random.Random) -> str | None:
 
 
 def berth_vessel(rng: random.Random) -> str | None:
-    """An expected vessel comes alongside a free berth of its terminal."""
-    call = port_call_choices().filter(status=PortCall.Status.EXPECTED).first()
+    """An expected vessel whose manifest is filed comes alongside a free berth of its
+    terminal."""
+    call = (
+        port_call_choices()
+        .filter(status=PortCall.Status.EXPECTED, manifest_entries__isnull=False)
+        .distinct()
+        .first()
+    )
     if call is None:
         return None
     taken = PortCall.objects.filter(status=PortCall.Status.BERTHED).values("berth_id")
@@ -176,10 +311,39 @@ def berth_vessel(rng: random.Random) -> str | None:
     return f"{call.vessel.name} berthed at {call.terminal.code} {berth.code}"
 
 
+def discharge_containers(rng: random.Random) -> str | None:
+    """The terminal lifts a few containers off a vessel at berth and reports them."""
+    terminal = User.objects.get(username="terminal")
+    call = (
+        PortCall.objects.filter(
+            status=PortCall.Status.BERTHED, terminal__operator_id__in=organisation_ids_for(terminal)
+        )
+        .order_by("?")
+        .first()
+    )
+    numbers = call and inspection_queries.containers_awaiting_discharge(
+        port_call_id=call.pk, limit=rng.randint(2, 8)
+    )
+    if not numbers:
+        return None
+    diversion.containers_report_discharged(
+        user=terminal, port_call_id=call.pk, container_numbers=numbers
+    )
+    return f"{len(numbers)} containers discharged from {call.vessel.name}"
+
+
 def container_to_inspection(rng: random.Random) -> str | None:
-    """The terminal brings a selected container to the inspection area: it gets a ticket."""
+    """The terminal brings a selected container to the inspection area: it gets a ticket.
+    An import comes once it is off the ship; an export comes in by truck."""
     officer = User.objects.get(username="officer")
-    decision = inspection_queries.selected_awaiting_arrival(user=officer).first()
+    decision = (
+        inspection_queries.selected_awaiting_arrival(user=officer)
+        .filter(
+            Q(declaration__direction="export")
+            | Q(container__diversion_instructions__discharged_at__isnull=False)
+        )
+        .first()
+    )
     if decision is None:
         return None
     ticket = inspection_services.inspection_report_arrival(
@@ -206,14 +370,21 @@ def inspect_next(rng: random.Random) -> str | None:
 
 
 def gate_out(rng: random.Random) -> str | None:
-    """A truck takes a container out: usually a released one, now and then one that is not."""
+    """A truck takes an imported container that is off the ship and still in the terminal
+    out of the gate: usually a released one, now and then one that is not."""
     importer = User.objects.get(username="importer")
     wanted = "submitted" if rng.random() < 0.05 else "released"
+    declarations = declaration_queries.declaration_list(user=importer).filter(
+        status=wanted, direction="import"
+    )
+    gone = GateEvent.objects.filter(direction="out", allowed=True).values("container_id")
     number = (
-        declaration_queries.declaration_list(user=importer)
-        .filter(status=wanted, containers__isnull=False)
+        Container.objects.filter(
+            declarations__in=declarations, diversion_instructions__discharged_at__isnull=False
+        )
+        .exclude(pk__in=gone)
         .order_by("?")
-        .values_list("containers__number", flat=True)
+        .values_list("number", flat=True)
         .first()
     )
     if number is None:
@@ -235,7 +406,10 @@ Step = Callable[[random.Random], str | None]
 STEPS: list[tuple[int, Step]] = [
     (8, file_declaration),
     (1, apply_certificate),
+    (1, announce_vessel),
     (1, berth_vessel),
+    (3, discharge_containers),
+    (1, depart_vessel),
     (3, container_to_inspection),
     (3, inspect_next),
     (3, gate_out),

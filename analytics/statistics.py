@@ -2,7 +2,8 @@
 
 Medians and 90th percentiles are `percentile_cont` over the clearance facts; a period
 is a local calendar day or ISO week (Monday to Sunday), and a declaration belongs to the
-period it was filed in. Times are in hours.
+period it was filed in. Times are in hours. Overall clearance runs from the vessel's
+arrival (imports) or the filing (exports) to release: see ClearanceFact.cleared_from.
 """
 
 from dataclasses import dataclass
@@ -28,13 +29,14 @@ from django.utils.translation import gettext_lazy as _
 from analytics.models import ClearanceFact, DailyClearance, HourlyCount
 from analytics.queries import Scope
 
-# (key, label, from column, to column)
+# (key, label, from column, to column); the overall stage's label depends on the direction.
 STAGES = [
-    ("overall", _("Filing to release"), "filed_at", "released_at"),
+    ("overall", _("Overall"), "cleared_from", "released_at"),
     ("filing_to_decision", _("Filing to decision"), "filed_at", "decided_at"),
     ("decision_to_inspection", _("Decision to inspection"), "decided_at", "inspection_started_at"),
     ("inspection_to_release", _("Inspection to release"), "inspection_started_at", "released_at"),
 ]
+OVERALL_LABELS = {"import": _("Arrival to release"), "export": _("Filing to release")}
 PERIODS = {"day", "week"}
 
 
@@ -149,7 +151,7 @@ def clearance_summary(scope: Scope, period: Period, **filters) -> list[dict]:
             stages.append(
                 {
                     "stage": key,
-                    "label": str(label),
+                    "label": str(OVERALL_LABELS[direction] if key == "overall" else label),
                     "median_h": round_hours(median),
                     "p90_h": round_hours(now.get(f"{key}_p90")),
                     "count": now.get(f"{key}_count", 0),
@@ -171,7 +173,7 @@ def _by_direction(facts) -> dict[str, dict]:
 def clearance_series(
     scope: Scope, *, days: int = 14, on: date | None = None, terminal_id=None, direction=""
 ) -> list[dict]:
-    """Overall clearance (filing to release) per day and direction, for the last `days`
+    """Overall clearance per day and direction, for the last `days`
     days, from the daily rollup (an enterprise of several organisations: from the facts)."""
     if not scope.port_wide and len(scope.organisation_ids) != 1:
         return clearance_series_from_facts(
@@ -204,7 +206,7 @@ def clearance_series_from_facts(
     """The same series computed from the facts (the rollup's check, and its fallback)."""
     end = period_for("day", on)
     window = Period("day", end.end - timedelta(days=days), end.end)
-    hours = _hours_between("filed_at", "released_at")
+    hours = _hours_between("cleared_from", "released_at")
     rows = (
         _in_period(facts_in_scope(scope, **filters), window)
         .annotate(day=TruncDate("filed_at", tzinfo=timezone.get_current_timezone()))
@@ -229,7 +231,7 @@ def clearance_series_from_facts(
 def clearance_by_terminal(
     scope: Scope, period: Period, terminal_names: dict[int, str], **filters
 ) -> list[dict]:
-    hours = _hours_between("filed_at", "released_at")
+    hours = _hours_between("cleared_from", "released_at")
     rows = (
         _in_period(facts_in_scope(scope, **filters), period)
         .values("terminal_id", "direction")
@@ -251,7 +253,7 @@ def clearance_by_terminal(
 
 
 TRADE_DIMENSIONS = {
-    "direction": "direction",
+    "trade_mode": "trade_mode",
     "country": "origin_country",
     "hs_chapter": "hs_chapter",
     "enterprise": "enterprise_id",

@@ -8,6 +8,7 @@ from django.utils import timezone
 from analytics import dashboard, plan
 from analytics.forms import DashboardFilterForm
 from analytics.queries import scope_or_404
+from analytics.templatetags.analytics import DIRECTIONS
 
 
 @login_required
@@ -21,6 +22,7 @@ def dashboard_page(request):
         "scope": scope,
         "tables": tables,
         "by_key": {t["key"]: t for t in tables},
+        "direction_labels": {key: str(label) for key, label in DIRECTIONS.items()},
         "query": request.GET.urlencode(),
         "updated_at": timezone.now(),
     }

@@ -3,7 +3,9 @@
 Builds the history with `analytics_history` (COPY in batches), then times the dashboard
 API (every table: figures, clearance medians and percentiles, trade) and the map API,
 port-wide and for one enterprise, plus one incremental consumer run of fresh events.
-BENCH_ANALYTICS_EVENTS sets the history size (default 2,000,000).
+BENCH_ANALYTICS_EVENTS sets the history size (default 2,000,000) and BENCH_ANALYTICS_DAYS
+how far back it reaches (default 180): the events per day set the size of a day's or a
+week's figures, the total the size of the history.
 """
 
 import os
@@ -35,8 +37,9 @@ def _timed_get(measure, client, url: str) -> dict:
 
 def run(measure) -> dict:
     target = int(os.environ.get("BENCH_ANALYTICS_EVENTS", "2000000"))
+    days = int(os.environ.get("BENCH_ANALYTICS_DAYS", "180"))
     started = time.perf_counter()
-    call_command("analytics_history", events=target, days=180, verbosity=0)
+    call_command("analytics_history", events=target, days=days, verbosity=0)
     built_s = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -50,6 +53,7 @@ def run(measure) -> dict:
         "timeline_events": TimelineEvent.objects.count(),
         "clearance_facts": ClearanceFact.objects.count(),
         "hourly_count_rows": HourlyCount.objects.count(),
+        "history_days": days,
         "history_build_s": round(built_s, 1),
         "dashboard_api_port_day": _timed_get(measure, port, "/api/v1/analytics/dashboard/"),
         "dashboard_api_port_week": _timed_get(

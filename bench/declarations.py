@@ -4,8 +4,13 @@
 - assessment per container, for a declaration of 1 container and one of 100: the
   assessment reads the declaration in one query and writes its decisions in bulk, so a
   container in a large declaration should cost far less than a lone one;
-- the declaration list API at 10 and at 1,000 declarations: same query count, and time.
+- the declaration list API at 10 and at 1,000 declarations: same query count, and time;
+- a vessel's worth: 200 one-container declarations on one call assessed by one vessel
+  task (`decisions_make_for_port_call`) against 200 per-declaration tasks, per container.
 """
+
+import statistics
+import time
 
 from django.core.management import call_command
 from django.db import connection, reset_queries
@@ -14,7 +19,9 @@ from rest_framework.test import APIClient
 from stdnum import iso6346
 
 from declarations import services
+from declarations import tasks as declaration_tasks
 from declarations.models import Declaration
+from inspection import tasks as inspection_tasks
 from port.models import Organisation, PortCall, User
 
 ITEM = services.ItemInput(
@@ -86,3 +93,72 @@ def run(measure) -> dict:
         "list_api_10_declarations": list_at[10],
         "list_api_1000_declarations": list_at[1000],
     }
+
+
+VESSEL_DECLARATIONS = 200
+
+
+def run_vessel(measure) -> dict:
+    """`python -m bench vessel`: per container, one vessel task over 200 one-container
+    meat declarations of a call (all selected, so areas, events and pushes are exercised)
+    against one per-declaration task each. Every round files on two fresh calls, one per
+    way, so neither meets the other's declarations; the task bodies run in this process,
+    as a worker runs them."""
+    call_command("seed_demo", verbosity=0)
+    importer = User.objects.get(username="importer")
+    template = PortCall.objects.get(voyage="062E")
+    per_declaration, vessel = [], []
+    for round_number in range(VESSEL_ROUNDS + 1):  # round 0 warms up and is not counted
+        alone_call, vessel_call = (
+            _fresh_call(template, f"BA{round_number:03d}"),
+            _fresh_call(template, f"BV{round_number:03d}"),
+        )
+        alone = [_file(importer, alone_call, 1) for _ in range(VESSEL_DECLARATIONS)]
+        for _ in range(VESSEL_DECLARATIONS):
+            _file(importer, vessel_call, 1)
+        started = time.perf_counter()
+        for declaration in alone:
+            declaration_tasks.declaration_assess_task(declaration.pk)
+        alone_s = (time.perf_counter() - started) / VESSEL_DECLARATIONS
+        started = time.perf_counter()
+        inspection_tasks.decisions_make_for_port_call_task(vessel_call.pk)
+        vessel_s = (time.perf_counter() - started) / VESSEL_DECLARATIONS
+        assert not Declaration.objects.filter(
+            port_call__in=[alone_call, vessel_call], status="submitted"
+        ).exists()
+        if round_number:
+            per_declaration.append(alone_s)
+            vessel.append(vessel_s)
+    per_declaration_median = statistics.median(per_declaration)
+    vessel_median = statistics.median(vessel)
+    return {
+        "vessel_declarations": VESSEL_DECLARATIONS,
+        "rounds": VESSEL_ROUNDS,
+        "per_declaration_tasks_per_container_ms": _ms(per_declaration_median),
+        "per_declaration_tasks_per_container_ms_min_max": [
+            _ms(min(per_declaration)),
+            _ms(max(per_declaration)),
+        ],
+        "vessel_task_per_container_ms": _ms(vessel_median),
+        "vessel_task_per_container_ms_min_max": [_ms(min(vessel)), _ms(max(vessel))],
+        "vessel_task_whole_call_ms": _ms(vessel_median * VESSEL_DECLARATIONS),
+        "vessel_task_speedup": round(per_declaration_median / vessel_median, 1),
+    }
+
+
+VESSEL_ROUNDS = 5
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def _fresh_call(template: PortCall, voyage: str) -> PortCall:
+    return PortCall.objects.create(
+        vessel=template.vessel,
+        port=template.port,
+        terminal=template.terminal,
+        voyage=voyage,
+        eta=template.eta,
+        agent=template.agent,
+    )

@@ -12,8 +12,8 @@ class AgreementAdmin(admin.ModelAdmin):
 class CertificateAdmin(admin.ModelAdmin):
     """Read-only: certificates change only through the services, which keep the timeline."""
 
-    list_display = ["__str__", "agreement", "exporter", "status", "created_at"]
-    list_filter = ["status", "agreement"]
+    list_display = ["__str__", "agreement", "exporter", "issuing_office", "status", "created_at"]
+    list_filter = ["status", "agreement", "issuing_office"]
     search_fields = ["number", "invoice_number", "importer_name"]
 
     def has_add_permission(self, request) -> bool:

@@ -47,6 +47,12 @@ class CertificateCreateSerializer(serializers.Serializer):
     third_party_invoicing = serializers.BooleanField(default=False)
     back_to_back = serializers.BooleanField(default=False)
     retroactive = serializers.BooleanField(default=False)
+    issuing_office = serializers.CharField(
+        max_length=4,
+        allow_blank=True,
+        default="",
+        help_text="Code of a customs office of your port; blank for the first of them",
+    )
     items = CertificateItemInputSerializer(many=True)
 
 
@@ -76,6 +82,7 @@ class CertificateMailingSerializer(serializers.ModelSerializer):
 class CertificateSerializer(serializers.ModelSerializer):
     agreement = serializers.CharField(source="agreement.code")
     exporter = serializers.StringRelatedField()
+    issuing_office = serializers.CharField(source="issuing_office.office_code")
 
     class Meta:
         model = Certificate
@@ -85,6 +92,7 @@ class CertificateSerializer(serializers.ModelSerializer):
             "status",
             "agreement",
             "exporter",
+            "issuing_office",
             "importer_name",
             "importing_country",
             "invoice_number",
@@ -96,6 +104,7 @@ class CertificateSerializer(serializers.ModelSerializer):
 
 class CertificateDetailSerializer(CertificateSerializer):
     items = CertificateItemSerializer(many=True, read_only=True)
+    issuing_office_name = serializers.CharField(source="issuing_office.name")
     replaces = serializers.CharField(source="replaces.number", default=None)
     replaced_by = serializers.SerializerMethodField()
     mailing = serializers.SerializerMethodField()
@@ -105,6 +114,7 @@ class CertificateDetailSerializer(CertificateSerializer):
         fields = [
             *CertificateSerializer.Meta.fields,
             "verification_code",
+            "issuing_office_name",
             "importer_address",
             "producer",
             "vessel_name",
@@ -187,7 +197,8 @@ class CertificateFilter(filters.FilterSet):
 class CertificateViewSet(
     IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Certificates of origin: your applications, or every one for a customs officer."""
+    """Certificates of origin: your applications, or for a customs officer those applied for
+    at their office. Another office's certificate is a 404."""
 
     filterset_class = CertificateFilter
     queryset = Certificate.objects.none()  # for the schema; requests use get_queryset

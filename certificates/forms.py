@@ -44,12 +44,21 @@ class CertificateForm(forms.Form):
         label=_("Back-to-back (movement certificate)"), required=False
     )
     retroactive = forms.BooleanField(label=_("Issued retroactively"), required=False)
+    issuing_office = forms.ChoiceField(
+        label=_("Issuing office"),
+        required=False,
+        help_text=_("The customs office of your port that reviews and issues the certificate."),
+    )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, offices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agreement"].choices = [
             (a.code, str(a)) for a in Agreement.objects.order_by("code")
+        ]
+        # The first office is the default the service applies to a blank choice too.
+        self.fields["issuing_office"].choices = [
+            (o.office_code, f"{o.office_code} {o}") for o in offices
         ]
 
 

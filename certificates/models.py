@@ -56,6 +56,17 @@ class Certificate(TimeStampedModel):
         "port.Organisation", on_delete=models.PROTECT, related_name="certificates"
     )
     created_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+    # The customs office (签证机构) that reviews, issues, revokes and mails this certificate:
+    # one of the offices of the exporter's port, chosen by the exporter. Only its officers
+    # see the certificate. Indexed by certificate_office below.
+    issuing_office = models.ForeignKey(
+        "port.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": "customs_office"},
+        db_index=False,
+        verbose_name=_("issuing office"),
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.SUBMITTED
     )
@@ -118,6 +129,11 @@ class Certificate(TimeStampedModel):
             models.Index(fields=["exporter", "-created_at"], name="certificate_exporter"),
             # The officer's review queue: WHERE status = 'under_review' ORDER BY created_at
             models.Index(fields=["status", "created_at"], name="certificate_status"),
+            # An office's certificates and its review queue: WHERE issuing_office_id IN (...)
+            # [AND status = 'under_review'] ORDER BY created_at
+            models.Index(
+                fields=["issuing_office", "status", "created_at"], name="certificate_office"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ import segno
 from django.urls import reverse
 from django.utils import timezone
 from fpdf import FPDF
+from pylopdf_fonts_zh_cn import sans_path
 
 from certificates.models import Certificate
 from certificates.tariffs import preference_for
@@ -22,21 +23,46 @@ def verification_path(certificate: Certificate) -> str:
     return f"{reverse('verify')}?{query}"
 
 
+# Noto Sans SC (SIL Open Font License), from the PyPI package pylopdf-fonts-zh-cn: the text
+# of an exporter, importer or producer named in Chinese. fpdf2 embeds only the glyphs used.
+UNICODE_FONT = "NotoSansSC"
+
+
 def _latin(text) -> str:
-    # The core PDF fonts carry Latin-1 only; other characters print as "?".
+    # The core PDF fonts carry Latin-1 only; other characters would print as "?".
     return str(text if text is not None else "").encode("latin-1", "replace").decode("latin-1")
 
 
+def _is_latin(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _Form(FPDF):
+    unicode_font_added = False
+
+    def text_font(self, text: str, size: float, style: str = "") -> str:
+        """Sets the font for `text` and returns the text to write: Helvetica for Latin-1
+        text, as the form always was; Noto Sans SC (regular only) for anything else."""
+        if _is_latin(text):
+            self.set_font("Helvetica", style, size)
+            return text
+        if not self.unicode_font_added:  # parsed on first use only: about 0.2 s
+            self.add_font(UNICODE_FONT, "", str(sans_path()))
+            self.unicode_font_added = True
+        self.set_font(UNICODE_FONT, "", size)
+        return text
+
     def box(self, x, y, w, h, label: str, lines: list[str], size: float = 8, reserve=0) -> None:
         """A numbered box; `reserve` keeps that many mm on the right free (for the QR code)."""
         self.rect(x, y, w, h)
         self.set_xy(x + 1, y + 1)
-        self.set_font("Helvetica", "B", 6.5)
-        self.multi_cell(w - 2, 3, _latin(label), align="L")
-        self.set_font("Helvetica", "", size)
+        self.multi_cell(w - 2, 3, self.text_font(label, 6.5, "B"), align="L")
         self.set_x(x + 1)
-        text = _latin("\n".join(line for line in lines if line))
+        text = self.text_font("\n".join(str(line) for line in lines if line), size)
         self.multi_cell(w - 2 - reserve, size * 0.45, text, align="L")
 
     def qr(self, x, y, data: str, size: float) -> None:
@@ -92,6 +118,8 @@ def _flags(certificate: Certificate) -> list[str]:
 
 def _certification(pdf: _Form, certificate: Certificate, verify_url: str, x, y, w, h, box_no):
     issued = timezone.localtime(certificate.issued_at)
+    office = certificate.issuing_office
+    place = office.port.name if office.port_id else "China"
     pdf.box(
         x,
         y,
@@ -101,8 +129,8 @@ def _certification(pdf: _Form, certificate: Certificate, verify_url: str, x, y, 
         [
             "It is hereby certified, on the basis of control carried out, that the "
             "declaration by the exporter is correct.",
-            f"Xiamen, China, {issued:%Y-%m-%d}",
-            "Issued electronically by Xiamen Customs (self-printed)",
+            f"{place}, China, {issued:%Y-%m-%d}",
+            f"Issued electronically by {office.name} (self-printed)",
             f"Valid until {certificate.valid_until}",
             f"Verify: number {certificate.number}, code {certificate.verification_code}",
         ],
@@ -344,11 +372,10 @@ def _table(pdf: _Form, top: float, columns: list[tuple], rows: list[list[str]]) 
     for width, _label in columns:
         pdf.rect(x, body_top, width, height)
         x += width
-    pdf.set_font("Helvetica", "", 7)
     for row_index, row in enumerate(rows):
         x = MARGIN
         for (width, _label), text in zip(columns, row, strict=True):
             pdf.set_xy(x + 1, body_top + 1 + row_index * row_height)
-            pdf.multi_cell(width - 2, 3.2, _latin(text), align="L")
+            pdf.multi_cell(width - 2, 3.2, pdf.text_font(str(text), 7), align="L")
             x += width
     return body_top + height

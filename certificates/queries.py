@@ -2,11 +2,11 @@
 
 import secrets
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from certificates.models import Certificate, CertificateItem
-from port.models import User
+from port.models import Membership, Organisation, User
 from port.queries import customs_office_ids_for, organisation_ids_for
 
 
@@ -14,34 +14,70 @@ def is_certificate_officer(user: User) -> bool:
     return bool(customs_office_ids_for(user))
 
 
-def certificate_list(*, user: User) -> QuerySet[Certificate]:
-    """An exporter's own certificates; every certificate for a customs officer."""
-    certificates = Certificate.objects.select_related("agreement", "exporter").order_by(
-        "-created_at", "-id"
+def is_officer_for(user: User, certificate: Certificate) -> bool:
+    """Whether the user is an officer of the office that issues this certificate."""
+    return certificate.issuing_office_id in customs_office_ids_for(user)
+
+
+def exporter_for(user: User) -> Organisation | None:
+    """The enterprise the user applies for certificates for, if any."""
+    return (
+        Organisation.objects.filter(
+            kind=Organisation.Kind.ENTERPRISE,
+            memberships__user=user,
+            memberships__role__in=[Membership.Role.DECLARANT, Membership.Role.MANAGER],
+        )
+        .order_by("pk")
+        .first()
     )
-    if is_certificate_officer(user):
-        return certificates
-    return certificates.filter(exporter_id__in=organisation_ids_for(user))
+
+
+def issuing_offices_for(exporter: Organisation | None) -> QuerySet[Organisation]:
+    """The customs offices an exporter may apply to: those of its own port, by office code.
+
+    The first is the default when the application names none.
+    """
+    if exporter is None or exporter.port_id is None:
+        return Organisation.objects.none()
+    return (
+        Organisation.objects.filter(kind=Organisation.Kind.CUSTOMS_OFFICE, port_id=exporter.port_id)
+        .exclude(office_code="")
+        .order_by("office_code", "pk")
+    )
+
+
+def certificate_list(*, user: User) -> QuerySet[Certificate]:
+    """An exporter's own certificates; for a customs officer, those of their office(s)."""
+    return (
+        Certificate.objects.filter(
+            Q(exporter_id__in=organisation_ids_for(user))
+            | Q(issuing_office_id__in=customs_office_ids_for(user))
+        )
+        .select_related("agreement", "exporter", "issuing_office")
+        .order_by("-created_at", "-id")
+    )
 
 
 def certificate_review_queue(*, user: User) -> QuerySet[Certificate]:
-    """Applications the automated review sent to officers, oldest first."""
-    if not is_certificate_officer(user):
-        return Certificate.objects.none()
+    """Applications the automated review sent to the officer's office(s), oldest first."""
     return (
-        Certificate.objects.filter(status=Certificate.Status.UNDER_REVIEW)
-        .select_related("agreement", "exporter")
+        Certificate.objects.filter(
+            status=Certificate.Status.UNDER_REVIEW,
+            issuing_office_id__in=customs_office_ids_for(user),
+        )
+        .select_related("agreement", "exporter", "issuing_office")
         .order_by("created_at", "id")
     )
 
 
 def mailing_queue(*, user: User) -> QuerySet[Certificate]:
-    """Issued certificates whose exporter asked for the signed paper to be mailed."""
-    if not is_certificate_officer(user):
-        return Certificate.objects.none()
+    """Issued certificates of the officer's office(s) whose exporter asked for the signed
+    paper to be mailed."""
     return (
-        Certificate.objects.filter(mailing__status="requested")
-        .select_related("agreement", "exporter", "mailing")
+        Certificate.objects.filter(
+            mailing__status="requested", issuing_office_id__in=customs_office_ids_for(user)
+        )
+        .select_related("agreement", "exporter", "issuing_office", "mailing")
         .order_by("mailing__created_at")
     )
 
@@ -75,7 +111,7 @@ def certificate_verify(*, number: str, code: str) -> Certificate | None:
         return None
     certificate = (
         Certificate.objects.filter(number=number)
-        .select_related("agreement", "exporter", "replaced_by")
+        .select_related("agreement", "exporter", "issuing_office", "replaced_by")
         .prefetch_related("items")
         .first()
     )

@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from certificates import events, review
+from certificates import events, queries, review
 from certificates.couriers import get_courier
 from certificates.models import Agreement, Certificate, CertificateItem, Mailing
 from certificates.tasks import mailing_advance_task
 from port import identifiers, live
-from port.errors import InvalidInput, TransitionNotAllowed
+from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Membership, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for
 from port.timeline import timeline_record
@@ -66,6 +66,8 @@ class ApplicationInput:
     third_party_invoicing: bool = False
     back_to_back: bool = False
     retroactive: bool = False
+    # The issuing office's 4-digit code; blank for the first office of the exporter's port.
+    issuing_office: str = ""
 
 
 @transaction.atomic
@@ -76,8 +78,8 @@ def certificate_apply(
 
     Writes the application and its items, a timeline event for the application, and the
     review's outcome: issued at once when every check passes, otherwise queued for an
-    officer. A repeat with the same idempotency key returns the first application.
-    Raises InvalidInput with field-level messages; writes nothing then.
+    officer of the issuing office. A repeat with the same idempotency key returns the first
+    application. Raises InvalidInput with field-level messages; writes nothing then.
     """
     exporter = _exporter_for(user)
     if idempotency_key:
@@ -86,7 +88,7 @@ def certificate_apply(
         ).first()
         if earlier is not None:
             return earlier
-    header, items = _validate_application(application)
+    header, items = _validate_application(application, exporter=exporter)
     try:
         with transaction.atomic():  # a savepoint, so a concurrent twin can be recovered
             certificate = Certificate.objects.create(
@@ -137,9 +139,10 @@ def certificate_review(*, certificate_id: int) -> Certificate:
 @transaction.atomic
 def certificate_approve(*, certificate_id: int, officer: User, note: str = "") -> Certificate:
     """An officer issues an application the automated review queued. Raises
-    PermissionDenied for non-officers and TransitionNotAllowed unless under review."""
+    PermissionDenied for non-officers, NotYours for an officer of another office and
+    TransitionNotAllowed unless under review."""
     _require_officer(officer)
-    certificate = _locked(certificate_id)
+    certificate = _locked_for_officer(certificate_id, officer)
     certificate.decision_note = note.strip()
     _issue(certificate, actor=officer, extra_fields=["decision_note"], data={"note": note})
     return certificate
@@ -150,7 +153,7 @@ def certificate_reject(*, certificate_id: int, officer: User, reason: str) -> Ce
     """An officer rejects an application under review, with a reason."""
     _require_officer(officer)
     reason = _required_reason(reason)
-    certificate = _locked(certificate_id)
+    certificate = _locked_for_officer(certificate_id, officer)
     certificate.decision_note = reason
     _set_status(
         certificate,
@@ -167,7 +170,7 @@ def certificate_revoke(*, certificate_id: int, officer: User, reason: str) -> Ce
     """An officer revokes an issued certificate; the verification page shows it revoked."""
     _require_officer(officer)
     reason = _required_reason(reason)
-    certificate = _locked(certificate_id)
+    certificate = _locked_for_officer(certificate_id, officer)
     certificate.decision_note = reason
     _set_status(
         certificate,
@@ -191,7 +194,7 @@ def certificate_replace(
     unknown = set(corrections) - CORRECTABLE_FIELDS
     if unknown:
         raise InvalidInput({name: [_("This field cannot be corrected.")] for name in unknown})
-    old = _locked(certificate_id)
+    old = _locked_for_officer(certificate_id, officer)
     old.decision_note = reason
     _set_status(
         old, S.REPLACED, actor=officer, extra_fields=["decision_note"], data={"reason": reason}
@@ -242,9 +245,12 @@ def mailing_place_in_locker(*, mailing_id: int, officer: User, locker: str) -> M
     """An officer has signed the paper certificate and put it in a locker.
 
     Writes a 6-digit pickup code for the exporter; after commit, hands over to the courier.
+    Raises NotYours when the certificate is another office's.
     """
     _require_officer(officer)
     mailing = Mailing.objects.select_for_update().select_related("certificate").get(pk=mailing_id)
+    if not queries.is_officer_for(officer, mailing.certificate):
+        raise NotYours("No such mailing")
     if mailing.certificate.status != S.ISSUED:
         raise InvalidInput({"certificate": [_("Only an issued certificate can be mailed.")]})
     mailing.locker = locker.strip()
@@ -392,6 +398,14 @@ def _locked(certificate_id: int) -> Certificate:
     )
 
 
+def _locked_for_officer(certificate_id: int, officer: User) -> Certificate:
+    certificate = _locked(certificate_id)
+    # Another office's certificate is a 404, as in the pages and the API that scope by office.
+    if not queries.is_officer_for(officer, certificate):
+        raise NotYours("No such certificate")
+    return certificate
+
+
 def _next_number(agreement: Agreement, now: datetime.datetime) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval('certificate_number_serial')")
@@ -415,15 +429,7 @@ def _member_organisation_ids(user: User) -> set[int]:
 
 
 def _exporter_for(user: User) -> Organisation:
-    organisation = (
-        Organisation.objects.filter(
-            kind=Organisation.Kind.ENTERPRISE,
-            memberships__user=user,
-            memberships__role__in=[Membership.Role.DECLARANT, Membership.Role.MANAGER],
-        )
-        .order_by("pk")
-        .first()
-    )
+    organisation = queries.exporter_for(user)
     if organisation is None:
         raise InvalidInput({"exporter": [_("Only enterprises apply for certificates of origin.")]})
     return organisation
@@ -445,8 +451,13 @@ def _messages(error: ValidationError) -> list[str]:
     return [str(m) for m in error.messages]
 
 
-def _validate_application(application: ApplicationInput) -> tuple[dict, list[dict]]:
+def _validate_application(
+    application: ApplicationInput, *, exporter: Organisation
+) -> tuple[dict, list[dict]]:
     errors: dict = {}
+    office, office_errors = _issuing_office(exporter, application.issuing_office)
+    if office_errors:
+        errors["issuing_office"] = office_errors
     agreement = Agreement.objects.filter(code=(application.agreement or "").strip().upper()).first()
     if agreement is None:
         errors["agreement"] = [_("Choose an agreement: %(codes)s.") % {"codes": _agreement_codes()}]
@@ -463,6 +474,7 @@ def _validate_application(application: ApplicationInput) -> tuple[dict, list[dic
         "third_party_invoicing": bool(application.third_party_invoicing),
         "back_to_back": bool(application.back_to_back),
         "retroactive": bool(application.retroactive),
+        "issuing_office": office,
     }
     for name in ("importer_name", "invoice_number"):
         if not header[name]:
@@ -496,6 +508,21 @@ def _validate_application(application: ApplicationInput) -> tuple[dict, list[dic
     if errors:
         raise InvalidInput(errors)
     return header, items
+
+
+def _issuing_office(exporter: Organisation, code: str) -> tuple[Organisation | None, list[str]]:
+    """The office the exporter chose by its code, or the first of its port's when blank."""
+    offices = list(queries.issuing_offices_for(exporter))
+    if not offices:
+        return None, [_("No customs office of your port issues certificates of origin.")]
+    code = (code or "").strip()
+    if not code:
+        return offices[0], []
+    for office in offices:
+        if office.office_code == code:
+            return office, []
+    choices = ", ".join(f"{o.office_code} ({o.name})" for o in offices)
+    return None, [_("Choose an issuing office of your port: %(offices)s.") % {"offices": choices}]
 
 
 def _validate_item(item: ItemInput) -> tuple[dict, dict]:

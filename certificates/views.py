@@ -39,7 +39,9 @@ def certificate_reviews(request):
 @login_required
 def certificate_new(request):
     form = forms.CertificateForm(
-        request.POST or None, initial={"idempotency_key": uuid.uuid4().hex}
+        request.POST or None,
+        initial={"idempotency_key": uuid.uuid4().hex},
+        offices=queries.issuing_offices_for(queries.exporter_for(request.user)),
     )
     items = forms.ItemFormSet(request.POST or None, prefix="items")
     if request.method == "POST" and form.is_valid() and items.is_valid():
@@ -63,7 +65,7 @@ def certificate_detail(request, certificate_id: int):
         "preference": preference,
         "mailing": queries.mailing_for(certificate),
         "timeline": timeline_for(certificate),
-        "is_officer": queries.is_certificate_officer(request.user),
+        "is_officer": queries.is_officer_for(request.user, certificate),
         "reason_form": forms.ReasonForm(),
         "note_form": forms.NoteForm(),
         "mailing_form": forms.MailingForm(),

@@ -43,24 +43,6 @@ class ItemInputSerializer(serializers.Serializer):
     )
 
 
-HEADER_FIELDS = [
-    "trade_mode",
-    "port_of_loading",
-    "port_of_discharge",
-    "trading_country",
-    "currency",
-    "incoterm",
-    "invoice_total",
-    "packages",
-    "gross_weight",
-    "net_weight",
-    "is_advance",
-    "direct_delivery",
-    "permits_involved",
-    "quarantine_involved",
-]
-
-
 class EdifactParser(BaseParser):
     """A UN/EDIFACT interchange as text (UTF-8)."""
 
@@ -147,7 +129,7 @@ def filing_input(fields: dict) -> services.FilingInput:
         direction=fields["direction"],
         kind=fields["kind"],
         summary_id=fields.get("summary"),
-        header=services.HeaderInput(**{k: fields[k] for k in HEADER_FIELDS if k in fields}),
+        header=services.HeaderInput(**{k: fields[k] for k in services.HEADER_NAMES if k in fields}),
     )
 
 

@@ -6,23 +6,6 @@ from declarations import services
 from declarations.models import Declaration, DeclarationItem
 from port.queries import enterprises_filable_by, port_call_choices
 
-HEADER_NAMES = [
-    "trade_mode",
-    "port_of_loading",
-    "port_of_discharge",
-    "trading_country",
-    "currency",
-    "incoterm",
-    "invoice_total",
-    "packages",
-    "gross_weight",
-    "net_weight",
-    "is_advance",
-    "direct_delivery",
-    "permits_involved",
-    "quarantine_involved",
-]
-
 
 class PortCallChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, call) -> str:
@@ -159,7 +142,7 @@ class DeclarationForm(forms.Form):
             kind=data.get("kind") or Declaration.Kind.FULL,
             summary_id=data.get("summary"),
             header=services.HeaderInput(
-                **{name: data.get(name) for name in HEADER_NAMES},
+                **{name: data.get(name) for name in services.HEADER_NAMES},
             ),
         )
 
@@ -237,7 +220,7 @@ def initial_for(declaration: Declaration) -> tuple[dict, list[dict]]:
         "port_call": declaration.port_call_id,
         "bl_number": declaration.bl_number,
         "containers": "\n".join(c.number for c in declaration.containers.all()),
-        **{name: getattr(declaration, name) for name in HEADER_NAMES},
+        **{name: getattr(declaration, name) for name in services.HEADER_NAMES},
     }
     header = {k: ("" if v is None else v) for k, v in header.items()}
     items = [

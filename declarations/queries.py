@@ -104,6 +104,40 @@ def declaration_for_assessment(*, declaration_id: int) -> Declaration:
     return declarations_for_assessment().get(pk=declaration_id)
 
 
+def declarations_locked_for_assessment(*, declaration_ids: list[int]) -> list[Declaration]:
+    """The open ones among these declarations, locked in pk order (so that two batches
+    over one vessel queue up rather than deadlock), with what the rules read: three
+    queries however many there are. The caller is inside a transaction."""
+    return list(
+        declarations_for_assessment()
+        .select_for_update(of=("self",))
+        .filter(pk__in=declaration_ids, status__in=Declaration.OPEN_STATUSES)
+        .order_by("pk")
+    )
+
+
+def declaration_ids_open_for_call(*, port_call_id: int) -> list[int]:
+    """A vessel call's declarations still open to assessment (submitted, amended or
+    awaiting inspection): what a re-assessment of the call looks at."""
+    return list(
+        Declaration.objects.filter(
+            port_call_id=port_call_id, status__in=Declaration.OPEN_STATUSES
+        ).values_list("pk", flat=True)
+    )
+
+
+def port_call_ids_with_undecided_declarations() -> set[int]:
+    """Calls with a declaration submitted or amended and not yet decided."""
+    return set(
+        Declaration.objects.filter(
+            status__in=[Declaration.Status.SUBMITTED, Declaration.Status.AMENDED]
+        )
+        .order_by()
+        .values_list("port_call_id", flat=True)
+        .distinct()
+    )
+
+
 def declared_goods_for_call(*, port_call_id: int) -> dict[str, set[str]]:
     """Container number -> the commodity codes declared for it, for every declaration filed
     for a call (items are per declaration, so each of its containers carries all of them).
@@ -118,7 +152,8 @@ def declared_goods_for_call(*, port_call_id: int) -> dict[str, set[str]]:
 
 
 def declaration_facts(*, declaration_ids: list[int]) -> dict[int, dict]:
-    """What analytics keeps of each declaration, in one query: direction, who, where, goods.
+    """What analytics keeps of each declaration, in one query: direction, who, where (the
+    port call, its terminal and its vessel's arrival), trade mode, goods.
 
     The goods line of the highest value stands for the declaration (its HS chapter and
     country of origin).
@@ -130,6 +165,7 @@ def declaration_facts(*, declaration_ids: list[int]) -> dict[int, dict]:
         Declaration.objects.filter(pk__in=declaration_ids)
         .annotate(
             terminal_id=F("port_call__terminal_id"),
+            arrived_at=F("port_call__ata"),
             container_count=Count("declarationcontainer", distinct=True),
             total_value=Subquery(
                 DeclarationItem.objects.filter(declaration=OuterRef("pk"))
@@ -146,6 +182,9 @@ def declaration_facts(*, declaration_ids: list[int]) -> dict[int, dict]:
             "enterprise_id",
             "declarant_id",
             "terminal_id",
+            "port_call_id",
+            "arrived_at",
+            "trade_mode",
             "container_count",
             "total_value",
             "main_hs",
@@ -153,6 +192,22 @@ def declaration_facts(*, declaration_ids: list[int]) -> dict[int, dict]:
         )
     )
     return {row["pk"]: row for row in rows}
+
+
+# A declaration in these states holds no container: not yet filed, or given up.
+NOT_LIVE = [Declaration.Status.DRAFT, Declaration.Status.WITHDRAWN]
+
+
+def container_latest_declaration(*, container_id: int) -> Declaration | None:
+    """The latest declaration of a container past draft (with its enterprise), if any: what
+    the gate checks a gate-out against."""
+    return (
+        Declaration.objects.filter(containers=container_id)
+        .exclude(status=Declaration.Status.DRAFT)
+        .select_related("enterprise")
+        .order_by("-submitted_at")
+        .first()
+    )
 
 
 def containers_for_direct_delivery(*, port_call_id: int) -> set[str]:
@@ -167,13 +222,38 @@ def containers_for_direct_delivery(*, port_call_id: int) -> set[str]:
     )
 
 
+def declared_container_numbers(*, port_call_id: int) -> set[str]:
+    """Containers on a call's live declarations."""
+    return set(
+        DeclarationContainer.objects.filter(declaration__port_call_id=port_call_id)
+        .exclude(declaration__status__in=NOT_LIVE)
+        .values_list("container__number", flat=True)
+    )
+
+
+def import_enterprises_of(*, port_call_id: int, container_numbers: list[str]) -> dict[str, int]:
+    """Container number -> the enterprise importing it on this call (its latest live import
+    declaration), in one query; undeclared containers are absent."""
+    rows = (
+        DeclarationContainer.objects.filter(
+            declaration__port_call_id=port_call_id,
+            declaration__direction=Declaration.Direction.IMPORT,
+            container__number__in=container_numbers,
+        )
+        .exclude(declaration__status__in=NOT_LIVE)
+        .order_by("declaration__submitted_at")
+        .values_list("container__number", "declaration__enterprise_id")
+    )
+    return dict(rows)
+
+
 def export_port_call_of(*, container_number: str) -> int | None:
     """The vessel call of the latest live export declaration of a container, if any."""
     return (
         Declaration.objects.filter(
             containers__number=container_number, direction=Declaration.Direction.EXPORT
         )
-        .exclude(status__in=[Declaration.Status.DRAFT, Declaration.Status.WITHDRAWN])
+        .exclude(status__in=NOT_LIVE)
         .order_by("-submitted_at")
         .values_list("port_call_id", flat=True)
         .first()

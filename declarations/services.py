@@ -7,6 +7,7 @@ reason).
 """
 
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
@@ -31,8 +32,9 @@ from port import identifiers, live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, Organisation, PortCall, TimelineEvent, User
 from port.queries import enterprises_filable_by, organisation_ids_for
-from port.timeline import timeline_record
-from port.transitions import transition
+from port.sweep import requeue
+from port.timeline import timeline_record, timeline_record_many
+from port.transitions import transition, transition_many
 
 CENT = Decimal("0.01")
 # Step 2 (the full declaration) is due this long after the summary's release.
@@ -74,6 +76,10 @@ class HeaderInput:
     direct_delivery: bool = False
     permits_involved: bool = False
     quarantine_involved: bool = False
+
+
+# The header's field names, in order: what the form, the API and the ERP upload carry over.
+HEADER_NAMES = [f.name for f in dataclass_fields(HeaderInput)]
 
 
 @dataclass(frozen=True)
@@ -307,25 +313,69 @@ def declaration_withdraw(*, declaration_id: int, user: User, reason: str) -> Dec
 def declaration_assess(*, declaration_id: int) -> Declaration:
     """Decide a submitted or amended declaration: released, or inspection required.
 
-    Asks the inspection rules for a decision per container and records the outcome. A
-    released summary gets its step 2 deadline; a released step 2 completes its summary
-    and restores the guarantee. Running it again on a decided declaration changes nothing.
+    The one-declaration case of the vessel-wide assessment: the inspection app decides
+    each container (`decisions_make`) and calls back `declarations_record_assessment`.
+    Running it again on a decided declaration changes nothing.
     """
-    declaration = Declaration.objects.select_for_update().get(pk=declaration_id)
-    if declaration.status not in (Declaration.Status.SUBMITTED, Declaration.Status.AMENDED):
-        return declaration  # already decided: a retried or duplicated task is a no-op
-    decisions = inspection_services.decisions_make(declaration_id=declaration.pk)
-    selected = [d.container.number for d in decisions if d.requires_inspection]
-    new = Declaration.Status.INSPECTION_REQUIRED if selected else Declaration.Status.RELEASED
-    declaration.decided_at = timezone.now()
-    extra = ["decided_at"]
-    if new == Declaration.Status.RELEASED and declaration.is_summary:
-        declaration.full_due_at = declaration.decided_at + STEP2_DEADLINE
-        extra.append("full_due_at")
-    _set_status(declaration, new, actor=None, extra_fields=extra, data={"selected": selected})
-    if new == Declaration.Status.RELEASED and declaration.summary_id:
-        _summary_complete(declaration.summary_id, by=declaration)
-    return declaration
+    inspection_services.decisions_make(declaration_id=declaration_id)
+    return Declaration.objects.select_related("enterprise").get(pk=declaration_id)
+
+
+def declarations_record_assessment(
+    *, declarations: list[Declaration], decisions: dict[int, list], actor: User | None
+) -> list[Declaration]:
+    """Move each assessed declaration to the status its decisions give, in bulk.
+
+    A submitted or amended one is released, or needs inspection when a container is
+    selected; one awaiting inspection is released once no container is held any more (a
+    new rule-set version released them). One UPDATE per new status, one timeline insert
+    each, and a live push per declaration after commit. A released summary gets its step 2
+    deadline; a released step 2 completes its summary. The caller (inspection's
+    `decisions_make_many`) holds the declarations' locks. Returns those that moved.
+    """
+    now = timezone.now()
+    moves: dict[str, list[Declaration]] = {}
+    selected: dict[int, list[str]] = {}
+    for declaration in declarations:
+        own = decisions.get(declaration.pk, [])
+        selected[declaration.pk] = [d.container.number for d in own if d.requires_inspection]
+        new = _status_after_assessment(declaration, own)
+        if new == declaration.status:
+            continue
+        if declaration.status != Declaration.Status.INSPECTION_REQUIRED:
+            declaration.decided_at = now
+        if new == Declaration.Status.RELEASED and declaration.is_summary:
+            declaration.full_due_at = now + STEP2_DEADLINE
+        moves.setdefault(new, []).append(declaration)
+    for new, moving in moves.items():
+        old = transition_many(moving, new, extra_fields=["decided_at", "full_due_at"])
+        timeline_record_many(
+            subjects=moving,
+            kind=TimelineEvent.Kind.DECLARATION_STATUS_CHANGED,
+            organisation_id_for=lambda d: d.enterprise_id,
+            actor=actor,
+            data_for=lambda d, old=old: {
+                "from": old[d.pk],
+                "to": d.status,
+                "selected": selected[d.pk],
+            },
+        )
+        for declaration in moving:
+            live.publish_on_commit(
+                groups=events.declaration_groups(declaration),
+                event=events.declaration_status_changed(declaration),
+            )
+    released = moves.get(Declaration.Status.RELEASED, [])
+    for declaration in released:
+        if declaration.summary_id:
+            _summary_complete(declaration.summary_id, by=declaration)
+    return [declaration for moving in moves.values() for declaration in moving]
+
+
+def _status_after_assessment(declaration: Declaration, decisions: list) -> str:
+    if any(decision.is_held for decision in decisions):
+        return Declaration.Status.INSPECTION_REQUIRED
+    return Declaration.Status.RELEASED
 
 
 @transaction.atomic
@@ -356,9 +406,7 @@ def declaration_requeue_stuck(*, older_than_seconds: int = 120) -> list[int]:
             | Q(status=Declaration.Status.AMENDED, updated_at__lt=cutoff)
         ).values_list("pk", flat=True)[:500]
     )
-    for declaration_id in stuck:
-        declaration_assess_task.delay(declaration_id)
-    return stuck
+    return requeue(stuck, declaration_assess_task)
 
 
 def declaration_step2_sweep(*, now=None) -> dict[str, int]:

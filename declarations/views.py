@@ -20,7 +20,7 @@ HEADER_FIELDS = {
     "port_call",
     "bl_number",
     "containers",
-    *forms.HEADER_NAMES,
+    *services.HEADER_NAMES,
 }
 
 
@@ -106,9 +106,15 @@ def declaration_edit(request, declaration_id: int):
 @login_required
 def declaration_detail(request, declaration_id: int):
     declaration = queries.declaration_get_for_user(user=request.user, declaration_id=declaration_id)
+    decisions = list(inspection_queries.decisions_for_declaration(declaration_id=declaration.pk))
+    whereabouts = inspection_queries.container_whereabouts(
+        port_call_id=declaration.port_call_id, container_ids=[d.container_id for d in decisions]
+    )
+    for decision in decisions:
+        decision.whereabouts = whereabouts[decision.container_id]
     context = {
         "declaration": declaration,
-        "decisions": inspection_queries.decisions_for_declaration(declaration_id=declaration.pk),
+        "decisions": decisions,
         "timeline": timeline_for(declaration),
         "reason_form": forms.ReasonForm(),
     }

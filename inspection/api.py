@@ -193,6 +193,28 @@ class GateEventViewSet(IdempotentCreateMixin, mixins.ListModelMixin, viewsets.Ge
         return Response(GateEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
+class ReassessSerializer(serializers.Serializer):
+    port_call = serializers.IntegerField(help_text="The vessel call's id")
+
+
+class ReassessmentSerializer(serializers.Serializer):
+    port_call = serializers.IntegerField()
+    declarations = serializers.IntegerField(help_text="Open declarations the task will assess")
+    rule_set_version = serializers.IntegerField(allow_null=True)
+
+
+class ReassessmentViewSet(viewsets.ViewSet):
+    """Re-assess a vessel call: its open declarations are decided again by the current
+    rule-set version, in one background task (202). Customs officers of the call's port
+    only; a decision overridden, released or at the inspection area stays as it is."""
+
+    @extend_schema(request=ReassessSerializer, responses={202: ReassessmentSerializer})
+    def create(self, request):
+        data = _valid(ReassessSerializer, request)
+        queued = services.port_call_reassess(port_call_id=data["port_call"], officer=request.user)
+        return Response(ReassessmentSerializer(queued).data, status=status.HTTP_202_ACCEPTED)
+
+
 def _valid(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -207,6 +229,7 @@ class InstructionSerializer(serializers.Serializer):
     destination = serializers.CharField()
     reason = serializers.CharField()
     acknowledged = serializers.BooleanField(source="is_acknowledged")
+    discharged_at = serializers.DateTimeField(allow_null=True)
 
 
 class FeedSerializer(serializers.Serializer):
@@ -221,6 +244,21 @@ class AcknowledgementSerializer(serializers.Serializer):
 
 class AcknowledgeSerializer(serializers.Serializer):
     instructions = AcknowledgementSerializer(many=True, allow_empty=False)
+
+
+class DischargeSerializer(serializers.Serializer):
+    port_call = serializers.IntegerField()
+    containers = serializers.ListField(
+        child=serializers.CharField(max_length=11), allow_empty=False, max_length=5000
+    )
+    discharged_at = serializers.DateTimeField(
+        required=False, help_text="When they came off the ship; now if left out"
+    )
+
+
+class DischargeResultSerializer(serializers.Serializer):
+    discharged = serializers.IntegerField(help_text="Newly recorded")
+    already = serializers.IntegerField(help_text="Reported before, not counted again")
 
 
 class DiversionViewSet(viewsets.ViewSet):
@@ -256,6 +294,19 @@ class DiversionViewSet(viewsets.ViewSet):
             user=request.user, acknowledgements=data["instructions"]
         )
         return Response({"acknowledged": count})
+
+    @extend_schema(request=DischargeSerializer, responses={200: DischargeResultSerializer})
+    @action(detail=False, methods=["post"])
+    def discharged(self, request):
+        """Report containers lifted off a berthed vessel of your terminal. Safe to repeat."""
+        data = _valid(DischargeSerializer, request)
+        result = diversion.containers_report_discharged(
+            user=request.user,
+            port_call_id=data["port_call"],
+            container_numbers=data["containers"],
+            at=data.get("discharged_at"),
+        )
+        return Response(DischargeResultSerializer(result).data)
 
 
 class WebhookSerializer(serializers.Serializer):

@@ -34,9 +34,10 @@ from inspection.models import (
     WebhookEndpoint,
 )
 from port import live
-from port.errors import InvalidInput
-from port.models import Container, PortCall, User
+from port.errors import InvalidInput, NotYours
+from port.models import Container, PortCall, TimelineEvent, User
 from port.queries import organisation_ids_for
+from port.timeline import timeline_record_many
 
 LIFTS_TRADITIONAL = 2  # ship → yard → destination
 LIFTS_DIRECT = {
@@ -211,14 +212,15 @@ def instruction_payload(instruction: DiversionInstruction) -> dict:
     }
 
 
-def diversion_replan_after_decision(*, declaration) -> None:
-    """A decision that arrives after berthing updates the containers' instructions."""
-    call = PortCall.objects.get(pk=declaration.port_call_id)
-    if call.status != PortCall.Status.BERTHED:
+def diversion_replan_after_decisions(*, port_call_id: int, container_ids: list[int]) -> None:
+    """Decisions that arrive after berthing update the containers' instructions: a
+    vessel's worth of decisions in a fixed number of queries."""
+    call = PortCall.objects.get(pk=port_call_id)
+    if call.status != PortCall.Status.BERTHED or not container_ids:
         return
     numbers = list(
         DiversionInstruction.objects.filter(
-            port_call=call, container__in=declaration.containers.all()
+            port_call=call, container_id__in=container_ids
         ).values_list("container__number", flat=True)
     )
     if numbers:
@@ -227,17 +229,19 @@ def diversion_replan_after_decision(*, declaration) -> None:
 
 def lifts_saved(*, port_call_id: int) -> dict:
     """Lifts and moves inside the terminal, against the traditional ship → yard → destination flow."""
-    counts = dict(
+    rows = (
         DiversionInstruction.objects.filter(port_call_id=port_call_id)
         .values_list("destination")
-        .annotate(n=Count("pk"))
-        .values_list("destination", "n")
+        .annotate(n=Count("pk"), off=Count("pk", filter=Q(discharged_at__isnull=False)))
+        .values_list("destination", "n", "off")
     )
+    counts = {destination: n for destination, n, _off in rows}
     containers = sum(counts.values())
     traditional = containers * LIFTS_TRADITIONAL
     diverted = sum(LIFTS_DIRECT[Destination(d)] * n for d, n in counts.items())
     return {
         "containers": containers,
+        "discharged": sum(off for _destination, _n, off in rows),
         "by_destination": {d: counts.get(d, 0) for d in Destination.values},
         "lifts_traditional": traditional,
         "lifts_with_diversion": diverted,
@@ -286,6 +290,91 @@ def instructions_acknowledge(*, user: User, acknowledgements: list[dict]) -> int
         transaction.set_rollback(True)
         raise InvalidInput({"instructions": errors})
     return done
+
+
+@transaction.atomic
+def containers_report_discharged(
+    *,
+    user: User,
+    port_call_id: int,
+    container_numbers: list[str],
+    at=None,
+    times: dict | None = None,
+    skip_unknown: bool = False,
+) -> dict:
+    """The terminal reports containers lifted off its berthed vessel (its page, the API or
+    a COARRI discharge report): each gets its discharge time and one timeline event, owned
+    by the enterprise that declared it, so the dashboards count containers discharged.
+
+    The discharge time is `times[number]` (a COARRI's move time per container), else `at`,
+    else now. A container reported again is not counted again. Every number must be on the
+    call's diversion list, or nothing is recorded; with `skip_unknown` (a terminal's file,
+    where one stray line must not hold back the rest of the vessel) the others are
+    recorded and the unknown returned. Returns {"discharged", "already", "unknown"}.
+    Raises InvalidInput, NotYours.
+    """
+    call = (
+        PortCall.objects.filter(terminal__operator_id__in=organisation_ids_for(user))
+        .filter(pk=port_call_id)
+        .first()
+    )
+    if call is None:
+        raise NotYours("No such port call at your terminal")
+    if call.status != PortCall.Status.BERTHED:
+        raise InvalidInput(
+            {"port_call": [_("Containers are discharged while the vessel is alongside.")]}
+        )
+    numbers = sorted({n.strip().upper() for n in container_numbers if n.strip()})
+    if not numbers:
+        raise InvalidInput({"containers": [_("List at least one container.")]})
+    instructions = list(
+        DiversionInstruction.objects.select_for_update()
+        .filter(port_call=call, container__number__in=numbers)
+        .select_related("container")
+        .order_by("pk")
+    )
+    unknown = sorted(set(numbers) - {i.container.number for i in instructions})
+    if unknown and not skip_unknown:
+        raise InvalidInput(
+            {
+                "containers": [
+                    _("Not on this vessel's discharge list: %(numbers)s")
+                    % {"numbers": ", ".join(unknown)}
+                ]
+            }
+        )
+    fresh = [i for i in instructions if i.discharged_at is None]
+    _record_discharges(call, fresh, user=user, at=at or timezone.now(), times=times or {})
+    return {"discharged": len(fresh), "already": len(instructions) - len(fresh), "unknown": unknown}
+
+
+def _record_discharges(call: PortCall, fresh: list, *, user: User, at, times: dict) -> None:
+    for instruction in fresh:
+        instruction.discharged_at = times.get(instruction.container.number) or at
+    DiversionInstruction.objects.bulk_update(fresh, ["discharged_at", "updated_at"])
+    owners = declaration_queries.import_enterprises_of(
+        port_call_id=call.pk, container_numbers=[i.container.number for i in fresh]
+    )
+    by_owner: dict[int | None, list[DiversionInstruction]] = {}
+    for instruction in fresh:
+        by_owner.setdefault(owners.get(instruction.container.number), []).append(instruction)
+    for owner_id, instructions_of_owner in by_owner.items():
+        timeline_record_many(
+            subjects=instructions_of_owner,
+            kind=TimelineEvent.Kind.CONTAINER_DISCHARGED,
+            organisation_id=owner_id,
+            actor=user,
+            data_for=lambda i: {
+                "container": i.container.number,
+                "port_call": call.pk,
+                "destination": i.destination,
+            },
+        )
+    if fresh:
+        live.publish_on_commit(
+            groups=[live.organisation_group(call.terminal.operator_id)],
+            event=events.diversion_changed(call.pk, len(fresh)),
+        )
 
 
 # ---------------------------------------------------------------- webhook delivery

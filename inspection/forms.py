@@ -75,6 +75,19 @@ class OverrideForm(forms.Form):
     )
 
 
+class ReassessForm(forms.Form):
+    """The rules page's "re-assess this vessel call": the calls with open declarations."""
+
+    port_call = forms.ModelChoiceField(label=_("Vessel call"), queryset=None)
+
+    def __init__(self, *args, port_calls, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["port_call"].queryset = port_calls
+        self.fields["port_call"].label_from_instance = lambda call: (
+            f"{call.vessel.name} {call.voyage} ({call.get_status_display()})"
+        )
+
+
 class MultipleImageInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 

@@ -144,6 +144,11 @@ class Decision(TimeStampedModel):
     overridden_by = models.ForeignKey(
         "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The seed the sampling was drawn with: the version's own, or, after a re-assessment
+    # under a newer version, the seed of the first decision, so that a sampled rule both
+    # versions hold picks the same containers again. Empty on rows older than the field:
+    # their version's seed.
+    sampling_seed = models.CharField(max_length=32, blank=True, db_default="")
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -163,6 +168,18 @@ class Decision(TimeStampedModel):
     @property
     def requires_inspection(self) -> bool:
         return self.outcome != Outcome.RELEASE
+
+    @property
+    def is_held(self) -> bool:
+        """Selected and not yet released by its inspection (select_related "inspection")."""
+        inspection = getattr(self, "inspection", None)
+        return self.requires_inspection and (
+            inspection is None or inspection.status != Inspection.Status.RELEASED
+        )
+
+    @property
+    def is_overridden(self) -> bool:
+        return self.overridden_by_id is not None or bool(self.overridden_outcome)
 
 
 class Inspection(TimeStampedModel):
@@ -380,6 +397,8 @@ class DiversionInstruction(TimeStampedModel):
     sequence = models.BigIntegerField(null=True, db_index=True)
     acknowledged_sequence = models.BigIntegerField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # When the terminal reported the container off the ship (discharged).
+    discharged_at = models.DateTimeField(_("discharged"), null=True, blank=True)
 
     class Meta:
         ordering = ["sequence"]

@@ -1,17 +1,20 @@
 from django.db.models import Count, Min, Q, QuerySet
 from django.http import Http404
 
+from declarations import queries as declaration_queries
+from declarations.models import Declaration
 from inspection import events
 from inspection.models import (
     Alert,
     Decision,
+    DiversionInstruction,
     GateEvent,
     Inspection,
     Outcome,
     RiskRule,
     RuleSetVersion,
 )
-from port.models import InspectionArea, Terminal, User
+from port.models import InspectionArea, Organisation, PortCall, Terminal, User
 from port.queries import customs_office_ids_for, organisation_ids_for
 
 
@@ -113,8 +116,6 @@ def decisions_for_declaration(*, declaration_id: int) -> QuerySet[Decision]:
 
 def diversion_call_for_user(*, user: User, port_call_id: int):
     """A call's diversion is seen by its terminal's operator, customs and the port authority."""
-    from port.models import Organisation, PortCall
-
     kinds = {Organisation.Kind.CUSTOMS_OFFICE, Organisation.Kind.PORT_AUTHORITY}
     org_ids = organisation_ids_for(user)
     allowed = Q(terminal__operator_id__in=org_ids) | Q(
@@ -151,3 +152,95 @@ def queue_by_area(*, enterprise_ids: list[int] | None = None) -> list[dict]:
         .annotate(waiting=Count("pk"), oldest=Min("created_at"))
         .order_by("area__code")
     )
+
+
+def port_call_ids_with_open_assessments() -> list[int]:
+    """Vessel calls a new rule-set version may change: a declaration not yet decided, or a
+    decision still open (selected, not overridden, no inspection ticket) of a declaration
+    awaiting inspection. Two queries."""
+    open_decisions = (
+        Decision.objects.filter(
+            declaration__status=Declaration.Status.INSPECTION_REQUIRED,
+            overridden_by__isnull=True,
+            overridden_outcome="",
+            inspection__isnull=True,
+        )
+        .exclude(outcome=Outcome.RELEASE)
+        .order_by()
+        .values_list("declaration__port_call_id", flat=True)
+        .distinct()
+    )
+    undecided = declaration_queries.port_call_ids_with_undecided_declarations()
+    return sorted(undecided | set(open_decisions))
+
+
+def port_call_get_for_officer(*, user: User, port_call_id: int):
+    """A vessel call at the port of one of the officer's customs offices, or a 404."""
+    offices = Organisation.objects.filter(pk__in=customs_office_ids_for(user))
+    try:
+        return (
+            PortCall.objects.filter(port__in=offices.values("port"))
+            .select_related("vessel", "terminal")
+            .get(pk=port_call_id)
+        )
+    except (PortCall.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such port call") from None
+
+
+def port_calls_open_for_reassessment(*, user: User):
+    """The calls at the officer's ports with declarations open to re-assessment, for the
+    rules page's "re-assess this vessel call"."""
+    offices = Organisation.objects.filter(pk__in=customs_office_ids_for(user))
+    return (
+        PortCall.objects.filter(
+            port__in=offices.values("port"),
+            pk__in=Declaration.objects.filter(status__in=Declaration.OPEN_STATUSES).values(
+                "port_call_id"
+            ),
+        )
+        .select_related("vessel")
+        .order_by("eta")
+    )
+
+
+def containers_awaiting_discharge(*, port_call_id: int, limit: int) -> list[str]:
+    """Containers of a call with a diversion instruction, not yet reported off the ship."""
+    return list(
+        DiversionInstruction.objects.filter(port_call_id=port_call_id, discharged_at__isnull=True)
+        .order_by("pk")
+        .values_list("container__number", flat=True)[:limit]
+    )
+
+
+def discharge_progress(*, port_call_ids: list[int]) -> dict[int, dict]:
+    """Per call: containers still aboard and discharged, of those it has instructions for."""
+    rows = (
+        DiversionInstruction.objects.filter(port_call_id__in=port_call_ids)
+        .values("port_call_id")
+        .annotate(
+            aboard=Count("pk", filter=Q(discharged_at__isnull=True)),
+            discharged=Count("pk", filter=Q(discharged_at__isnull=False)),
+        )
+    )
+    return {row["port_call_id"]: row for row in rows}
+
+
+def container_whereabouts(*, port_call_id: int, container_ids: list[int]) -> dict[int, dict]:
+    """Where each of a consignment's containers is, for its owner: its diversion on the
+    call (destination, when it came off the ship) and its last move through a gate. Two
+    queries, whatever the number of containers."""
+    instructions = {
+        i.container_id: i
+        for i in DiversionInstruction.objects.filter(
+            port_call_id=port_call_id, container_id__in=container_ids
+        )
+    }
+    gates = {
+        g.container_id: g
+        for g in GateEvent.objects.filter(container_id__in=container_ids, allowed=True)
+        .order_by("container_id", "-created_at", "-pk")
+        .distinct("container_id")
+    }
+    return {
+        cid: {"instruction": instructions.get(cid), "gate": gates.get(cid)} for cid in container_ids
+    }

@@ -3,6 +3,7 @@
 import secrets
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
-from inspection import diversion, events, rules
+from inspection import diversion, events, queries, rules
 from inspection.models import (
     Alert,
     Decision,
@@ -24,6 +25,7 @@ from inspection.models import (
     RiskRule,
     RuleSetVersion,
 )
+from inspection.tasks import decisions_make_for_port_call_task
 from port import live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
@@ -40,8 +42,10 @@ def rule_set_activate(*, officer: User | None) -> RuleSetVersion:
     """Snapshot the active rules as the next rule-set version, with a fresh sampling seed.
 
     Decisions made from now on point to it. The version row (who, when, what) is the
-    audit record of the activation. Returns the current version unchanged when the active
-    rules are the same as its snapshot.
+    audit record of the activation. After commit, queues one re-assessment task per
+    vessel call that still has open declarations (`decisions_make_for_port_call`), so
+    that what is not yet released is decided by the new rules. Returns the current
+    version unchanged, and queues nothing, when the active rules are its snapshot.
     """
     # One activation at a time: the version numbers must not race.
     current = RuleSetVersion.objects.select_for_update().order_by("-number").first()
@@ -54,6 +58,8 @@ def rule_set_activate(*, officer: User | None) -> RuleSetVersion:
         seed=secrets.token_hex(8),
         activated_by=officer,
     )
+    for port_call_id in queries.port_call_ids_with_open_assessments():
+        transaction.on_commit(partial(decisions_make_for_port_call_task.delay, port_call_id))
     return version
 
 
@@ -126,61 +132,277 @@ def _consignment(declaration, dangerous: frozenset[str] | None = None) -> rules.
 
 @transaction.atomic
 def decisions_make(*, declaration_id: int) -> list[Decision]:
-    """Decide every container of a declaration against the current rule-set version.
+    """Decide every container of one declaration: the one-declaration case of
+    `decisions_make_many`, which see. Returns its decisions, or [] when it is not open."""
+    return decisions_make_many(declaration_ids=[declaration_id]).get(declaration_id, [])
 
-    Writes one Decision per container and a timeline event for each, in bulk; after
-    commit, tells the customs office's inspection queue about the selected containers in
-    one event. The caller holds the declaration's lock; decisions already made are
-    returned as they are.
+
+@transaction.atomic
+def decisions_make_for_port_call(*, port_call_id: int, actor_id: int | None = None) -> dict:
+    """Assess every open declaration of one vessel call in one pass (`decisions_make_many`).
+
+    What a new rule-set version, or an officer's "re-assess this vessel call", runs: one
+    task per call. Returns counts for the caller and the bench; running it twice changes
+    nothing the second time.
     """
-    existing = list(_decisions_of(declaration_id))
-    if existing:
-        return existing
-    declaration = declaration_queries.declaration_for_assessment(declaration_id=declaration_id)
-    version = RuleSetVersion.objects.order_by("-number").first()
-    decided = rules.evaluate(
-        _consignment(declaration), version.rules if version else [], version.seed if version else ""
-    )
-    area = (
-        InspectionArea.objects.filter(terminal_id=declaration.port_call.terminal_id)
-        .order_by("pk")
-        .first()
-    )
-    Decision.objects.bulk_create(
-        Decision(
-            declaration=declaration,
-            container=container,
-            rule_set_version=version,
-            outcome=decided[container.number][0],
-            rules_hit=decided[container.number][1],
-            inspection_area=area if decided[container.number][0] != Outcome.RELEASE else None,
+    actor = User.objects.get(pk=actor_id) if actor_id else None
+    declaration_ids = declaration_queries.declaration_ids_open_for_call(port_call_id=port_call_id)
+    decided = decisions_make_many(declaration_ids=declaration_ids, actor=actor)
+    return {
+        "declarations": len(decided),
+        "containers": sum(len(decisions) for decisions in decided.values()),
+    }
+
+
+@transaction.atomic
+def port_call_reassess(*, port_call_id: int, officer: User) -> dict:
+    """An officer asks for a vessel call's open declarations to be assessed again.
+
+    Records who asked on the call's timeline and, after commit, queues the call's one
+    re-assessment task. Raises PermissionDenied for anyone but a customs officer,
+    NotYours for a call at another office's port, and InvalidInput (on `port_call`) when
+    nothing of the call is open to re-assessment. Returns what was queued.
+    """
+    office_ids = customs_office_ids_for(officer)
+    if not office_ids:
+        raise PermissionDenied(_("Only customs officers re-assess a vessel call."))
+    call = queries.port_call_get_for_officer(user=officer, port_call_id=port_call_id)
+    declaration_ids = declaration_queries.declaration_ids_open_for_call(port_call_id=call.pk)
+    if not declaration_ids:
+        raise InvalidInput(
+            {"port_call": [_("No declaration of this vessel call is open to re-assessment.")]}
         )
-        for container in declaration.containers.all()
+    version = RuleSetVersion.objects.order_by("-number").first()
+    timeline_record(
+        subject=call,
+        kind=TimelineEvent.Kind.PORT_CALL_REASSESSMENT_REQUESTED,
+        actor=officer,
+        organisation=Organisation.objects.filter(pk__in=office_ids, port=call.port_id).first(),
+        data={
+            "declarations": len(declaration_ids),
+            "rule_set_version": version.number if version else None,
+        },
     )
-    decisions = list(_decisions_of(declaration_id))
+    transaction.on_commit(partial(decisions_make_for_port_call_task.delay, call.pk, officer.pk))
+    return {
+        "port_call": call.pk,
+        "declarations": len(declaration_ids),
+        "rule_set_version": version.number if version else None,
+    }
+
+
+@transaction.atomic
+def decisions_make_many(
+    *, declaration_ids: list[int], actor: User | None = None
+) -> dict[int, list[Decision]]:
+    """Decide the containers of open declarations against the current rule-set version.
+
+    One query in (declarations, items, containers, decisions), the rules in memory, bulk
+    writes out, whatever the number of declarations:
+    - a container without a decision gets one (and a `container_decided` event);
+    - a decision still open (`_is_open`: selected, not overridden, no inspection ticket)
+      that an older version made is decided again, with the sampling seed it was first
+      drawn with; when the outcome or the rules hit change, it is updated (and a
+      `decision_reassessed` event says from what to what). Released, overridden and
+      ticketed decisions are never changed;
+    - the diversion of a berthed call is re-planned for the containers;
+    - the declarations app moves each declaration to released or inspection required
+      (`declarations_record_assessment`), one update and one timeline insert in all.
+    After commit, each declaration with newly selected containers is pushed to its customs
+    office's queue, in one event. Declarations not open (draft, released, withdrawn,
+    completed) are skipped. Returns the decisions of each declaration assessed.
+    """
+    # The decisions first, then the declarations: the order `decision_override` takes the
+    # same locks in, so the two never deadlock. A decision is changed only if locked here.
+    locked = set(
+        Decision.objects.select_for_update()
+        .filter(declaration_id__in=declaration_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    declarations = declaration_queries.declarations_locked_for_assessment(
+        declaration_ids=declaration_ids
+    )
+    if not declarations:
+        return {}
+    version = RuleSetVersion.objects.order_by("-number").first()
+    existing = _decisions_by_declaration([d.pk for d in declarations])
+    areas = _first_area_by_terminal({d.port_call.terminal_id for d in declarations})
+    dangerous = {
+        call_id: shipping_queries.dangerous_containers(port_call_id=call_id)
+        for call_id in sorted({d.port_call_id for d in declarations})
+    }
+    new, changed = [], []
+    for declaration in declarations:
+        made, redecided = _decide(
+            declaration,
+            existing.get(declaration.pk, []),
+            version=version,
+            area=areas.get(declaration.port_call.terminal_id),
+            dangerous=dangerous[declaration.port_call_id],
+            locked=locked,
+        )
+        new.extend(made)
+        changed.extend(redecided)
+    _write_decisions(new, changed, declarations, version=version, actor=actor)
+    decided = _decisions_by_declaration([d.pk for d in declarations])
+    for call_id in dangerous:
+        diversion.diversion_replan_after_decisions(
+            port_call_id=call_id,
+            container_ids=[
+                decision.container_id
+                for declaration in declarations
+                if declaration.port_call_id == call_id
+                for decision in decided.get(declaration.pk, [])
+            ],
+        )
+    declaration_services.declarations_record_assessment(
+        declarations=declarations, decisions=decided, actor=actor
+    )
+    _publish_selected(new + [decision for decision, _old in changed])
+    return decided
+
+
+def _is_open(decision: Decision) -> bool:
+    """Whether a new rule-set version may still change the decision: the container is
+    selected, no officer overrode the outcome, and it has no inspection ticket (once at
+    the inspection area, the inspection decides). A released container stays released."""
+    return (
+        decision.requires_inspection
+        and not decision.is_overridden
+        and getattr(decision, "inspection", None) is None
+    )
+
+
+def _decide(declaration, decisions, *, version, area, dangerous, locked):
+    """New decisions for the declaration's undecided containers, and (decision, what it
+    was) for each open decision the current version decides otherwise. In memory."""
+    current = version.pk if version else None
+    seed = version.seed if version else ""
+    if decisions:
+        first = decisions[0]
+        seed = first.sampling_seed or (
+            first.rule_set_version.seed if first.rule_set_version else seed
+        )
+    decided = rules.evaluate(
+        _consignment(declaration, dangerous), version.rules if version else [], seed
+    )
+    by_container = {d.container_id: d for d in decisions}
+    made, redecided = [], []
+    for container in declaration.containers.all():
+        outcome, hits = decided[container.number]
+        decision = by_container.get(container.pk)
+        if decision is None:
+            made.append(
+                Decision(
+                    declaration=declaration,
+                    container=container,
+                    rule_set_version=version,
+                    sampling_seed=seed,
+                    outcome=outcome,
+                    rules_hit=hits,
+                    inspection_area=area if outcome != Outcome.RELEASE else None,
+                )
+            )
+        elif (
+            decision.rule_set_version_id != current
+            and decision.pk in locked
+            and _is_open(decision)
+            and (decision.outcome, decision.rules_hit) != (outcome, hits)
+        ):
+            was = {"outcome": decision.outcome, "rule_set_version": decision.rule_set_version}
+            decision.outcome, decision.rules_hit = outcome, hits
+            decision.rule_set_version, decision.sampling_seed = version, seed
+            if outcome == Outcome.RELEASE:
+                decision.inspection_area = None
+            else:
+                decision.inspection_area = decision.inspection_area or area
+            redecided.append((decision, was))
+    return made, redecided
+
+
+def _write_decisions(new, changed, declarations, *, version, actor) -> None:
+    """The new and the changed decisions, and an event for each: four statements."""
+    enterprise_of = {d.pk: d.enterprise_id for d in declarations}
+    Decision.objects.bulk_create(new)
     timeline_record_many(
-        subjects=decisions,
+        subjects=new,
         kind=TimelineEvent.Kind.CONTAINER_DECIDED,
-        organisation_id=declaration.enterprise_id,
+        organisation_id_for=lambda d: enterprise_of[d.declaration_id],
+        actor=actor,
         data_for=lambda d: {
             "container": d.container.number,
             "outcome": d.outcome,
             "rule_set_version": version.number if version else None,
         },
     )
-    diversion.diversion_replan_after_decision(declaration=declaration)
-    selected = [d for d in decisions if d.requires_inspection]
-    if selected and area is not None:
+    if not changed:
+        return
+    now = timezone.now()
+    for decision, _was in changed:
+        decision.updated_at = now
+    Decision.objects.bulk_update(
+        [decision for decision, _was in changed],
+        [
+            "outcome",
+            "rules_hit",
+            "rule_set_version",
+            "sampling_seed",
+            "inspection_area",
+            "updated_at",
+        ],
+    )
+    was = {decision.pk: before for decision, before in changed}
+    timeline_record_many(
+        subjects=[decision for decision, _was in changed],
+        kind=TimelineEvent.Kind.DECISION_REASSESSED,
+        organisation_id_for=lambda d: enterprise_of[d.declaration_id],
+        actor=actor,
+        data_for=lambda d: {
+            "container": d.container.number,
+            "from": was[d.pk]["outcome"],
+            "to": d.outcome,
+            "rule_set_version_from": (
+                was[d.pk]["rule_set_version"].number if was[d.pk]["rule_set_version"] else None
+            ),
+            "rule_set_version": version.number if version else None,
+        },
+    )
+
+
+def _publish_selected(decisions: list[Decision]) -> None:
+    """One push per declaration with newly selected containers, to its office's queue."""
+    selected: dict[int, list[Decision]] = {}
+    for decision in decisions:
+        if decision.requires_inspection and decision.inspection_area is not None:
+            selected.setdefault(decision.declaration_id, []).append(decision)
+    for declaration_id, chosen in selected.items():
         live.publish_on_commit(
-            groups=[events.queue_group(area.customs_office_id)],
-            event=events.containers_selected(declaration_id, selected),
+            groups=[events.queue_group(chosen[0].inspection_area.customs_office_id)],
+            event=events.containers_selected(declaration_id, chosen),
         )
+
+
+def _decisions_by_declaration(declaration_ids: list[int]) -> dict[int, list[Decision]]:
+    decisions: dict[int, list[Decision]] = {}
+    for decision in _decisions_of(declaration_ids):
+        decisions.setdefault(decision.declaration_id, []).append(decision)
     return decisions
 
 
-def _decisions_of(declaration_id: int):
-    return Decision.objects.filter(declaration_id=declaration_id).select_related(
-        "container", "inspection_area", "rule_set_version"
+def _first_area_by_terminal(terminal_ids: set[int]) -> dict[int, InspectionArea]:
+    """Each terminal's inspection area selected containers go to (its first): one query."""
+    areas: dict[int, InspectionArea] = {}
+    for area in InspectionArea.objects.filter(terminal_id__in=terminal_ids).order_by("-pk"):
+        areas[area.terminal_id] = area
+    return areas
+
+
+def _decisions_of(declaration_ids: list[int]):
+    return (
+        Decision.objects.filter(declaration_id__in=declaration_ids)
+        .select_related("container", "inspection_area", "rule_set_version", "inspection")
+        .order_by("created_at", "pk")
     )
 
 
@@ -275,8 +497,11 @@ def inspection_report_arrival(*, user: User, container_number: str) -> Inspectio
     Reporting the same container again returns its ticket.
     """
     terminal_ids = _terminal_ids_for(user)
+    # Locked so that a re-assessment (decisions_make_many) cannot release the container
+    # while its ticket is issued: whichever comes second sees what the first did.
     decision = (
-        Decision.objects.select_related("container", "inspection_area", "declaration")
+        Decision.objects.select_for_update(of=("self",))
+        .select_related("container", "inspection_area", "declaration")
         .filter(
             container__number=container_number.strip().upper(),
             inspection_area__terminal_id__in=terminal_ids,
@@ -510,16 +735,11 @@ def consultation_answer(*, consultation_id: int, expert: User, answer: str) -> E
 # ---------------------------------------------------------------- gate
 
 
-def container_is_released(container: Container) -> tuple[bool, str]:
-    """Whether customs has released the container, and why not when it has not."""
+def container_is_released(declaration) -> tuple[bool, str]:
+    """Whether customs has released the container its latest declaration covers, and why
+    not when it has not."""
     from declarations.models import Declaration
 
-    declaration = (
-        Declaration.objects.filter(containers=container)
-        .exclude(status=Declaration.Status.DRAFT)
-        .order_by("-submitted_at")
-        .first()
-    )
     if declaration is None:
         return False, _("No customs declaration covers this container.")
     if declaration.status == Declaration.Status.RELEASED:
@@ -555,7 +775,8 @@ def gate_report(
             return earlier
     errors = {}
     number = container_number.strip().upper()
-    container = Container.objects.filter(number=number).first()
+    # Locked: two trucks reporting the same container at once are decided one after the other.
+    container = Container.objects.select_for_update().filter(number=number).first()
     if container is None:
         errors["container"] = [
             _("This port has no container %(number)s.") % {"number": number or "—"}
@@ -564,8 +785,9 @@ def gate_report(
         errors["direction"] = [_("Direction is in or out.")]
     if errors:
         raise InvalidInput(errors)
+    declaration = declaration_queries.container_latest_declaration(container_id=container.pk)
     allowed, reason = (
-        (True, "") if direction == GateEvent.Direction.IN else container_is_released(container)
+        (True, "") if direction == GateEvent.Direction.IN else _may_leave(container, declaration)
     )
     event = GateEvent.objects.create(
         container=container,
@@ -581,7 +803,8 @@ def gate_report(
         subject=event,
         kind=TimelineEvent.Kind.GATE_PASSED if allowed else TimelineEvent.Kind.GATE_REFUSED,
         actor=user,
-        organisation=None,
+        # The consignment's owner, so that its dashboard counts its own gate moves.
+        organisation=declaration.enterprise if declaration else None,
         data={"container": number, "direction": direction, "reason": reason},
     )
     if not allowed:
@@ -589,6 +812,19 @@ def gate_report(
     elif direction == GateEvent.Direction.IN:
         diversion.diversion_plan_at_gate_in(container=container)
     return event
+
+
+def _may_leave(container: Container, declaration) -> tuple[bool, str]:
+    """A gate-out passes if the container is in the terminal (it has not left since it last
+    came in) and customs has released it."""
+    last = container.gate_events.filter(allowed=True).order_by("-created_at", "-pk").first()
+    if last is not None and last.direction == GateEvent.Direction.OUT:
+        local = timezone.localtime(last.created_at)
+        return False, _(
+            "This container already left through the gate on %(day)s at %(time)s; "
+            "its gate-in must come first."
+        ) % {"day": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M")}
+    return container_is_released(declaration)
 
 
 def _alert_customs(event: GateEvent, terminal) -> None:

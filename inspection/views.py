@@ -5,12 +5,13 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from inspection import forms, queries, services
 from inspection.models import Inspection
 from port.errors import InvalidInput, TransitionNotAllowed
-from port.queries import customs_office_ids_for
+from port.queries import customs_office_ids_for, organisation_ids_for
 
 
 def _show(errors: dict, form) -> None:
@@ -148,7 +149,14 @@ def decision_detail(request, decision_id: int):
 def rule_list(request):
     if not customs_office_ids_for(request.user):
         raise PermissionDenied
-    if request.method == "POST":
+    reassess_form = forms.ReassessForm(
+        request.POST if request.POST.get("do") == "reassess" else None,
+        port_calls=queries.port_calls_open_for_reassessment(user=request.user),
+    )
+    if request.method == "POST" and request.POST.get("do") == "reassess":
+        if _reassess(request, reassess_form):
+            return redirect("inspection:rules")
+    elif request.method == "POST":
         version = services.rule_set_activate(officer=request.user)
         messages.success(
             request, _("Rule set version %(number)s is active.") % {"number": version.number}
@@ -157,11 +165,36 @@ def rule_list(request):
     rules = queries.rules_for_officer(user=request.user)
     current = queries.current_rule_set()
     active_ids = {r["id"] for r in current.rules} if current else set()
-    return render(
+    context = {
+        "rules": rules,
+        "current": current,
+        "active_ids": active_ids,
+        "reassess_form": reassess_form,
+    }
+    return render(request, "inspection/rules.html", context)
+
+
+def _reassess(request, form) -> bool:
+    """Queue the re-assessment of the chosen vessel call; False with the form's errors."""
+    if not form.is_valid():
+        return False
+    try:
+        queued = services.port_call_reassess(
+            port_call_id=form.cleaned_data["port_call"].pk, officer=request.user
+        )
+    except InvalidInput as error:
+        _show(error.errors, form)
+        return False
+    messages.success(
         request,
-        "inspection/rules.html",
-        {"rules": rules, "current": current, "active_ids": active_ids},
+        ngettext(
+            "Re-assessment of %(count)s open declaration of %(call)s is queued.",
+            "Re-assessment of %(count)s open declarations of %(call)s is queued.",
+            queued["declarations"],
+        )
+        % {"count": queued["declarations"], "call": form.cleaned_data["port_call"].vessel.name},
     )
+    return True
 
 
 @login_required
@@ -256,13 +289,36 @@ def call_diversion(request, port_call_id: int):
     from inspection.models import DiversionInstruction
 
     call = queries.diversion_call_for_user(user=request.user, port_call_id=port_call_id)
+    operates = call.terminal.operator_id in organisation_ids_for(request.user)
+    if request.method == "POST" and operates:
+        try:
+            result = diversion.containers_report_discharged(
+                user=request.user,
+                port_call_id=call.pk,
+                container_numbers=request.POST.getlist("container"),
+            )
+        except InvalidInput as error:
+            for problems in error.errors.values():
+                for problem in problems:
+                    messages.error(request, problem)
+        else:
+            messages.success(
+                request,
+                _("%(count)s containers recorded as discharged.") % {"count": result["discharged"]},
+            )
+        return redirect(request.get_full_path())
     instructions = (
         DiversionInstruction.objects.filter(port_call=call)
         .select_related("container")
         .order_by("destination", "container__number")
     )
     page = Paginator(instructions, 100).get_page(request.GET.get("page"))
-    context = {"call": call, "saved": diversion.lifts_saved(port_call_id=call.pk), "page": page}
+    context = {
+        "call": call,
+        "saved": diversion.lifts_saved(port_call_id=call.pk),
+        "page": page,
+        "may_report": operates and call.status == call.Status.BERTHED,
+    }
     return render(request, "inspection/diversion.html", context)
 
 

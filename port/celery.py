@@ -22,6 +22,13 @@ app.conf.beat_schedule = {
         "task": "declarations.tasks.declaration_requeue_stuck_task",
         "schedule": 60.0,
     },
+    # Every minute: an EDIFACT import left queued or processing for 5 minutes (its task
+    # lost with a killed worker) is queued again; the import is idempotent, and one that
+    # does not finish after three attempts is failed rather than retried for ever.
+    "shipping-edifact-requeue-stuck": {
+        "task": "shipping.tasks.edifact_import_requeue_stuck_task",
+        "schedule": 60.0,
+    },
     # Every hour: released two-step summaries get their step 2 reminders (7, 3 and 1 days
     # before the 14-day deadline) and the overdue flag once it passes. Hourly is fine-grained
     # enough for a deadline counted in days; the sweep is idempotent, so a missed or doubled

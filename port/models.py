@@ -341,12 +341,18 @@ class TimelineEvent(models.Model):
             _("Certificate mailing changed"),
         )
         DECISION_OVERRIDDEN = "inspection.decision_overridden", _("Decision overridden")
+        DECISION_REASSESSED = "inspection.decision_reassessed", _("Decision re-assessed")
+        PORT_CALL_REASSESSMENT_REQUESTED = (
+            "inspection.port_call_reassessment_requested",
+            _("Vessel call re-assessment requested"),
+        )
         INSPECTION_QUEUED = "inspection.queued", _("Inspection ticket issued")
         INSPECTION_STATUS_CHANGED = "inspection.status_changed", _("Inspection status changed")
         INSPECTION_RECORDED = "inspection.recorded", _("Inspection result recorded")
         EXPERT_CONSULTED = "inspection.expert_consulted", _("Expert consulted")
         GATE_PASSED = "gate.passed", _("Gate passed")
         GATE_REFUSED = "gate.refused", _("Gate refused")
+        CONTAINER_DISCHARGED = "terminal.container_discharged", _("Container discharged")
         PORT_CALL_STATUS_CHANGED = (
             "shipping.port_call_status_changed",
             _("Port call status changed"),

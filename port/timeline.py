@@ -39,17 +39,24 @@ def timeline_record_many(
     *,
     subjects: list[models.Model],
     kind: TimelineEvent.Kind,
-    organisation_id: int | None,
+    organisation_id: int | None = None,
     data_for: Callable[[Any], dict[str, Any]],
     actor: User | None = None,
+    organisation_id_for: Callable[[Any], int | None] | None = None,
 ) -> list[TimelineEvent]:
-    """Append one event per subject in a single insert (a vessel's worth at a time)."""
+    """Append one event per subject in a single insert (a vessel's worth at a time).
+
+    The events belong to `organisation_id`, or, when the subjects are several
+    organisations' (a vessel's declarations), to `organisation_id_for(subject)`.
+    """
     kind = TimelineEvent.Kind(kind)
     return TimelineEvent.objects.bulk_create(
         TimelineEvent(
             kind=kind,
             actor=actor,
-            organisation_id=organisation_id,
+            organisation_id=organisation_id_for(subject)
+            if organisation_id_for
+            else organisation_id,
             subject_type=subject_type_of(subject),
             subject_id=subject.pk,
             data=data_for(subject),

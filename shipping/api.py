@@ -489,7 +489,12 @@ class EdifactImportViewSet(
     IdempotentCreateMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Upload a UN/EDIFACT BAPLIE, COPRAR or COARRI file; Celery imports it. Poll the import
-    (or watch `shipping.import_progress` on /ws/live/) for its status, progress and summary."""
+    (or watch `shipping.import_progress` on /ws/live/) for its status, progress and summary.
+
+    A shipping agent's file goes to its manifest. A terminal operator uploads a COARRI
+    discharge report for a berthed call at its terminal: the containers of its discharge
+    messages (BGM 44 or 119) are reported discharged, and the summary's `discharge` says
+    how many were recorded, how many already were and which are not on the call's list."""
 
     serializer_class = ImportSerializer
     parser_classes = [MultiPartParser, FormParser]

@@ -2,19 +2,21 @@
 dangerous-goods cross-check (services.py holds the call lifecycle, filings and boardings)."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from declarations.queries import declared_goods_for_call
 from port import identifiers, live
-from port.errors import InvalidInput, TransitionNotAllowed
+from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User
+from port.sweep import requeue
 from port.timeline import timeline_record, timeline_record_many
 from shipping import edifact, events, reference
 from shipping.models import (
@@ -25,9 +27,17 @@ from shipping.models import (
     ManifestEntry,
     VesselFiling,
 )
-from shipping.tasks import dangerous_goods_check_task, edifact_import_run_task
+from shipping.tasks import (
+    dangerous_goods_check_task,
+    edifact_import_run_task,
+    port_call_berthed_task,
+)
 
 Flag = DangerousGoodsFlag
+MOVE_TIME_SLACK_BEFORE_ATA = timedelta(hours=1)
+MOVE_TIME_SLACK_AFTER_NOW = timedelta(minutes=5)
+# A file whose import was queued again this many times and still did not finish is failed.
+MAX_IMPORT_ATTEMPTS = 3
 # Manifests from different companies weigh the same container; beyond this they disagree.
 WEIGHT_TOLERANCE = Decimal("0.01")
 MANIFEST_FIELDS = [
@@ -117,6 +127,10 @@ def _write_manifest(call, organisation, rows, *, source: str, actor: User | None
         data={"source": source, "lines": len(rows)},
     )
     transaction.on_commit(partial(dangerous_goods_check_task.delay, call.pk))
+    if call.status == PortCall.Status.BERTHED:
+        # Lines added once the vessel is alongside are planned as its berthing planned the
+        # rest: the berthing hooks are idempotent and leave planned containers alone.
+        transaction.on_commit(partial(port_call_berthed_task.delay, call.pk))
     return entries
 
 
@@ -251,12 +265,16 @@ def _compare_vessel(call: PortCall, result: edifact.Result) -> None:
 def edifact_import_create(
     *, user: User, file_name: str, content: bytes, port_call_id: int | None
 ) -> EdifactImport:
-    """Queue an uploaded EDIFACT file for import; after commit, Celery processes it."""
-    organisation = _manifest_company(user)
+    """Queue an uploaded EDIFACT file for import; after commit, Celery processes it.
+
+    A shipping agent's file goes to its manifest (with or without a call). A terminal
+    operator uploads a COARRI discharge report for a berthed call at its terminal; its
+    containers are reported discharged. Raises PermissionDenied (neither), NotYours
+    (another terminal's call), InvalidInput (bad file, no call, a call not alongside).
+    """
     errors: dict = {}
     text = _decode(content, errors)
-    if port_call_id is not None and not PortCall.objects.filter(pk=port_call_id).exists():
-        errors["port_call"] = [_("Choose a port call.")]
+    organisation = _uploader(user, port_call_id, errors)
     if errors:
         raise InvalidInput(errors)
     upload = EdifactImport.objects.create(
@@ -268,6 +286,32 @@ def edifact_import_create(
     )
     transaction.on_commit(partial(edifact_import_run_task.delay, upload.pk))
     return upload
+
+
+def _uploader(user: User, port_call_id: int | None, errors: dict) -> Organisation:
+    """The organisation the file is imported for; the call's checks land in `errors`."""
+    kinds = {Organisation.Kind.SHIPPING_AGENT, Organisation.Kind.TERMINAL_OPERATOR}
+    organisation = (
+        Organisation.objects.filter(kind__in=kinds, memberships__user=user)
+        .order_by("kind", "pk")  # shipping_agent first: it imports manifests
+        .first()
+    )
+    if organisation is None:
+        raise PermissionDenied(
+            _("Only shipping agents and terminal operators import UN/EDIFACT files.")
+        )
+    call = PortCall.objects.filter(pk=port_call_id).first() if port_call_id is not None else None
+    if port_call_id is not None and call is None:
+        errors["port_call"] = [_("Choose a port call.")]
+    if organisation.kind == Organisation.Kind.SHIPPING_AGENT or "port_call" in errors:
+        return organisation
+    if call is None:
+        errors["port_call"] = [_("Choose the berthed port call the discharge report is about.")]
+    elif not PortCall.objects.filter(pk=call.pk, terminal__operator=organisation).exists():
+        raise NotYours("No such port call at your terminal")
+    elif call.status != PortCall.Status.BERTHED:
+        errors["port_call"] = [_("Containers are discharged while the vessel is alongside.")]
+    return organisation
 
 
 def _decode(content: bytes, errors: dict) -> str:
@@ -287,7 +331,8 @@ def _decode(content: bytes, errors: dict) -> str:
 
 
 def edifact_import_run(*, import_id: int) -> EdifactImport:
-    """Process a queued import; a second run of a finished import changes nothing."""
+    """Process a queued import. Idempotent: a run that finds the import finished (a
+    second run, or a re-queued one that lost the race) changes nothing."""
     with transaction.atomic():
         claimed = EdifactImport.objects.filter(
             pk=import_id, status__in=[EdifactImport.Status.QUEUED, EdifactImport.Status.PROCESSING]
@@ -302,19 +347,16 @@ def edifact_import_run(*, import_id: int) -> EdifactImport:
             event=events.import_progress(upload),
         )
     with transaction.atomic():
-        upload = EdifactImport.objects.select_for_update().get(pk=import_id)
-        try:
-            result = edifact.parse(upload.content)
-        except edifact.Unreadable as error:
-            upload.status, upload.summary = EdifactImport.Status.FAILED, {"error": str(error)}
-        else:
-            summary = result.summary()
-            if upload.port_call_id:
-                summary["imported"] = _import_into(
-                    upload.port_call, upload.organisation, result, actor=upload.created_by
-                )
-                summary["warnings"] = result.warnings
-            upload.status, upload.summary = EdifactImport.Status.DONE, summary
+        upload = (
+            EdifactImport.objects.select_for_update(of=("self",))
+            .select_related("port_call__vessel", "port_call__terminal", "organisation")
+            .get(pk=import_id)
+        )
+        # Two runs may both have claimed it (a sweeper re-queued it while the first was
+        # slow); the lock orders them and the second finds it done.
+        if upload.status != EdifactImport.Status.PROCESSING:
+            return upload
+        upload.status, upload.summary = _process(upload)
         upload.progress = 100
         upload.save(update_fields=["status", "summary", "progress", "updated_at"])
         live.publish_on_commit(
@@ -322,6 +364,119 @@ def edifact_import_run(*, import_id: int) -> EdifactImport:
             event=events.import_progress(upload),
         )
     return upload
+
+
+def _process(upload: EdifactImport) -> tuple[str, dict]:
+    try:
+        result = edifact.parse(upload.content)
+    except edifact.Unreadable as error:
+        return EdifactImport.Status.FAILED, {"error": str(error)}
+    summary = result.summary()
+    if upload.organisation.kind == Organisation.Kind.TERMINAL_OPERATOR:
+        try:
+            summary["discharge"] = _report_discharges(upload, result)
+        except (InvalidInput, NotYours) as error:
+            text = " ".join(_messages(error.errors)) if isinstance(error, InvalidInput) else ""
+            summary["error"] = text or _("No such port call at your terminal.")
+            return EdifactImport.Status.FAILED, summary
+    elif upload.port_call_id:
+        summary["imported"] = _import_into(
+            upload.port_call, upload.organisation, result, actor=upload.created_by
+        )
+    summary["warnings"] = result.warnings
+    return EdifactImport.Status.DONE, summary
+
+
+def _messages(errors) -> list[str]:
+    if isinstance(errors, dict):
+        return [m for value in errors.values() for m in _messages(value)]
+    return [str(m) for m in errors]
+
+
+def _report_discharges(upload: EdifactImport, result: edifact.Result) -> dict:
+    """Report the containers of the file's COARRI discharge messages through the diversion
+    service, as the terminal's page and API do; the rest of the file is only read."""
+    # Imported here: the inspection app depends on this one (it plugs into the berthing).
+    from inspection import diversion
+
+    call = upload.port_call
+    _compare_vessel(call, result)
+    moved = result.containers_moved("discharge")
+    others = len(result.containers) - len(moved)
+    if others:
+        result.warnings.append(
+            f"{others} containers are in messages that are not discharge reports "
+            "(loading, restow or other); they were read, not recorded."
+        )
+    if not moved:
+        raise InvalidInput(
+            {"file": [_("The file holds no container in a COARRI discharge report.")]}
+        )
+    reported = diversion.containers_report_discharged(
+        user=upload.created_by,
+        port_call_id=call.pk,
+        container_numbers=[c.number for c in moved],
+        at=timezone.now(),
+        times=_move_times(call, moved, result),
+        skip_unknown=True,
+    )
+    return {"port_call": call.pk, **reported}
+
+
+def _move_times(call: PortCall, containers: list, result: edifact.Result) -> dict:
+    """Each container's DTM+203 move time, read in the port's time zone (EDIFACT times
+    carry none), when it falls within the call's stay; otherwise the import's time."""
+    now = timezone.now()
+    # The recorded ATA may lag the first lift by a while; a clock may run a little fast.
+    earliest = (call.ata or now) - MOVE_TIME_SLACK_BEFORE_ATA
+    latest = now + MOVE_TIME_SLACK_AFTER_NOW
+    times, outside = {}, []
+    for container in containers:
+        if not container.moved_at:
+            continue
+        moment = timezone.make_aware(datetime.fromisoformat(container.moved_at))
+        if earliest <= moment <= latest:
+            times[container.number] = moment
+        else:
+            outside.append(container.number)
+    if outside:
+        result.warnings.append(
+            f"The move time (DTM+203) of {', '.join(outside)} is outside the call's stay; "
+            "the time of the import is recorded instead."
+        )
+    return times
+
+
+def edifact_import_requeue_stuck(*, older_than_seconds: int = 300) -> list[int]:
+    """Queue imports again that a lost task left queued or processing (Celery beat).
+
+    Each is touched as it is queued, so the next sweep leaves it alone for a while; after
+    MAX_IMPORT_ATTEMPTS it is failed instead, so a file that kills its worker is not
+    retried for ever. The import task is idempotent. Returns the ids queued again.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = EdifactImport.objects.filter(
+        status__in=[EdifactImport.Status.QUEUED, EdifactImport.Status.PROCESSING],
+        updated_at__lt=cutoff,
+    )
+    with transaction.atomic():
+        # skip_locked: an import a worker is writing right now holds its row; leave it be.
+        rows = list(
+            stuck.select_for_update(skip_locked=True)
+            .order_by("updated_at")
+            .values_list("pk", "attempts")[:500]
+        )
+        spent = [pk for pk, attempts in rows if attempts >= MAX_IMPORT_ATTEMPTS]
+        ids = [pk for pk, attempts in rows if attempts < MAX_IMPORT_ATTEMPTS]
+        EdifactImport.objects.filter(pk__in=spent).update(
+            status=EdifactImport.Status.FAILED,
+            summary={"error": _("The import did not finish after several attempts.")},
+            updated_at=timezone.now(),
+        )
+        EdifactImport.objects.filter(pk__in=ids).update(
+            attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
+        return requeue(ids, edifact_import_run_task)
 
 
 # --- Dangerous-goods cross-check -------------------------------------------------------------

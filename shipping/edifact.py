@@ -11,6 +11,7 @@ import logging
 import re
 import warnings
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -21,6 +22,15 @@ from stdnum import imo, iso6346
 from port import identifiers
 
 MANIFEST_TYPES = {"BAPLIE", "COPRAR", "COARRI"}
+# COARRI BGM document name codes (1001) saying which way the containers moved. The codes
+# depend on the message guideline (standards.md 1.2): ITIGG (the Genoa sample) uses 44
+# discharge and 46 loading; UNCL 1001 and the SMDG COARRI guideline use 119 "Transport
+# discharge report" and 122 "Transport loading report" (and 24 for a restow). standards.md
+# also lists 98 for discharge, which neither the samples nor UNCL 1001 confirm: not read.
+COARRI_MOVEMENTS = {"44": "discharge", "119": "discharge", "46": "loading", "122": "loading"}
+COARRI_MOVEMENTS["24"] = "restow"
+# DTM format qualifiers (2379) for the container's actual move time (DTM+203).
+MOVE_TIME_FORMATS = {"203": "%Y%m%d%H%M", "204": "%Y%m%d%H%M%S"}
 # ISO 6346 (1995+) size-type: length, height/width, type group letter, detail.
 SIZE_TYPE_PATTERN = re.compile(r"^[0-9A-Z][0-9A-Z][A-Z][0-9A-Z]$")
 LEGACY_SIZE_TYPE_PATTERN = re.compile(r"^[0-9]{4}$")  # ISO 2716 / pre-1995 ISO 6346
@@ -53,6 +63,7 @@ class ContainerRead:
     description: str = ""
     un_number: str = ""
     imdg_class: str = ""
+    moved_at: str = ""  # DTM+203, the actual move time, ISO 8601 local time without zone
 
 
 @dataclass
@@ -75,6 +86,11 @@ class Result:
             "rejected": self.rejected,
             "warnings": self.warnings,
         }
+
+    def containers_moved(self, movement: str) -> list[ContainerRead]:
+        """The containers of the COARRI messages reporting `movement` ("discharge", ...)."""
+        references = {m["reference"] for m in self.messages if m.get("movement") == movement}
+        return [c for c in self.containers if c.message in references]
 
 
 def parse(text: str) -> Result:
@@ -195,15 +211,32 @@ def _read_message(message, result: Result) -> None:
         read_here += 1
     rejected_here = sum(1 for r in result.rejected if r["message"] == reference)
     _check_cnt(message, read_here + rejected_here, result)
+    bgm = next(((p, s) for p, s in header if s.tag == "BGM"), (None, None))
+    document = _part(bgm[1], 0)
     result.messages.append(
         {
             "type": kind,
             "version": ":".join(str(p) for p in _parts(unh, 1)[1:5] if p),
             "reference": reference,
-            "document": _part(next((s for _, s in header if s.tag == "BGM"), None), 0),
+            "document": document,
+            "movement": _movement(kind, document, bgm[0], result),
             "containers": read_here,
         }
     )
+
+
+def _movement(kind: str, document: str, position: int | None, result: Result) -> str:
+    """Which way a COARRI's containers moved, from its BGM document code; "" otherwise."""
+    if kind != "COARRI":
+        return ""
+    movement = COARRI_MOVEMENTS.get(document, "")
+    if not movement:
+        where = f"BGM at segment {position}" if position else "The COARRI message has no BGM"
+        result.warnings.append(
+            f"{where}: document code {document or '(none)'} is neither a discharge report "
+            "(44, 119) nor a loading report (46, 122)."
+        )
+    return movement
 
 
 def _check_cnt(message, found: int, result: Result) -> None:
@@ -266,8 +299,13 @@ def _container(group, reference: str, result: Result) -> ContainerRead | None:
     container.size_type = _size_type(segment, position, result)
     full = _part(segment, 5)
     container.full = {"5": True, "4": False}.get(full)
-    for _position, part in group:
+    for part_position, part in group:
         _apply(container, part)
+        if part.tag == "DTM" and _part(part, 0, 0) == "203" and not container.moved_at:
+            result.warnings.append(
+                f"DTM at segment {part_position}: {_part(part, 0, 1) or '(empty)'} is not a "
+                "date and time in format 203 or 204; ignored."
+            )
     return container
 
 
@@ -322,6 +360,18 @@ def _apply(container: ContainerRead, segment) -> None:
     elif tag == "DGS" and not container.un_number:
         container.imdg_class = _part(segment, 1, 0)[:4]
         container.un_number = _part(segment, 2, 0)[:4]
+    elif tag == "DTM" and _part(segment, 0, 0) == "203":
+        container.moved_at = _move_time(_part(segment, 0, 1), _part(segment, 0, 2))
+
+
+def _move_time(value: str, format_code: str) -> str:
+    """ISO 8601 text of a DTM+203 value, or "" when its format is not one we read."""
+    try:
+        # Naive on purpose: EDIFACT times carry no zone; the importer reads them in the port's.
+        moment = datetime.strptime(value, MOVE_TIME_FORMATS[format_code or "203"])  # noqa: DTZ007
+        return moment.isoformat()
+    except (KeyError, ValueError):
+        return ""
 
 
 def _weight(container: ContainerRead, segment) -> None:

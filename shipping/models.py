@@ -282,6 +282,8 @@ class EdifactImport(TimeStampedModel):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent
     summary = models.JSONField(default=dict)
+    # Times the stuck-import sweeper queued it again (shipping.cargo.edifact_import_requeue_stuck).
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -289,6 +291,14 @@ class EdifactImport(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(status__in=["queued", "processing", "done", "failed"]),
                 name="edifact_import_status_valid",
+            ),
+        ]
+        indexes = [
+            # The stuck-import sweep: status in (queued, processing) and updated_at < cutoff.
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(status__in=["queued", "processing"]),
+                name="edifact_import_unfinished",
             ),
         ]
 

@@ -35,6 +35,12 @@ def can_record_port_call(user: User) -> bool:
     return user.is_superuser or bool(kinds & {K.PORT_AUTHORITY, K.TERMINAL_OPERATOR})
 
 
+def operates_terminal_of(*, user: User, port_call: PortCall) -> bool:
+    """The user's organisation runs the call's terminal (and reports what it discharges)."""
+    operator_id = port_call.terminal.operator_id
+    return operator_id is not None and operator_id in organisation_ids_for(user)
+
+
 def is_filing_agent(*, user: User, filing: VesselFiling) -> bool:
     return filing.agent_id in organisation_ids_for(user)
 

@@ -16,6 +16,13 @@ def edifact_import_run_task(import_id: int) -> None:
     cargo.edifact_import_run(import_id=import_id)
 
 
+@shared_task
+def edifact_import_requeue_stuck_task() -> None:
+    from shipping import cargo
+
+    cargo.edifact_import_requeue_stuck()
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def dangerous_goods_check_task(port_call_id: int) -> None:
     from shipping import cargo

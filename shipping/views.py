@@ -112,6 +112,8 @@ def call_detail(request, port_call_id: int):
         "can_record": queries.can_record_port_call(request.user),
         "is_agent": queries.is_agent(request.user),
         "is_agency": queries.is_reviewing_agency(request.user),
+        "may_report_discharge": call.status == call.Status.BERTHED
+        and queries.operates_terminal_of(user=request.user, port_call=call),
         "berth_form": forms.BerthForm(call=call),
         "manifest": manifest.get_page(request.GET.get("page")),
         "manifest_form": forms.ManifestLineForm(),

@@ -78,8 +78,9 @@ def _test_settings():
 
 @pytest.fixture
 def demo(db):
-    """The demo port: organisations and users from seed_demo."""
-    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    """The demo port: organisations and users from seed_demo, without its demo certificates
+    (tests start from no timeline events)."""
+    call_command("seed_demo", certificates=False, stdout=open(os.devnull, "w"))  # noqa: SIM115
     orgs = {o.name: o for o in Organisation.objects.all()}
     users = {u.username: u for u in User.objects.all()}
     return SimpleNamespace(
@@ -225,6 +226,12 @@ def asgi_server(transactional_db):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    # A consumer cut off in the middle of receive() by the server's shutdown leaves the
+    # channel layer bound to the server's dead event loop; a later test's loop would be
+    # refused ("Two event loops are trying to receive()"). Later tests get a fresh layer.
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
 
 
 def websocket_for(user: User | None):

@@ -24,6 +24,8 @@ def test_history_writes_declarations_events_facts_and_rollups(demo):
     assert last == TimelineEvent.objects.latest("id").id
     assert services.counts_by_key() == services.hourly_counts_recount(up_to_event_id=last)
     assert services.rollups_consume() == 0  # the consumer goes on from past the history
+    filed = list(ClearanceFact.objects.values_list("filed_at", flat=True))  # in stored order
+    assert filed == sorted(filed)  # clustered by filing time, as a live port writes them
 
 
 def test_history_statistics_have_figures_and_a_second_run_adds_nothing(demo):

@@ -75,11 +75,13 @@ def test_queue_arrivals_and_gate_outs_reach_the_dashboard(demo, api_for):
     assert counts["gate.passed:out"] == 1
     assert counts["gate.refused:out"] == 1
     assert [(r["waiting"]) for r in tables["inspection_queue"]["rows"]] == [1]
-    # the importer sees its own queue, never the port's gates
+    # the importer sees its own queue and its own containers at the gate; the exporter neither
     mine_tables, mine = activity(api_for, demo.importer)
-    assert mine["gate.refused:out"] == 0
+    assert (mine["gate.passed:out"], mine["gate.refused:out"]) == (1, 1)
     assert [r["waiting"] for r in mine_tables["inspection_queue"]["rows"]] == [1]
-    assert activity(api_for, demo.exporter)[0]["inspection_queue"]["rows"] == []
+    theirs_tables, theirs = activity(api_for, demo.exporter)
+    assert theirs_tables["inspection_queue"]["rows"] == []
+    assert (theirs["gate.passed:out"], theirs["gate.refused:out"]) == (0, 0)
 
 
 def test_released_goods_keep_no_inspection_stage(demo):

@@ -11,7 +11,8 @@ from analytics.models import ClearanceFact, HourlyCount, Watermark
 from analytics.queries import Scope
 from declarations import services as declaration_services
 from declarations.services import ItemInput
-from port.models import TimelineEvent
+from port.models import TimelineEvent, User
+from shipping import services as shipping_services
 from tests.conftest import MEAT_ITEM, container_number
 
 TILES = ItemInput(
@@ -67,6 +68,82 @@ def test_consume_builds_one_fact_per_declaration_with_its_stages(demo):
     assert held.released_at is None
     assert held.hs_chapter == "02"  # the meat is the dearer line
     assert held.value == 412000 + 960000
+
+
+def _berth(call, *, ata):
+    shipping_services.port_call_mark_berthed(
+        port_call_id=call.pk,
+        user=User.objects.get(username="portauth"),
+        berth_id=call.terminal.berths.first().pk,
+        ata=ata,
+    )
+
+
+def _daily_import_median(scope=None) -> float:
+    series = statistics.clearance_series(scope or Scope(port_wide=True), direction="import")
+    return series[-1]["median_h"]
+
+
+def test_imports_clear_from_their_vessels_arrival_once_it_berths(demo):
+    # given: an import and an export released while the vessel was still expected
+    goods_in = file(demo, [TILES])
+    goods_out = file(demo, [TILES], user=demo.exporter, direction="export")
+    services.rollups_consume()
+    assert ClearanceFact.objects.get(declaration_id=goods_in.pk).arrived_at is None
+    assert _daily_import_median() < 0.01  # filing to release, in an instant
+
+    # when: the berthing is recorded, with the vessel alongside three hours before the filing
+    filed = ClearanceFact.objects.get(declaration_id=goods_in.pk).filed_at
+    _berth(demo.port_call, ata=filed - timedelta(hours=3))
+    services.rollups_consume()
+
+    # then: the import's clock starts at the arrival; the export's stays at its filing
+    imported = ClearanceFact.objects.get(declaration_id=goods_in.pk)
+    exported = ClearanceFact.objects.get(declaration_id=goods_out.pk)
+    assert imported.arrived_at == imported.cleared_from == filed - timedelta(hours=3)
+    assert exported.arrived_at is None
+    assert exported.cleared_from == exported.filed_at
+    assert 3.0 <= _daily_import_median() < 3.01
+    summary = statistics.clearance_summary(Scope(port_wide=True), statistics.period_for("day"))
+    overall = {row["direction"]: row["stages"][0] for row in summary}
+    assert overall["import"]["label"] == "Arrival to release"
+    assert 3.0 <= overall["import"]["median_h"] < 3.01
+    assert overall["export"]["label"] == "Filing to release"
+    assert overall["export"]["median_h"] < 0.01
+
+
+def test_an_import_filed_after_berthing_takes_the_arrival_at_once(demo):
+    # given: the vessel berthed an hour ago
+    _berth(demo.port_call, ata=timezone.now() - timedelta(hours=1))
+
+    # when: an import is filed and released
+    goods_in = file(demo, [TILES])
+    services.rollups_consume()
+
+    # then
+    fact = ClearanceFact.objects.get(declaration_id=goods_in.pk)
+    demo.port_call.refresh_from_db()
+    assert fact.arrived_at == demo.port_call.ata
+    assert fact.port_call_id == demo.port_call.pk
+    assert fact.trade_mode == "0110"
+    assert 1.0 <= _daily_import_median() < 1.01
+
+
+def test_goods_released_before_their_vessel_arrives_clear_in_no_time(demo):
+    # given: an advance filing released before the vessel, which berths later
+    goods_in = file(demo, [TILES])
+    services.rollups_consume()
+    released = ClearanceFact.objects.get(declaration_id=goods_in.pk).released_at
+
+    # when
+    _berth(demo.port_call, ata=released + timedelta(hours=5))
+    services.rollups_consume()
+
+    # then: the clock never ran
+    fact = ClearanceFact.objects.get(declaration_id=goods_in.pk)
+    assert fact.arrived_at == released + timedelta(hours=5)
+    assert fact.cleared_from == released
+    assert _daily_import_median() == 0
 
 
 def test_consume_counts_each_kind_and_its_new_state(demo):

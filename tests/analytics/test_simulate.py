@@ -6,16 +6,20 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from analytics import simulation
 from certificates.models import Certificate
 from declarations.models import Declaration
 from declarations.services import ItemInput
+from inspection import diversion
 from inspection.models import RiskRule
 from port.models import PortCall, TimelineEvent
+from shipping import queries as shipping_queries
 from tests.analytics.test_services import TILES, file
 from tests.conftest import MEAT_ITEM, ROOT, _subprocess_env
 
@@ -85,22 +89,82 @@ def test_the_port_side_steps_berth_inspect_and_gate(demo):
     # given: a selected declaration and a released one, decided as the worker would
     rng = random.Random(2)  # noqa: S311
     selected = file(demo, [ItemInput(**MEAT_ITEM)])
-    file(demo, [TILES])
+    released = file(demo, [TILES])
 
-    # when
+    # when: the vessel berths, both are discharged, the selected one is inspected
     lines = [
+        simulation.announce_vessel(rng),  # its manifest: a vessel berths once it is filed
         simulation.berth_vessel(rng),
-        simulation.container_to_inspection(rng),
-        simulation.inspect_next(rng),
     ]
-    while "passed" not in (line := simulation.gate_out(rng) or ""):
-        pass
+    aboard = simulation.container_to_inspection(rng)  # not before it is off the ship
+    numbers = [c.number for d in (selected, released) for c in d.containers.all()]
+    diversion.diversion_plan(port_call_id=demo.port_call.pk, container_numbers=numbers)
+    diversion.containers_report_discharged(
+        user=demo.terminal, port_call_id=demo.port_call.pk, container_numbers=numbers
+    )
+    lines += [simulation.container_to_inspection(rng), simulation.inspect_next(rng)]
+    gates = [simulation.gate_out(rng) for _ in range(8)]
 
-    # then
+    # then: each container leaves the gate once, then there is nothing left to take out
     assert PortCall.objects.filter(status="berthed").count() == 1
     selected.refresh_from_db()
     assert selected.status == "released"  # inspected and released through the services
     kinds = set(TimelineEvent.objects.values_list("kind", flat=True))
     assert {"shipping.port_call_status_changed", "inspection.queued", "gate.passed"} <= kinds
+    assert aboard is None
     assert all(lines), lines
-    assert line.startswith("gate-out")
+    assert sorted(g for g in gates if g) == sorted(f"gate-out {n}: passed" for n in numbers)
+
+
+def test_a_vessels_call_from_announcement_to_departure(demo):
+    rng = random.Random(5)  # noqa: S311
+
+    # given: the agent files the manifests of the two expected calls, then has nothing to do
+    assert "announced" in simulation.announce_vessel(rng)
+    assert "announced" in simulation.announce_vessel(rng)
+    assert simulation.announce_vessel(rng) is None  # two calls expected, both with manifests
+    call = demo.port_call
+    aboard = set(
+        shipping_queries.manifest_for_call(port_call_id=call.pk).values_list(
+            "container_number", flat=True
+        )
+    )
+    assert 30 <= len(aboard) <= 60
+
+    # when: an import declares containers of the vessel; an export brings its own
+    imported = simulation._containers_to_declare(rng, call, 3, exporting=False)
+    exported = simulation._containers_to_declare(rng, call, 2, exporting=True)
+
+    # then
+    assert set(imported) <= aboard
+    assert len(imported) == 3
+    assert not set(exported) & aboard
+
+    # when: it berths, is planned, discharged to the last container, and has been alongside
+    simulation.berth_vessel(rng)
+    diversion.diversion_plan_for_berthed_call(port_call_id=call.pk)  # the worker's hook
+    PortCall.objects.filter(pk=call.pk).update(ata=timezone.now() - timedelta(minutes=5))
+    assert simulation.depart_vessel(rng) is None  # containers still aboard
+    while simulation.discharge_containers(rng):
+        pass
+
+    # then: it sails, and the fleet announces another call
+    assert simulation.depart_vessel(rng) == f"CSCL XIAMEN {call.voyage} departed"
+    assert PortCall.objects.get(pk=call.pk).status == PortCall.Status.DEPARTED
+    PortCall.objects.filter(status=PortCall.Status.EXPECTED).update(status=PortCall.Status.DEPARTED)
+    assert "announced" in simulation.announce_vessel(rng)
+    assert PortCall.objects.filter(status=PortCall.Status.EXPECTED).count() == 1
+
+
+def test_simulated_headers_vary_trade_mode_and_file_ahead_only_of_expected_vessels(demo):
+    rng = random.Random(8)  # noqa: S311
+    expected = demo.port_call
+    berthed = PortCall(status=PortCall.Status.BERTHED)
+
+    ahead = [simulation._header(rng, expected) for _ in range(200)]
+    alongside = [simulation._header(rng, berthed) for _ in range(50)]
+
+    assert len({h.trade_mode for h in ahead}) > 3
+    assert any(h.is_advance and h.direct_delivery for h in ahead)
+    assert not any(h.direct_delivery and not h.is_advance for h in ahead)
+    assert not any(h.is_advance for h in alongside)

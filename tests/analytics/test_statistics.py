@@ -24,7 +24,9 @@ def at(day: date, hours: float) -> datetime:
     return start + timedelta(hours=hours)
 
 
-def fact(day, *, direction="import", decided=None, inspected=None, released=None, **fields):
+def fact(
+    day, *, direction="import", arrived=None, decided=None, inspected=None, released=None, **fields
+):
     defaults = dict(
         enterprise_id=1, declarant_id=1, terminal_id=7, hs_chapter="69", origin_country="CN"
     )
@@ -32,6 +34,7 @@ def fact(day, *, direction="import", decided=None, inspected=None, released=None
     return ClearanceFact.objects.create(
         declaration_id=next(_ids),
         direction=direction,
+        arrived_at=None if arrived is None else at(day, arrived),
         filed_at=at(day, 0),
         decided_at=None if decided is None else at(day, decided),
         inspection_started_at=None if inspected is None else at(day, inspected),
@@ -199,6 +202,53 @@ def test_the_daily_rollup_equals_the_series_computed_from_facts(facts, scope, fi
 
     assert from_rollup == from_facts
     assert from_rollup != []
+
+
+def test_overall_clearance_of_imports_runs_from_the_vessels_arrival(db):
+    # given: imports of a vessel that arrived 5 h before the filing, 3 h after it (released
+    # on arrival, before or after), one whose vessel has not arrived; an export
+    fact(DAY, arrived=-5, decided=2, released=2)  # 7 h
+    fact(DAY, arrived=3, decided=1, released=1)  # released before arrival: 0 h
+    fact(DAY, arrived=3, decided=1, inspected=4, released=9)  # 6 h
+    fact(DAY, decided=2, released=4)  # no arrival yet: from the filing, 4 h
+    fact(DAY, direction="export", arrived=-9, decided=1, released=1)  # from the filing, 1 h
+    services.clearance_daily_rebuild()
+
+    # when
+    _row, imports = stages_of(
+        statistics.clearance_summary(PORT, statistics.period_for("day", DAY)), "import"
+    )
+    _row, exports = stages_of(
+        statistics.clearance_summary(PORT, statistics.period_for("day", DAY)), "export"
+    )
+    series = statistics.clearance_series(PORT, days=1, on=DAY)
+
+    # then: over 0, 4, 6, 7 the median is 5 and the 90th percentile 6.7
+    assert (imports["overall"]["label"], imports["overall"]["median_h"]) == (
+        "Arrival to release",
+        5.0,
+    )
+    assert imports["overall"]["p90_h"] == 6.7
+    assert imports["filing_to_decision"]["median_h"] == 1.5  # stages still start at the filing
+    assert (exports["overall"]["label"], exports["overall"]["median_h"]) == (
+        "Filing to release",
+        1.0,
+    )
+    assert [(r["direction"], r["median_h"]) for r in series] == [("export", 1.0), ("import", 5.0)]
+    assert series == statistics.clearance_series_from_facts(PORT, days=1, on=DAY)
+
+
+def test_trade_breakdown_by_trade_mode(db):
+    fact(DAY, trade_mode="0110", value=Decimal("300"))
+    fact(DAY, trade_mode="9610", value=Decimal("500"))
+    fact(DAY, trade_mode="0110", value=Decimal("400"))
+
+    rows = statistics.trade_breakdown(PORT, statistics.period_for("day", DAY), "trade_mode")
+
+    assert [(r["key"], r["declarations"], r["value"]) for r in rows] == [
+        ("0110", 2, 700.0),
+        ("9610", 1, 500.0),
+    ]
 
 
 def test_trade_breakdown_by_chapter_largest_value_first(db):

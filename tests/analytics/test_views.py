@@ -2,13 +2,16 @@
 
 import csv
 import io
+import json
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from analytics import services
+from declarations.models import DeclarationContainer
 from declarations.services import ItemInput
+from inspection import diversion
 from port.models import Berth, PortCall, User
 from tests.analytics.test_services import TILES, file
 from tests.conftest import MEAT_ITEM
@@ -50,6 +53,8 @@ def test_port_wide_roles_see_every_consignment(traffic, api_for, username):
     assert activity(tables)["declaration.status_changed:inspection_required"] == 1
     enterprises = {row["key"] for row in tables["trade_enterprise"]["rows"]}
     assert enterprises == {IMPORTER_NAME, EXPORTER_NAME}
+    modes = [(row["key"], row["declarations"]) for row in tables["trade_trade_mode"]["rows"]]
+    assert modes == [("0110 General trade", 3)]
 
 
 def test_an_enterprise_sees_the_same_statistics_for_its_own_consignments_only(traffic, api_for):
@@ -90,6 +95,15 @@ def test_dashboard_page_shows_own_figures_and_navigation(traffic, client):
     assert f'data-live-subscribe="dashboard:{traffic.importer_org.pk}"' in page
     assert 'href="/analytics/"' in page  # the navigation links the dashboard
     assert "vendor/echarts.min.js" in page
+
+
+def test_the_charts_name_directions_in_the_readers_language(traffic, client):
+    client.force_login(traffic.officer)
+
+    page = client.get("/analytics/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    labels = page.split('id="direction-labels"', 1)[1].split("</script>", 1)[0]
+    assert json.loads(labels.split(">", 1)[1]) == {"import": "进口", "export": "出口"}
 
 
 def test_the_port_wide_page_subscribes_to_the_port_and_lists_everyone(traffic, client):
@@ -192,10 +206,16 @@ def test_map_shows_berths_blocks_areas_and_the_vessel_at_berth(traffic, client, 
     PortCall.objects.filter(pk=traffic.port_call.pk).update(
         status=PortCall.Status.BERTHED, berth=berth
     )
+    aboard = list(DeclarationContainer.objects.values_list("container__number", flat=True))
+    diversion.diversion_plan(port_call_id=traffic.port_call.pk, container_numbers=aboard)
+    diversion.containers_report_discharged(
+        user=traffic.terminal, port_call_id=traffic.port_call.pk, container_numbers=aboard[:1]
+    )
     client.force_login(traffic.terminal)
 
     page = client.get("/analytics/map/").content.decode()
     plan = api_for(traffic.terminal).get("/api/v1/analytics/map/").json()
+    theirs = api_for(traffic.importer).get("/api/v1/analytics/map/").json()
 
     assert 'data-berth="14"' in page
     assert 'data-block="S3"' in page
@@ -204,8 +224,13 @@ def test_map_shows_berths_blocks_areas_and_the_vessel_at_berth(traffic, client, 
     xhct = next(t for t in plan["terminals"] if t["code"] == "XHCT")
     assert xhct["waiting"] == 2
     assert xhct["containers_today"] == 4
-    assert next(b for b in xhct["berths"] if b["code"] == "14")["vessel"] == "CSCL XIAMEN"
+    at_14 = next(b for b in xhct["berths"] if b["code"] == "14")
+    assert (at_14["vessel"], at_14["aboard"], at_14["discharged"]) == ("CSCL XIAMEN", 3, 1)
+    assert "3 aboard · 1 discharged" in page
     assert plan["vessels_at_berth"] == 1
+    # the discharge is the terminal's figure: an enterprise's map leaves it out
+    theirs_14 = next(b for t in theirs["terminals"] for b in t["berths"] if b["code"] == "14")
+    assert theirs_14["aboard"] is None
 
 
 def test_an_enterprise_map_counts_its_own_containers_only(traffic, api_for):

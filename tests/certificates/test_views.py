@@ -43,6 +43,12 @@ def pdf_text(content: bytes) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def cjk_text(content: bytes) -> str:
+    """The PDF's text without spaces; pypdf reads fpdf2's CID-keyed text with a NUL before
+    each character (the ToUnicode map is right: viewers show and copy it as written)."""
+    return re.sub(r"[\s\x00]+", "", pdf_text(content))
+
+
 def test_applying_in_the_browser_issues_and_shows_reasons_and_preference(demo, client):
     client.force_login(demo.exporter)
 
@@ -282,3 +288,37 @@ def test_a_refused_action_in_the_browser_changes_nothing(demo, client):
     assert "cannot go from issued to issued" in response.content.decode()
     certificate.refresh_from_db()
     assert certificate.status == Certificate.Status.ISSUED
+
+
+def test_chinese_names_print_in_a_cjk_font_not_as_question_marks(demo, client):
+    certificate = apply(
+        demo.exporter,
+        agreement="RCEP",
+        importing_country="JP",
+        importer_name="大阪瓷砖贸易株式会社",
+        producer="德化旭日陶瓷厂",
+        items=[{**TILES, "description": "釉面陶瓷地砖 glazed tiles", "origin_criterion": "WO"}],
+    )
+    client.force_login(demo.exporter)
+
+    response = client.get(f"/certificates/{certificate.pk}/pdf/")
+
+    text = cjk_text(response.content)
+    assert response.status_code == 200
+    assert "德化旭日陶瓷厂" in text
+    assert "大阪瓷砖贸易株式会社" in text
+    assert "釉面陶瓷地砖" in text
+    assert "??" not in text
+    assert b"NotoSansSC" in response.content
+    # Only the glyphs used are embedded, not the 8 MB font.
+    assert len(response.content) < 200_000
+
+
+def test_a_latin_only_certificate_embeds_no_cjk_font(demo, client):
+    certificate = apply(demo.exporter)
+    client.force_login(demo.exporter)
+
+    content = client.get(f"/certificates/{certificate.pk}/pdf/").content
+
+    assert b"NotoSansSC" not in content
+    assert "Xiamen Customs, Haicang Office" in pdf_text(content)

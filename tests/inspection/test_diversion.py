@@ -365,3 +365,26 @@ def test_a_terminal_sets_its_webhook_and_gets_a_fresh_secret_each_time(demo, api
     assert WebhookEndpoint.objects.get().secret == second.json()["secret"]
     assert (bad.status_code, list(bad.json())) == (400, ["url"])
     assert refused.status_code == 403
+
+
+@pytest.mark.slow
+def test_manifest_lines_added_after_berthing_are_planned_by_the_worker(demo, celery_worker_process):
+    import time
+
+    from port.models import User
+    from shipping.cargo import ManifestLineInput, manifest_add_lines
+
+    berth(demo.port_call)
+
+    manifest_add_lines(
+        user=User.objects.get(username="agent"),
+        port_call_id=demo.port_call.pk,
+        lines=[ManifestLineInput(bl_number="COSU6401234560", container_number="OOLU6123458")],
+        source="api",
+    )
+
+    deadline = time.monotonic() + 30
+    while not DiversionInstruction.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    planned = dict(DiversionInstruction.objects.values_list("container__number", "destination"))
+    assert planned == {"OOLU6123458": "yard"}

@@ -255,6 +255,32 @@ def test_gate_out_of_a_released_container_passes(demo, api_for):
     assert Alert.objects.exists() is False
 
 
+def test_a_container_leaves_once_until_it_comes_in_again(demo, api_for):
+    created = (
+        api_for(demo.importer)
+        .post("/api/v1/declarations/", filing(demo.port_call.pk), format="json")
+        .json()
+    )
+    declaration_services.declaration_assess(declaration_id=created["id"])
+
+    def gate(direction):
+        return services.gate_report(
+            user=demo.terminal, container_number="COSU6123451", direction=direction
+        )
+
+    first, second = gate("out"), gate("out")
+    back_in, out_again = gate("in"), gate("out")
+
+    assert (first.allowed, second.allowed, back_in.allowed, out_again.allowed) == (
+        True,
+        False,
+        True,
+        True,
+    )
+    assert second.reason.startswith("This container already left through the gate on ")
+    assert Alert.objects.count() == 1  # the second exit of one box is for customs to see
+
+
 def test_only_a_terminal_reports_gate_events(demo, selected):
     with pytest.raises(Exception, match="terminal operator"):
         services.gate_report(user=demo.importer, container_number="COSU6123451", direction="out")

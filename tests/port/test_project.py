@@ -55,7 +55,9 @@ def test_seed_demo_twice_loads_the_port_once(db):
     call_command("seed_demo", verbosity=0)
 
     assert [Organisation.objects.count(), User.objects.count(), PortCall.objects.count()] == counts
-    assert counts == [9, 11, 2]  # with the shipping agency, its login and the customs expert
+    # With the shipping agency, its login, the customs expert and the second customs office
+    # (Xiangyu) with its officer.
+    assert counts == [10, 12, 2]
     assert BrokerAuthorisation.objects.count() == 2
     assert User.objects.get(username="admin").is_superuser is True
 
@@ -68,6 +70,7 @@ def test_seed_demo_twice_loads_the_port_once(db):
         "broker",
         "officer",
         "expert",
+        "xiangyu",
         "agent",
         "terminal",
         "maritime",

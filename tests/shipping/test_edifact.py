@@ -64,6 +64,56 @@ def test_coarri_genoa_reads_both_messages_and_the_dangerous_container():
     )  # the gross weight, not the 4000 kg tare
 
 
+def test_coarri_genoa_tells_the_discharge_message_from_the_loading_one():
+    result = read("coarri_d95b_genoa.edi")
+
+    assert [(m["document"], m["movement"]) for m in result.messages] == [
+        ("44", "discharge"),
+        ("46", "loading"),
+    ]
+    discharged = result.containers_moved("discharge")
+    assert [(c.number, c.moved_at) for c in discharged] == [
+        ("FCIU9908030", "2016-02-03T09:13:00"),
+        ("MAGU5591240", "2016-02-03T09:11:00"),
+    ]
+    assert len(result.containers_moved("loading")) == 19
+
+
+@pytest.mark.parametrize(
+    ("find", "replace", "warning"),
+    [
+        (
+            "BGM+44+",
+            "BGM+98+",
+            "BGM at segment 3: document code 98 is neither a discharge report (44, 119) "
+            "nor a loading report (46, 122).",
+        ),
+        (
+            "DTM+203:201602030913:203",
+            "DTM+203:2016-02-03:203",
+            "DTM at segment 11: 2016-02-03 is not a date and time in format 203 or 204; ignored.",
+        ),
+    ],
+)
+def test_coarri_faults_in_the_discharge_message_are_warnings(find, replace, warning):
+    text = (SAMPLES / "coarri_d95b_genoa.edi").read_text().replace(find, replace, 1)
+
+    result = edifact.parse(text)
+
+    assert result.warnings == [warning]
+    assert len(result.containers) == 21  # still read as a container list
+
+
+def test_coarri_with_the_uncl_codes_119_and_122_is_read_the_same_way():
+    text = (SAMPLES / "coarri_d95b_genoa.edi").read_text()
+    text = text.replace("BGM+44+", "BGM+119+").replace("BGM+46+", "BGM+122+")
+
+    result = edifact.parse(text)
+
+    assert [m["movement"] for m in result.messages] == ["discharge", "loading"]
+    assert len(result.containers_moved("discharge")) == 2
+
+
 def test_coprar_without_envelope_reports_each_fault_and_rejects_the_bad_container():
     result = read("coprar_d95b_no_unb.edi")
 

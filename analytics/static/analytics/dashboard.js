@@ -17,12 +17,18 @@
     return Array.from(new Set(values));
   }
 
+  // "import" and "export" in the reader's language, from the page (#direction-labels).
+  function directionLabel(direction) {
+    const labels = document.getElementById("direction-labels");
+    return (labels && JSON.parse(labels.textContent)[direction]) || direction;
+  }
+
   function seriesByDirection(rows, xKey, valueKey, type, suffix) {
     const xs = unique(rows.map((r) => r[xKey]));
     return {
       xs: xs,
       series: unique(rows.map((r) => r.direction)).map((direction) => ({
-        name: direction + (suffix || ""),
+        name: directionLabel(direction) + (suffix || ""),
         type: type,
         connectNulls: true,
         data: xs.map((x) => {
@@ -40,7 +46,8 @@
       color: palette,
       grid: { left: 48, right: 16, top: 36, bottom: 40, containLabel: true },
       tooltip: { trigger: "axis" },
-      legend: { top: 0 },
+      // One scrolling line: a wrapped legend would run into the plot.
+      legend: { top: 0, type: "scroll" },
     };
     if (table.key === "releases_per_hour") {
       return Object.assign(base, {

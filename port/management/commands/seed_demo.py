@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from certificates import services as certificate_services
 from declarations.services import guarantee_account_set
 from inspection.models import Outcome, RiskRule
 from inspection.services import rule_set_activate
@@ -34,6 +35,14 @@ ORGANISATIONS = {
         name_local="厦门海关海沧办事处",
         kind=K.CUSTOMS_OFFICE,
         office_code="3701",
+    ),
+    # A second office of the port: certificates of origin the exporter routes there are
+    # reviewed by its officers only, not by the Haicang office's.
+    "customs_xiangyu": dict(
+        name="Xiamen Customs, Xiangyu Office",
+        name_local="厦门海关象屿办事处",
+        kind=K.CUSTOMS_OFFICE,
+        office_code="3703",
     ),
     "importer": dict(
         name="Xiamen Harbour Foods Import Co., Ltd.",
@@ -93,6 +102,7 @@ USERS = {
     "broker": ("broker", R.DECLARANT, "Huang", "Jun"),
     "officer": ("customs", R.OFFICER, "Zhang", "Min"),
     "expert": ("customs", R.SUPERVISOR, "Guo", "Hua"),
+    "xiangyu": ("customs_xiangyu", R.OFFICER, "Lu", "Fang"),
     "terminal": ("terminal", R.OPERATOR, "Wu", "Hao"),
     "maritime": ("maritime", R.REVIEWER, "Zheng", "Lei"),
     "border": ("border", R.REVIEWER, "Xu", "Yang"),
@@ -123,11 +133,112 @@ RULES = [
 ]
 
 
+def _tiles(**overrides) -> dict:
+    return {
+        "hs_code": "6907210000",
+        "description": "Glazed ceramic floor tiles",
+        "marks": "SUNRISE",
+        "packages": 1200,
+        "quantity": "18000",
+        "fob_value": "600000.00",
+        "origin_criterion": "WO",
+        **overrides,
+    }
+
+
+# Demo certificates of origin, applied for by `exporter` through the real service; the
+# idempotency key makes a rerun return the first application. (key, application fields,
+# goods lines, days from today to the invoice and to the departure; None leaves it blank.)
+CERTIFICATES = [
+    # Every check passes: issued at once, with its PDF; the consignee's Chinese name prints.
+    (
+        "demo-co-issued",
+        dict(
+            agreement="ACFTA",
+            importer_name="Saigon Home Materials JSC 西贡家居建材股份公司",
+            importer_address="12 Nguyen Hue, District 1, Ho Chi Minh City",
+            importing_country="VN",
+            producer="德化旭日陶瓷厂 Dehua Sunrise Ceramics Factory",
+            vessel_name="CSCL XIAMEN",
+            port_of_loading="CNXMN",
+            port_of_discharge="VNSGN",
+            invoice_number="SR-DEMO-0815",
+        ),
+        [_tiles()],
+        -3,
+        2,
+    ),
+    # RVC 35 % against the 40 % threshold: an officer of the Haicang office decides.
+    (
+        "demo-co-review",
+        dict(
+            agreement="RCEP",
+            importer_name="Osaka Tile Trading K.K.",
+            importer_address="2-1 Umeda, Kita-ku, Osaka",
+            importing_country="JP",
+            producer="Dehua Sunrise Ceramics Factory",
+            vessel_name="OOCL FUZHOU",
+            port_of_loading="CNXMN",
+            port_of_discharge="JPOSA",
+            invoice_number="SR-DEMO-0816",
+        ),
+        [_tiles(origin_criterion="RVC", rvc_percent="35", fob_value="240000.00")],
+        -2,
+        4,
+    ),
+    # Incomplete: no vessel, departure date or importer address; the review names the
+    # boxes to correct.
+    (
+        "demo-co-correction",
+        dict(
+            agreement="ACFTA",
+            importer_name="Bangkok Ceramic Supply Co., Ltd.",
+            importing_country="TH",
+            port_of_loading="CNXMN",
+            port_of_discharge="THLCH",
+            invoice_number="SR-DEMO-0817",
+        ),
+        [_tiles(description="Porcelain wall tiles", fob_value="150000.00")],
+        -1,
+        None,
+    ),
+    # Routed by the exporter to the Xiangyu office: only `xiangyu` sees and decides it.
+    (
+        "demo-co-xiangyu",
+        dict(
+            agreement="ACFTA",
+            importer_name="Penang Build Mart Sdn. Bhd.",
+            importer_address="8 Lebuh Pantai, George Town, Penang",
+            importing_country="MY",
+            vessel_name="OOCL FUZHOU",
+            port_of_loading="CNXMN",
+            port_of_discharge="MYPEN",
+            invoice_number="SR-DEMO-0818",
+            issuing_office="3703",
+        ),
+        [_tiles(origin_criterion="RVC", rvc_percent="38", fob_value="90000.00")],
+        -1,
+        4,
+    ),
+]
+
+
 class Command(BaseCommand):
-    help = "Load the demo port (Xiamen) with its organisations, logins and a vessel call."
+    help = (
+        "Load the demo port (Xiamen) with its organisations, logins, vessel calls and "
+        "certificates of origin."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--no-certificates",
+            dest="certificates",
+            action="store_false",
+            help="Leave out the demo certificates of origin (the tests' bare port).",
+        )
 
     @transaction.atomic
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args, certificates: bool = True, **options) -> None:
         port, _ = Port.objects.update_or_create(
             unlocode="CNXMN", defaults={"name": "Xiamen", "name_local": "厦门"}
         )
@@ -161,6 +272,8 @@ class Command(BaseCommand):
         # Two-step declaration: the general-credit exporter draws on a guarantee quota; the
         # certified (AEO) importer is exempt and has none.
         guarantee_account_set(enterprise=orgs["exporter"], quota=Decimal("500000.00"))
+        if certificates:
+            self._certificates(User.objects.get(username="exporter"))
         if options["verbosity"]:
             self.stdout.write(self.style.SUCCESS("Demo port of Xiamen (CNXMN) is loaded."))
 
@@ -202,6 +315,21 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
         return user
+
+    def _certificates(self, exporter: User) -> None:
+        today = timezone.localdate()
+        for key, fields, items, invoice_days, departure_days in CERTIFICATES:
+            application = certificate_services.ApplicationInput(
+                **fields,
+                invoice_date=today + timedelta(days=invoice_days),
+                departure_date=(
+                    None if departure_days is None else today + timedelta(days=departure_days)
+                ),
+                items=[certificate_services.ItemInput(**item) for item in items],
+            )
+            certificate_services.certificate_apply(
+                user=exporter, application=application, idempotency_key=key
+            )
 
     def _port_calls(self, port, terminals, agent) -> None:
         today = timezone.localdate()
