@@ -125,9 +125,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            # A consumer waits up to 5 s in a blocking pop; redis-py 8's default 5 s socket
-            # timeout would cut that wait off and drop every idle WebSocket.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            # No socket timeout: with one, redis-py sends through asyncio.wait_for, which on
+            # Python 3.11 can swallow the cancellation of a closing WebSocket's consumer.
+            "hosts": [{"address": REDIS_URL}],
             "prefix": env("CHANNELS_PREFIX", "portwise"),
         },
     },

@@ -3,6 +3,8 @@
 The consumer reaches the database from another thread, so these tests commit
 (transactional_db) instead of running inside one rolled-back transaction."""
 
+import threading
+
 from asgiref.sync import async_to_sync
 from django.db import transaction
 
@@ -20,6 +22,29 @@ def test_an_anonymous_socket_is_closed(transactional_db):
         return await socket.connect()
 
     assert run(scenario, websocket_for(None)) == (False, 4401)
+
+
+def test_a_socket_closed_at_any_moment_leaves_no_consumer_behind(transactional_db):
+    """Closing a socket cancels its consumer wherever it is in its wait on the channel layer.
+    A cancellation swallowed on the way (redis-py's asyncio.wait_for on Python 3.11) once left
+    consumers polling Redis forever, and hung the test run."""
+    connections = 300
+
+    async def scenario(socket):
+        return await socket.connect()
+
+    outcomes = []
+
+    def connect_many():
+        for _ in range(connections):
+            outcomes.append(run(scenario, websocket_for(None)))
+
+    client = threading.Thread(target=connect_many, daemon=True)
+    client.start()
+    client.join(timeout=60)
+
+    assert not client.is_alive(), f"a consumer outlived its socket after {len(outcomes)} sockets"
+    assert outcomes == [(False, 4401)] * connections
 
 
 def test_subscribing_to_a_declaration_needs_it_to_be_yours(transactional_db, demo, api_for):
