@@ -25,7 +25,8 @@ def exception_handler(exc, context):
 
 
 class IdempotentCreateMixin:
-    """Replays the first response to a create retried with the same Idempotency-Key.
+    """Replays the first response to a create (or an action run through `run_once`) retried
+    with the same Idempotency-Key.
 
     The record is inserted in the same transaction as what the create writes; a
     concurrent twin waits on its unique key and then replays the committed response.
