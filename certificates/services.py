@@ -208,9 +208,10 @@ def certificate_resubmit(
     """The exporter corrects an application returned for correction and submits it again.
 
     Replaces the header and the items, clears the officer's note and boxes, records the
-    status change and reviews it again as certificate_apply does. Raises NotYours outside
-    the exporter organisation, TransitionNotAllowed unless returned for correction, and
-    InvalidInput with field-level messages; writes nothing then.
+    status change and reviews it again as certificate_apply does. The issuing office stays,
+    unless the officer named it as a box to correct. Raises NotYours outside the exporter
+    organisation, TransitionNotAllowed unless returned for correction, and InvalidInput with
+    field-level messages; writes nothing then.
     """
     certificate = _locked(certificate_id)
     if certificate.exporter_id not in _member_organisation_ids(user):
@@ -218,6 +219,18 @@ def certificate_resubmit(
     if S.SUBMITTED not in Certificate.TRANSITIONS[certificate.status]:
         raise TransitionNotAllowed(obj=certificate, old=certificate.status, new=S.SUBMITTED)
     header, items = _validate_application(application, exporter=certificate.exporter)
+    if (
+        header["issuing_office"] != certificate.issuing_office
+        and Certificate.Box.ISSUING_OFFICE not in certificate.correction_fields
+    ):
+        raise InvalidInput(
+            {
+                "issuing_office": [
+                    _("The office that returned the application reviews it again: %(office)s.")
+                    % {"office": certificate.issuing_office.name}
+                ]
+            }
+        )
     for name, value in header.items():
         setattr(certificate, name, value)
     certificate.decision_note = ""
