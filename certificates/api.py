@@ -127,6 +127,7 @@ class CertificateDetailSerializer(CertificateSerializer):
             "retroactive",
             "review",
             "decision_note",
+            "correction_fields",
             "replaces",
             "replaced_by",
             "items",
@@ -169,6 +170,15 @@ class NoteSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
+
+
+class CorrectionRequestSerializer(serializers.Serializer):
+    note = serializers.CharField(allow_blank=True, help_text="What the exporter must correct")
+    fields = serializers.ListField(
+        child=serializers.ChoiceField(choices=Certificate.Box.choices),
+        default=list,
+        help_text="The boxes to correct",
+    )
 
 
 class ReplaceSerializer(ReasonSerializer):
@@ -225,16 +235,37 @@ class CertificateViewSet(
         return super().create(request, *args, **kwargs)
 
     def create_once(self, request):
-        data = CertificateCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        items = [services.ItemInput(**item) for item in fields.pop("items")]
         certificate = services.certificate_apply(
             user=request.user,
-            application=services.ApplicationInput(items=items, **fields),
+            application=self._application(),
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, "").strip(),
         )
         return self._detail(certificate, status.HTTP_201_CREATED)
+
+    @extend_schema(request=CorrectionRequestSerializer, responses=CertificateDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="request-correction")
+    def request_correction(self, request, pk=None):
+        fields = self._input(CorrectionRequestSerializer)
+        certificate = services.certificate_request_correction(
+            certificate_id=self.get_object().pk, officer=request.user, **fields
+        )
+        return self._detail(certificate)
+
+    @extend_schema(
+        request=CertificateCreateSerializer,
+        responses=CertificateDetailSerializer,
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
+    )
+    @action(detail=True, methods=["post"])
+    def resubmit(self, request, pk=None):
+        """The exporter's corrected application, after an officer returned it."""
+        return self.run_once(request, self._resubmit_once)
+
+    def _resubmit_once(self, request):
+        certificate = services.certificate_resubmit(
+            certificate_id=self.get_object().pk, user=request.user, application=self._application()
+        )
+        return self._detail(certificate)
 
     @extend_schema(request=NoteSerializer, responses=CertificateDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -296,6 +327,11 @@ class CertificateViewSet(
             )
         services.mailing_place_in_locker(mailing_id=mailing.pk, officer=request.user, locker=locker)
         return self._detail(certificate)
+
+    def _application(self) -> services.ApplicationInput:
+        fields = dict(self._input(CertificateCreateSerializer))
+        items = [services.ItemInput(**item) for item in fields.pop("items")]
+        return services.ApplicationInput(items=items, **fields)
 
     def _input(self, serializer_class) -> dict:
         data = serializer_class(data=self.request.data)

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from certificates.models import Agreement, CertificateItem
+from certificates.models import Agreement, Certificate, CertificateItem
 
 
 class CertificateForm(forms.Form):
@@ -61,6 +61,21 @@ class CertificateForm(forms.Form):
             (o.office_code, f"{o.office_code} {o}") for o in offices
         ]
 
+    @staticmethod
+    def initial_for(certificate: Certificate) -> dict:
+        """The certificate's current values, to correct it and resubmit."""
+        initial = {name: getattr(certificate, name) for name in CertificateForm.base_fields}
+        initial.update(
+            agreement=certificate.agreement.code,
+            issuing_office=certificate.issuing_office.office_code,
+            invoice_date=certificate.invoice_date.isoformat(),
+            departure_date=certificate.departure_date.isoformat()
+            if certificate.departure_date
+            else "",
+            idempotency_key="",
+        )
+        return initial
+
 
 class ItemForm(forms.Form):
     hs_code = forms.CharField(
@@ -84,6 +99,14 @@ class ItemForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "252910, 250700"}),
     )
 
+    @staticmethod
+    def initial_for(item: CertificateItem) -> dict:
+        initial = {name: getattr(item, name) for name in ItemForm.base_fields}
+        initial["non_originating_inputs"] = " ".join(
+            entry["hs_code"] for entry in item.non_originating_inputs
+        )
+        return initial
+
     def input_codes(self) -> list[str]:
         raw = self.cleaned_data.get("non_originating_inputs", "")
         return [part for part in raw.replace(",", " ").split() if part]
@@ -99,6 +122,20 @@ class ReasonForm(forms.Form):
 class NoteForm(forms.Form):
     note = forms.CharField(
         label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class CorrectionForm(forms.Form):
+    note = forms.CharField(
+        label=_("What to correct"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("Tell the exporter what to correct.")},
+    )
+    boxes = forms.MultipleChoiceField(
+        label=_("Boxes to correct"),
+        choices=Certificate.Box.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
 
 

@@ -41,15 +41,35 @@ class Certificate(TimeStampedModel):
         REJECTED = "rejected", _("Rejected")
         REVOKED = "revoked", _("Revoked")
         REPLACED = "replaced", _("Replaced")
+        CORRECTION_REQUESTED = "correction_requested", _("Returned for correction")
 
     TRANSITIONS = {
-        Status.SUBMITTED: {Status.ISSUED, Status.UNDER_REVIEW},
-        Status.UNDER_REVIEW: {Status.ISSUED, Status.REJECTED},
+        Status.SUBMITTED: {Status.ISSUED, Status.UNDER_REVIEW, Status.CORRECTION_REQUESTED},
+        Status.UNDER_REVIEW: {Status.ISSUED, Status.REJECTED, Status.CORRECTION_REQUESTED},
+        # The exporter corrects and resubmits; an application never corrected is rejected.
+        Status.CORRECTION_REQUESTED: {Status.SUBMITTED, Status.REJECTED},
         Status.ISSUED: {Status.REVOKED, Status.REPLACED},
         Status.REJECTED: set(),
         Status.REVOKED: set(),
         Status.REPLACED: set(),
     }
+
+    class Box(models.TextChoices):
+        """The boxes of an application an officer may name when returning it for correction."""
+
+        AGREEMENT = "agreement", _("Agreement")
+        ISSUING_OFFICE = "issuing_office", _("Issuing office")
+        IMPORTER_NAME = "importer_name", _("Importer / consignee")
+        IMPORTER_ADDRESS = "importer_address", _("Importer address")
+        IMPORTING_COUNTRY = "importing_country", _("Importing country")
+        PRODUCER = "producer", _("Producer")
+        VESSEL_NAME = "vessel_name", _("Vessel")
+        DEPARTURE_DATE = "departure_date", _("Departure date")
+        PORT_OF_LOADING = "port_of_loading", _("Port of loading")
+        PORT_OF_DISCHARGE = "port_of_discharge", _("Port of discharge")
+        INVOICE_NUMBER = "invoice_number", _("Invoice number")
+        INVOICE_DATE = "invoice_date", _("Invoice date")
+        ITEMS = "items", _("Goods")
 
     agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="+")
     exporter = models.ForeignKey(
@@ -68,7 +88,7 @@ class Certificate(TimeStampedModel):
         verbose_name=_("issuing office"),
     )
     status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.SUBMITTED
+        _("status"), max_length=24, choices=Status.choices, default=Status.SUBMITTED
     )
     # Letter of the agreement, 2-digit year, 9-digit serial: E26000000001.
     number = models.CharField(_("certificate number"), max_length=12, unique=True, null=True)
@@ -91,6 +111,8 @@ class Certificate(TimeStampedModel):
     # The automated review: a list of {"check", "passed", "message"}, every reason kept.
     review = models.JSONField(default=list)
     decision_note = models.TextField(_("reason"), blank=True)
+    # Values of Box the officer named when returning the application for correction.
+    correction_fields = models.JSONField(_("boxes to correct"), default=list, blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True)
     replaces = models.OneToOneField(
@@ -115,6 +137,7 @@ class Certificate(TimeStampedModel):
                         "rejected",
                         "revoked",
                         "replaced",
+                        "correction_requested",
                     ]
                 ),
                 name="certificate_status_valid",
@@ -145,6 +168,10 @@ class Certificate(TimeStampedModel):
     @property
     def is_issued(self) -> bool:
         return self.number is not None
+
+    @property
+    def correction_field_labels(self) -> list[str]:
+        return [str(Certificate.Box(name).label) for name in self.correction_fields]
 
 
 class CertificateItem(models.Model):

@@ -97,6 +97,18 @@ def certificate_get_for_user(*, user: User, certificate_id: int) -> Certificate:
         raise Http404("No such certificate") from None
 
 
+def certificate_get_for_exporter(*, user: User, certificate_id: int) -> Certificate:
+    """The certificate for a member of its exporter; Http404 for anyone else, officers too."""
+    certificate = certificate_get_for_user(user=user, certificate_id=certificate_id)
+    if not is_exporter_member(user, certificate):
+        raise Http404("No such certificate")
+    return certificate
+
+
+def is_exporter_member(user: User, certificate: Certificate) -> bool:
+    return certificate.exporter_id in organisation_ids_for(user)
+
+
 def mailing_for(certificate: Certificate):
     return getattr(certificate, "mailing", None)  # the reverse one-to-one raises when absent
 

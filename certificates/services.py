@@ -2,6 +2,7 @@
 
 import datetime
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -163,6 +164,90 @@ def certificate_reject(*, certificate_id: int, officer: User, reason: str) -> Ce
         data={"reason": reason},
     )
     return certificate
+
+
+@transaction.atomic
+def certificate_request_correction(
+    *, certificate_id: int, officer: User, note: str, fields: Iterable[str] = ()
+) -> Certificate:
+    """An officer returns an application to the exporter to correct (退回修改).
+
+    Writes the note and the boxes to correct (values of Certificate.Box) and the status
+    change; after commit, pushes it to the exporter. Raises InvalidInput for a blank note
+    or an unknown box, PermissionDenied for non-officers, NotYours for an officer of
+    another office and TransitionNotAllowed unless submitted or under review.
+    """
+    _require_officer(officer)
+    note = (note or "").strip()
+    fields = [str(name).strip() for name in fields]
+    errors = {}
+    if not note:
+        errors["note"] = [_("Tell the exporter what to correct.")]
+    unknown = [name for name in fields if name not in Certificate.Box.values]
+    if unknown:
+        errors["fields"] = [_("No such box: %(names)s.") % {"names": ", ".join(unknown)}]
+    if errors:
+        raise InvalidInput(errors)
+    certificate = _locked_for_officer(certificate_id, officer)
+    certificate.decision_note = note
+    certificate.correction_fields = [name for name in Certificate.Box.values if name in fields]
+    _set_status(
+        certificate,
+        S.CORRECTION_REQUESTED,
+        actor=officer,
+        extra_fields=["decision_note", "correction_fields"],
+        data={"note": note, "fields": certificate.correction_fields},
+    )
+    return certificate
+
+
+@transaction.atomic
+def certificate_resubmit(
+    *, certificate_id: int, user: User, application: ApplicationInput
+) -> Certificate:
+    """The exporter corrects an application returned for correction and submits it again.
+
+    Replaces the header and the items, clears the officer's note and boxes, records the
+    status change and reviews it again as certificate_apply does. The issuing office stays,
+    unless the officer named it as a box to correct. Raises NotYours outside the exporter
+    organisation, TransitionNotAllowed unless returned for correction, and InvalidInput with
+    field-level messages; writes nothing then.
+    """
+    certificate = _locked(certificate_id)
+    if certificate.exporter_id not in _member_organisation_ids(user):
+        raise NotYours("No such certificate")
+    if S.SUBMITTED not in Certificate.TRANSITIONS[certificate.status]:
+        raise TransitionNotAllowed(obj=certificate, old=certificate.status, new=S.SUBMITTED)
+    header, items = _validate_application(application, exporter=certificate.exporter)
+    if (
+        header["issuing_office"] != certificate.issuing_office
+        and Certificate.Box.ISSUING_OFFICE not in certificate.correction_fields
+    ):
+        raise InvalidInput(
+            {
+                "issuing_office": [
+                    _("The office that returned the application reviews it again: %(office)s.")
+                    % {"office": certificate.issuing_office.name}
+                ]
+            }
+        )
+    for name, value in header.items():
+        setattr(certificate, name, value)
+    certificate.decision_note = ""
+    certificate.correction_fields = []
+    certificate.items.all().delete()
+    CertificateItem.objects.bulk_create(
+        CertificateItem(certificate=certificate, line_number=n, **fields)
+        for n, fields in enumerate(items, start=1)
+    )
+    _set_status(
+        certificate,
+        S.SUBMITTED,
+        actor=user,
+        extra_fields=[*header, "decision_note", "correction_fields"],
+        data={"items": len(items)},
+    )
+    return certificate_review(certificate_id=certificate.pk)
 
 
 @transaction.atomic

@@ -9,5 +9,6 @@ urlpatterns = [
     path("reviews/", views.certificate_reviews, name="reviews"),
     path("<int:certificate_id>/", views.certificate_detail, name="detail"),
     path("<int:certificate_id>/pdf/", views.certificate_pdf, name="pdf"),
+    path("<int:certificate_id>/resubmit/", views.certificate_resubmit, name="resubmit"),
     path("<int:certificate_id>/<str:action>/", views.certificate_action, name="action"),
 ]

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from certificates import forms, pdf, queries, services
 from certificates.tariffs import preference_for
 from port.errors import InvalidInput, TransitionNotAllowed
+from port.queries import organisation_ids_for
 from port.timeline import timeline_for
 
 HEADER_FIELDS = set(forms.CertificateForm.base_fields)
@@ -22,7 +23,8 @@ def certificate_list(request):
     page = Paginator(queries.certificate_list(user=request.user), 25).get_page(
         request.GET.get("page")
     )
-    return render(request, "certificates/list.html", {"page": page})
+    context = {"page": page, "exporter_ids": set(organisation_ids_for(request.user))}
+    return render(request, "certificates/list.html", context)
 
 
 @login_required
@@ -46,12 +48,54 @@ def certificate_new(request):
     items = forms.ItemFormSet(request.POST or None, prefix="items")
     if request.method == "POST" and form.is_valid() and items.is_valid():
         try:
-            certificate = _apply(request, form, items)
+            certificate = services.certificate_apply(
+                user=request.user,
+                application=_application(form, items),
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
         except InvalidInput as error:
             _show_errors(error.errors, form, items)
         else:
             return redirect(certificate)
     return render(request, "certificates/new.html", {"form": form, "items": items})
+
+
+@login_required
+def certificate_resubmit(request, certificate_id: int):
+    """The application form, filled with a returned application's values, to correct it."""
+    certificate = queries.certificate_get_for_exporter(
+        user=request.user, certificate_id=certificate_id
+    )
+    if certificate.status != certificate.Status.CORRECTION_REQUESTED:
+        messages.error(request, _("This application is not waiting for a correction."))
+        return redirect(certificate)
+    form = forms.CertificateForm(
+        request.POST or None,
+        initial=forms.CertificateForm.initial_for(certificate),
+        offices=queries.issuing_offices_for(certificate.exporter),
+    )
+    items = forms.ItemFormSet(
+        request.POST or None,
+        prefix="items",
+        initial=[forms.ItemForm.initial_for(item) for item in certificate.items.all()],
+    )
+    if request.method == "POST" and form.is_valid() and items.is_valid():
+        try:
+            certificate = services.certificate_resubmit(
+                certificate_id=certificate.pk,
+                user=request.user,
+                application=_application(form, items),
+            )
+        except InvalidInput as error:
+            _show_errors(error.errors, form, items)
+        except TransitionNotAllowed as error:  # resubmitted meanwhile, in another tab
+            messages.error(request, str(error))
+            return redirect(certificate)
+        else:
+            messages.success(request, _("Corrected and resubmitted."))
+            return redirect(certificate)
+    context = {"form": form, "items": items, "certificate": certificate}
+    return render(request, "certificates/new.html", context)
 
 
 @login_required
@@ -66,8 +110,10 @@ def certificate_detail(request, certificate_id: int):
         "mailing": queries.mailing_for(certificate),
         "timeline": timeline_for(certificate),
         "is_officer": queries.is_officer_for(request.user, certificate),
+        "is_exporter": queries.is_exporter_member(request.user, certificate),
         "reason_form": forms.ReasonForm(),
         "note_form": forms.NoteForm(),
+        "correction_form": forms.CorrectionForm(),
         "mailing_form": forms.MailingForm(),
         "locker_form": forms.LockerForm(),
     }
@@ -91,6 +137,12 @@ ACTIONS = {
     "approve": (
         forms.NoteForm,
         lambda c, u, d: services.certificate_approve(certificate_id=c.pk, officer=u, **d),
+    ),
+    "correction": (
+        forms.CorrectionForm,
+        lambda c, u, d: services.certificate_request_correction(
+            certificate_id=c.pk, officer=u, note=d["note"], fields=d["boxes"]
+        ),
     ),
     "reject": (
         forms.ReasonForm,
@@ -162,21 +214,17 @@ def _error_text(error) -> str:
     return str(error)
 
 
-def _apply(request, form, items):
+def _application(form, items) -> services.ApplicationInput:
     fields = {k: v for k, v in form.cleaned_data.items() if k != "idempotency_key"}
-    return services.certificate_apply(
-        user=request.user,
-        application=services.ApplicationInput(
-            items=[
-                services.ItemInput(
-                    **{**item.cleaned_data, "non_originating_inputs": item.input_codes()}
-                )
-                for item in items.forms
-                if item.cleaned_data
-            ],
-            **fields,
-        ),
-        idempotency_key=form.cleaned_data["idempotency_key"],
+    return services.ApplicationInput(
+        items=[
+            services.ItemInput(
+                **{**item.cleaned_data, "non_originating_inputs": item.input_codes()}
+            )
+            for item in items.forms
+            if item.cleaned_data
+        ],
+        **fields,
     )
 
 

@@ -25,7 +25,8 @@ def exception_handler(exc, context):
 
 
 class IdempotentCreateMixin:
-    """Replays the first response to a create retried with the same Idempotency-Key.
+    """Replays the first response to a create (or an action run through `run_once`) retried
+    with the same Idempotency-Key.
 
     The record is inserted in the same transaction as what the create writes; a
     concurrent twin waits on its unique key and then replays the committed response.
@@ -37,16 +38,23 @@ class IdempotentCreateMixin:
         raise NotImplementedError
 
     def create(self, request, *args, **kwargs):
+        return self.run_once(request, self.create_once)
+
+    def run_once(self, request, run) -> Response:
+        """Run `run(request) -> Response` once per Idempotency-Key; a retry replays it.
+
+        Any POST of the viewset can use it, as the resubmission of a certificate does.
+        """
         key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
         if not key:
-            return self.create_once(request)
+            return run(request)
         if len(key) > 100:
             raise DRFValidationError({IDEMPOTENCY_HEADER: ["At most 100 characters."]})
         fingerprint = _fingerprint(request)
         with transaction.atomic():
             record, claimed = _claim(request, key, fingerprint)
             if claimed:
-                response = self.create_once(request)
+                response = run(request)
                 if response.status_code >= 400:
                     transaction.set_rollback(
                         True

@@ -6,7 +6,7 @@ from certificates import queries, services
 from certificates.models import Certificate, Mailing
 from port.errors import InvalidInput, NotYours
 from port.models import Membership, Organisation, Port, TimelineEvent, User
-from tests.certificates.factories import application_body, apply
+from tests.certificates.factories import application_body, application_input, apply
 
 URL = "/api/v1/certificates/"
 
@@ -275,3 +275,42 @@ def test_a_second_membership_adds_the_offices_certificates(demo, xiangyu):
     services.certificate_revoke(certificate_id=certificate.pk, officer=xiangyu, reason="forged")
 
     assert list(queries.certificate_list(user=xiangyu)) == [certificate]
+
+
+def _returned(demo, fields):
+    certificate = apply(demo.exporter, importing_country="US")  # not a party: under review
+    return services.certificate_request_correction(
+        certificate_id=certificate.pk, officer=demo.officer, note="Box 4", fields=fields
+    )
+
+
+def test_a_resubmission_stays_with_the_office_that_returned_it(demo):
+    returned = _returned(demo, ["importing_country"])
+
+    with pytest.raises(InvalidInput) as refused:
+        services.certificate_resubmit(
+            certificate_id=returned.pk,
+            user=demo.exporter,
+            application=application_input(importing_country="VN", issuing_office="3703"),
+        )
+
+    assert refused.value.errors == {
+        "issuing_office": [
+            f"The office that returned the application reviews it again: {demo.customs.name}."
+        ]
+    }
+    returned.refresh_from_db()
+    assert (returned.status, returned.issuing_office) == ("correction_requested", demo.customs)
+
+
+def test_a_resubmission_may_change_the_office_when_the_officer_named_it(demo, xiangyu_office):
+    returned = _returned(demo, ["issuing_office"])
+
+    certificate = services.certificate_resubmit(
+        certificate_id=returned.pk,
+        user=demo.exporter,
+        application=application_input(importing_country="US", issuing_office="3703"),
+    )
+
+    certificate.refresh_from_db()
+    assert (certificate.status, certificate.issuing_office) == ("under_review", xiangyu_office)

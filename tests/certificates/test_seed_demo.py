@@ -23,12 +23,22 @@ def test_seed_demo_applies_for_demo_certificates_once(db):
     assert {key: status for key, (_pk, status, _number) in first.items()} == {
         "demo-co-issued": "issued",
         "demo-co-review": "under_review",
-        "demo-co-correction": "under_review",
+        "demo-co-correction": "correction_requested",
         "demo-co-xiangyu": "under_review",
     }
-    # Each went through the service: applied, reviewed, one status change each.
+    # Each went through the service: applied, reviewed, one status change each, and the
+    # incomplete one returned for correction by the officer.
     assert TimelineEvent.objects.filter(kind="certificate.applied").count() == 4
-    assert TimelineEvent.objects.filter(kind="certificate.status_changed").count() == 4
+    assert TimelineEvent.objects.filter(kind="certificate.status_changed").count() == 5
+    returned = TimelineEvent.objects.get(
+        kind="certificate.status_changed", data__to="correction_requested"
+    )
+    assert (returned.actor.username, returned.data["from"]) == ("officer", "under_review")
+    assert by_key()["demo-co-correction"].correction_fields == [
+        "importer_address",
+        "vessel_name",
+        "departure_date",
+    ]
 
 
 def test_the_demo_certificates_show_each_step_of_the_workflow(db, client):
@@ -82,7 +92,8 @@ def test_each_demo_officer_has_only_its_offices_reviews(db, client):
     def linked(key: str, page: str) -> bool:
         return f'href="/certificates/{certificates[key].pk}/"' in page
 
-    assert [linked(k, haicang) for k in ("demo-co-review", "demo-co-correction")] == [True, True]
+    # The returned application waits for the exporter, not in the officer's queue.
+    assert [linked(k, haicang) for k in ("demo-co-review", "demo-co-correction")] == [True, False]
     assert linked("demo-co-xiangyu", haicang) is False
     assert linked("demo-co-xiangyu", xiangyu) is True
     assert linked("demo-co-review", xiangyu) is False

@@ -5,9 +5,9 @@ from django.core.exceptions import PermissionDenied
 
 from certificates import events, queries, services
 from certificates.models import Certificate, CertificateItem, Mailing
-from port.errors import InvalidInput, TransitionNotAllowed
-from port.models import TimelineEvent
-from tests.certificates.factories import apply, item
+from port.errors import InvalidInput, NotYours, TransitionNotAllowed
+from port.models import TimelineEvent, User
+from tests.certificates.factories import application_input, apply, item
 
 
 @pytest.fixture
@@ -340,3 +340,226 @@ def test_a_revoked_certificate_is_not_placed_in_a_locker(demo, issued):
 
     mailing.refresh_from_db()
     assert (mailing.status, mailing.pickup_code) == (Mailing.Status.REQUESTED, "")
+
+
+@pytest.fixture
+def returned(under_review, demo):
+    return services.certificate_request_correction(
+        certificate_id=under_review.pk,
+        officer=demo.officer,
+        note="Box 4: the importing country is not a party.",
+        fields=["importing_country", "items"],
+    )
+
+
+def snapshot(certificate) -> tuple:
+    certificate.refresh_from_db()
+    items = list(certificate.items.values_list("line_number", "hs_code", "description"))
+    return (
+        certificate.status,
+        certificate.importing_country,
+        certificate.importer_name,
+        certificate.decision_note,
+        certificate.correction_fields,
+        items,
+        TimelineEvent.objects.count(),
+    )
+
+
+def test_request_correction_writes_note_boxes_timeline_and_live_push(
+    under_review, demo, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.certificate_request_correction(
+            certificate_id=under_review.pk,
+            officer=demo.officer,
+            note="  Box 4: the importing country is not a party.  ",
+            fields=["items", "importing_country"],
+        )
+
+    under_review.refresh_from_db()
+    assert under_review.status == Certificate.Status.CORRECTION_REQUESTED
+    assert under_review.decision_note == "Box 4: the importing country is not a party."
+    assert under_review.correction_fields == ["importing_country", "items"]  # in box order
+    assert under_review.correction_field_labels == ["Importing country", "Goods"]
+    event = TimelineEvent.objects.filter(kind="certificate.status_changed").latest("id")
+    assert event.actor == demo.officer
+    assert event.data == {
+        "from": "under_review",
+        "to": "correction_requested",
+        "note": "Box 4: the importing country is not a party.",
+        "fields": ["importing_country", "items"],
+    }
+    assert len(callbacks) == 1  # the live push to the exporter, after commit
+
+
+def test_request_correction_is_allowed_from_submitted(demo):
+    certificate = apply(demo.exporter, importing_country="US")
+    Certificate.objects.filter(pk=certificate.pk).update(status="submitted")
+
+    services.certificate_request_correction(
+        certificate_id=certificate.pk, officer=demo.officer, note="Box 4"
+    )
+
+    certificate.refresh_from_db()
+    assert (certificate.status, certificate.correction_fields) == ("correction_requested", [])
+
+
+@pytest.mark.parametrize(
+    ("note", "fields", "errors"),
+    [
+        ("  ", [], {"note": ["Tell the exporter what to correct."]}),
+        ("Box 4", ["colour"], {"fields": ["No such box: colour."]}),
+    ],
+)
+def test_request_correction_refuses_bad_input_and_changes_nothing(
+    under_review, demo, note, fields, errors
+):
+    before = snapshot(under_review)
+
+    with pytest.raises(InvalidInput) as refused:
+        services.certificate_request_correction(
+            certificate_id=under_review.pk, officer=demo.officer, note=note, fields=fields
+        )
+
+    assert refused.value.errors == errors
+    assert snapshot(under_review) == before
+
+
+def test_request_correction_by_another_office_is_not_yours_and_changes_nothing(under_review):
+    xiangyu = User.objects.get(username="xiangyu")
+    before = snapshot(under_review)
+
+    with pytest.raises(NotYours):
+        services.certificate_request_correction(
+            certificate_id=under_review.pk, officer=xiangyu, note="Box 4"
+        )
+
+    assert snapshot(under_review) == before
+
+
+def test_request_correction_by_the_exporter_is_refused(under_review, demo):
+    before = snapshot(under_review)
+
+    with pytest.raises(PermissionDenied):
+        services.certificate_request_correction(
+            certificate_id=under_review.pk, officer=demo.exporter, note="Box 4"
+        )
+
+    assert snapshot(under_review) == before
+
+
+@pytest.mark.parametrize("final", ["issued", "rejected"])
+def test_request_correction_refuses_a_decided_certificate(demo, final):
+    certificate = apply(demo.exporter, importing_country="US" if final == "rejected" else "VN")
+    if final == "rejected":
+        services.certificate_reject(certificate_id=certificate.pk, officer=demo.officer, reason="x")
+    before = snapshot(certificate)
+
+    with pytest.raises(TransitionNotAllowed):
+        services.certificate_request_correction(
+            certificate_id=certificate.pk, officer=demo.officer, note="Box 4"
+        )
+
+    assert snapshot(certificate) == before
+    assert before[0] == final
+
+
+def test_resubmit_replaces_the_application_and_reviews_it_again(
+    returned, demo, django_capture_on_commit_callbacks
+):
+    corrected = application_input(
+        importing_country="VN", items=[item(description="Glazed wall tiles"), item()]
+    )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        certificate = services.certificate_resubmit(
+            certificate_id=returned.pk, user=demo.exporter, application=corrected
+        )
+
+    certificate.refresh_from_db()
+    assert certificate.status == Certificate.Status.ISSUED
+    assert (certificate.importing_country, certificate.decision_note) == ("VN", "")
+    assert certificate.correction_fields == []
+    assert list(certificate.items.values_list("line_number", "description")) == [
+        (1, "Glazed wall tiles"),
+        (2, "Glazed ceramic floor tiles"),
+    ]
+    assert status_events(certificate) == [
+        ("submitted", "under_review"),
+        ("under_review", "correction_requested"),
+        ("correction_requested", "submitted"),
+        ("submitted", "issued"),
+    ]
+    resubmitted = TimelineEvent.objects.get(data__to="submitted")
+    assert resubmitted.actor == demo.exporter
+    assert len(callbacks) == 2  # a live push for each status change, after commit
+
+
+def test_resubmit_still_failing_goes_back_under_review(returned, demo):
+    certificate = services.certificate_resubmit(
+        certificate_id=returned.pk,
+        user=demo.exporter,
+        application=application_input(importing_country="US"),
+    )
+
+    certificate.refresh_from_db()
+    assert certificate.status == Certificate.Status.UNDER_REVIEW
+    assert [c["check"] for c in certificate.review if not c["passed"]] == ["importing_country"]
+
+
+def test_resubmit_with_bad_fields_reports_each_and_changes_nothing(returned, demo):
+    before = snapshot(returned)
+
+    with pytest.raises(InvalidInput) as refused:
+        services.certificate_resubmit(
+            certificate_id=returned.pk,
+            user=demo.exporter,
+            application=application_input(
+                importing_country="XX", importer_name=" ", items=[item(quantity="0")]
+            ),
+        )
+
+    assert refused.value.errors == {
+        "importer_name": ["This field is required."],
+        "importing_country": ["XX is not an ISO 3166 country code."],
+        "items": {"0": {"quantity": ["The quantity must be a number above zero."]}},
+    }
+    assert snapshot(returned) == before
+
+
+@pytest.mark.parametrize("username", ["importer", "officer"])
+def test_resubmit_by_anyone_outside_the_exporter_is_not_yours(returned, username):
+    before = snapshot(returned)
+
+    with pytest.raises(NotYours):
+        services.certificate_resubmit(
+            certificate_id=returned.pk,
+            user=User.objects.get(username=username),
+            application=application_input(),
+        )
+
+    assert snapshot(returned) == before
+
+
+@pytest.mark.parametrize("final", ["under_review", "issued", "rejected"])
+def test_resubmit_refuses_an_application_not_returned(demo, final):
+    certificate = apply(demo.exporter, importing_country="VN" if final == "issued" else "US")
+    if final == "rejected":
+        services.certificate_reject(certificate_id=certificate.pk, officer=demo.officer, reason="x")
+    before = snapshot(certificate)
+
+    with pytest.raises(TransitionNotAllowed):
+        services.certificate_resubmit(
+            certificate_id=certificate.pk, user=demo.exporter, application=application_input()
+        )
+
+    assert snapshot(certificate) == before
+    assert before[0] == final
+
+
+def test_a_returned_application_may_still_be_rejected(returned, demo):
+    services.certificate_reject(certificate_id=returned.pk, officer=demo.officer, reason="Never")
+
+    returned.refresh_from_db()
+    assert returned.status == Certificate.Status.REJECTED

@@ -7,6 +7,7 @@ from pypdf import PdfReader
 
 from certificates import services
 from certificates.models import Certificate, Mailing
+from port.models import User
 from tests.certificates.factories import TILES, apply
 
 NO_MATCH = "No certificate matches this number and code"
@@ -322,3 +323,162 @@ def test_a_latin_only_certificate_embeds_no_cjk_font(demo, client):
 
     assert b"NotoSansSC" not in content
     assert "Xiamen Customs, Haicang Office" in pdf_text(content)
+
+
+def returned(demo, **fields):
+    certificate = apply(demo.exporter, importing_country="US", departure_date="2026-11-20")
+    return services.certificate_request_correction(
+        certificate_id=certificate.pk,
+        officer=demo.officer,
+        note=fields.pop("note", "Box 4: the United States is not a party to ACFTA."),
+        fields=fields.pop("boxes", ["importing_country", "invoice_number"]),
+    )
+
+
+def test_officer_returns_an_application_for_correction_in_the_browser(demo, client):
+    certificate = apply(demo.exporter, importing_country="US")
+    client.force_login(demo.officer)
+
+    page = client.get(f"/certificates/{certificate.pk}/").content.decode()
+    response = client.post(
+        f"/certificates/{certificate.pk}/correction/",
+        {"note": "Box 4: not a party.", "boxes": ["importing_country", "items"]},
+    )
+
+    assert 'id="correction-form"' in page
+    assert 'name="boxes" value="invoice_date"' in page
+    assert response.status_code == 302
+    certificate.refresh_from_db()
+    assert certificate.status == Certificate.Status.CORRECTION_REQUESTED
+    assert certificate.correction_fields == ["importing_country", "items"]
+
+
+def test_returning_without_a_note_says_so_and_changes_nothing(demo, client):
+    certificate = apply(demo.exporter, importing_country="US")
+    client.force_login(demo.officer)
+
+    response = client.post(
+        f"/certificates/{certificate.pk}/correction/",
+        {"note": " ", "boxes": ["items"]},
+        follow=True,
+    )
+
+    assert "Tell the exporter what to correct." in response.content.decode()
+    certificate.refresh_from_db()
+    assert (certificate.status, certificate.correction_fields) == ("under_review", [])
+
+
+def test_officers_of_other_offices_and_enterprises_cannot_return_it(demo, client):
+    certificate = apply(demo.exporter, importing_country="US")
+
+    statuses = []
+    for username in ("xiangyu", "importer"):
+        client.force_login(User.objects.get(username=username))
+        statuses.append(
+            client.post(f"/certificates/{certificate.pk}/correction/", {"note": "x"}).status_code
+        )
+
+    assert statuses == [404, 404]
+    certificate.refresh_from_db()
+    assert certificate.status == Certificate.Status.UNDER_REVIEW
+
+
+def test_the_exporter_sees_the_note_and_boxes_and_the_list_marks_it(demo, client):
+    certificate = returned(demo)
+    client.force_login(demo.exporter)
+
+    page = client.get(f"/certificates/{certificate.pk}/").content.decode()
+    listing = client.get("/certificates/").content.decode()
+
+    assert "Box 4: the United States is not a party to ACFTA." in page
+    assert re.search(
+        r'id="correction-fields">\s*<span class="badge correction_requested">Importing country'
+        r'</span><span class="badge correction_requested">Invoice number</span>',
+        page,
+    )
+    assert f'href="/certificates/{certificate.pk}/resubmit/"' in page
+    assert 'data-status="correction_requested">Returned for correction</span>' in listing
+    assert f'href="/certificates/{certificate.pk}/resubmit/"' in listing
+
+
+def test_the_officer_sees_the_note_but_no_resubmit_link(demo, client):
+    certificate = returned(demo)
+    client.force_login(demo.officer)
+
+    page = client.get(f"/certificates/{certificate.pk}/").content.decode()
+
+    assert "Box 4: the United States is not a party to ACFTA." in page
+    assert "/resubmit/" not in page
+    assert f'action="/certificates/{certificate.pk}/reject/"' in page
+
+
+def test_the_correction_form_is_the_application_filled_with_its_values(demo, client):
+    certificate = returned(demo)
+    client.force_login(demo.exporter)
+
+    page = client.get(f"/certificates/{certificate.pk}/resubmit/").content.decode()
+
+    assert "Box 4: the United States is not a party to ACFTA." in page
+    assert 'name="importing_country" value="US"' in page
+    assert 'name="invoice_date" value="2026-11-15"' in page
+    assert 'name="departure_date" value="2026-11-20"' in page
+    assert 'name="items-0-hs_code" value="6907210000"' in page
+    assert 'name="items-TOTAL_FORMS" value="1"' in page
+    assert 'data-formset="items"' in page
+
+
+def test_correcting_and_resubmitting_in_the_browser_issues_it(demo, client):
+    certificate = returned(demo)
+    client.force_login(demo.exporter)
+
+    response = client.post(
+        f"/certificates/{certificate.pk}/resubmit/",
+        form_data(**{"items-INITIAL_FORMS": "1", "invoice_number": "SR-2026-0815-B"}),
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/certificates/{certificate.pk}/"
+    certificate.refresh_from_db()
+    assert (certificate.status, certificate.importing_country) == ("issued", "VN")
+    assert certificate.invoice_number == "SR-2026-0815-B"
+    assert Certificate.objects.count() == 1
+
+
+def test_a_bad_correction_shows_field_errors_and_changes_nothing(demo, client):
+    certificate = returned(demo)
+    client.force_login(demo.exporter)
+
+    response = client.post(
+        f"/certificates/{certificate.pk}/resubmit/",
+        form_data(importing_country="XX", item={"quantity": "0"}),
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "XX is not an ISO 3166 country code." in page
+    assert "The quantity must be a number above zero." in page
+    certificate.refresh_from_db()
+    assert (certificate.status, certificate.importing_country) == ("correction_requested", "US")
+
+
+@pytest.mark.parametrize("username", ["officer", "importer"])
+def test_only_the_exporter_may_open_or_post_the_correction_form(demo, client, username):
+    certificate = returned(demo)
+    client.force_login(User.objects.get(username=username))
+
+    opened = client.get(f"/certificates/{certificate.pk}/resubmit/")
+    posted = client.post(f"/certificates/{certificate.pk}/resubmit/", form_data())
+
+    assert (opened.status_code, posted.status_code) == (404, 404)
+    certificate.refresh_from_db()
+    assert (certificate.status, certificate.importing_country) == ("correction_requested", "US")
+
+
+def test_the_correction_form_of_an_application_not_returned_sends_back(demo, client):
+    certificate = apply(demo.exporter)
+    client.force_login(demo.exporter)
+
+    response = client.get(f"/certificates/{certificate.pk}/resubmit/", follow=True)
+
+    assert response.redirect_chain == [(f"/certificates/{certificate.pk}/", 302)]
+    assert "This application is not waiting for a correction." in response.content.decode()

@@ -223,6 +223,15 @@ CERTIFICATES = [
 ]
 
 
+# The incomplete application, returned to the exporter by the Haicang officer through the
+# real service: (key, the officer's note, the boxes to correct).
+RETURNED_FOR_CORRECTION = (
+    "demo-co-correction",
+    "Give the importer's address, the vessel and the departure date, then resubmit.",
+    ["importer_address", "vessel_name", "departure_date"],
+)
+
+
 class Command(BaseCommand):
     help = (
         "Load the demo port (Xiamen) with its organisations, logins, vessel calls and "
@@ -327,9 +336,18 @@ class Command(BaseCommand):
                 ),
                 items=[certificate_services.ItemInput(**item) for item in items],
             )
-            certificate_services.certificate_apply(
+            certificate = certificate_services.certificate_apply(
                 user=exporter, application=application, idempotency_key=key
             )
+            returned_key, note, boxes = RETURNED_FOR_CORRECTION
+            # A rerun finds it returned already and leaves it.
+            if key == returned_key and certificate.status == certificate.Status.UNDER_REVIEW:
+                certificate_services.certificate_request_correction(
+                    certificate_id=certificate.pk,
+                    officer=User.objects.get(username="officer"),
+                    note=note,
+                    fields=boxes,
+                )
 
     def _port_calls(self, port, terminals, agent) -> None:
         today = timezone.localdate()
