@@ -401,6 +401,20 @@ def test_the_exporter_sees_the_note_and_boxes_and_the_list_marks_it(demo, client
     assert f'href="/certificates/{certificate.pk}/resubmit/"' in listing
 
 
+def test_the_timeline_names_each_status_in_the_readers_language(demo, client):
+    certificate = returned(demo)
+    client.force_login(demo.exporter)
+
+    english = client.get(f"/certificates/{certificate.pk}/").content.decode()
+    chinese = client.get(
+        f"/certificates/{certificate.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+
+    assert "Status: Returned for correction — Box 4" in english
+    assert "correction_requested —" not in english
+    assert "状态：退回修改" in chinese
+
+
 def test_the_officer_sees_the_note_but_no_resubmit_link(demo, client):
     certificate = returned(demo)
     client.force_login(demo.officer)

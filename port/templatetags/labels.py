@@ -2,6 +2,7 @@
 
 from django import template
 
+from certificates.models import Certificate, Mailing
 from port.models import Organisation, PortCall
 from shipping.models import AgencyReview, VesselFiling
 
@@ -11,6 +12,8 @@ _LABELS = {
     "review": AgencyReview.Status,
     "filing": VesselFiling.Status,
     "call": PortCall.Status,
+    "certificate": Certificate.Status,
+    "mailing": Mailing.Status,
 }
 
 
