@@ -2,13 +2,16 @@
 
 Each rule returns one check {"check", "passed", "message"}; an application passes when all
 of them pass. The rules read the application only, so they run the same on a saved row and
-on one being built.
+on one being built. The stored review carries each message in every language of the site
+("messages"), so every reader sees the reasons in their own.
 """
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from certificates.models import Certificate, CertificateItem
@@ -205,7 +208,15 @@ RULES: list[Callable[[Certificate, Sequence[CertificateItem]], Check]] = [
 
 
 def review_application(certificate: Certificate, items: Sequence[CertificateItem]) -> list[Check]:
-    return [rule(certificate, items) for rule in RULES]
+    """Every rule's check: "message" in the site's default language, "messages" in each."""
+    by_language = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            by_language[code] = [rule(certificate, items) for rule in RULES]
+    checks = by_language[settings.LANGUAGE_CODE]
+    for index, check in enumerate(checks):
+        check["messages"] = {code: run[index]["message"] for code, run in by_language.items()}
+    return checks
 
 
 def review_passed(checks: list[Check]) -> bool:

@@ -1,6 +1,7 @@
-"""Readable labels for the codes timeline events store (agency kinds, statuses)."""
+"""Readable labels for the codes, and messages, that timeline events and reviews store."""
 
 from django import template
+from django.utils.translation import get_language
 
 from certificates.models import Certificate, Mailing
 from port.models import Organisation, PortCall
@@ -24,3 +25,10 @@ def label(value, kind: str) -> str:
     if choices is None or value not in choices.values:
         return value
     return str(choices(value).label)
+
+
+@register.filter
+def localised(entry: dict) -> str:
+    """`{{ check|localised }}`: a stored message in the reader's language when it was stored in
+    each ("messages"), else the one stored ("message")."""
+    return entry.get("messages", {}).get(get_language(), entry.get("message", ""))

@@ -32,6 +32,10 @@ def test_a_failed_check_answers_201_under_review_with_reasons(demo, api_for):
             "check": "regional_value_content",
             "passed": False,
             "message": "Item 1: RVC 30% is below the 40% threshold.",
+            "messages": {
+                "en": "Item 1: RVC 30% is below the 40% threshold.",
+                "zh-hans": "第 1 项：区域价值成分 30% 低于 40% 的门槛。",
+            },
         }
     ]
 

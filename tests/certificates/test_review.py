@@ -167,3 +167,25 @@ def test_commodity_code_rule_flags_a_code_not_in_hs(demo):
         "passed": False,
         "message": "Item 1: 123456 is not an HS 2022 subheading.",
     }
+
+
+def test_every_reason_is_kept_in_each_language_and_shown_in_the_readers(demo, client):
+    certificate = apply(demo.exporter, importing_country="US")  # reviewed in English
+    client.force_login(demo.officer)
+
+    english = client.get(f"/certificates/{certificate.pk}/").content.decode()
+    chinese = client.get(
+        f"/certificates/{certificate.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    queue = client.get("/certificates/reviews/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    country = checks_of(certificate)["importing_country"]
+    assert country["message"] == "US is not a party to ACFTA."
+    assert country["messages"] == {
+        "en": "US is not a party to ACFTA.",
+        "zh-hans": "US 不是 ACFTA 的缔约方。",
+    }
+    assert "US is not a party to ACFTA." in english
+    assert "US 不是 ACFTA 的缔约方。" in chinese
+    assert "US 不是 ACFTA 的缔约方。" in queue
+    assert "US is not a party to ACFTA." not in chinese + queue
