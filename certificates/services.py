@@ -19,7 +19,7 @@ from certificates.models import Agreement, Certificate, CertificateItem, Mailing
 from certificates.tasks import mailing_advance_task
 from port import identifiers, live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
-from port.models import Membership, Organisation, TimelineEvent, User
+from port.models import Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for
 from port.timeline import timeline_record
 from port.transitions import transition
@@ -97,10 +97,7 @@ def certificate_apply(
             )
     except IntegrityError:
         return Certificate.objects.get(exporter=exporter, idempotency_key=idempotency_key)
-    CertificateItem.objects.bulk_create(
-        CertificateItem(certificate=certificate, line_number=n, **fields)
-        for n, fields in enumerate(items, start=1)
-    )
+    _write_items(certificate, items)
     timeline_record(
         subject=certificate,
         kind=TimelineEvent.Kind.CERTIFICATE_APPLIED,
@@ -214,7 +211,7 @@ def certificate_resubmit(
     field-level messages; writes nothing then.
     """
     certificate = _locked(certificate_id)
-    if certificate.exporter_id not in _member_organisation_ids(user):
+    if not queries.is_exporter_member(user, certificate):
         raise NotYours("No such certificate")
     if S.SUBMITTED not in Certificate.TRANSITIONS[certificate.status]:
         raise TransitionNotAllowed(obj=certificate, old=certificate.status, new=S.SUBMITTED)
@@ -236,10 +233,7 @@ def certificate_resubmit(
     certificate.decision_note = ""
     certificate.correction_fields = []
     certificate.items.all().delete()
-    CertificateItem.objects.bulk_create(
-        CertificateItem(certificate=certificate, line_number=n, **fields)
-        for n, fields in enumerate(items, start=1)
-    )
+    _write_items(certificate, items)
     _set_status(
         certificate,
         S.SUBMITTED,
@@ -302,7 +296,7 @@ def mailing_request(
 ) -> Mailing:
     """The exporter asks for the hand-signed paper certificate to be mailed by courier."""
     certificate = _locked(certificate_id)
-    if certificate.exporter_id not in _member_organisation_ids(user):
+    if not queries.is_exporter_member(user, certificate):
         raise PermissionDenied
     errors = {
         name: [_("This field is required.")]
@@ -440,6 +434,14 @@ def _mailing_event(mailing: Mailing, *, old: str, actor: User | None) -> None:
     )
 
 
+def _write_items(certificate: Certificate, items: list[dict]) -> None:
+    """The validated goods lines of an application, numbered from 1."""
+    CertificateItem.objects.bulk_create(
+        CertificateItem(certificate=certificate, line_number=n, **fields)
+        for n, fields in enumerate(items, start=1)
+    )
+
+
 def _copy_for_replacement(old: Certificate, corrections: dict) -> Certificate:
     copied = {
         f.name: getattr(old, f.name)
@@ -507,10 +509,6 @@ def _add_months(day: datetime.date, months: int) -> datetime.date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
-
-
-def _member_organisation_ids(user: User) -> set[int]:
-    return set(Membership.objects.filter(user=user).values_list("organisation_id", flat=True))
 
 
 def _exporter_for(user: User) -> Organisation:

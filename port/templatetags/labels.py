@@ -1,30 +1,19 @@
 """Readable labels for the codes, and messages, that timeline events and reviews store."""
 
 from django import template
+from django.apps import apps
 from django.utils.translation import get_language
 
-from certificates.models import Certificate, Mailing
-from port.models import Organisation, PortCall
-from shipping.models import AgencyReview, VesselFiling
-
 register = template.Library()
-_LABELS = {
-    "agency": Organisation.Kind,
-    "review": AgencyReview.Status,
-    "filing": VesselFiling.Status,
-    "call": PortCall.Status,
-    "certificate": Certificate.Status,
-    "mailing": Mailing.Status,
-}
 
 
 @register.filter
-def label(value, kind: str) -> str:
-    """`{{ event.data.to|label:"review" }}`: the translated label, or the code if unknown."""
-    choices = _LABELS.get(kind)
-    if choices is None or value not in choices.values:
-        return value
-    return str(choices(value).label)
+def label(value, field: str) -> str:
+    """`{{ event.data.to|label:"shipping.AgencyReview.status" }}`: the translated label of that
+    model field's choice, or the code if it is not one. Any app's field, no import of its models."""
+    app_label, model_name, field_name = field.split(".")
+    model = apps.get_model(app_label, model_name)
+    return str(dict(model._meta.get_field(field_name).flatchoices).get(value, value))
 
 
 @register.filter
