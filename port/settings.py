@@ -223,6 +223,10 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Host names and CIDR networks a terminal's webhook may reach although they are not
+# public (an on-premise terminal system): port/outbound.py, docs/security.md.
+WEBHOOK_ALLOWED_HOSTS = envlist("WEBHOOK_ALLOWED_HOSTS", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
