@@ -35,15 +35,7 @@ TEST_QUEUE = f"portwise-test-{RUN_ID}"
 TEST_CHANNELS_PREFIX = f"pwtest{RUN_ID}"
 
 
-def _with_redis_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("db="))
-        return urlunsplit(parts._replace(query="&".join(filter(None, [query, f"db={db}"]))))
-    return urlunsplit(parts._replace(path=f"/{db}"))
-
-
-TEST_REDIS_URL = _with_redis_db(settings.REDIS_URL, TEST_REDIS_DB)
+TEST_REDIS_URL = embedded.redis_url_with_db(settings.REDIS_URL, TEST_REDIS_DB)
 
 
 @pytest.fixture(scope="session", autouse=True)
