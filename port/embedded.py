@@ -818,7 +818,30 @@ def redis(data_dir: Path) -> EmbeddedRedis:
     return _servers.setdefault(key, EmbeddedRedis(data_dir))  # type: ignore[return-value]
 
 
-if __name__ == "__main__":  # python -m port.embedded: exit 1 if a server runs on DATA_DIR
+def remove_data(data_dir: Path = DATA_DIR) -> str | None:
+    """Remove the embedded servers' data (and, as root, PostgreSQL's files kept outside).
+
+    Returns None when done, or a sentence saying why not (a server still runs).
+    """
+    servers = running(data_dir)
+    if servers:
+        return (
+            f"Not removing {data_dir}: {', '.join(servers)} still running on it. Stop "
+            f"`make run` (and any manage.py shell or worker) first."
+        )
+    outside = postgres(data_dir).outside_home
+    for path in (Path(data_dir), outside):
+        shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
+if __name__ == "__main__":
+    # python -m port.embedded: exit 1 if a server runs on DATA_DIR;
+    # python -m port.embedded --remove: remove its data when none runs (`make clean-data`).
+    if sys.argv[1:] == ["--remove"]:
+        problem = remove_data()
+        print(problem or f"Removed the embedded servers' data ({DATA_DIR}).")
+        sys.exit(1 if problem else 0)
     servers = running()
     print(f"{DATA_DIR}: " + (", ".join(servers) + " running" if servers else "no server running"))
     sys.exit(1 if servers else 0)

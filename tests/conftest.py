@@ -38,6 +38,24 @@ TEST_CHANNELS_PREFIX = f"pwtest{RUN_ID}"
 TEST_REDIS_URL = embedded.redis_url_with_db(settings.REDIS_URL, TEST_REDIS_DB)
 
 
+REAL_PARTS_FIXTURES = {"celery_worker_process", "asgi_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `realparts` the tests that start a real worker or server, or speak WebSocket:
+    .ci/run runs them a second time on the embedded servers, as a newcomer's `make test`."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser" in fixtures or item.get_closest_marker("browser"):
+            continue  # the browser tests run once, on the servers CI provides
+        if REAL_PARTS_FIXTURES & fixtures or item.path.name in {
+            "test_live.py",
+            "test_live_events.py",
+            "test_embedded.py",
+        }:
+            item.add_marker(pytest.mark.realparts)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _test_settings():
     test_settings = override_settings(
