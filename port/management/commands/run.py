@@ -91,7 +91,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--simulate",
             action="store_true",
-            help="Also run `manage.py simulate` to generate live port traffic.",
+            help="Also run `manage.py simulate` to generate live port traffic "
+            "(`make run` does, unless SIMULATE=0).",
         )
 
     def handle(self, *args, **options):
@@ -110,7 +111,8 @@ class Command(BaseCommand):
         self._describe_servers()
         self._prepare()
 
-        children = self._children(host, port, simulate=options["simulate"])
+        self._simulate = options["simulate"]
+        children = self._children(host, port, simulate=self._simulate)
         width = max(len(c.name) for c in children)
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -263,6 +265,10 @@ class Command(BaseCommand):
             "",
             f"Portwise is running at {url}"
             + ("" if healthy else f" (but {url}healthz reports a problem: see above)"),
+            "A living port: the simulator moves vessels, filings and inspections "
+            "(`SIMULATE=0 make run` for a still port)."
+            if self._simulate
+            else "A still port: nothing moves unless you do (`make run` simulates traffic).",
             f"Demo logins, all with the password {DEMO_PASSWORD}:",
             "  " + ", ".join(DEMO_USERNAMES),
             "Press Ctrl-C to stop.",
