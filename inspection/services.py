@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -27,13 +27,15 @@ from inspection.models import (
     RuleSetVersion,
 )
 from inspection.tasks import decisions_make_for_port_call_task
-from port import live
+from port import live, uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for, organisation_ids_for
 from port.timeline import timeline_record, timeline_record_many
 from port.transitions import transition
 from shipping import queries as shipping_queries
+
+MAX_PHOTOS = 20  # photos recorded at once on a ticket
 
 # ---------------------------------------------------------------- rule sets
 
@@ -603,6 +605,7 @@ def inspection_record(
         errors["image_verdict"] = [_("Choose a verdict from the list.")]
     if image_verdict and not (scan_image or inspection.scan_image):
         errors["image_verdict"] = [_("Attach the scan image you reviewed.")]
+    errors.update(_image_errors(scan_image, photos))
     if errors:
         raise InvalidInput(errors)
     fields = {"result": result, "findings": findings.strip(), "image_verdict": image_verdict}
@@ -622,6 +625,20 @@ def inspection_record(
         data={"result": result, "image_verdict": image_verdict, "photos": len(photos)},
     )
     return inspection
+
+
+def _image_errors(scan_image, photos) -> dict:
+    """Each file is checked by its content (port.uploads) and named for what it is."""
+    if len(photos) > MAX_PHOTOS:
+        return {"photos": [_("Attach at most %(count)s photos.") % {"count": MAX_PHOTOS}]}
+    errors: dict[str, list[str]] = {}
+    files = [("scan_image", "scan", scan_image)] if scan_image else []
+    for field, kind, file in [*files, *(("photos", "photo", photo) for photo in photos)]:
+        try:
+            file.name = uploads.name_for(file, kind)
+        except ValidationError as refused:
+            errors.setdefault(field, []).extend(refused.messages)
+    return errors
 
 
 @transaction.atomic
