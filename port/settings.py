@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "shipping.apps.ShippingConfig",
     "certificates.apps.CertificatesConfig",
     "analytics.apps.AnalyticsConfig",
+    "alarms.apps.AlarmsConfig",
+    "zones.apps.ZonesConfig",
 ]
 
 MIDDLEWARE = [
