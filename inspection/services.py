@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alarms import services as alarm_services
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
 from inspection import diversion, events, queries, rules
@@ -860,6 +861,19 @@ def _alert_customs(event: GateEvent, terminal) -> None:
         % {"terminal": terminal.name, "reason": event.reason},
     )
     live.publish_on_commit(groups=[events.queue_group(office.pk)], event=events.alert_raised(alert))
+    # The alarm officers work to the end (acknowledge, assign, close); the alert stays the
+    # queue board's notice.
+    alarm_services.alarm_raise(
+        spec=alarm_services.AlarmSpec(
+            kind="gate.refused",
+            severity="high",
+            customs_office_id=office.pk,
+            dedupe_key=f"gate-event:{event.pk}",
+            subject=event.container.number,
+            message=alert.message,
+            data={"gate_event": event.pk, "terminal": terminal.code},
+        )
+    )
 
 
 def _terminal_ids_for(user: User) -> list[int]:

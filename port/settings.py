@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "shipping.apps.ShippingConfig",
     "certificates.apps.CertificatesConfig",
     "analytics.apps.AnalyticsConfig",
+    "alarms.apps.AlarmsConfig",
+    "zones.apps.ZonesConfig",
 ]
 
 MIDDLEWARE = [
@@ -119,9 +121,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "port.User"
 
 REDIS_URL = embedded.redis_url()
+# The three roles Redis plays can live on three servers (or a Sentinel-managed one each):
+# the Celery broker, the cache (throttling, sessions' helpers) and the channel layer.
+BROKER_URL = env("BROKER_URL") or REDIS_URL
+CACHE_URL = env("CACHE_URL") or REDIS_URL
+CHANNELS_URL = env("CHANNELS_URL") or REDIS_URL
 
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
 }
 
 CHANNEL_LAYERS = {
@@ -130,13 +137,13 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # No socket timeout: with one, redis-py sends through asyncio.wait_for, which on
             # Python 3.11 can swallow the cancellation of a closing WebSocket's consumer.
-            "hosts": [{"address": REDIS_URL}],
+            "hosts": [{"address": CHANNELS_URL}],
             "prefix": env("CHANNELS_PREFIX", "portwise"),
         },
     },
 }
 
-CELERY_BROKER_URL = embedded.celery_url(REDIS_URL)
+CELERY_BROKER_URL = embedded.celery_url(BROKER_URL)
 CELERY_RESULT_BACKEND = None  # tasks write their results to the database
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portwise")
 CELERY_TASK_ACKS_LATE = True
@@ -145,6 +152,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
+# No task may run for ever: soft limit (the task can clean up), then hard. Workers per queue
+# can set tighter ones (`--time-limit`, docker-compose.yml).
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "240")
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "300")
+# Beat runs with a leader lock in Redis, so two beats (two hosts) never both send.
+CELERY_BEAT_SCHEDULER = "port.beat:LeaderScheduler"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

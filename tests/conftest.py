@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 from stdnum import iso6346
 
 from port import embedded
+from port.celery import all_queues
 from port.celery import app as celery_app
 from port.models import Organisation, PortCall, User
 
@@ -188,7 +189,7 @@ def celery_worker_process(transactional_db):
             "--loglevel",
             "WARNING",
             "--queues",
-            TEST_QUEUE,
+            ",".join(all_queues(TEST_QUEUE)),
             "--hostname",
             name,
             "--without-mingle",

@@ -29,6 +29,7 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from port import embedded
+from port.celery import all_queues
 from port.management.commands.seed_demo import DEMO_PASSWORD, USERS
 
 DEMO_USERNAMES = [*USERS, "admin"]
@@ -174,7 +175,7 @@ class Command(BaseCommand):
             Child(
                 "worker",
                 [python, "-m", "celery", "-A", "port", "worker", "-l", "info"]
-                + ["--concurrency", "2"],
+                + ["--concurrency", "2", "--queues", ",".join(all_queues())],
             ),
             Child(
                 "beat",
