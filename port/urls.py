@@ -2,13 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from certificates import views as certificate_views
-from port import health, views
+from port import api_auth, health, views
 
 api_v1 = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", api_auth.token_obtain, name="api-token"),
+    path("auth/logout/", api_auth.token_logout, name="api-logout"),
     path("", include("declarations.api_urls")),
     path("", include("certificates.api_urls")),
     path("", include("inspection.api_urls")),

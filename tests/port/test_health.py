@@ -13,7 +13,7 @@ from port.celery import all_queues
 from port.celery import app as celery_app
 
 
-def test_livez_answers_without_asking_anything(client, django_assert_num_queries):
+def test_livez_answers_without_asking_anything(db, client, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = client.get("/livez")
     assert response.status_code == 200
