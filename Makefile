@@ -56,11 +56,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-# Re-resolves every package for Python 3.11 and 3.12 from pyproject.toml, with hashes.
+# Re-resolves every package for Python 3.11 and 3.12 from pyproject.toml, with hashes:
+# requirements.lock for development (dev and embedded extras), requirements-prod.lock for images.
 lock: | $(PY)
 	$(PY) -m pip install --quiet uv==0.13.9
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --generate-hashes \
-		--quiet -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra embedded --universal \
+		--generate-hashes --quiet -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes --quiet \
+		-o requirements-prod.lock
 
 assets: node_modules/.installed
 	npm run build

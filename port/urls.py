@@ -14,6 +14,8 @@ api_v1 = [
     path("", include("inspection.api_urls")),
     path("", include("shipping.api_urls")),
     path("", include("analytics.api_urls")),
+    path("", include("zones.api_urls")),
+    path("", include("alarms.api_urls")),
 ]
 
 urlpatterns = [
@@ -30,6 +32,8 @@ urlpatterns = [
     path("certificates/", include("certificates.urls")),
     path("shipping/", include("shipping.urls")),
     path("analytics/", include("analytics.urls")),
+    path("zones/", include("zones.urls")),
+    path("alarms/", include("alarms.urls")),
     path("verify/", certificate_views.verify, name="verify"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
