@@ -5,12 +5,13 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alarms import services as alarm_services
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
 from inspection import diversion, engine, events, queries, rules
@@ -26,13 +27,15 @@ from inspection.models import (
     RuleSetVersion,
 )
 from inspection.tasks import decisions_make_for_port_call_task
-from port import live
+from port import live, uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for, organisation_ids_for
 from port.timeline import timeline_record, timeline_record_many
 from port.transitions import transition
 from shipping import queries as shipping_queries
+
+MAX_PHOTOS = 20  # photos recorded at once on a ticket
 
 # ---------------------------------------------------------------- rule sets
 
@@ -605,6 +608,7 @@ def inspection_record(
         errors["image_verdict"] = [_("Choose a verdict from the list.")]
     if image_verdict and not (scan_image or inspection.scan_image):
         errors["image_verdict"] = [_("Attach the scan image you reviewed.")]
+    errors.update(_image_errors(scan_image, photos))
     if errors:
         raise InvalidInput(errors)
     fields = {"result": result, "findings": findings.strip(), "image_verdict": image_verdict}
@@ -624,6 +628,20 @@ def inspection_record(
         data={"result": result, "image_verdict": image_verdict, "photos": len(photos)},
     )
     return inspection
+
+
+def _image_errors(scan_image, photos) -> dict:
+    """Each file is checked by its content (port.uploads) and named for what it is."""
+    if len(photos) > MAX_PHOTOS:
+        return {"photos": [_("Attach at most %(count)s photos.") % {"count": MAX_PHOTOS}]}
+    errors: dict[str, list[str]] = {}
+    files = [("scan_image", "scan", scan_image)] if scan_image else []
+    for field, kind, file in [*files, *(("photos", "photo", photo) for photo in photos)]:
+        try:
+            file.name = uploads.name_for(file, kind)
+        except ValidationError as refused:
+            errors.setdefault(field, []).extend(refused.messages)
+    return errors
 
 
 @transaction.atomic
@@ -846,6 +864,19 @@ def _alert_customs(event: GateEvent, terminal) -> None:
         % {"terminal": terminal.name, "reason": event.reason},
     )
     live.publish_on_commit(groups=[events.queue_group(office.pk)], event=events.alert_raised(alert))
+    # The alarm officers work to the end (acknowledge, assign, close); the alert stays the
+    # queue board's notice.
+    alarm_services.alarm_raise(
+        spec=alarm_services.AlarmSpec(
+            kind="gate.refused",
+            severity="high",
+            customs_office_id=office.pk,
+            dedupe_key=f"gate-event:{event.pk}",
+            subject=event.container.number,
+            message=alert.message,
+            data={"gate_event": event.pk, "terminal": terminal.code},
+        )
+    )
 
 
 def _terminal_ids_for(user: User) -> list[int]:

@@ -1,4 +1,5 @@
 import os
+from fnmatch import fnmatchcase
 
 from celery import Celery
 
@@ -7,6 +8,42 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
 app = Celery("port")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Queues by workload, so a slow EDIFACT import or a terminal's dead webhook never delays an
+# assessment: each has its own worker pool and time limits in production (docker-compose.yml,
+# deploy/k8s). A task goes to the first workload a pattern of which matches its name; the rest
+# to the default queue (sweeps, mail). Queue names are the default queue's plus the workload
+# (`portwise.assessment`), so a test run's own default queue brings its own workload queues.
+WORKLOADS = {
+    "assessment": ["*assess*", "*decisions_make*", "*decide*", "*berthed*", "*dangerous_goods*"],
+    "imports": ["*import_run*", "*upload_process*", "*import_task"],
+    "webhooks": ["*webhook_deliver*"],
+    "analytics": ["analytics.*"],
+}
+
+
+def workload_of(task_name: str) -> str | None:
+    for workload, patterns in WORKLOADS.items():
+        if any(fnmatchcase(task_name, pattern) for pattern in patterns):
+            return workload
+    return None
+
+
+def queue_for(workload: str | None, default: str | None = None) -> str:
+    default = default or app.conf.task_default_queue
+    return f"{default}.{workload}" if workload else default
+
+
+def all_queues(default: str | None = None) -> list[str]:
+    """Every queue a worker serving all workloads listens on (`manage.py run`, tests)."""
+    return [queue_for(None, default), *(queue_for(w, default) for w in WORKLOADS)]
+
+
+def route_by_workload(name, args, kwargs, options, task=None, **kw):
+    return {"queue": queue_for(workload_of(name))}
+
+
+app.conf.task_routes = (route_by_workload,)
 
 # Periodic tasks are declared here, in one place, each with why its schedule is what it is.
 app.conf.beat_schedule = {

@@ -6,6 +6,7 @@ same servers.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -68,12 +69,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "port.apps.PortConfig",
     "declarations.apps.DeclarationsConfig",
     "inspection.apps.InspectionConfig",
     "shipping.apps.ShippingConfig",
     "certificates.apps.CertificatesConfig",
     "analytics.apps.AnalyticsConfig",
+    "alarms.apps.AlarmsConfig",
+    "zones.apps.ZonesConfig",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into a 429
 ]
 
 ROOT_URLCONF = "port.urls"
@@ -116,9 +121,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "port.User"
 
 REDIS_URL = embedded.redis_url()
+# The three roles Redis plays can live on three servers (or a Sentinel-managed one each):
+# the Celery broker, the cache (throttling, sessions' helpers) and the channel layer.
+BROKER_URL = env("BROKER_URL") or REDIS_URL
+CACHE_URL = env("CACHE_URL") or REDIS_URL
+CHANNELS_URL = env("CHANNELS_URL") or REDIS_URL
 
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
 }
 
 CHANNEL_LAYERS = {
@@ -127,13 +137,13 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # No socket timeout: with one, redis-py sends through asyncio.wait_for, which on
             # Python 3.11 can swallow the cancellation of a closing WebSocket's consumer.
-            "hosts": [{"address": REDIS_URL}],
+            "hosts": [{"address": CHANNELS_URL}],
             "prefix": env("CHANNELS_PREFIX", "portwise"),
         },
     },
 }
 
-CELERY_BROKER_URL = embedded.celery_url(REDIS_URL)
+CELERY_BROKER_URL = embedded.celery_url(BROKER_URL)
 CELERY_RESULT_BACKEND = None  # tasks write their results to the database
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portwise")
 CELERY_TASK_ACKS_LATE = True
@@ -142,12 +152,36 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
+# No task may run for ever: soft limit (the task can clean up), then hard. Workers per queue
+# can set tighter ones (`--time-limit`, docker-compose.yml).
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "240")
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "300")
+# Beat runs with a leader lock in Redis, so two beats (two hosts) never both send.
+CELERY_BEAT_SCHEDULER = "port.beat:LeaderScheduler"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "port.auth.LoginThrottleBackend",  # first: refuses sign-ins while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttle (port/auth.py, docs/security.md): an account is locked for an address
+# after AXES_FAILURE_LIMIT failures from it, an address for every account after
+# LOGIN_ADDRESS_FAILURE_LIMIT, for AXES_COOLOFF_TIME after the last failure.
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "25")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "port.auth.LoginAttemptHandler"
+AXES_LOCKOUT_CALLABLE = "port.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept; successful sign-ins are not
+AXES_VERBOSE = False
+# An API token's lifetime in seconds; each sign-in issues a new one.
+API_TOKEN_LIFETIME = envint("API_TOKEN_LIFETIME", str(12 * 3600))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -177,7 +211,7 @@ MEDIA_URL = "/media/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "port.auth.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -222,6 +256,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Host names and CIDR networks a terminal's webhook may reach although they are not
+# public (an on-premise terminal system): port/outbound.py, docs/security.md.
+WEBHOOK_ALLOWED_HOSTS = envlist("WEBHOOK_ALLOWED_HOSTS", "")
 
 LOGGING = {
     "version": 1,

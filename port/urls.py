@@ -2,13 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from certificates import views as certificate_views
-from port import views
+from port import api_auth, health, views
 
 api_v1 = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", api_auth.token_obtain, name="api-token"),
+    path("auth/logout/", api_auth.token_logout, name="api-logout"),
     path("", include("declarations.api_urls")),
     path("", include("certificates.api_urls")),
     path("", include("inspection.api_urls")),
@@ -18,7 +18,9 @@ api_v1 = [
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("livez", health.livez, name="livez"),
+    path("readyz", health.readyz, name="readyz"),
     path("port-calls/", views.port_calls, name="port_calls"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
