@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "axes",
+    "csp",
     "port.apps.PortConfig",
     "declarations.apps.DeclarationsConfig",
     "inspection.apps.InspectionConfig",
@@ -82,6 +84,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -110,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "port.context_processors.navigation",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -259,6 +263,24 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp; docs/security.md): scripts only
+# from this site or an inline <script nonce="{{ request.csp_nonce }}">, no eval, no inline
+# event handlers; styles may be inline (ECharts and style attributes); no plugins, frames
+# or foreign form targets. Uploaded files are served with their own sandboxing policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],  # 'self' covers ws:// and wss:// to this host
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Host names and CIDR networks a terminal's webhook may reach although they are not
 # public (an on-premise terminal system): port/outbound.py, docs/security.md.
@@ -273,5 +295,7 @@ LOGGING = {
         "pgserver": {"level": "WARNING"},
         # fpdf2 subsets the certificate's CJK font with fontTools, which logs every table.
         "fontTools": {"level": "WARNING"},
+        # django-axes reports every sign-in at INFO (user names and addresses masked).
+        "axes": {"level": "WARNING"},
     },
 }

@@ -7,7 +7,9 @@ class ZonesConfig(AppConfig):
     verbose_name = _("Bonded zones")
 
     def ready(self) -> None:
-        from port import live
+        from port import context_processors, live
         from zones import queries
 
         live.register_topic("zone_gate", queries.gate_live_group)
+        if queries.navigation_for not in context_processors.EXTRA_NAVIGATION:
+            context_processors.EXTRA_NAVIGATION.append(queries.navigation_for)

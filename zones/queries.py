@@ -188,3 +188,15 @@ def gate_live_group(user: User, key: str) -> str | None:
     if not key.isdigit() or not gates_for(user=user).filter(pk=int(key)).exists():
         return None
     return events.gate_group(int(key))
+
+
+def navigation_for(user: User) -> list[tuple[str, str]]:
+    """The zone pages a user has: a zone enterprise's account, a supervising office's gate."""
+    from django.utils.translation import gettext_lazy as _
+
+    entries = []
+    if zone_enterprise_for(user) is not None:
+        entries.append((_("Bonded zone"), "zones:account"))
+    if not user.is_superuser and gates_for(user=user).exists():
+        entries.append((_("Zone gate"), "zones:gate"))
+    return entries

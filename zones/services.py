@@ -19,7 +19,7 @@ from port.errors import InvalidInput
 from port.models import Organisation, TimelineEvent, User
 from port.timeline import timeline_record, timeline_record_many
 from port.transitions import transition
-from zones import events, queries, validation
+from zones import erp, events, queries, validation
 from zones.models import (
     GatePass,
     GatePassage,
@@ -641,3 +641,13 @@ def zone_demo_set_up(*, port, office: Organisation, enterprises: list[Organisati
     )
     for enterprise in enterprises:
         ZoneEnterprise.objects.get_or_create(zone=zone, organisation=enterprise)
+
+
+@transaction.atomic
+def movement_file_upload(*, user: User, content: bytes, name: str) -> list[Movement]:
+    """File the documents of an ERP file (all or nothing); errors name the file's rows."""
+    documents, rows = erp.documents_from_file(content, name)
+    try:
+        return movement_file_many(user=user, documents=documents, source=Movement.Source.UPLOAD)
+    except InvalidInput as error:
+        raise InvalidInput(erp.errors_by_row(error.errors, rows)) from None
