@@ -92,6 +92,14 @@ app.conf.beat_schedule = {
     # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
     # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,
     # so the live dashboard trails the port by seconds; each run reads only new events.
+    # Every 5 minutes: reconciliation (zones/reconcile.py) compares the manifest, the
+    # declarations, the gates and the zone accounts; each run is a handful of set-based
+    # queries over a window, and a discrepancy raises its alarm once however often it is found.
+    "zones-reconcile": {
+        "task": "zones.tasks.reconcile_task",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     "analytics-rollups-consume": {
         "task": "analytics.tasks.rollups_consume_task",
         "schedule": 5.0,
