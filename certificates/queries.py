@@ -141,19 +141,31 @@ def duty_rates(*, hs_code: str, certificate_numbers: list[str], on_date) -> dict
     Returns {"mfn": rate or None, "preferential": {certificate number: (agreement code,
     rate or None)}} where only certificates issued and valid on `on_date` appear.
     """
+    return duty_rates_many(
+        hs_codes=[hs_code], certificate_numbers=certificate_numbers, on_date=on_date
+    )[hs_code]
+
+
+def duty_rates_many(*, hs_codes: list[str], certificate_numbers: list[str], on_date) -> dict:
+    """`duty_rates` for every code of a batch of filings, keyed by code: the certificates
+    are read in one query (none when no certificate is named)."""
     from certificates.tariffs import DEMO_TARIFF
 
-    rates = DEMO_TARIFF.get((hs_code or "")[:4], {})
-    valid = (
-        Certificate.objects.filter(
-            number__in=[n for n in certificate_numbers if n],
-            status=Certificate.Status.ISSUED,
-            valid_until__gte=on_date,
+    numbers = [n for n in certificate_numbers if n]
+    valid = []
+    if numbers:
+        valid = list(
+            Certificate.objects.filter(
+                number__in=numbers,
+                status=Certificate.Status.ISSUED,
+                valid_until__gte=on_date,
+            ).values_list("number", "agreement__code")
         )
-        .select_related("agreement")
-        .only("number", "agreement__code")
-    )
-    return {
-        "mfn": rates.get("MFN"),
-        "preferential": {c.number: (c.agreement.code, rates.get(c.agreement.code)) for c in valid},
-    }
+    answer = {}
+    for hs_code in hs_codes:
+        rates = DEMO_TARIFF.get((hs_code or "")[:4], {})
+        answer[hs_code] = {
+            "mfn": rates.get("MFN"),
+            "preferential": {number: (code, rates.get(code)) for number, code in valid},
+        }
+    return answer

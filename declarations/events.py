@@ -72,3 +72,25 @@ def upload_progress(upload) -> UploadProgress:
         "status": upload.status,
         "percent": upload.percent,
     }
+
+
+class DeclarationsFiled(TypedDict):
+    type: str
+    ids: list[int]
+    count: int
+
+
+def organisation_groups(declaration) -> list[str]:
+    """Both organisations that may see the declaration: whose goods, and who filed."""
+    organisations = {declaration.enterprise_id, declaration.declarant_id}
+    return [live.organisation_group(org_id) for org_id in sorted(organisations)]
+
+
+def declarations_filed(declarations) -> DeclarationsFiled:
+    """A batch filed (one declaration or thousands): one message per organisation, whose
+    pages re-fetch their lists."""
+    return {
+        "type": "declarations.filed",
+        "ids": [d.pk for d in declarations],
+        "count": len(declarations),
+    }

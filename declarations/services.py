@@ -12,14 +12,14 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certificates import queries as certificate_queries
-from declarations import events, reference
+from declarations import bulk, events, reference
 from declarations.models import (
     Declaration,
     DeclarationContainer,
@@ -31,12 +31,15 @@ from inspection import services as inspection_services
 from port import identifiers, live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, Organisation, PortCall, TimelineEvent, User
-from port.queries import enterprises_filable_by, organisation_ids_for
+from port.queries import organisation_ids_for
 from port.sweep import requeue
 from port.timeline import timeline_record, timeline_record_many
 from port.transitions import transition, transition_many
 
 CENT = Decimal("0.01")
+# Inspection's assessment of a batch of declarations (one task per batch), queued by name:
+# declarations does not import inspection's tasks.
+ASSESS_TASK = "inspection.assess_declarations"
 # Step 2 (the full declaration) is due this long after the summary's release.
 STEP2_DEADLINE = timedelta(days=14)
 # Reminders go out when this much time is left before the step 2 deadline.
@@ -137,45 +140,29 @@ def declaration_file(
     )
 
 
-@transaction.atomic
 def declaration_file_input(
     *, user: User, filing: FilingInput, idempotency_key: str = "", submit: bool = True
 ) -> Declaration:
-    """declaration_file with its input as one FilingInput (the batch and importers use it)."""
-    declarant = _declarant_for(user)
-    if idempotency_key:
-        earlier = Declaration.objects.filter(
-            declarant=declarant, idempotency_key=idempotency_key
-        ).first()
-        if earlier is not None:
-            return earlier
-    cleaned = _validate_filing(user=user, filing=filing)
-    try:
-        with transaction.atomic():  # a savepoint, so a concurrent twin can be recovered
-            declaration = Declaration.objects.create(
-                declarant=declarant,
-                created_by=user,
-                idempotency_key=idempotency_key,
-                **cleaned.header,
-            )
-    except IntegrityError:
-        # The same key raced in from another request; the unique constraint kept one.
-        return Declaration.objects.get(declarant=declarant, idempotency_key=idempotency_key)
-    _write_lines(declaration, cleaned)
-    timeline_record(
-        subject=declaration,
-        kind=TimelineEvent.Kind.DECLARATION_FILED,
-        actor=user,
-        organisation=declaration.enterprise,
-        data={
-            "containers": cleaned.container_numbers,
-            "items": len(cleaned.items),
-            "declarant": declarant.name,
-        },
+    """declaration_file with its input as one FilingInput: a batch of one (`declarations_file`).
+
+    Raises InvalidInput with the declaration's field errors; writes nothing then.
+    """
+    [result] = declarations_file(
+        user=user, entries=[FilingEntry(filing=filing, submit=submit, reference=idempotency_key)]
     )
-    if not submit:
-        return declaration
-    return declaration_submit(declaration=declaration, user=user)
+    if result.errors:
+        raise InvalidInput(result.errors)
+    return result.declaration
+
+
+@dataclass(frozen=True)
+class FilingEntry:
+    """One declaration of a batch: what to file, whether to submit it, the client's reference
+    (its idempotency key: a repeat returns the declaration first filed with it)."""
+
+    filing: FilingInput
+    submit: bool = True
+    reference: str = ""
 
 
 @dataclass
@@ -183,25 +170,139 @@ class BatchResult:
     index: int
     declaration: Declaration | None = None
     errors: dict | None = None
+    replayed: bool = False  # filed earlier with the same reference
 
 
-def declaration_file_batch(
-    *, user: User, filings: list[tuple[FilingInput, bool]]
-) -> list[BatchResult]:
-    """File many declarations, each on its own: a refused one leaves the others filed.
+@transaction.atomic
+def declarations_file(*, user: User, entries: list[FilingEntry]) -> list[BatchResult]:
+    """File a batch of declarations at once: the good ones are filed, each bad one is reported.
 
-    Each goes through declaration_file_input in its own transaction, so a bad declaration
-    is never half-written. Returns, in order, the declaration or its field errors.
+    Validates every declaration with the rules of a single filing against reference data
+    read once for the batch (`bulk.filing_reference`); a container or a summary claimed by
+    an earlier declaration of the batch is refused like one on an open declaration. Writes
+    the good ones in bulk (`bulk.write`: declarations, items, container links, timeline);
+    a summary draws its guarantee. After commit, queues one assessment task for all those
+    submitted and sends one live message per organisation. A reference filed before
+    returns that declaration (`replayed`). Returns, in order, each declaration or its
+    field errors. The query count does not depend on the number of declarations.
     """
-    results = []
-    for index, (filing, submit) in enumerate(filings):
-        try:
-            declaration = declaration_file_input(user=user, filing=filing, submit=submit)
-        except InvalidInput as error:
-            results.append(BatchResult(index=index, errors=error.errors))
+    declarant = _declarant_for(user)
+    earlier = _earlier_by_reference(declarant, entries)
+    results = [BatchResult(index=i) for i in range(len(entries))]
+    todo = []
+    for result, entry in zip(results, entries, strict=True):
+        if entry.reference and entry.reference in earlier:
+            result.declaration, result.replayed = earlier[entry.reference], True
         else:
-            results.append(BatchResult(index=index, declaration=declaration))
+            todo.append((result, entry))
+    references = any(entry.reference for _, entry in todo)
+    try:
+        # With references, a savepoint: a concurrent twin's reference is recovered.
+        with transaction.atomic(savepoint=references):
+            new = _validate_batch(user, todo)
+            bulk.write(user=user, declarant=declarant, new=[n for _, n in new])
+    except IntegrityError:
+        # A reference raced in from another request; its unique constraint kept one, and
+        # the second pass answers with it.
+        if not references:
+            raise
+        return declarations_file(user=user, entries=entries)
+    for result, entry in new:
+        # A single filing answers with its lines at hand rather than reading them back.
+        result.declaration = bulk.with_lines(entry) if len(entries) == 1 else entry.declaration
+    _after_filing([entry for _, entry in new])
     return results
+
+
+def _earlier_by_reference(declarant, entries: list[FilingEntry]) -> dict[str, Declaration]:
+    references = {e.reference for e in entries if e.reference}
+    if not references:
+        return {}
+    earlier = Declaration.objects.filter(declarant=declarant, idempotency_key__in=references)
+    return {d.idempotency_key: d for d in earlier}
+
+
+def _validate_batch(user: User, todo: list) -> list[tuple[BatchResult, bulk.NewDeclaration]]:
+    """Validate each declaration of the batch; set the errors of the bad ones on their result."""
+    ref = bulk.filing_reference(user=user, filings=[entry.filing for _, entry in todo])
+    claimed: dict[str, int] = {}  # container number, summary id -> index in the batch
+    references: dict[str, int] = {}
+    good = []
+    for result, entry in todo:
+        try:
+            cleaned = _validate_against(entry.filing, ref)
+            _check_claims(result.index, entry, cleaned, claimed, references)
+            new = bulk.NewDeclaration(
+                header=cleaned.header,
+                container_numbers=cleaned.container_numbers,
+                items=cleaned.items,
+                submit=entry.submit,
+                idempotency_key=entry.reference,
+            )
+            if entry.submit and entry.filing.kind == Declaration.Kind.SUMMARY:
+                _guarantee_take(new)
+        except InvalidInput as error:
+            result.errors = error.errors
+            continue
+        good.append((result, new))
+    return good
+
+
+def _check_claims(index, entry, cleaned, claimed: dict, references: dict) -> None:
+    """Refuse what an earlier declaration of the same batch holds already."""
+    errors = {}
+    if entry.reference:
+        if len(entry.reference) > 100:
+            errors["reference"] = [_("A reference has at most 100 characters.")]
+        elif entry.reference in references:
+            errors["reference"] = [
+                _("Declaration %(index)s of this batch has this reference.")
+                % {"index": references[entry.reference]}
+            ]
+    busy = [
+        _("%(container)s is on declaration %(index)s of this batch.")
+        % {"container": number, "index": claimed[number]}
+        for number in cleaned.container_numbers
+        if number in claimed
+    ]
+    if busy and entry.submit:
+        errors["containers"] = busy
+    summary = entry.filing.summary_id
+    if summary and f"summary:{summary}" in claimed:
+        errors["summary"] = [_("This summary already has a full declaration under way.")]
+    if errors:
+        raise InvalidInput(errors)
+    if entry.reference:
+        references[entry.reference] = index
+    if entry.submit:  # a draft holds no container until it is submitted
+        claimed.update(dict.fromkeys(cleaned.container_numbers, index))
+    if summary:
+        claimed[f"summary:{summary}"] = index
+
+
+def _after_filing(new: list[bulk.NewDeclaration]) -> None:
+    """One assessment task for the batch's submitted declarations, one live message per
+    organisation, after commit."""
+    submitted = [e.declaration for e in new if e.submit]
+    if submitted:
+        assessment_queue(declaration_ids=[d.pk for d in submitted])
+    by_group: dict[str, list[Declaration]] = {}
+    for declaration in submitted:  # a draft is its filer's own business until submitted
+        for group in events.organisation_groups(declaration):
+            by_group.setdefault(group, []).append(declaration)
+    for group, declarations in by_group.items():
+        live.publish_on_commit(groups=[group], event=events.declarations_filed(declarations))
+
+
+def assessment_queue(*, declaration_ids: list[int]) -> None:
+    """Queue inspection's assessment of these declarations: one task, after commit."""
+    transaction.on_commit(
+        partial(
+            current_app.send_task,
+            ASSESS_TASK,
+            kwargs={"declaration_ids": list(declaration_ids)},
+        )
+    )
 
 
 @transaction.atomic
@@ -250,7 +351,7 @@ def declaration_submit(*, declaration: Declaration, user: User) -> Declaration:
         actor=user,
         extra_fields=["number", "submitted_at"],
     )
-    transaction.on_commit(partial(declaration_assess_task.delay, declaration.pk))
+    assessment_queue(declaration_ids=[declaration.pk])
     return declaration
 
 
@@ -288,7 +389,7 @@ def declaration_amend(
         raise InvalidInput(errors)
     _apply(declaration, cleaned, lines_only_items=True)
     _set_status(declaration, Declaration.Status.AMENDED, actor=user, data={"reason": reason})
-    transaction.on_commit(partial(declaration_assess_task.delay, declaration.pk))
+    assessment_queue(declaration_ids=[declaration.pk])
     return declaration
 
 
@@ -448,6 +549,31 @@ def _guarantee_draw(declaration: Declaration, *, user: User) -> None:
     if enterprise.credit_rating == Organisation.CreditRating.CERTIFIED:
         return  # certified (AEO) enterprises are exempt from the guarantee
     amount = _guarantee_amount(declaration)
+    _guarantee_withdraw(enterprise, amount)
+    declaration.guarantee_amount = amount
+    declaration.save(update_fields=["guarantee_amount", "updated_at"])
+    timeline_record(
+        subject=declaration,
+        kind=TimelineEvent.Kind.DECLARATION_GUARANTEE_DRAWN,
+        actor=user,
+        organisation=enterprise,
+        data={"amount": str(amount)},
+    )
+
+
+def _guarantee_take(new: bulk.NewDeclaration) -> None:
+    """A summary of a batch draws its guarantee before it is written (`bulk.write` records
+    the draw on its timeline)."""
+    enterprise = new.header["enterprise"]
+    if enterprise.credit_rating == Organisation.CreditRating.CERTIFIED:
+        return
+    estimate = sum((i["duty_estimate"] or Decimal(0) for i in new.items), Decimal(0))
+    amount = max(Decimal(estimate).quantize(CENT), Decimal("1.00"))
+    _guarantee_withdraw(enterprise, amount)
+    new.header["guarantee_amount"] = amount
+
+
+def _guarantee_withdraw(enterprise: Organisation, amount: Decimal) -> None:
     # One conditional UPDATE: PostgreSQL re-checks the WHERE after waiting for a concurrent
     # drawer's row lock, so two filings can never both take the last of the quota.
     drawn = GuaranteeAccount.objects.filter(
@@ -467,15 +593,6 @@ def _guarantee_draw(declaration: Declaration, *, user: User) -> None:
                 ]
             }
         )
-    declaration.guarantee_amount = amount
-    declaration.save(update_fields=["guarantee_amount", "updated_at"])
-    timeline_record(
-        subject=declaration,
-        kind=TimelineEvent.Kind.DECLARATION_GUARANTEE_DRAWN,
-        actor=user,
-        organisation=enterprise,
-        data={"amount": str(amount)},
-    )
 
 
 def _guarantee_amount(declaration: Declaration) -> Decimal:
@@ -632,7 +749,7 @@ def _apply(declaration: Declaration, cleaned: Cleaned, *, lines_only_items=False
 def _declarant_for(user: User) -> Organisation:
     organisation = (
         Organisation.objects.filter(
-            pk__in=organisation_ids_for(user),
+            memberships__user=user,
             kind__in=[Organisation.Kind.ENTERPRISE, Organisation.Kind.CUSTOMS_BROKER],
         )
         .order_by("pk")
@@ -696,9 +813,20 @@ def _messages(error: ValidationError) -> list[str]:
 
 
 def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
+    """Validate one declaration (an update or an amendment of `declaration`): the rules of
+    `_validate_against`, with its own reference data."""
+    ref = bulk.filing_reference(
+        user=user, filings=[filing], exclude_declaration_id=declaration.pk if declaration else None
+    )
+    return _validate_against(filing, ref)
+
+
+def _validate_against(filing: FilingInput, ref: bulk.FilingReference) -> Cleaned:
+    """Every field and cross-field rule of a filing, all errors at once (InvalidInput),
+    against reference data read once per batch: the one validation of every way in."""
     errors: dict = {}
-    enterprise = _validate_enterprise(user, filing, errors)
-    port_call = _validate_port_call(filing, errors)
+    enterprise = _validate_enterprise(ref, filing, errors)
+    port_call = _validate_port_call(ref, filing, errors)
     if filing.direction not in Declaration.Direction.values:
         errors["direction"] = [_("Direction is import or export.")]
     if filing.kind not in Declaration.Kind.values:
@@ -710,9 +838,11 @@ def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
         errors["bl_number"] = [_("A B/L number has 4 to 35 letters, digits, - or /.")]
     numbers, container_errors = _validate_containers(filing.container_numbers)
     if not container_errors:
-        container_errors = _containers_on_open_declarations(
-            numbers, exclude_id=declaration.pk if declaration else None
-        )
+        container_errors = [
+            _("%(container)s is on open declaration %(number)s.")
+            % {"container": number, "number": ref.busy[number]}
+            for number in sorted(set(numbers) & ref.busy.keys())
+        ]
     if container_errors:
         errors["containers"] = container_errors
     cleaned_items, item_errors = _validate_items(filing.items)
@@ -722,10 +852,10 @@ def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
         errors["items"] = item_errors
     header = _validate_header(filing.header, port_call, filing.direction, errors)
     _validate_totals(header, cleaned_items, errors)
-    _validate_two_step(filing, enterprise, bl, header, errors)
+    _validate_two_step(ref, filing, enterprise, bl, header, errors)
     if errors:
         raise InvalidInput(errors)
-    _estimate_duty(cleaned_items, errors)
+    _estimate_duty(ref, cleaned_items, errors)
     if errors:
         raise InvalidInput(errors)
     header.update(
@@ -739,31 +869,24 @@ def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
     return Cleaned(header=header, container_numbers=numbers, items=cleaned_items)
 
 
-def _validate_enterprise(user, filing, errors):
-    filable = enterprises_filable_by(user)
+def _validate_enterprise(ref, filing, errors):
     if filing.enterprise_id:
-        enterprise = filable.filter(pk=filing.enterprise_id).first()
+        enterprise = ref.enterprises.get(filing.enterprise_id)
         if enterprise is None:
             errors["enterprise"] = [_("You may not file for this enterprise.")]
         return enterprise
     # With one enterprise to file for (an importer filing its own), it need not be named.
-    candidates = list(filable[:2])
-    if len(candidates) == 1:
-        return candidates[0]
+    if len(ref.enterprises) == 1:
+        return next(iter(ref.enterprises.values()))
     errors["enterprise"] = [_("Choose the enterprise whose goods these are.")]
     return None
 
 
-def _validate_port_call(filing, errors):
+def _validate_port_call(ref, filing, errors):
     if not filing.port_call_id:
         errors["port_call"] = [_("Choose the vessel call.")]
         return None
-    port_call = (
-        PortCall.objects.exclude(status=PortCall.Status.DEPARTED)
-        .select_related("port")
-        .filter(pk=filing.port_call_id)
-        .first()
-    )
+    port_call = ref.port_calls.get(filing.port_call_id)
     if port_call is None:
         errors["port_call"] = [_("There is no open port call with this id.")]
     return port_call
@@ -843,7 +966,7 @@ def _validate_totals(header: dict, items: list[dict], errors: dict) -> None:
             ]
 
 
-def _validate_two_step(filing, enterprise, bl, header, errors) -> None:
+def _validate_two_step(ref, filing, enterprise, bl, header, errors) -> None:
     if filing.kind == Declaration.Kind.SUMMARY:
         if filing.summary_id:
             errors["summary"] = [_("A summary declaration does not name another summary.")]
@@ -858,8 +981,7 @@ def _validate_two_step(filing, enterprise, bl, header, errors) -> None:
         return
     if not filing.summary_id:
         return
-    summary = Declaration.objects.filter(pk=filing.summary_id, kind=Declaration.Kind.SUMMARY)
-    summary = summary.first()
+    summary = ref.summaries.get(filing.summary_id)
     if summary is None or enterprise is None or summary.enterprise_id != enterprise.pk:
         errors["summary"] = [_("There is no summary declaration of this enterprise with this id.")]
     elif summary.status != Declaration.Status.RELEASED:
@@ -871,9 +993,7 @@ def _validate_two_step(filing, enterprise, bl, header, errors) -> None:
         errors["bl_number"] = [
             _("Step 2 carries the summary's B/L number %(bl)s.") % {"bl": summary.bl_number}
         ]
-    elif summary.full_declarations.filter(
-        status__in=[*Declaration.OPEN_STATUSES, Declaration.Status.DRAFT]
-    ).exists():
+    elif summary.pk in ref.summaries_under_way:
         errors["summary"] = [_("This summary already has a full declaration under way.")]
 
 
@@ -958,15 +1078,11 @@ def _validate_item(item: ItemInput) -> tuple[dict, dict]:
     return fields, errors
 
 
-def _estimate_duty(items: list[dict], errors: dict) -> None:
+def _estimate_duty(ref, items: list[dict], errors: dict) -> None:
     """Each item's MFN rate, preferential rate with a valid certificate, and estimate."""
-    today = timezone.localdate()
-    numbers = [i["certificate_number"] for i in items if i["certificate_number"]]
     item_errors: dict[str, dict] = {}
     for index, item in enumerate(items):
-        rates = certificate_queries.duty_rates(
-            hs_code=item["hs_code"], certificate_numbers=numbers, on_date=today
-        )
+        rates = ref.duty_rates[item["hs_code"]]
         item["mfn_rate"] = rates["mfn"]
         item["preferential_rate"] = None
         rate = rates["mfn"]

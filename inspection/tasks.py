@@ -10,6 +10,15 @@ def decisions_make_for_port_call_task(port_call_id: int, actor_id: int | None = 
     services.decisions_make_for_port_call(port_call_id=port_call_id, actor_id=actor_id)
 
 
+@shared_task(name="inspection.assess_declarations", acks_late=True, reject_on_worker_lost=True)
+def assess_declarations_task(declaration_ids: list[int]) -> None:
+    """Assess a batch of filed declarations in one pass (what a filing queues, one task per
+    batch); a second run changes nothing."""
+    from inspection import services
+
+    services.decisions_make_many(declaration_ids=declaration_ids)
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def webhook_deliver_task(delivery_id: int) -> None:
     from inspection import diversion  # tasks are entry points; the service does the work
