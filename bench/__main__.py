@@ -43,6 +43,7 @@ def measure(run: Callable[[], None], *, repeat: int) -> dict:
 def main() -> int:
     from bench import analytics as analytics_bench
     from bench import declarations as declaration_bench
+    from bench import intake as intake_bench
     from bench import rules as rules_bench
 
     setup_test_environment()
@@ -53,6 +54,8 @@ def main() -> int:
             "vessel": declaration_bench.run_vessel,
             "analytics": analytics_bench.run,
             "rules": rules_bench.run,
+            "intake_batch": intake_bench.run_batch,
+            "intake_load": intake_bench.run_load,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

@@ -6,12 +6,13 @@ the good ones with COPY: declarations, goods lines, container links and timeline
 statement each. One declaration filed alone takes the same path as a batch of 5,000.
 """
 
+import functools
 import json
 from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import OuterRef, Subquery
-from django.db.models.expressions import DatabaseDefault
+from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
 from certificates import queries as certificate_queries
@@ -70,13 +71,27 @@ def _busy_containers(filings: list, exclude_declaration_id) -> dict[str, str]:
     }
     if not numbers:
         return {}
-    busy = DeclarationContainer.objects.filter(
-        container__number__in=numbers,
-        declaration__status__in=Declaration.OPEN_STATUSES,
-    )
-    if exclude_declaration_id:
-        busy = busy.exclude(declaration_id=exclude_declaration_id)
-    return dict(busy.values_list("container__number", "declaration__number"))
+    # `= ANY(array)`: one parameter, where `__in` would compile thousands.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.number, d.number FROM declarations_declarationcontainer l "
+            "JOIN port_container c ON c.id = l.container_id "
+            "JOIN declarations_declaration d ON d.id = l.declaration_id "
+            "WHERE c.number = ANY(%s) AND d.status = ANY(%s) AND d.id <> %s",
+            [sorted(numbers), list(Declaration.OPEN_STATUSES), exclude_declaration_id or 0],
+        )
+        return dict(cursor.fetchall())
+
+
+def declaration_ids_by_key(*, declarant_id: int, keys: list[str]) -> dict[str, int]:
+    """Declarations filed before under these idempotency keys (client references)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT idempotency_key, id FROM declarations_declaration "
+            "WHERE declarant_id = %s AND idempotency_key = ANY(%s)",
+            [declarant_id, keys],
+        )
+        return dict(cursor.fetchall())
 
 
 def _summaries(ids: set) -> dict:
@@ -124,6 +139,7 @@ class NewDeclaration:
     submit: bool
     idempotency_key: str = ""
     declaration: Declaration | None = None  # set by `write`
+    row: list | None = None  # its row, as written
 
 
 def write(*, user: User, declarant: Organisation, new: list[NewDeclaration]) -> None:
@@ -136,22 +152,14 @@ def write(*, user: User, declarant: Organisation, new: list[NewDeclaration]) -> 
     if not new:
         return
     now = timezone.now()
+    year = timezone.localdate(now).year
     ids, serials = _reserve(len(new))
     for entry, pk, serial in zip(new, ids, serials, strict=True):
-        entry.declaration = _declaration(entry, pk, serial, user, declarant, now)
+        entry.declaration = _declaration(entry, pk, serial, user, declarant, now, year)
     containers = _container_ids({n for e in new for n in e.container_numbers})
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3, in Django's transaction
-        fields = _declaration_fields()
-        _copy(
-            raw,
-            Declaration,
-            ["id", "created_at", "updated_at", *(f.attname for f in fields)],
-            (
-                [d.pk, now, now, *(_value(d, f) for f in fields)]
-                for d in (e.declaration for e in new)
-            ),
-        )
+        _copy(raw, Declaration, [name for name, _ in _defaults()], (e.row for e in new))
         _copy(
             raw,
             DeclarationItem,
@@ -184,14 +192,15 @@ def write(*, user: User, declarant: Organisation, new: list[NewDeclaration]) -> 
         )
 
 
-def with_lines(entry: NewDeclaration, container_ids: dict[str, int] | None = None) -> Declaration:
+def with_lines(entry: NewDeclaration, declarant: Organisation) -> Declaration:
     """The written declaration with its containers, items and (no) decisions in its prefetch
     cache, as a read would return it: a single filing answers without reading it back."""
     declaration = entry.declaration
+    declaration.enterprise = entry.header["enterprise"]
+    declaration.port_call = entry.header["port_call"]
+    declaration.declarant = declarant
     lines = {
-        "containers": [
-            Container(pk=(container_ids or {}).get(n), number=n) for n in entry.container_numbers
-        ],
+        "containers": [Container(number=n) for n in entry.container_numbers],
         "items": [
             DeclarationItem(declaration=declaration, line_number=line, **item)
             for line, item in enumerate(entry.items, start=1)
@@ -206,40 +215,44 @@ def with_lines(entry: NewDeclaration, container_ids: dict[str, int] | None = Non
     return declaration
 
 
-def _declaration(entry, pk, serial, user, declarant, now) -> Declaration:
+def _declaration(entry, pk, serial, user, declarant, now, year) -> Declaration:
+    """The declaration as a model instance built from its row, positionally: a keyword
+    `Declaration(**fields)` per row was a fifth of a batch's time."""
     header = entry.header
-    declaration = Declaration(
-        pk=pk,
-        declarant=declarant,
-        created_by=user,
-        idempotency_key=entry.idempotency_key,
-        created_at=now,
-        updated_at=now,
-        **header,
-    )
+    values = {
+        **{k: v for k, v in header.items() if k not in ("enterprise", "port_call")},
+        "id": pk,
+        "created_at": now,
+        "updated_at": now,
+        "enterprise_id": header["enterprise"].pk,
+        "port_call_id": header["port_call"].pk,
+        "declarant_id": declarant.pk,
+        "created_by_id": user.pk,
+        "idempotency_key": entry.idempotency_key,
+    }
     if entry.submit:
-        declaration.status = Declaration.Status.SUBMITTED
-        declaration.submitted_at = now
-        call = header["port_call"]
-        flag = "1" if declaration.direction == Declaration.Direction.IMPORT else "0"
-        office = getattr(call, "office_code", None) or "0000"
-        declaration.number = f"{office}{timezone.localdate().year}{flag}{serial:09d}"
-    return declaration
+        values["status"] = Declaration.Status.SUBMITTED
+        values["submitted_at"] = now
+        flag = "1" if header["direction"] == Declaration.Direction.IMPORT else "0"
+        office = getattr(header["port_call"], "office_code", None) or "0000"
+        values["number"] = f"{office}{year}{flag}{serial:09d}"
+    entry.row = [values.get(name, default) for name, default in _defaults()]
+    return Declaration.from_db(connection.alias, None, entry.row)
 
 
-def _declaration_fields() -> list:
-    return [
-        f
-        for f in Declaration._meta.concrete_fields
-        if f.name not in ("id", "created_at", "updated_at")
-    ]
-
-
-def _value(declaration: Declaration, field):
-    value = getattr(declaration, field.attname)
-    if isinstance(value, DatabaseDefault):  # a field left to its database default
-        return field.db_default.value if hasattr(field.db_default, "value") else field.db_default
-    return value
+@functools.cache
+def _defaults() -> tuple[tuple[str, object], ...]:
+    """(attname, the value a new row gets) for every column of the declaration, in order."""
+    defaults = []
+    for f in Declaration._meta.concrete_fields:
+        if f.has_default():
+            value = f.get_default()
+        elif f.db_default is not NOT_PROVIDED:
+            value = getattr(f.db_default, "value", f.db_default)
+        else:
+            value = None
+        defaults.append((f.attname, value))
+    return tuple(defaults)
 
 
 def _item_names(new: list[NewDeclaration]) -> list[str]:
