@@ -47,6 +47,21 @@ app.conf.task_routes = (route_by_workload,)
 
 # Periodic tasks are declared here, in one place, each with why its schedule is what it is.
 app.conf.beat_schedule = {
+    # Every hour: the timeline's partitions for this month and the next two exist (creating
+    # one is instant while it is empty; the DEFAULT partition catches anything meanwhile).
+    "port-timeline-partitions": {
+        "task": "port.tasks.timeline_partitions_ensure_task",
+        "schedule": 3600.0,
+    },
+    # Every hour: idempotency records and finished webhook deliveries past their retention.
+    "port-idempotency-purge": {
+        "task": "port.tasks.idempotency_records_purge_task",
+        "schedule": 3600.0,
+    },
+    "inspection-webhook-deliveries-purge": {
+        "task": "inspection.tasks.webhook_deliveries_purge_task",
+        "schedule": 3600.0,
+    },
     # Every 30 s: terminal webhooks whose next attempt is due (a retry, or a delivery whose
     # task was lost) are sent; a delivery is claimed before sending, so none goes twice.
     "inspection-webhook-sweep": {
