@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "analytics.apps.AnalyticsConfig",
     "alarms.apps.AlarmsConfig",
     "zones.apps.ZonesConfig",
+    "ecommerce.apps.EcommerceConfig",
 ]
 
 MIDDLEWARE = [
