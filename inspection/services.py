@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from alarms import services as alarm_services
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
-from inspection import diversion, events, queries, rules
+from inspection import diversion, engine, events, queries, rules
 from inspection.models import (
     Alert,
     Decision,
@@ -84,6 +84,7 @@ def rule_dry_run(*, rule: RiskRule, watched_enterprise_ids: list[int], days: int
     snapshot["id"] = snapshot["id"] or 0
     since = timezone.now() - timedelta(days=days)
     declarations = declaration_queries.declarations_for_assessment().filter(submitted_at__gte=since)
+    compiled = engine.compile_rules([snapshot])
     selected, declarations_hit, containers_seen = [], 0, 0
     dangerous_by_call: dict[int, frozenset[str]] = {}
     for declaration in declarations.iterator(chunk_size=500):
@@ -93,7 +94,7 @@ def rule_dry_run(*, rule: RiskRule, watched_enterprise_ids: list[int], days: int
             )
         consignment = _consignment(declaration, dangerous_by_call[declaration.port_call_id])
         containers_seen += len(consignment.containers)
-        decided = rules.evaluate(consignment, [snapshot], seed="dry-run")
+        decided = compiled.evaluate(consignment, seed="dry-run")
         hit = [number for number, (outcome, _hits) in decided.items() if outcome != Outcome.RELEASE]
         if hit:
             declarations_hit += 1
@@ -230,6 +231,8 @@ def decisions_make_many(
         return {}
     version = RuleSetVersion.objects.order_by("-number").first()
     existing = _decisions_by_declaration([d.pk for d in declarations])
+    # A seed is drawn with the algorithm of the version it came from.
+    sampling_of = dict(RuleSetVersion.objects.values_list("seed", "sampling"))
     areas = _first_area_by_terminal({d.port_call.terminal_id for d in declarations})
     dangerous = {
         call_id: shipping_queries.dangerous_containers(port_call_id=call_id)
@@ -244,6 +247,7 @@ def decisions_make_many(
             area=areas.get(declaration.port_call.terminal_id),
             dangerous=dangerous[declaration.port_call_id],
             locked=locked,
+            sampling_of=sampling_of,
         )
         new.extend(made)
         changed.extend(redecided)
@@ -277,7 +281,7 @@ def _is_open(decision: Decision) -> bool:
     )
 
 
-def _decide(declaration, decisions, *, version, area, dangerous, locked):
+def _decide(declaration, decisions, *, version, area, dangerous, locked, sampling_of):
     """New decisions for the declaration's undecided containers, and (decision, what it
     was) for each open decision the current version decides otherwise. In memory."""
     current = version.pk if version else None
@@ -287,9 +291,8 @@ def _decide(declaration, decisions, *, version, area, dangerous, locked):
         seed = first.sampling_seed or (
             first.rule_set_version.seed if first.rule_set_version else seed
         )
-    decided = rules.evaluate(
-        _consignment(declaration, dangerous), version.rules if version else [], seed
-    )
+    compiled = engine.compile_rule_set(version, sampling=sampling_of.get(seed))
+    decided = compiled.evaluate(_consignment(declaration, dangerous), seed)
     by_container = {d.container_id: d for d in decisions}
     made, redecided = [], []
     for container in declaration.containers.all():

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "axes",
+    "csp",
     "port.apps.PortConfig",
     "declarations.apps.DeclarationsConfig",
     "inspection.apps.InspectionConfig",
@@ -83,6 +85,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -111,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "port.context_processors.navigation",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -157,6 +161,9 @@ CELERY_TIMEZONE = "UTC"
 # can set tighter ones (`--time-limit`, docker-compose.yml).
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "240")
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "300")
+# How long replays of an Idempotency-Key and finished terminal webhooks are kept.
+IDEMPOTENCY_RETENTION_DAYS = envint("IDEMPOTENCY_RETENTION_DAYS", "7")
+WEBHOOK_RETENTION_DAYS = envint("WEBHOOK_RETENTION_DAYS", "30")
 # Beat runs with a leader lock in Redis, so two beats (two hosts) never both send.
 CELERY_BEAT_SCHEDULER = "port.beat:LeaderScheduler"
 
@@ -257,6 +264,24 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp; docs/security.md): scripts only
+# from this site or an inline <script nonce="{{ request.csp_nonce }}">, no eval, no inline
+# event handlers; styles may be inline (ECharts and style attributes); no plugins, frames
+# or foreign form targets. Uploaded files are served with their own sandboxing policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],  # 'self' covers ws:// and wss:// to this host
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Host names and CIDR networks a terminal's webhook may reach although they are not
 # public (an on-premise terminal system): port/outbound.py, docs/security.md.
@@ -271,5 +296,7 @@ LOGGING = {
         "pgserver": {"level": "WARNING"},
         # fpdf2 subsets the certificate's CJK font with fontTools, which logs every table.
         "fontTools": {"level": "WARNING"},
+        # django-axes reports every sign-in at INFO (user names and addresses masked).
+        "axes": {"level": "WARNING"},
     },
 }
