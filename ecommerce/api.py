@@ -26,9 +26,22 @@ class ListSerializer(serializers.ModelSerializer):
     class Meta:
         model = InventoryList
         fields = [
-            "id", "list_no", "order_no", "waybill_no", "trade_mode", "status", "reason",
-            "reason_field", "buyer_name_masked", "buyer_id_masked", "goods_cents",
-            "freight_cents", "vat", "consumption_tax", "created_at", "decided_at",
+            "id",
+            "list_no",
+            "order_no",
+            "waybill_no",
+            "trade_mode",
+            "status",
+            "reason",
+            "reason_field",
+            "buyer_name_masked",
+            "buyer_id_masked",
+            "goods_cents",
+            "freight_cents",
+            "vat",
+            "consumption_tax",
+            "created_at",
+            "decided_at",
         ]
 
     def get_vat(self, obj) -> str:
@@ -48,7 +61,9 @@ class BatchResultSerializer(serializers.Serializer):
 def _batch_view(kind: str):
     role = intake.KINDS[kind][0]
 
-    @extend_schema(request=None, responses={201: BatchResultSerializer}, operation_id=f"ecommerce_{kind}_batch")
+    @extend_schema(
+        request=None, responses={201: BatchResultSerializer}, operation_id=f"ecommerce_{kind}_batch"
+    )
     @api_view(["POST"])
     def view(request):
         if int(request.headers.get("Content-Length") or 0) > MAX_BODY_BYTES:
@@ -66,8 +81,12 @@ def _batch_view(kind: str):
             )
         except intake.BatchRefused as refused:
             return Response(
-                {"batch": None, "submitted": len(items) if isinstance(items, list) else 0,
-                 "filed": 0, "errors": refused.errors},
+                {
+                    "batch": None,
+                    "submitted": len(items) if isinstance(items, list) else 0,
+                    "filed": 0,
+                    "errors": refused.errors,
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
@@ -157,6 +176,8 @@ def tax_bill(request):
             raise ValueError
     except ValueError:
         raise ValidationError({"month": ["YYYY-MM and an enterprise id."]}) from None
-    if not queries.is_customs(request.user) and enterprise not in queries.roles_for(request.user).get("enterprise", []):
+    if not queries.is_customs(request.user) and enterprise not in queries.roles_for(
+        request.user
+    ).get("enterprise", []):
         raise Http404
     return Response(queries.tax_bill(enterprise_id=enterprise, year=year, month=month))

@@ -38,7 +38,22 @@ S = InventoryList.Status
 CHUNK = 2000
 SINGLE_LIMIT_CENTS = 500_000
 # Upper bounds (ms) of the decision-time histogram the board merges for p50/p99.
-LATENCY_BUCKETS_MS = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 30000, 60000]
+LATENCY_BUCKETS_MS = [
+    50,
+    100,
+    200,
+    300,
+    500,
+    750,
+    1000,
+    1500,
+    2000,
+    3000,
+    5000,
+    10000,
+    30000,
+    60000,
+]
 
 
 @dataclass
@@ -233,7 +248,11 @@ def _draw_quota(drawing, now) -> None:
     fitting = quota.draw([(v.id, r[8], year, v.quota) for v, r in drawing])
     for verdict, _r in drawing:
         if verdict.id not in fitting:
-            verdict.status, verdict.reason, verdict.reason_field = S.REFUSED, "over_annual_limit", "buyer_id"
+            verdict.status, verdict.reason, verdict.reason_field = (
+                S.REFUSED,
+                "over_annual_limit",
+                "buyer_id",
+            )
             verdict.vat = verdict.consumption = verdict.quota = 0
             verdict.rules_hit = ()
 
@@ -273,7 +292,12 @@ def _record(verdicts: list[Verdict], rows, now) -> None:
     histogram = [0] * (len(LATENCY_BUCKETS_MS) + 1)
     for r in rows:
         waited = (now - r[13]).total_seconds() * 1000
-        histogram[next((i for i, b in enumerate(LATENCY_BUCKETS_MS) if waited <= b), len(LATENCY_BUCKETS_MS))] += 1
+        histogram[
+            next(
+                (i for i, b in enumerate(LATENCY_BUCKETS_MS) if waited <= b),
+                len(LATENCY_BUCKETS_MS),
+            )
+        ] += 1
     DecisionStat.objects.create(
         decided_at=now,
         lists=len(verdicts),
@@ -304,13 +328,14 @@ def _record(verdicts: list[Verdict], rows, now) -> None:
     )
 
 
-
 def batches_decide_stuck(*, older_than_s: int = 60) -> int:
     """Batches whose decision task was lost (a worker killed, Redis restarted) are decided
     again; deciding is idempotent. Run by beat every minute."""
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
     ids = list(
-        Batch.objects.filter(decided_at__isnull=True, created_at__lt=cutoff).values_list("pk", flat=True)[:100]
+        Batch.objects.filter(decided_at__isnull=True, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:100]
     )
     for batch_id in ids:
         batch_decide(batch_id=batch_id)

@@ -67,10 +67,18 @@ def batch_file(*, kind: str, organisation_id: int, items, idempotency_key: str =
         if first is not None:
             return first
     if not isinstance(items, list) or not items:
-        raise BatchRefused([{"index": None, "field": kind + "s", "message": _("A non-empty list.")}])
+        raise BatchRefused(
+            [{"index": None, "field": kind + "s", "message": _("A non-empty list.")}]
+        )
     if len(items) > MAX_BATCH:
         raise BatchRefused(
-            [{"index": None, "field": kind + "s", "message": _("At most %(n)d per batch.") % {"n": MAX_BATCH}}]
+            [
+                {
+                    "index": None,
+                    "field": kind + "s",
+                    "message": _("At most %(n)d per batch.") % {"n": MAX_BATCH},
+                }
+            ]
         )
     rows, errors = _clean(kind, items)
     _resolve_codes(kind, rows, errors)
@@ -108,7 +116,9 @@ def batch_file(*, kind: str, organisation_id: int, items, idempotency_key: str =
 
 
 def _replay(kind: str, organisation_id: int, key: str) -> BatchResult | None:
-    batch = Batch.objects.filter(organisation_id=organisation_id, kind=kind, idempotency_key=key).first()
+    batch = Batch.objects.filter(
+        organisation_id=organisation_id, kind=kind, idempotency_key=key
+    ).first()
     if batch is None:
         return None
     r = batch.result
@@ -146,7 +156,9 @@ def _resolve_codes(kind: str, rows: list[dict], errors: dict) -> None:
                 continue
             organisation = found.get((role, row.get(f)))
             if organisation is None:
-                errors.setdefault(index, []).append((f, _("No %(role)s with this code.") % {"role": R(role).label}))
+                errors.setdefault(index, []).append(
+                    (f, _("No %(role)s with this code.") % {"role": R(role).label})
+                )
             else:
                 row[f + "_id"] = organisation
 
@@ -157,13 +169,24 @@ def _refuse_others_orders(kind: str, organisation_id: int, rows: list[dict], err
         return
     for index, row in enumerate(rows):
         if row.get("platform_id") not in (None, organisation_id):
-            errors.setdefault(index, []).append(("platform", _("Orders are filed by their own platform.")))
+            errors.setdefault(index, []).append(
+                ("platform", _("Orders are filed by their own platform."))
+            )
 
 
 def _refuse_duplicates(kind: str, organisation_id: int, rows: list[dict], errors: dict) -> None:
     """Numbers already filed, or twice in the batch: one query for the batch."""
-    keys = [(index, _unique_key(kind, organisation_id, row)) for index, row in enumerate(rows) if index not in errors]
-    field_name = {"order": "order_no", "payment": "order_no", "waybill": "waybill_no", "list": "list_no"}[kind]
+    keys = [
+        (index, _unique_key(kind, organisation_id, row))
+        for index, row in enumerate(rows)
+        if index not in errors
+    ]
+    field_name = {
+        "order": "order_no",
+        "payment": "order_no",
+        "waybill": "waybill_no",
+        "list": "list_no",
+    }[kind]
     existing = _existing_keys(kind, organisation_id, [key for _i, key in keys])
     seen = set()
     for index, key in keys:
@@ -175,12 +198,16 @@ def _refuse_duplicates(kind: str, organisation_id: int, rows: list[dict], errors
     if kind == "list":  # a parcel has one list: its waybill number is unique too
         waybills = [(index, rows[index]["waybill_no"]) for index, _k in keys if index not in errors]
         taken = set(
-            InventoryList.objects.filter(waybill_no__in=[w for _i, w in waybills]).values_list("waybill_no", flat=True)
+            InventoryList.objects.filter(waybill_no__in=[w for _i, w in waybills]).values_list(
+                "waybill_no", flat=True
+            )
         )
         seen = set()
         for index, waybill in waybills:
             if waybill in taken or waybill in seen:
-                errors.setdefault(index, []).append(("waybill_no", _("A list for this waybill is already filed.")))
+                errors.setdefault(index, []).append(
+                    ("waybill_no", _("A list for this waybill is already filed."))
+                )
             seen.add(waybill)
 
 
@@ -206,7 +233,9 @@ def _existing_keys(kind: str, organisation_id: int, keys: list[tuple]) -> set[tu
             )
             return {tuple(r) for r in cursor.fetchall()}
     if kind == "waybill":
-        numbers = Waybill.objects.filter(waybill_no__in=[k[0] for k in keys]).values_list("waybill_no", flat=True)
+        numbers = Waybill.objects.filter(waybill_no__in=[k[0] for k in keys]).values_list(
+            "waybill_no", flat=True
+        )
     else:
         numbers = InventoryList.objects.filter(
             declarant_id=organisation_id, list_no__in=[k[0] for k in keys]
@@ -217,15 +246,49 @@ def _existing_keys(kind: str, organisation_id: int, keys: list[tuple]) -> set[tu
 # ------------------------------------------------------------------ writing with COPY
 
 COLUMNS = {
-    "order": ["platform_id", "enterprise_id", "order_no", "buyer_key", "buyer_name_key",
-              "goods_cents", "freight_cents", "goods_digest"],
-    "payment": ["platform_id", "order_no", "payment_no", "buyer_key", "buyer_name_key", "amount_cents"],
+    "order": [
+        "platform_id",
+        "enterprise_id",
+        "order_no",
+        "buyer_key",
+        "buyer_name_key",
+        "goods_cents",
+        "freight_cents",
+        "goods_digest",
+    ],
+    "payment": [
+        "platform_id",
+        "order_no",
+        "payment_no",
+        "buyer_key",
+        "buyer_name_key",
+        "amount_cents",
+    ],
     "waybill": ["platform_id", "waybill_no", "order_no"],
-    "list": ["platform_id", "enterprise_id", "logistics_id", "list_no", "order_no", "waybill_no",
-             "trade_mode", "direction", "buyer_key", "buyer_name_key", "buyer_name_masked",
-             "buyer_id_masked", "goods_cents", "freight_cents", "goods_digest"],
+    "list": [
+        "platform_id",
+        "enterprise_id",
+        "logistics_id",
+        "list_no",
+        "order_no",
+        "waybill_no",
+        "trade_mode",
+        "direction",
+        "buyer_key",
+        "buyer_name_key",
+        "buyer_name_masked",
+        "buyer_id_masked",
+        "goods_cents",
+        "freight_cents",
+        "goods_digest",
+    ],
 }
-FILER_COLUMN = {"order": None, "payment": "payment_enterprise_id", "waybill": "logistics_id", "list": "declarant_id"}
+FILER_COLUMN = {
+    "order": None,
+    "payment": "payment_enterprise_id",
+    "waybill": "logistics_id",
+    "list": "declarant_id",
+}
 
 
 def _write(kind: str, organisation_id: int, batch_id: int, rows: list[dict]) -> None:
@@ -239,8 +302,17 @@ def _write(kind: str, organisation_id: int, batch_id: int, rows: list[dict]) -> 
         names.append(filer)
         extra.append(organisation_id)
     if kind == "list":
-        names += ["id", "status", "reason", "reason_field", "vat_cents", "consumption_cents",
-                  "quota_cents", "rules_hit", "updated_at"]
+        names += [
+            "id",
+            "status",
+            "reason",
+            "reason_field",
+            "vat_cents",
+            "consumption_cents",
+            "quota_cents",
+            "rules_hit",
+            "updated_at",
+        ]
         ids = _next_ids(model, len(rows))
     with connection.cursor() as cursor:
         with cursor.copy(f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN") as copy:
@@ -255,7 +327,9 @@ def _write(kind: str, organisation_id: int, batch_id: int, rows: list[dict]) -> 
                 f"COPY {line_table} (inventory_list_id, line_no, hs_code, name, quantity, unit_price_cents) FROM STDIN"
             ) as copy:
                 for position, row in enumerate(rows):
-                    for line_no, (hs_code, name, quantity, price) in enumerate(row["lines"], start=1):
+                    for line_no, (hs_code, name, quantity, price) in enumerate(
+                        row["lines"], start=1
+                    ):
                         copy.write_row((ids[position], line_no, hs_code, name, quantity, price))
 
 

@@ -53,7 +53,9 @@ class Batch(models.Model):
         WAYBILL = "waybill", _("Waybills")
         LIST = "list", _("Inventory lists")
 
-    organisation = models.ForeignKey("port.Organisation", on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     idempotency_key = models.CharField(max_length=100, blank=True)
     submitted = models.PositiveIntegerField(default=0)
@@ -215,7 +217,12 @@ class InventoryList(models.Model):
             models.CheckConstraint(
                 condition=Q(
                     status__in=[
-                        "waiting", "refused", "released", "selected", "held", "sent_back",
+                        "waiting",
+                        "refused",
+                        "released",
+                        "selected",
+                        "held",
+                        "sent_back",
                         "refunded",
                     ]
                 ),
@@ -247,7 +254,9 @@ class InventoryList(models.Model):
 
 
 class ListLine(models.Model):
-    inventory_list = models.ForeignKey(InventoryList, on_delete=models.CASCADE, related_name="lines")
+    inventory_list = models.ForeignKey(
+        InventoryList, on_delete=models.CASCADE, related_name="lines"
+    )
     line_no = models.PositiveSmallIntegerField()
     hs_code = models.CharField(max_length=10)
     name = models.CharField(max_length=100)
@@ -315,7 +324,9 @@ class ListRiskRule(TimeStampedModel):
     name = models.CharField(_("name"), max_length=120, unique=True)
     public_reason = models.CharField(_("reason shown to the filer"), max_length=200)
     action = models.CharField(_("action"), max_length=12, default="manual")
-    sampling_rate = models.DecimalField(_("sampling rate"), max_digits=4, decimal_places=3, default=1)
+    sampling_rate = models.DecimalField(
+        _("sampling rate"), max_digits=4, decimal_places=3, default=1
+    )
     priority = models.PositiveSmallIntegerField(_("priority"), default=100)
     is_active = models.BooleanField(_("active"), default=True)
     hs_prefix = models.CharField(_("commodity code prefix"), max_length=10, blank=True)
@@ -323,7 +334,9 @@ class ListRiskRule(TimeStampedModel):
     enterprises = ArrayField(models.BigIntegerField(), blank=True, default=list)
     watched_buyers = models.BooleanField(_("watched buyers only"), default=False)
     categories = ArrayField(models.CharField(max_length=40), blank=True, default=list)
-    value_min_cents = models.BigIntegerField(_("lowest value selected (cents)"), null=True, blank=True)
+    value_min_cents = models.BigIntegerField(
+        _("lowest value selected (cents)"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["priority", "pk"]

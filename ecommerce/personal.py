@@ -28,7 +28,12 @@ def normalise_id(id_number: str) -> str:
 
 def id_is_valid(id_number: str) -> bool:
     """A resident identity card number (18 characters, with its check digit)."""
-    return len(id_number) == 18 and ric.is_valid(id_number)
+    if len(id_number) != 18:
+        return False
+    try:
+        return ric.is_valid(id_number)
+    except Exception:  # noqa: BLE001 - stdnum raises KeyError for some unknown place codes
+        return False
 
 
 def buyer_key(id_number: str) -> str:
@@ -48,4 +53,3 @@ def mask_id(id_number: str) -> str:
 def mask_name(name: str) -> str:
     name = name.strip()
     return name[:1] + "*" * min(max(len(name) - 1, 1), 8)
-

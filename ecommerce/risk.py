@@ -12,11 +12,23 @@ from inspection.models import Outcome
 # Keys of a list rule's snapshot that only e-commerce lists can meet: a container's
 # consignment has no `is_list` and so never matches them.
 CRITERIA = {
-    "ec_platforms": (lambda wanted, c: getattr(c, "is_list", False) and c.platform_id in wanted, frozenset),
-    "ec_enterprises": (lambda wanted, c: getattr(c, "is_list", False) and c.enterprise_id in wanted, frozenset),
+    "ec_platforms": (
+        lambda wanted, c: getattr(c, "is_list", False) and c.platform_id in wanted,
+        frozenset,
+    ),
+    "ec_enterprises": (
+        lambda wanted, c: getattr(c, "is_list", False) and c.enterprise_id in wanted,
+        frozenset,
+    ),
     "ec_watched_buyers": (lambda _on, c: getattr(c, "is_list", False) and c.buyer_watched, None),
-    "ec_categories": (lambda wanted, c: getattr(c, "is_list", False) and not wanted.isdisjoint(c.categories), frozenset),
-    "ec_value_min_cents": (lambda low, c: getattr(c, "is_list", False) and c.value_cents >= low, None),
+    "ec_categories": (
+        lambda wanted, c: getattr(c, "is_list", False) and not wanted.isdisjoint(c.categories),
+        frozenset,
+    ),
+    "ec_value_min_cents": (
+        lambda low, c: getattr(c, "is_list", False) and c.value_cents >= low,
+        None,
+    ),
     "ec_lists": (lambda _on, c: getattr(c, "is_list", False), None),
 }
 
@@ -74,18 +86,21 @@ def rule_snapshot(rule) -> dict:
     }
 
 
-_compiled: dict[int, object] = {}
+# Keyed by version and seed: a version is immutable, and its random seed tells apart two
+# databases that both have a version 1 (a test run, a restored backup).
+_compiled: dict[tuple[int, str], object] = {}
 
 
 def engine_for(rule_set) -> object | None:
     """The compiled engine of a list rule set, built once per process and version."""
     if rule_set is None:
         return None
-    compiled = _compiled.get(rule_set.version)
+    key = (rule_set.version, rule_set.seed)
+    compiled = _compiled.get(key)
     if compiled is None:
         from inspection import engine
 
-        compiled = _compiled.setdefault(rule_set.version, engine.compile_rules(rule_set.rules))
+        compiled = _compiled.setdefault(key, engine.compile_rules(rule_set.rules))
     return compiled
 
 

@@ -45,7 +45,9 @@ def _set_status(
 
 def _give_quota_back(inventory_list: InventoryList) -> None:
     if inventory_list.quota_cents and inventory_list.quota_year:
-        quota.give_back(inventory_list.buyer_key, inventory_list.quota_year, inventory_list.quota_cents)
+        quota.give_back(
+            inventory_list.buyer_key, inventory_list.quota_year, inventory_list.quota_cents
+        )
 
 
 @transaction.atomic

@@ -166,7 +166,9 @@ def clean_waybill(item: dict, errors: Errors) -> dict:
 def clean_list(item: dict, errors: Errors) -> dict:
     trade_mode = item.get("trade_mode")
     if trade_mode not in _TRADE_MODES:
-        errors.add("trade_mode", _("One of %(modes)s.") % {"modes": ", ".join(sorted(_TRADE_MODES))})
+        errors.add(
+            "trade_mode", _("One of %(modes)s.") % {"modes": ", ".join(sorted(_TRADE_MODES))}
+        )
     row = {
         "list_no": text(item, "list_no", errors, max_length=40, number=True),
         "order_no": text(item, "order_no", errors, max_length=60, number=True),
@@ -184,4 +186,9 @@ def clean_list(item: dict, errors: Errors) -> dict:
     return row
 
 
-CLEANERS = {"order": clean_order, "payment": clean_payment, "waybill": clean_waybill, "list": clean_list}
+CLEANERS = {
+    "order": clean_order,
+    "payment": clean_payment,
+    "waybill": clean_waybill,
+    "list": clean_list,
+}

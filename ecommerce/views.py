@@ -1,6 +1,8 @@
 """E-commerce pages: the enterprise's lists, the officers' queue, the "Double 11" board.
 Each page re-fetches its body over htmx when a live message arrives."""
 
+import contextlib
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -9,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from ecommerce import queries, services
 from ecommerce.models import InventoryList, TradeMode
-from port.errors import TransitionNotAllowed
+from port.errors import InvalidInput, TransitionNotAllowed
 
 
 def _body_or_page(request, page: str, body: str, context: dict):
@@ -53,10 +55,12 @@ def queue(request):
 @login_required
 @require_POST
 def inspect(request, pk: int):
-    try:
-        services.list_inspect(list_id=pk, officer=request.user, outcome=request.POST.get("outcome", ""))
-    except TransitionNotAllowed:
-        pass  # another officer decided it first: the queue shows what it is now
+    # Another officer may have decided it first, or the form sent nonsense: the queue then
+    # shows the list as it is.
+    with contextlib.suppress(TransitionNotAllowed, InvalidInput):
+        services.list_inspect(
+            list_id=pk, officer=request.user, outcome=request.POST.get("outcome", "")
+        )
     return redirect("ecommerce:queue")
 
 
