@@ -252,6 +252,10 @@ SPECTACULAR_SETTINGS = {
         "DangerousGoodsFlagStatusEnum": "shipping.models.DangerousGoodsFlag.Status",
         "BoardingStatusEnum": "shipping.models.BoardingAppointment.Status",
         "DeclarationKindEnum": "declarations.models.Declaration.Kind",
+        "EcommerceTradeModeEnum": "ecommerce.models.TradeMode",
+        "EcommerceInspectionOutcomeEnum": ["released", "held", "sent_back"],
+        "DeclarationTradeModeEnum": "declarations.models.Declaration.TradeMode",
+        "AlarmOutcomeEnum": "alarms.models.Alarm.Outcome",
     },
 }
 
