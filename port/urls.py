@@ -33,6 +33,7 @@ urlpatterns = [
     path("certificates/", include("certificates.urls")),
     path("shipping/", include("shipping.urls")),
     path("analytics/", include("analytics.urls")),
+    path("notifications/", include("notifications.urls")),
     path("zones/", include("zones.urls")),
     path("alarms/", include("alarms.urls")),
     path("verify/", certificate_views.verify, name="verify"),
