@@ -3,11 +3,14 @@ from fnmatch import fnmatchcase
 
 from celery import Celery
 
+from port import observability
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
 
 app = Celery("port")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+observability.connect_celery_signals()
 
 # Queues by workload, so a slow EDIFACT import or a terminal's dead webhook never delays an
 # assessment: each has its own worker pool and time limits in production (docker-compose.yml,
