@@ -184,3 +184,16 @@ def test_the_bell_is_told_live_and_nobody_else_hears(demo, filed):
     last, quiet = async_to_sync(scenario)()
     assert last == {"type": "notification.changed", "unread": 1}
     assert quiet == []
+
+
+def test_each_recipient_reads_it_in_their_own_language(demo, filed, client):
+    demo.importer.email = "importer@example.org"
+    demo.importer.save()
+    Contact.objects.create(user=demo.importer, language="zh-hans")
+    _released(filed)
+    _catch_up()
+    (sent,) = [m for m in mail.outbox if m.to == ["importer@example.org"]]
+    assert f"报关单 {filed.number}：已放行。" in sent.subject
+    client.force_login(demo.importer)
+    page = client.get("/notifications/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"Declaration {filed.number}: released." in page  # the page speaks the reader's
