@@ -131,7 +131,8 @@ def test_every_apps_own_catalogue_is_translated_and_compiled(path):
     assert entries
     untranslated = [e.msgid for e in entries if not any(e.msgstrs)]
     fuzzy = [e.msgid for e in entries if "fuzzy" in e.flags]
-    assert untranslated == [] and fuzzy == []
+    assert untranslated == []
+    assert fuzzy == []
     compiled = gettext.GNUTranslations(path.with_suffix(".mo").open("rb"))
     for entry in entries:
         if not entry.msgid_plural:
