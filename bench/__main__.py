@@ -45,6 +45,7 @@ def main() -> int:
     from bench import declarations as declaration_bench
     from bench import intake as intake_bench
     from bench import rules as rules_bench
+    from bench import zones as zones_bench
 
     setup_test_environment()
     database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -56,6 +57,7 @@ def main() -> int:
             "rules": rules_bench.run,
             "intake_batch": intake_bench.run_batch,
             "intake_load": intake_bench.run_load,
+            "zone_gate": zones_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

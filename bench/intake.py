@@ -204,7 +204,9 @@ def run_batch(measure) -> dict:
             api_done = time.perf_counter()
             _wait_decided(call, total)
             decided = time.perf_counter()
-            print(f"batch run {run}: filed {api_done - started:.2f} s, decided {decided - started:.2f} s")
+            print(
+                f"batch run {run}: filed {api_done - started:.2f} s, decided {decided - started:.2f} s"
+            )
             if run:
                 rates.append(total / (decided - started))
                 api_rates.append(total / (api_done - started))

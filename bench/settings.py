@@ -1,5 +1,6 @@
-"""The bench's servers: Portwise's settings, with the bare DRF create beside the API."""
+"""The intake bench's servers: the bench server's settings (a connection pool), with the
+bare DRF create beside the API (bench/urls.py)."""
 
-from port.settings import *  # noqa: F403
+from bench.server_settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urls"

@@ -303,8 +303,8 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
             if earlier is not None:
                 return earlier
         gate_pass, reason, detail = _match(gate, clean)
-        if gate_pass is not None:
-            _complete(gate_pass, user)
+        movement = _complete(gate_pass, user) if gate_pass else None
+        owner = movement.organisation_id if movement else None
         passage = GatePassage.objects.create(
             gate=gate,
             lane=clean["lane"],
@@ -320,7 +320,11 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
             gate_pass=gate_pass,
             answer_ms=(time.perf_counter() - started) * 1000,
         )
-        _record_passage(passage, gate, user)
+        _record_passage(passage, gate, user, owner)
+        if movement is not None and movement.kind in Movement.ENTRIES:
+            # Last: the account row is the one all trucks of an item share, so its lock is
+            # held from here to the commit only.
+            _credit_entry(movement)
     return passage
 
 
@@ -375,16 +379,9 @@ def _mismatch(gate_pass: GatePass, read: dict, tolerance_pct: Decimal) -> tuple[
     return "", ""
 
 
-def _complete(gate_pass: GatePass, user: User) -> None:
+def _complete(gate_pass: GatePass, user: User) -> Movement:
     movement = Movement.objects.select_for_update().get(pk=gate_pass.movement_id)
     transition(movement, Movement.Status.COMPLETED)
-    if movement.kind in Movement.ENTRIES:
-        lines = list(movement.lines.all())
-        _credit(movement.zone_id, [(movement.organisation_id, line) for line in lines])
-        live.publish_on_commit(
-            groups=[live.organisation_group(movement.organisation_id)],
-            event=events.stock_changed([movement.pk]),
-        )
     if movement.kind == K.PORT_OUT and gate_pass.seal_number and gate_pass.container_number:
         _transit_open(
             organisation_id=movement.organisation_id,
@@ -396,11 +393,20 @@ def _complete(gate_pass: GatePass, user: User) -> None:
             movement=movement,
             actor=user,
         )
+    return movement
 
 
-def _record_passage(passage: GatePassage, gate: ZoneGate, user: User) -> None:
+def _credit_entry(movement: Movement) -> None:
+    lines = list(movement.lines.all())
+    _credit(movement.zone_id, [(movement.organisation_id, line) for line in lines])
+    live.publish_on_commit(
+        groups=[live.organisation_group(movement.organisation_id)],
+        event=events.stock_changed([movement.pk]),
+    )
+
+
+def _record_passage(passage: GatePassage, gate: ZoneGate, user: User, owner: int | None) -> None:
     released = passage.decision == GatePassage.Decision.RELEASE
-    owner = passage.gate_pass.movement.organisation_id if passage.gate_pass else None
     timeline_record(
         subject=passage,
         kind=TimelineEvent.Kind.ZONE_GATE_RELEASED

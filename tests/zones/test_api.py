@@ -3,6 +3,7 @@ import io
 from asgiref.sync import async_to_sync
 from django.test import Client
 
+from port.models import User
 from tests.conftest import websocket_for
 from tests.zones.factories import GPU, PLATE, document, read, stock_in
 from zones.models import GatePassage, Movement
@@ -187,3 +188,35 @@ def _file(text: str):
     file = io.BytesIO(text.encode())
     file.name = "zone.csv"
     return file
+
+
+def test_the_pages_speak_chinese(zone):
+    stock_in(zone)
+    client = Client()
+    client.force_login(zone.co)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get("/zones/").content.decode()
+    assert "综保区账册" in page
+    assert "境内入区" in page
+    errors = client.post(
+        "/api/v1/zones/movements/",
+        {"kind": "x"},
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    ).json()
+    assert "业务类型须为以下之一" in errors["documents"]["0"]["kind"][0]
+
+
+def test_the_dashboard_counts_the_zone_gate(zone, api_for):
+    from analytics import services as analytics_services
+
+    stock_in(zone)
+    post_read(api_for(zone.camera), zone)  # stopped: the pass is used
+    analytics_services.rollups_consume_all()
+
+    body = api_for(User.objects.get(username="portauth")).get("/api/v1/analytics/dashboard/").json()
+    tables = {t["key"]: t for t in body["tables"]}
+    counts = {r["metric"]: r["count"] for r in tables["activity"]["rows"]}
+    assert (counts["zone.gate_released"], counts["zone.gate_stopped"]) == (1, 1)
+    assert sum(r["count"] for r in tables["zone_gate_per_hour"]["rows"]) == 1
+    assert "ms on average" in tables["zone_gate_per_hour"]["title"]
