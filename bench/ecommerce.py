@@ -21,18 +21,24 @@ but not the broker hop. The orders, payments and waybills are filed beforehand (
 import json
 import os
 import queue
+import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.db import connection
 
-from bench.zones import _load, _pct, _serve
+from bench.zones import _embedded_url, _load, _pct
 from ecommerce import decision, intake
 from ecommerce.models import InventoryList, ListLine
 from tests.ecommerce import factories
 
+ROOT = Path(__file__).resolve().parent.parent
 RUNS = 3
 BATCH = 2000
 PASSWORD = "bench-portwise"  # noqa: S105 - a throw-away database's users
@@ -242,6 +248,47 @@ def _summary(runs: list[dict]) -> dict:
         }
         for key in keys
     }
+
+
+def _serve() -> tuple[subprocess.Popen, str]:
+    """uvicorn on the bench database (as bench.zones does), waiting patiently for it on a
+    busy machine, and never leaving it running when it does not answer."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = urlsplit(os.environ.get("DATABASE_URL") or _embedded_url())
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}")),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "port.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            requests.get(f"{base}/login/", timeout=10)
+            return server, base
+        except requests.RequestException:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError("uvicorn did not start") from None
+            time.sleep(0.5)
 
 
 def _session(token: str) -> requests.Session:
