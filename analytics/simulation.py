@@ -414,7 +414,7 @@ STEPS: list[tuple[int, Step]] = [
     (3, container_to_inspection),
     (3, inspect_next),
     (3, gate_out),
-    (4, ecommerce_demo.simulate_step),
+    (2, ecommerce_demo.simulate_step),
 ]
 
 

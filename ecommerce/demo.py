@@ -104,8 +104,8 @@ DEMO_CODES = {"platform": "XMTM01", "enterprise": "XMEC01", "logistics": "XMLG01
 
 @transaction.atomic
 def demo_set_up(*, platform, enterprise, payment, logistics, declarant, site) -> None:
-    """The demo port's e-commerce: participants, positive list, one list rule, and a few
-    hundred parcels filed and decided. Idempotent."""
+    """The demo port's e-commerce: participants, positive list, one list rule, and sixty
+    parcels filed and decided. Idempotent."""
     for organisation, role, code in [
         (platform, R.PLATFORM, DEMO_CODES["platform"]),
         (enterprise, R.ENTERPRISE, DEMO_CODES["enterprise"]),
@@ -135,7 +135,7 @@ def demo_set_up(*, platform, enterprise, payment, logistics, declarant, site) ->
     if not ListRuleSet.objects.exists():
         services.list_rule_set_activate(officer=None)
     if not InventoryList.objects.filter(declarant=declarant).exists():
-        file_parcels(random.Random(11), declarant=declarant, first=1, count=300)  # noqa: S311
+        file_parcels(random.Random(11), declarant=declarant, first=1, count=60)  # noqa: S311
 
 
 def file_parcels(rng: random.Random, *, declarant, first: int, count: int, decide: bool = True):
@@ -190,6 +190,6 @@ def simulate_step(rng: random.Random) -> str | None:
         return f"sorting line {number}: {services.sorting_scan(waybill_no=number)}"
     last = InventoryList.objects.order_by("-id").values_list("list_no", flat=True).first()
     first = int(last[1:]) + 1 if last and last[1:].isdigit() else 1
-    count = rng.randint(20, 200)
+    count = rng.randint(10, 60)
     file_parcels(rng, declarant=declarant.organisation, first=first, count=count, decide=False)
     return f"e-commerce: {count} parcels filed"
