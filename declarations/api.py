@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from declarations import edifact, queries, services, uploads
 from declarations.filters import DeclarationFilter
 from declarations.models import Declaration, DeclarationItem, ErpUpload
+from port import limits
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 
 
@@ -81,7 +82,9 @@ class DeclarationCreateSerializer(serializers.Serializer):
     port_call = serializers.IntegerField(help_text="Port call id (vessel and voyage)")
     bl_number = serializers.CharField(max_length=35, allow_blank=True)
     containers = serializers.ListField(
-        child=serializers.CharField(max_length=20), help_text="ISO 6346 numbers"
+        child=serializers.CharField(max_length=20),
+        max_length=limits.MAX_CONTAINERS,
+        help_text="ISO 6346 numbers",
     )
     trade_mode = serializers.CharField(max_length=4, default="0110")
     port_of_loading = serializers.CharField(max_length=6, required=False, allow_blank=True)
@@ -101,7 +104,7 @@ class DeclarationCreateSerializer(serializers.Serializer):
     direct_delivery = serializers.BooleanField(default=False)
     permits_involved = serializers.BooleanField(default=False)
     quarantine_involved = serializers.BooleanField(default=False)
-    items = ItemInputSerializer(many=True)
+    items = ItemInputSerializer(many=True, max_length=limits.MAX_GOODS_LINES)
     draft = serializers.BooleanField(
         default=False, help_text="Save as a draft instead of submitting at once"
     )
@@ -116,7 +119,7 @@ class DeclarationReasonSerializer(serializers.Serializer):
 
 
 class DeclarationBatchSerializer(serializers.Serializer):
-    declarations = DeclarationCreateSerializer(many=True, max_length=500)
+    declarations = DeclarationCreateSerializer(many=True, max_length=limits.MAX_BATCH_DECLARATIONS)
 
 
 def filing_input(fields: dict) -> services.FilingInput:
