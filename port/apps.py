@@ -7,6 +7,12 @@ class PortConfig(AppConfig):
     verbose_name = _("Port core")
 
     def ready(self):
-        from port import dbtypes
+        from django.contrib.auth.signals import user_logged_out
 
-        dbtypes.install()
+        from port import auth, dbtypes, logs
+
+        logs.install()  # no password, token or ID number in any log line
+        dbtypes.install()  # a date Python cannot hold reads as the nearest one, not a 500
+
+        # Signing out of the site revokes the API token as well.
+        user_logged_out.connect(auth.revoke_on_logout, dispatch_uid="port.auth.revoke_on_logout")

@@ -1,7 +1,7 @@
 """Reading dates and times PostgreSQL holds but Python cannot: a year before 1 (BC), after
 9999, or infinity. psycopg refuses such a value with DataError, so one bad row made every
 page listing it answer 500. Input is bounded now (port.limits), and migration
-port.0006 moves rows written before that; this is the last guard: such a value reads as
+port.0007 moves rows written before that; this is the last guard: such a value reads as
 the nearest moment Python can hold (year 1 or 9999), visibly wrong but never a crash.
 """
 

@@ -34,14 +34,11 @@ MAX_DANGEROUS_GOODS = 5000  # dangerous-goods lines of one vessel filing
 MAX_LIST = 1000  # any other list field (HS codes of a rule, items of a certificate)
 MAX_BATCH_DECLARATIONS = 500  # declarations in one batch request
 
-# --- Bodies and uploads -------------------------------------------------------------------------
+# --- Bodies and uploads (the size of each kind of upload as sent: port/uploads.py) ---------
 MAX_JSON_BYTES = 5 * 1024 * 1024  # a JSON body (999 goods lines take ~350 KB)
 MAX_JSON_DEPTH = 32  # nesting of a JSON body (the deepest real body nests 4)
-MAX_EDIFACT_BYTES = 10 * 1024 * 1024  # a BAPLIE of a 24,000 TEU vessel is ~3 MB
-MAX_ERP_BYTES = 5 * 1024 * 1024  # an ERP upload as sent
 MAX_ERP_UNCOMPRESSED_BYTES = 50 * 1024 * 1024  # an XLSX once unzipped
 MAX_ERP_ROWS = 20000  # data rows of an ERP upload
-MAX_IMAGE_BYTES = 10 * 1024 * 1024  # a scan image or photo
 
 
 def moment_window(

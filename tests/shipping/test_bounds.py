@@ -121,7 +121,7 @@ def test_a_stored_timestamp_out_of_range_does_not_take_pages_down(ship, client, 
 
 
 def test_the_data_migration_finds_and_repairs_unreadable_timestamps(ship):
-    migration = importlib.import_module("port.migrations.0006_unreadable_timestamps_repaired")
+    migration = importlib.import_module("port.migrations.0007_unreadable_timestamps_repaired")
     _store_year_one_eta(ship.call)
 
     with connection.schema_editor() as editor:

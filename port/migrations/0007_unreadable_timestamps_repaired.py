@@ -43,6 +43,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("port", "0005_shipping_vessel_particulars_and_agent")]
+    dependencies = [("port", "0006_timeline_partitioned_by_month")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
