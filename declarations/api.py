@@ -11,6 +11,7 @@ from declarations.models import Declaration, DeclarationItem, ErpUpload
 from port import limits
 from port import uploads as port_uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
+from port.parsers import read_bounded
 
 
 class ItemInputSerializer(serializers.Serializer):
@@ -51,7 +52,8 @@ class EdifactParser(BaseParser):
     media_type = "application/edifact"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read().decode("utf-8", errors="replace")
+        content = read_bounded(stream, port_uploads.max_bytes("edifact"))
+        return content.decode("utf-8", errors="replace")
 
 
 class EdifactPlainParser(EdifactParser):

@@ -35,6 +35,9 @@ MAX_LIST = 1000  # any other list field (HS codes of a rule, items of a certific
 MAX_BATCH_DECLARATIONS = 500  # declarations in one batch request
 
 # --- Bodies and uploads (the size of each kind of upload as sent: port/uploads.py) ---------
+MAX_REQUEST_BYTES = (
+    25 * 1024 * 1024
+)  # any API request: the largest upload (a 20 MB scan) and its form
 MAX_JSON_BYTES = 5 * 1024 * 1024  # a JSON body (999 goods lines take ~350 KB)
 MAX_JSON_DEPTH = 32  # nesting of a JSON body (the deepest real body nests 4)
 MAX_ERP_UNCOMPRESSED_BYTES = 50 * 1024 * 1024  # an XLSX once unzipped

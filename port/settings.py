@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "port.middleware.ApiErrorsMiddleware",  # first: sees every response; /api/ errors are JSON
     "port.observability.RequestIdMiddleware",
     "port.observability.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -240,6 +241,8 @@ if env("STORAGE_BUCKET"):
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
 MEDIA_URL = "/media/"
+# A form's fields (not its files) and any body read whole: as much as a JSON body may be.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -248,6 +251,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON bounded in size and nesting (docs/api-limits.md); forms for the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "port.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
