@@ -26,6 +26,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self.user
         ):
             await self._join(live.organisation_group(organisation_id))
+        await self._join(live.user_group(self.user.pk))
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "groups_joined"):  # accepted (an anonymous socket never was)

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "analytics.apps.AnalyticsConfig",
     "alarms.apps.AlarmsConfig",
     "zones.apps.ZonesConfig",
+    "ecommerce.apps.EcommerceConfig",
+    "notifications.apps.NotificationsConfig",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +174,17 @@ CELERY_TIMEZONE = "UTC"
 # can set tighter ones (`--time-limit`, docker-compose.yml).
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "240")
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "300")
+# Mail for notifications: the console in development; any Django backend in production
+# (EMAIL_URL-style settings below, or django-anymail's backends for a provider's API).
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Portwise <noreply@portwise.local>")
+# SMS through an adapter with `send(to=, text=)`; the console one logs (number masked).
+SMS_BACKEND = env("SMS_BACKEND", "notifications.sms.ConsoleSms")
 # How long replays of an Idempotency-Key and finished terminal webhooks are kept.
 IDEMPOTENCY_RETENTION_DAYS = envint("IDEMPOTENCY_RETENTION_DAYS", "7")
 WEBHOOK_RETENTION_DAYS = envint("WEBHOOK_RETENTION_DAYS", "30")
@@ -286,6 +299,10 @@ SPECTACULAR_SETTINGS = {
         "DangerousGoodsFlagStatusEnum": "shipping.models.DangerousGoodsFlag.Status",
         "BoardingStatusEnum": "shipping.models.BoardingAppointment.Status",
         "DeclarationKindEnum": "declarations.models.Declaration.Kind",
+        "EcommerceTradeModeEnum": "ecommerce.models.TradeMode",
+        "EcommerceInspectionOutcomeEnum": ["released", "held", "sent_back"],
+        "DeclarationTradeModeEnum": "declarations.models.Declaration.TradeMode",
+        "AlarmOutcomeEnum": "alarms.models.Alarm.Outcome",
     },
 }
 

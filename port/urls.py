@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("inspection.api_urls")),
     path("", include("shipping.api_urls")),
     path("", include("analytics.api_urls")),
+    path("", include("ecommerce.api_urls")),
     path("", include("zones.api_urls")),
     path("", include("alarms.api_urls")),
 ]
@@ -33,6 +34,8 @@ urlpatterns = [
     path("certificates/", include("certificates.urls")),
     path("shipping/", include("shipping.urls")),
     path("analytics/", include("analytics.urls")),
+    path("ecommerce/", include("ecommerce.urls")),
+    path("notifications/", include("notifications.urls")),
     path("zones/", include("zones.urls")),
     path("alarms/", include("alarms.urls")),
     path("verify/", certificate_views.verify, name="verify"),
