@@ -85,9 +85,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "port.middleware.ApiErrorsMiddleware",  # first: sees every response; /api/ errors are JSON
     "port.observability.RequestIdMiddleware",
     "port.observability.MetricsMiddleware",
+    "port.middleware.ApiErrorsMiddleware",  # outside the rest: /api/ errors are JSON, always
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
