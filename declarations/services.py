@@ -444,13 +444,21 @@ def guarantee_account_set(*, enterprise: Organisation, quota: Decimal) -> Guaran
     return account
 
 
-def _guarantee_draw(declaration: Declaration, *, user: User) -> None:
-    enterprise = declaration.enterprise
-    if enterprise.credit_rating == Organisation.CreditRating.CERTIFIED:
-        return  # certified (AEO) enterprises are exempt from the guarantee
-    amount = _guarantee_amount(declaration)
-    # One conditional UPDATE: PostgreSQL re-checks the WHERE after waiting for a concurrent
-    # drawer's row lock, so two filings can never both take the last of the quota.
+# Apps that may stop an enterprise drawing on its guarantee (billing: an overdue bill),
+# each a function of the enterprise's id giving the reason, or None. Set in AppConfig.ready.
+GUARANTEE_BLOCKERS: list = []
+
+
+def guarantee_draw(*, enterprise: Organisation, amount: Decimal) -> None:
+    """Take `amount` CNY of the enterprise's guarantee quota, or raise InvalidInput.
+
+    One conditional UPDATE: PostgreSQL re-checks the WHERE after waiting for a concurrent
+    drawer's row lock, so two draws can never both take the last of the quota.
+    """
+    for blocker in GUARANTEE_BLOCKERS:
+        reason = blocker(enterprise.pk)
+        if reason:
+            raise InvalidInput({"guarantee": [reason]})
     drawn = GuaranteeAccount.objects.filter(
         enterprise=enterprise, used__lte=F("quota") - amount
     ).update(used=F("used") + amount, updated_at=timezone.now())
@@ -468,6 +476,14 @@ def _guarantee_draw(declaration: Declaration, *, user: User) -> None:
                 ]
             }
         )
+
+
+def _guarantee_draw(declaration: Declaration, *, user: User) -> None:
+    enterprise = declaration.enterprise
+    if enterprise.credit_rating == Organisation.CreditRating.CERTIFIED:
+        return  # certified (AEO) enterprises are exempt from the guarantee
+    amount = _guarantee_amount(declaration)
+    guarantee_draw(enterprise=enterprise, amount=amount)
     declaration.guarantee_amount = amount
     declaration.save(update_fields=["guarantee_amount", "updated_at"])
     timeline_record(

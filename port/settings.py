@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "analytics.apps.AnalyticsConfig",
     "alarms.apps.AlarmsConfig",
     "zones.apps.ZonesConfig",
+    "billing.apps.BillingConfig",
     "ecommerce.apps.EcommerceConfig",
     "notifications.apps.NotificationsConfig",
 ]
@@ -183,6 +184,8 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Portwise <noreply@portwise.local>")
+# Online duty payment through a bank adapter with `charge(payer=, amount_cents=, reference=)`.
+BANK_BACKEND = env("BANK_BACKEND", "billing.bank.SimulatedBank")
 # SMS through an adapter with `send(to=, text=)`; the console one logs (number masked).
 SMS_BACKEND = env("SMS_BACKEND", "notifications.sms.ConsoleSms")
 # How long replays of an Idempotency-Key and finished terminal webhooks are kept.
