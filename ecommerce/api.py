@@ -107,7 +107,13 @@ class ListPage(CursorPagination):
     page_size = 50
 
 
-@extend_schema(responses=ListSerializer(many=True))
+class ListPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ListSerializer(many=True)
+
+
+@extend_schema(responses=ListPageSerializer)
 @api_view(["GET"])
 def list_index(request):
     lists = queries.list_list(user=request.user, filters=request.query_params)
