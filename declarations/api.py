@@ -8,9 +8,10 @@ from rest_framework.response import Response
 from declarations import edifact, queries, services, uploads
 from declarations.filters import DeclarationFilter
 from declarations.models import Declaration, DeclarationItem, ErpUpload
-from port import structure
+from port import limits, structure
 from port import uploads as port_uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
+from port.parsers import BatchJSONParser, read_bounded
 
 
 class ItemInputSerializer(serializers.Serializer):
@@ -51,7 +52,8 @@ class EdifactParser(BaseParser):
     media_type = "application/edifact"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read().decode("utf-8", errors="replace")
+        content = read_bounded(stream, port_uploads.max_bytes("edifact"))
+        return content.decode("utf-8", errors="replace")
 
 
 class EdifactPlainParser(EdifactParser):
@@ -83,7 +85,9 @@ class DeclarationCreateSerializer(serializers.Serializer):
     port_call = serializers.IntegerField(help_text="Port call id (vessel and voyage)")
     bl_number = serializers.CharField(max_length=35, allow_blank=True)
     containers = serializers.ListField(
-        child=serializers.CharField(max_length=20), help_text="ISO 6346 numbers"
+        child=serializers.CharField(max_length=20),
+        max_length=limits.MAX_CONTAINERS,
+        help_text="ISO 6346 numbers",
     )
     trade_mode = serializers.CharField(max_length=4, default="0110")
     port_of_loading = serializers.CharField(max_length=6, required=False, allow_blank=True)
@@ -103,7 +107,7 @@ class DeclarationCreateSerializer(serializers.Serializer):
     direct_delivery = serializers.BooleanField(default=False)
     permits_involved = serializers.BooleanField(default=False)
     quarantine_involved = serializers.BooleanField(default=False)
-    items = ItemInputSerializer(many=True)
+    items = ItemInputSerializer(many=True, max_length=limits.MAX_GOODS_LINES)
     draft = serializers.BooleanField(
         default=False, help_text="Save as a draft instead of submitting at once"
     )
@@ -117,8 +121,7 @@ class DeclarationReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, allow_blank=True)
 
 
-# Declarations per batch request: a vessel's worth of one filer in one request.
-MAX_BATCH = 5000
+MAX_BATCH = limits.MAX_BATCH_DECLARATIONS
 
 
 class DeclarationBatchEntrySerializer(DeclarationCreateSerializer):
@@ -347,7 +350,7 @@ class DeclarationViewSet(
         responses={200: DeclarationBatchResultSerializer},
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], parser_classes=[BatchJSONParser])
     def batch(self, request):
         """File up to 5,000 declarations in one request: the good ones are filed, each bad
         one is reported by index and field.
