@@ -236,6 +236,15 @@ def _earlier_by_reference(declarant, entries: list[FilingEntry]) -> dict[str, De
 
 def _validate_batch(user: User, todo: list) -> list[tuple[BatchResult, bulk.NewDeclaration]]:
     """Validate each declaration of the batch; set the errors of the bad ones on their result."""
+    sized = []
+    for result, entry in todo:  # lists past the limits are refused before anything is read
+        try:
+            _check_sizes(entry.filing)
+        except InvalidInput as error:
+            result.errors = error.errors
+        else:
+            sized.append((result, entry))
+    todo = sized
     ref = bulk.filing_reference(user=user, filings=[entry.filing for _, entry in todo])
     claimed: dict[str, int] = {}  # container number, summary id -> index in the batch
     references: dict[str, int] = {}
@@ -839,6 +848,7 @@ def _messages(error: ValidationError) -> list[str]:
 def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
     """Validate one declaration (an update or an amendment of `declaration`): the rules of
     `_validate_against`, with its own reference data."""
+    _check_sizes(filing)
     ref = bulk.filing_reference(
         user=user, filings=[filing], exclude_declaration_id=declaration.pk if declaration else None
     )
@@ -847,8 +857,8 @@ def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
 
 def _validate_against(filing: FilingInput, ref: bulk.FilingReference) -> Cleaned:
     """Every field and cross-field rule of a filing, all errors at once (InvalidInput),
-    against reference data read once per batch: the one validation of every way in."""
-    _check_sizes(filing)
+    against reference data read once per batch: the one validation of every way in.
+    The caller has checked the sizes of its lists (`_check_sizes`)."""
     errors: dict = {}
     enterprise = _validate_enterprise(ref, filing, errors)
     port_call = _validate_port_call(ref, filing, errors)
