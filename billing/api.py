@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from billing import queries, services
 from billing.models import Payment, TaxBill, TaxBillLine
-from port.api import IdempotentCreateMixin
+from port.api import IdempotentMixin
 
 
 class LineSerializer(serializers.ModelSerializer):
@@ -66,7 +66,7 @@ class PayInput(serializers.Serializer):
 
 
 class BillViewSet(
-    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    IdempotentMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """The enterprise's tax bills (duty, consumption tax, VAT per line, in cents of CNY)."""
 

@@ -6,7 +6,7 @@ none is good (400). An `Idempotency-Key` makes a repeat return the first answer.
 """
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -107,7 +107,17 @@ class ListPage(CursorPagination):
     page_size = 50
 
 
-@extend_schema(responses=ListSerializer(many=True))
+@extend_schema(
+    responses=inline_serializer(
+        "ListPage",
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": ListSerializer(many=True),
+        },
+    ),
+    parameters=[OpenApiParameter("cursor", str, description="From `next` or `previous`")],
+)
 @api_view(["GET"])
 def list_index(request):
     lists = queries.list_list(user=request.user, filters=request.query_params)
