@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "shipping.apps.ShippingConfig",
     "certificates.apps.CertificatesConfig",
     "analytics.apps.AnalyticsConfig",
+    "reference.apps.ReferenceConfig",
 ]
 
 MIDDLEWARE = [
