@@ -1,9 +1,11 @@
 # Portwise production image: one image for the web, worker, beat and migrate services
-# (see docker-compose.yml). It never starts the embedded servers: DATABASE_URL and
-# REDIS_URL must point at real PostgreSQL and Redis.
+# (see docker-compose.yml, deploy/k8s). It carries no embedded servers (the `embedded` extra is
+# for development only): DATABASE_URL and REDIS_URL must point at real PostgreSQL and Redis.
+# Pin both base images by digest when you build for production
+# (FROM python:3.12-slim@sha256:…); `docker buildx imagetools inspect` prints the digest.
 
 # --- front-end libraries ----------------------------------------------------------------
-FROM node:20-slim AS assets
+FROM node:22-slim AS assets
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +13,7 @@ COPY scripts ./scripts
 RUN npm run build
 
 # --- the application --------------------------------------------------------------------
-FROM python:3.11-slim
+FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -30,11 +32,10 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb')); \
-print('\n'.join(d['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+# Dependencies first, from the production lock alone (every package pinned with its hash),
+# so code changes reuse this layer.
+COPY requirements-prod.lock ./
+RUN pip install --require-hashes -r requirements-prod.lock
 
 COPY . .
 COPY --from=assets /app/port/static/vendor port/static/vendor
@@ -50,4 +51,4 @@ RUN export DEBUG=0 SECRET_KEY=build-only \
 USER portwise
 EXPOSE 8000
 # WEB_CONCURRENCY sets uvicorn's number of worker processes.
-CMD ["sh", "-c", "exec uvicorn port.asgi:application --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips='*' --lifespan off"]
+CMD ["sh", "-c", "exec uvicorn port.asgi:application --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips ${FORWARDED_ALLOW_IPS:-127.0.0.1} --lifespan off"]

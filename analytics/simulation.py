@@ -286,13 +286,13 @@ def apply_certificate(rng: random.Random) -> str | None:
 
 
 def berth_vessel(rng: random.Random) -> str | None:
-    """An expected vessel whose manifest is filed comes alongside a free berth of its
-    terminal."""
+    """An expected vessel comes alongside a free berth of its terminal: first one already
+    past its ETA (the demo port's own calls, on a fresh start), then one whose manifest is
+    filed."""
+    expected = port_call_choices().filter(status=PortCall.Status.EXPECTED)
     call = (
-        port_call_choices()
-        .filter(status=PortCall.Status.EXPECTED, manifest_entries__isnull=False)
-        .distinct()
-        .first()
+        expected.filter(eta__lte=timezone.now()).order_by("eta").first()
+        or expected.filter(manifest_entries__isnull=False).distinct().first()
     )
     if call is None:
         return None

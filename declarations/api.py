@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from declarations import edifact, queries, services, uploads
 from declarations.filters import DeclarationFilter
 from declarations.models import Declaration, DeclarationItem, ErpUpload
+from port import uploads as port_uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 
 
@@ -404,7 +405,10 @@ class ErpUploadSerializer(serializers.ModelSerializer):
 
 
 class ErpUploadCreateSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV or XLSX in the layout of docs/erp-upload.md")
+    file = serializers.FileField(
+        help_text="CSV or XLSX in the layout of docs/erp-upload.md; 5 MB at most",
+        validators=[port_uploads.validate_erp_file],
+    )
 
 
 class ErpUploadViewSet(

@@ -260,3 +260,19 @@ def export_port_call_of(*, container_number: str) -> int | None:
         .values_list("port_call_id", flat=True)
         .first()
     )
+
+
+def live_declared_containers() -> QuerySet[DeclarationContainer]:
+    """Containers of declarations past draft and not withdrawn (to compose into other queries,
+    e.g. reconciliation against the manifest and the gate)."""
+    return DeclarationContainer.objects.exclude(declaration__status__in=NOT_LIVE)
+
+
+def released_declared_containers() -> QuerySet[DeclarationContainer]:
+    return DeclarationContainer.objects.filter(declaration__status=Declaration.Status.RELEASED)
+
+
+def declaration_numbers(*, declaration_ids: list[int]) -> dict[int, str]:
+    """Each declaration's number (or its id while a draft has none), for messages."""
+    rows = Declaration.objects.filter(pk__in=declaration_ids).values_list("pk", "number")
+    return {pk: number or f"#{pk}" for pk, number in rows}

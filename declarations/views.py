@@ -1,6 +1,7 @@
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -9,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from declarations import forms, queries, reference, services, uploads
 from inspection import queries as inspection_queries
+from port import uploads as port_uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.timeline import timeline_for
 
@@ -226,6 +228,7 @@ def upload_list(request):
         try:
             if file is None:
                 raise InvalidInput({"file": [_("Choose a CSV or XLSX file.")]})
+            _check_erp_file(file)
             upload = uploads.erp_upload_create(
                 user=request.user, file_name=file.name, content=file.read()
             )
@@ -242,6 +245,14 @@ def upload_list(request):
         {"page": page, "file_errors": error},
         status=400 if error else 200,
     )
+
+
+def _check_erp_file(file) -> None:
+    """The content and size check shared by every upload (port.uploads), before reading."""
+    try:
+        port_uploads.check_erp_file(file)
+    except ValidationError as refused:
+        raise InvalidInput({"file": refused.messages}) from None
 
 
 @login_required

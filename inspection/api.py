@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from inspection import diversion, queries, services
 from inspection.models import GateEvent, Inspection
+from port import uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)
@@ -53,7 +54,13 @@ class RecordSerializer(serializers.Serializer):
     result = serializers.CharField(allow_blank=True, required=False, default="")
     findings = serializers.CharField(allow_blank=True, required=False, default="")
     image_verdict = serializers.CharField(allow_blank=True, required=False, default="")
-    scan_image = serializers.FileField(required=False, allow_null=True, default=None)
+    scan_image = serializers.FileField(
+        required=False,
+        allow_null=True,
+        default=None,
+        validators=[uploads.image_validator("scan")],
+        help_text="JPEG, PNG, TIFF or WebP, checked by its content; 20 MB at most",
+    )
 
 
 class FinishSerializer(serializers.Serializer):

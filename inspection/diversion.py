@@ -8,13 +8,13 @@ ship-side pickups and inspected containers go straight to their place: one each.
 
 import hashlib
 import hmac
+import http.client
 import json
 import secrets
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Count, Q
@@ -33,7 +33,7 @@ from inspection.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from port import live
+from port import live, outbound
 from port.errors import InvalidInput, NotYours
 from port.models import Container, PortCall, TimelineEvent, User
 from port.queries import organisation_ids_for
@@ -399,25 +399,21 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery:
         return delivery
     body = json.dumps(delivery.payload, cls=DjangoJSONEncoder).encode()
     timestamp = str(int(now.timestamp()))
-    request = urllib.request.Request(  # noqa: S310 - URLField admits only http(s)
-        delivery.endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "X-Portwise-Event": delivery.event,
-            "X-Portwise-Delivery": str(delivery.pk),
-            "X-Portwise-Timestamp": timestamp,
-            "X-Portwise-Signature": "sha256=" + sign(delivery.endpoint.secret, body, timestamp),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-Portwise-Event": delivery.event,
+        "X-Portwise-Delivery": str(delivery.pk),
+        "X-Portwise-Timestamp": timestamp,
+        "X-Portwise-Signature": "sha256=" + sign(delivery.endpoint.secret, body, timestamp),
+    }
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310 - the operator's own https URL
-            error = "" if 200 <= response.status < 300 else f"HTTP {response.status}"
-    except urllib.error.HTTPError as failure:
-        error = f"HTTP {failure.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as failure:
-        error = str(getattr(failure, "reason", failure))[:300]
+        # Resolved and checked again now: the name may point elsewhere since registration.
+        status = outbound.post(delivery.endpoint.url, body, headers, timeout=WEBHOOK_TIMEOUT)
+        error = "" if 200 <= status < 300 else f"HTTP {status}"
+    except outbound.Refused as refused:
+        error = str(refused)[:300]
+    except (OSError, http.client.HTTPException) as failure:
+        error = (str(failure) or type(failure).__name__)[:300]
     delivery = _record_attempt(delivery, error)
     if delivery.status == WebhookDelivery.Status.PENDING:
         from inspection.tasks import webhook_deliver_task
@@ -484,8 +480,23 @@ def webhook_endpoint_set(*, user: User, url: str) -> WebhookEndpoint:
         raise InvalidInput(
             {"url": [_("Enter the http(s) address that receives the webhook.")]}
         ) from None
+    try:
+        outbound.check_url(url)  # public addresses only, unless settings allow the host
+    except ValidationError as refused:
+        raise InvalidInput({"url": refused.messages}) from None
     endpoint, _created = WebhookEndpoint.objects.update_or_create(
         organisation=operator,
         defaults={"url": url, "secret": secrets.token_hex(32), "is_active": True},
     )
     return endpoint
+
+
+def webhook_deliveries_purge(*, now=None) -> int:
+    """Delete delivered and given-up webhook deliveries older than WEBHOOK_RETENTION_DAYS
+    (pending ones stay, whatever their age); return how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    deleted, _ = WebhookDelivery.objects.filter(
+        updated_at__lt=cutoff,
+        status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
+    ).delete()
+    return deleted

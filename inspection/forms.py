@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from inspection.models import Inspection, Outcome, RiskRule
+from port import uploads
 from port.models import Organisation
 
 
@@ -111,8 +112,14 @@ class RecordForm(forms.Form):
     findings = forms.CharField(
         label=_("Findings"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
-    scan_image = forms.ImageField(label=_("Scan image (H986)"), required=False)
-    photos = MultipleImageField(label=_("Photos"), required=False)
+    scan_image = forms.ImageField(
+        label=_("Scan image (H986)"),
+        required=False,
+        validators=[uploads.image_validator("scan")],
+    )
+    photos = MultipleImageField(
+        label=_("Photos"), required=False, validators=[uploads.image_validator("photo")]
+    )
     image_verdict = forms.ChoiceField(
         label=_("Image review"),
         choices=[("", "—"), *Inspection.ImageVerdict.choices],

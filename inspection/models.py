@@ -104,6 +104,9 @@ class RuleSetVersion(models.Model):
     rules = models.JSONField()
     # The seed of random sampling: a decision can be replayed exactly.
     seed = models.CharField(max_length=32)
+    # The sampling algorithm (inspection.engine.SAMPLING_*): versions activated before the
+    # compiled engine keep SHA-256 (1), so that their decisions replay as they were made.
+    sampling = models.PositiveSmallIntegerField(default=2, db_default=1)
     activated_at = models.DateTimeField(auto_now_add=True)
     activated_by = models.ForeignKey(
         "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"

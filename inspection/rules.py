@@ -1,19 +1,14 @@
-"""The rules engine: pure functions over plain data, so a decision can be replayed.
+"""What the rules decide, over plain data, so a decision can be replayed.
 
-A rule set version holds snapshots of rules (dicts). `evaluate` decides every container of
-one consignment in memory; the callers read the consignment in one query and write the
-decisions in bulk.
+A rule set version holds snapshots of rules (dicts, `rule_snapshot`). `matches` says, in
+one readable place, when a rule holds for a consignment; `inspection.engine` compiles a
+rule set into indexes that decide the same, fast, for batches (and samples). `evaluate`
+decides every container of one consignment.
 """
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-
-from inspection.models import Outcome
-
-# When several rules hit, the first of these wins: the more thorough inspection.
-OUTCOME_STRENGTH = [Outcome.QUARANTINE, Outcome.MANUAL, Outcome.SCAN, Outcome.RELEASE]
 
 
 @dataclass(frozen=True)
@@ -91,40 +86,13 @@ def _value_outside(rule: dict, value_per_kg: Decimal | None) -> bool:
     )
 
 
-def sample(seed: str, rule_id: int, container: str) -> Decimal:
-    """A number in [0, 1), the same for the same seed, rule and container."""
-    digest = hashlib.sha256(f"{seed}:{rule_id}:{container}".encode()).hexdigest()
-    return Decimal(int(digest[:8], 16)) / Decimal(2**32)
-
-
 def evaluate(
-    consignment: Consignment, rules: list[dict], seed: str
+    consignment: Consignment, rules: list[dict], seed: str, *, sampling: int | None = None
 ) -> dict[str, tuple[str, list[dict]]]:
-    """For each container: the outcome and every rule that hit it."""
-    matching = [
-        r for r in sorted(rules, key=lambda r: (r["priority"], r["id"])) if matches(r, consignment)
-    ]
-    decided = {}
-    for container in consignment.containers:
-        hits = [
-            r
-            for r in matching
-            if (not r.get("dangerous_goods") or container in consignment.dangerous_containers)
-            and sample(seed, r["id"], container) < Decimal(r["sampling_rate"])
-        ]
-        outcome = min(
-            (r["action"] for r in hits), key=OUTCOME_STRENGTH.index, default=Outcome.RELEASE
-        )
-        decided[container] = (
-            outcome,
-            [
-                {
-                    "rule": r["id"],
-                    "name": r["name"],
-                    "reason": r["public_reason"],
-                    "action": r["action"],
-                }
-                for r in hits
-            ],
-        )
-    return decided
+    """For each container: the outcome and every rule that hit (the most thorough action
+    wins; hits in priority order). Compiles `rules` each call: for snapshots that belong to
+    no stored version. Stored versions go through `engine.compile_rule_set`, compiled once."""
+    from inspection import engine
+
+    compiled = engine.compile_rules(rules, sampling=sampling or engine.SAMPLING_BLAKE2B)
+    return compiled.evaluate(consignment, seed)

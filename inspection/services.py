@@ -5,15 +5,16 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alarms import services as alarm_services
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
-from inspection import diversion, events, queries, rules
+from inspection import diversion, engine, events, queries, rules
 from inspection.models import (
     Alert,
     Decision,
@@ -26,13 +27,15 @@ from inspection.models import (
     RuleSetVersion,
 )
 from inspection.tasks import decisions_make_for_port_call_task
-from port import live
+from port import live, uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for, organisation_ids_for
 from port.timeline import timeline_record, timeline_record_many
 from port.transitions import transition
 from shipping import queries as shipping_queries
+
+MAX_PHOTOS = 20  # photos recorded at once on a ticket
 
 # ---------------------------------------------------------------- rule sets
 
@@ -81,6 +84,7 @@ def rule_dry_run(*, rule: RiskRule, watched_enterprise_ids: list[int], days: int
     snapshot["id"] = snapshot["id"] or 0
     since = timezone.now() - timedelta(days=days)
     declarations = declaration_queries.declarations_for_assessment().filter(submitted_at__gte=since)
+    compiled = engine.compile_rules([snapshot])
     selected, declarations_hit, containers_seen = [], 0, 0
     dangerous_by_call: dict[int, frozenset[str]] = {}
     for declaration in declarations.iterator(chunk_size=500):
@@ -90,7 +94,7 @@ def rule_dry_run(*, rule: RiskRule, watched_enterprise_ids: list[int], days: int
             )
         consignment = _consignment(declaration, dangerous_by_call[declaration.port_call_id])
         containers_seen += len(consignment.containers)
-        decided = rules.evaluate(consignment, [snapshot], seed="dry-run")
+        decided = compiled.evaluate(consignment, seed="dry-run")
         hit = [number for number, (outcome, _hits) in decided.items() if outcome != Outcome.RELEASE]
         if hit:
             declarations_hit += 1
@@ -227,6 +231,8 @@ def decisions_make_many(
         return {}
     version = RuleSetVersion.objects.order_by("-number").first()
     existing = _decisions_by_declaration([d.pk for d in declarations])
+    # A seed is drawn with the algorithm of the version it came from.
+    sampling_of = dict(RuleSetVersion.objects.values_list("seed", "sampling"))
     areas = _first_area_by_terminal({d.port_call.terminal_id for d in declarations})
     dangerous = {
         call_id: shipping_queries.dangerous_containers(port_call_id=call_id)
@@ -241,6 +247,7 @@ def decisions_make_many(
             area=areas.get(declaration.port_call.terminal_id),
             dangerous=dangerous[declaration.port_call_id],
             locked=locked,
+            sampling_of=sampling_of,
         )
         new.extend(made)
         changed.extend(redecided)
@@ -274,7 +281,7 @@ def _is_open(decision: Decision) -> bool:
     )
 
 
-def _decide(declaration, decisions, *, version, area, dangerous, locked):
+def _decide(declaration, decisions, *, version, area, dangerous, locked, sampling_of):
     """New decisions for the declaration's undecided containers, and (decision, what it
     was) for each open decision the current version decides otherwise. In memory."""
     current = version.pk if version else None
@@ -284,9 +291,8 @@ def _decide(declaration, decisions, *, version, area, dangerous, locked):
         seed = first.sampling_seed or (
             first.rule_set_version.seed if first.rule_set_version else seed
         )
-    decided = rules.evaluate(
-        _consignment(declaration, dangerous), version.rules if version else [], seed
-    )
+    compiled = engine.compile_rule_set(version, sampling=sampling_of.get(seed))
+    decided = compiled.evaluate(_consignment(declaration, dangerous), seed)
     by_container = {d.container_id: d for d in decisions}
     made, redecided = [], []
     for container in declaration.containers.all():
@@ -602,6 +608,7 @@ def inspection_record(
         errors["image_verdict"] = [_("Choose a verdict from the list.")]
     if image_verdict and not (scan_image or inspection.scan_image):
         errors["image_verdict"] = [_("Attach the scan image you reviewed.")]
+    errors.update(_image_errors(scan_image, photos))
     if errors:
         raise InvalidInput(errors)
     fields = {"result": result, "findings": findings.strip(), "image_verdict": image_verdict}
@@ -621,6 +628,20 @@ def inspection_record(
         data={"result": result, "image_verdict": image_verdict, "photos": len(photos)},
     )
     return inspection
+
+
+def _image_errors(scan_image, photos) -> dict:
+    """Each file is checked by its content (port.uploads) and named for what it is."""
+    if len(photos) > MAX_PHOTOS:
+        return {"photos": [_("Attach at most %(count)s photos.") % {"count": MAX_PHOTOS}]}
+    errors: dict[str, list[str]] = {}
+    files = [("scan_image", "scan", scan_image)] if scan_image else []
+    for field, kind, file in [*files, *(("photos", "photo", photo) for photo in photos)]:
+        try:
+            file.name = uploads.name_for(file, kind)
+        except ValidationError as refused:
+            errors.setdefault(field, []).extend(refused.messages)
+    return errors
 
 
 @transaction.atomic
@@ -843,6 +864,19 @@ def _alert_customs(event: GateEvent, terminal) -> None:
         % {"terminal": terminal.name, "reason": event.reason},
     )
     live.publish_on_commit(groups=[events.queue_group(office.pk)], event=events.alert_raised(alert))
+    # The alarm officers work to the end (acknowledge, assign, close); the alert stays the
+    # queue board's notice.
+    alarm_services.alarm_raise(
+        spec=alarm_services.AlarmSpec(
+            kind="gate.refused",
+            severity="high",
+            customs_office_id=office.pk,
+            dedupe_key=f"gate-event:{event.pk}",
+            subject=event.container.number,
+            message=alert.message,
+            data={"gate_event": event.pk, "terminal": terminal.code},
+        )
+    )
 
 
 def _terminal_ids_for(user: User) -> list[int]:

@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from inspection import forms, queries, services
 from inspection.models import Inspection
+from port import uploads
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.queries import customs_office_ids_for, organisation_ids_for
 
@@ -333,4 +334,4 @@ def ticket_file(request, inspection_id: int, kind: str, photo_id: int | None = N
         if photo is None:
             raise Http404("No such file")
         file = photo.image
-    return FileResponse(file.open("rb"), filename=file.name.rsplit("/", 1)[-1])
+    return uploads.attachment_response(file)

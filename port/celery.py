@@ -1,15 +1,82 @@
 import os
+from fnmatch import fnmatchcase
 
 from celery import Celery
+
+from port import observability
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
 
 app = Celery("port")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+observability.connect_celery_signals()
+
+# Queues by workload, so a slow EDIFACT import or a terminal's dead webhook never delays an
+# assessment: each has its own worker pool and time limits in production (docker-compose.yml,
+# deploy/k8s). A task goes to the first workload a pattern of which matches its name; the rest
+# to the default queue (sweeps, mail). Queue names are the default queue's plus the workload
+# (`portwise.assessment`), so a test run's own default queue brings its own workload queues.
+WORKLOADS = {
+    "assessment": ["*assess*", "*decisions_make*", "*decide*", "*berthed*", "*dangerous_goods*"],
+    "imports": ["*import_run*", "*upload_process*", "*import_task"],
+    "webhooks": ["*webhook_deliver*"],
+    "analytics": ["analytics.*"],
+}
+
+
+def workload_of(task_name: str) -> str | None:
+    for workload, patterns in WORKLOADS.items():
+        if any(fnmatchcase(task_name, pattern) for pattern in patterns):
+            return workload
+    return None
+
+
+def queue_for(workload: str | None, default: str | None = None) -> str:
+    default = default or app.conf.task_default_queue
+    return f"{default}.{workload}" if workload else default
+
+
+def all_queues(default: str | None = None) -> list[str]:
+    """Every queue a worker serving all workloads listens on (`manage.py run`, tests)."""
+    return [queue_for(None, default), *(queue_for(w, default) for w in WORKLOADS)]
+
+
+def route_by_workload(name, args, kwargs, options, task=None, **kw):
+    return {"queue": queue_for(workload_of(name))}
+
+
+app.conf.task_routes = (route_by_workload,)
 
 # Periodic tasks are declared here, in one place, each with why its schedule is what it is.
 app.conf.beat_schedule = {
+    # Every 5 seconds: notifications for the timeline's new events (a cursor; idempotent),
+    # their e-mails and SMS queued as one task a batch.
+    "notifications-make": {
+        "task": "notifications.tasks.notifications_make_task",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
+    # Every 2 minutes: e-mails and SMS whose task was lost or gave up, sent now (once each).
+    "notifications-sweep": {
+        "task": "notifications.tasks.notifications_sweep_task",
+        "schedule": 120.0,
+    },
+    # Every hour: the timeline's partitions for this month and the next two exist (creating
+    # one is instant while it is empty; the DEFAULT partition catches anything meanwhile).
+    "port-timeline-partitions": {
+        "task": "port.tasks.timeline_partitions_ensure_task",
+        "schedule": 3600.0,
+    },
+    # Every hour: idempotency records and finished webhook deliveries past their retention.
+    "port-idempotency-purge": {
+        "task": "port.tasks.idempotency_records_purge_task",
+        "schedule": 3600.0,
+    },
+    "inspection-webhook-deliveries-purge": {
+        "task": "inspection.tasks.webhook_deliveries_purge_task",
+        "schedule": 3600.0,
+    },
     # Every 30 s: terminal webhooks whose next attempt is due (a retry, or a delivery whose
     # task was lost) are sent; a delivery is claimed before sending, so none goes twice.
     "inspection-webhook-sweep": {
@@ -40,6 +107,14 @@ app.conf.beat_schedule = {
     # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
     # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,
     # so the live dashboard trails the port by seconds; each run reads only new events.
+    # Every 5 minutes: reconciliation (zones/reconcile.py) compares the manifest, the
+    # declarations, the gates and the zone accounts; each run is a handful of set-based
+    # queries over a window, and a discrepancy raises its alarm once however often it is found.
+    "zones-reconcile": {
+        "task": "zones.tasks.reconcile_task",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     "analytics-rollups-consume": {
         "task": "analytics.tasks.rollups_consume_task",
         "schedule": 5.0,

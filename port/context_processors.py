@@ -32,12 +32,17 @@ NAVIGATION = [
         },
     ),
     (_("Dangerous goods"), "shipping:dg_flags", {K.MARITIME_SAFETY}),
+    (_("Alarms"), "alarms:board", {K.CUSTOMS_OFFICE}),
     # An agent's calls page lets it announce vessels and file for them.
     (_("Port calls"), "shipping:calls", {K.SHIPPING_AGENT}),
     (_("Port calls"), "port_calls", set(K) - {K.SHIPPING_AGENT}),
     (_("Dashboard"), "analytics:dashboard", ANALYTICS_KINDS),
     (_("Port map"), "analytics:map", ANALYTICS_KINDS),
 ]
+
+# Entries that depend on more than an organisation's kind, added by apps in their ready():
+# each a function of the user returning (label, URL name) pairs (zones: its members' pages).
+EXTRA_NAVIGATION: list = []
 
 
 def navigation(request):
@@ -50,5 +55,8 @@ def navigation(request):
     for label, name, allowed in NAVIGATION:
         if kinds & allowed and str(label) not in labels:  # the first entry of a label wins
             labels.add(str(label))
+            items.append({"label": label, "url": reverse(name), "active": name == current})
+    for extra in EXTRA_NAVIGATION:
+        for label, name in extra(user):
             items.append({"label": label, "url": reverse(name), "active": name == current})
     return {"navigation": items}

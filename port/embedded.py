@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import fasteners
 import psutil
@@ -45,6 +46,8 @@ DATABASE_NAME = "portwise"
 # PostgreSQL refuses to run as root; pgserver runs it as this system user (same name, so
 # data directories made by pgserver itself keep working).
 PG_SYSTEM_USER = "pgserver"
+# As root, where the server's files go when the project folder is closed to that user.
+PG_OUTSIDE_ROOT = Path(os.environ.get("PORTWISE_PG_OUTSIDE", "/var/lib/portwise"))
 START_TIMEOUT = 60  # seconds
 STOP_TIMEOUT = 30
 MAX_SOCKET_PATH = 100  # AF_UNIX allows 107 bytes; keep a margin
@@ -95,6 +98,20 @@ def celery_url(url: str) -> str:
     return "redis+socket://" + path + ("?" + "&".join(params) if params else "")
 
 
+def redis_url_with_db(url: str, db: int) -> str:
+    """`url` pointing at Redis database `db`: a path for redis://, a `db=` query for unix://.
+
+    A unix URL is rebuilt by hand: urlunsplit drops its empty host and would turn
+    ``unix:///path/redis.sock`` into ``unix:/path/redis.sock``, which neither redis-py nor
+    :func:`celery_url` recognises (kombu then falls back to AMQP).
+    """
+    if url.startswith("unix://"):
+        path, _, query = url[len("unix://") :].partition("?")
+        params = [p for p in query.split("&") if p and not p.startswith("db=")]
+        return f"unix://{path}?" + "&".join([*params, f"db={db}"])
+    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
+
+
 # --- helpers -------------------------------------------------------------------------
 
 
@@ -143,6 +160,33 @@ def _process(pid: int) -> psutil.Process | None:
 
 def _is_root() -> bool:
     return os.geteuid() == 0
+
+
+def _reachable_by_system_user(path: Path) -> bool:
+    """Whether PG_SYSTEM_USER (and its group alone) may enter every folder down to `path`.
+
+    The folders that do not exist yet will be created by us and are not counted.
+    """
+    try:
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
+        uid, gid = entry.pw_uid, entry.pw_gid
+    except KeyError:  # not created yet: it will have a group of its own
+        uid = gid = -1
+    path = Path(path).resolve()
+    for folder in [path, *path.parents]:
+        try:
+            info = folder.stat()
+        except FileNotFoundError:
+            continue
+        if info.st_uid == uid:
+            bit = 0o100
+        elif info.st_gid == gid:
+            bit = 0o010
+        else:
+            bit = 0o001
+        if not info.st_mode & bit:
+            return False
+    return True
 
 
 class _Handles:
@@ -273,6 +317,26 @@ class EmbeddedPostgres(_EmbeddedServer):
         super().__init__(data_dir)
         self.pgdata = self.data_dir / "pg"
         self.log = self.log_dir / "postgres.log"
+        self.bin_dir: Path | None = None  # found (or copied out) at the first use
+        if _is_root() and not _reachable_by_system_user(self.data_dir):
+            # A private parent (say root's 0700 home) keeps the system user out, and we change
+            # no folder's permissions outside the project: its files live in a folder of its own.
+            self.pgdata = self.outside_home / "pg"
+            self.log = self.outside_home / "postgres.log"
+
+    @property
+    def outside_home(self) -> Path:
+        """Where the server's files go as root when the system user cannot reach data_dir."""
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        return PG_OUTSIDE_ROOT / f"pg-{digest}"
+
+    def binaries(self) -> Path:
+        """The bin directory to run, copied out of a folder the system user cannot reach."""
+        if self.bin_dir is None:
+            self.bin_dir = _pg_bin()
+            if _is_root() and not _reachable_by_system_user(self.bin_dir):
+                self.bin_dir = self._copy_out(self.bin_dir.parent) / "bin"
+        return self.bin_dir
 
     # where things are
     @property
@@ -340,10 +404,12 @@ class EmbeddedPostgres(_EmbeddedServer):
 
     # starting and stopping
     def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
-        user = PG_SYSTEM_USER if _is_root() else None
+        # As root: the system user *and its group*, with no supplementary groups, so root's
+        # group bits never decide what postgres may open.
+        drop = {"user": PG_SYSTEM_USER, "group": PG_SYSTEM_USER, "extra_groups": []}
         return subprocess.run(  # noqa: S603 - our own bundled binaries
             args,
-            user=user,
+            **(drop if _is_root() else {}),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -353,23 +419,58 @@ class EmbeddedPostgres(_EmbeddedServer):
         )
 
     def _prepare_root(self) -> None:
-        """As root, postgres runs as PG_SYSTEM_USER: make the binaries and paths reachable."""
+        """As root, postgres runs as PG_SYSTEM_USER: create it, and let it read the binaries.
+
+        No folder outside the project has its permissions changed: where the data or the
+        binaries sit behind a folder the user cannot enter, they live in `outside_home`.
+        """
         if not _is_root():
             return
         try:
             pwd.getpwnam(PG_SYSTEM_USER)
         except KeyError:
-            useradd = ["useradd", "--system", "--no-create-home", PG_SYSTEM_USER]
+            useradd = ["useradd", "--system", "--no-create-home", "--user-group", PG_SYSTEM_USER]
             subprocess.run(useradd, check=True, capture_output=True)  # noqa: S603, S607
-        bin_dir = _pg_bin()
-        for path in (self.data_dir, bin_dir):  # o+x on every parent so the user can traverse
-            for parent in [path, *path.parents]:
-                mode = parent.stat().st_mode
-                if mode & 0o001 == 0:
-                    parent.chmod(mode | 0o001)
-        for path in (bin_dir, bin_dir.parent / "lib", bin_dir.parent / "share"):
+        if self.pgdata.parent == self.outside_home:
+            self._make_outside_home()
+        install = self.binaries().parent
+        for path in (install / "bin", install / "lib", install / "share"):
             if path.exists() and path.stat().st_mode & 0o005 != 0o005:  # a+rX, as chmod -R
                 subprocess.run(["chmod", "-R", "a+rX", str(path)], check=True)  # noqa: S603, S607
+
+    def _make_outside_home(self) -> Path:
+        home = self.outside_home
+        try:
+            home.mkdir(mode=0o755, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"As root the embedded PostgreSQL runs as the system user {PG_SYSTEM_USER}, "
+                f"which cannot enter {self.data_dir}; creating {home} for its files failed "
+                f"({exc.strerror}). Set PORTWISE_DATA_DIR to a folder every user can enter "
+                f"(such as /var/tmp/portwise), or set DATABASE_URL to use another PostgreSQL."
+            ) from None
+        if not _reachable_by_system_user(home):
+            raise EmbeddedServerError(
+                f"As root the embedded PostgreSQL runs as the system user {PG_SYSTEM_USER}, "
+                f"which can enter neither {self.data_dir} nor {home}. Set PORTWISE_DATA_DIR to "
+                f"a folder every user can enter (such as /var/tmp/portwise), or set "
+                f"DATABASE_URL to use another PostgreSQL."
+            )
+        return home
+
+    def _copy_out(self, install: Path) -> Path:
+        """A copy of pgserver's bin, lib and share in `outside_home`, made once per install."""
+        target = self._make_outside_home() / "pginstall"
+        stamp = str(install.resolve())
+        stamp_file = target / "copied-from"
+        if stamp_file.exists() and stamp_file.read_text() == stamp:
+            return target
+        shutil.rmtree(target, ignore_errors=True)
+        for part in ("bin", "lib", "share"):
+            if (install / part).exists():
+                shutil.copytree(install / part, target / part, symlinks=True)
+        stamp_file.write_text(stamp)
+        return target
 
     def _chown(self, path: Path) -> None:
         if _is_root():
@@ -389,13 +490,13 @@ class EmbeddedPostgres(_EmbeddedServer):
                     f"nothing you need, remove it and try again; a fresh database is created."
                 )
             self.pgdata.rmdir()
-        scratch = self.data_dir / "pg.initdb"
+        scratch = self.pgdata.with_name("pg.initdb")
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(mode=0o700)
         self._chown(scratch)
         result = self._run(
             [
-                str(_pg_bin() / "initdb"),
+                str(self.binaries() / "initdb"),
                 "-D",
                 str(scratch),
                 "-U",
@@ -452,7 +553,7 @@ class EmbeddedPostgres(_EmbeddedServer):
         self._chown(self.log)
         options = f"-h '' -k {shlex.quote(str(socket_dir))}"
         log_start = _size(self.log)
-        args = [str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log)]
+        args = [str(self.binaries() / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log)]
         args += ["-w", "-t", str(START_TIMEOUT), "-o", options, "start"]
         try:
             result = self._run(args, timeout=START_TIMEOUT + 10)
@@ -475,7 +576,14 @@ class EmbeddedPostgres(_EmbeddedServer):
 
     def stop(self) -> None:
         proc, _ = self._postmaster()
-        args = [str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-t", str(STOP_TIMEOUT)]
+        args = [
+            str(self.binaries() / "pg_ctl"),
+            "-D",
+            str(self.pgdata),
+            "-w",
+            "-t",
+            str(STOP_TIMEOUT),
+        ]
         try:
             result = self._run([*args, "-m", "fast", "stop"], timeout=STOP_TIMEOUT + 5)
             stopped = result.returncode == 0
@@ -602,11 +710,30 @@ class EmbeddedRedis(_EmbeddedServer):
             ]
         )
 
+    def _take_instance_lock(self) -> int | None:
+        """An fd holding the data folder's instance lock, or None if a server holds it.
+
+        The lock is handed to redis-server itself (it inherits the fd across its daemonising
+        fork), so it is held exactly as long as a server lives on this folder, whatever its
+        pid file says: a second server can never start on the same socket and files.
+        """
+        fd = os.open(self.dir / "instance.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
     def start(self) -> None:
         binary = _redis_server_bin()
         self.dir.mkdir(parents=True, exist_ok=True)
         if self.socket_path.parent != self.dir:
             self.socket_path.parent.mkdir(mode=0o755, exist_ok=True)
+        lock_fd = self._take_instance_lock()
+        if lock_fd is None:  # a server lives here without a usable pid file: wait for it
+            self._wait_for_running_instance()
+            return
         with contextlib.suppress(FileNotFoundError):
             self.pidfile.unlink()
         self.conf.write_text(self._config())
@@ -619,11 +746,14 @@ class EmbeddedRedis(_EmbeddedServer):
                 text=True,
                 timeout=30,
                 check=False,
+                pass_fds=(lock_fd,),
             )
             failed = result.returncode != 0
             output = (result.stdout + result.stderr).strip()
         except (OSError, subprocess.TimeoutExpired) as exc:
             failed, output = True, str(exc)
+        finally:
+            os.close(lock_fd)  # the server holds the lock now
         deadline = time.monotonic() + START_TIMEOUT
         while not failed and not self._ping():
             proc = self._pid()
@@ -637,6 +767,17 @@ class EmbeddedRedis(_EmbeddedServer):
                 f"If the data files are damaged and hold nothing you need, remove {self.dir} to "
                 f"start afresh; or set REDIS_URL to use another Redis."
             )
+
+    def _wait_for_running_instance(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._ping():
+            if time.monotonic() > deadline:
+                raise EmbeddedServerError(
+                    f"Another embedded Redis holds {self.dir} but does not answer on "
+                    f"{self.socket_path} {self._where()}. Find it with `fuser "
+                    f"{self.dir / 'instance.lock'}`, stop it, and try again."
+                )
+            time.sleep(0.1)
 
     def stop(self) -> None:
         proc = self._pid()
@@ -677,7 +818,30 @@ def redis(data_dir: Path) -> EmbeddedRedis:
     return _servers.setdefault(key, EmbeddedRedis(data_dir))  # type: ignore[return-value]
 
 
-if __name__ == "__main__":  # python -m port.embedded: exit 1 if a server runs on DATA_DIR
+def remove_data(data_dir: Path = DATA_DIR) -> str | None:
+    """Remove the embedded servers' data (and, as root, PostgreSQL's files kept outside).
+
+    Returns None when done, or a sentence saying why not (a server still runs).
+    """
+    servers = running(data_dir)
+    if servers:
+        return (
+            f"Not removing {data_dir}: {', '.join(servers)} still running on it. Stop "
+            f"`make run` (and any manage.py shell or worker) first."
+        )
+    outside = postgres(data_dir).outside_home
+    for path in (Path(data_dir), outside):
+        shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
+if __name__ == "__main__":
+    # python -m port.embedded: exit 1 if a server runs on DATA_DIR;
+    # python -m port.embedded --remove: remove its data when none runs (`make clean-data`).
+    if sys.argv[1:] == ["--remove"]:
+        problem = remove_data()
+        print(problem or f"Removed the embedded servers' data ({DATA_DIR}).")
+        sys.exit(1 if problem else 0)
     servers = running()
     print(f"{DATA_DIR}: " + (", ".join(servers) + " running" if servers else "no server running"))
     sys.exit(1 if servers else 0)

@@ -364,6 +364,22 @@ class TimelineEvent(models.Model):
         DG_CHECKED = "shipping.dg_checked", _("Dangerous goods cross-checked")
         DG_FLAG_RESOLVED = "shipping.dg_flag_resolved", _("Dangerous-goods flag resolved")
         BOARDING_CHANGED = "shipping.boarding_changed", _("Boarding appointment changed")
+        ALARM_RAISED = "alarm.raised", _("Alarm raised")
+        ALARM_ACKNOWLEDGED = "alarm.acknowledged", _("Alarm acknowledged")
+        ALARM_ASSIGNED = "alarm.assigned", _("Alarm assigned")
+        ALARM_ANNOTATED = "alarm.annotated", _("Alarm annotated")
+        ALARM_CLOSED = "alarm.closed", _("Alarm closed")
+        ZONE_MOVEMENT_FILED = "zone.movement_filed", _("Zone movement filed")
+        ZONE_GATE_RELEASED = "zone.gate_released", _("Zone gate: truck released")
+        ZONE_GATE_STOPPED = "zone.gate_stopped", _("Zone gate: truck stopped")
+        TRANSIT_OPENED = "zone.transit_opened", _("Transit under e-seal opened")
+        TRANSIT_WRITTEN_OFF = "zone.transit_written_off", _("Transit written off")
+        TRANSIT_SEAL_MISMATCH = "zone.transit_seal_mismatch", _("Transit seal mismatch")
+        ECOMMERCE_LISTS_DECIDED = "ecommerce.lists_decided", _("E-commerce lists decided")
+        ECOMMERCE_LIST_STATUS_CHANGED = (
+            "ecommerce.list_status_changed",
+            _("E-commerce list status changed"),
+        )
 
     # From Kind, checked by timeline_record; not DB choices, so that an app adding a kind
     # needs no migration of this table.

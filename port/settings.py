@@ -6,9 +6,11 @@ same servers.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -68,17 +70,26 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
+    "csp",
     "port.apps.PortConfig",
     "declarations.apps.DeclarationsConfig",
     "inspection.apps.InspectionConfig",
     "shipping.apps.ShippingConfig",
     "certificates.apps.CertificatesConfig",
     "analytics.apps.AnalyticsConfig",
+    "alarms.apps.AlarmsConfig",
+    "zones.apps.ZonesConfig",
+    "ecommerce.apps.EcommerceConfig",
+    "notifications.apps.NotificationsConfig",
     "reference.apps.ReferenceConfig",
 ]
 
 MIDDLEWARE = [
+    "port.observability.RequestIdMiddleware",
+    "port.observability.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -88,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into a 429
 ]
 
 ROOT_URLCONF = "port.urls"
@@ -106,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "port.context_processors.navigation",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -113,13 +126,27 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(embedded.database_url(), conn_max_age=60)}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A streaming replica for the dashboards' reads (port/routers.py); writes stay on the primary.
+READ_REPLICA = None
+if env("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = {
+        **dj_database_url.parse(env("DATABASE_REPLICA_URL")),
+        "TEST": {"MIRROR": "default"},
+    }
+    READ_REPLICA = "replica"
+DATABASE_ROUTERS = ["port.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "port.User"
 
 REDIS_URL = embedded.redis_url()
+# The three roles Redis plays can live on three servers (or a Sentinel-managed one each):
+# the Celery broker, the cache (throttling, sessions' helpers) and the channel layer.
+BROKER_URL = env("BROKER_URL") or REDIS_URL
+CACHE_URL = env("CACHE_URL") or REDIS_URL
+CHANNELS_URL = env("CHANNELS_URL") or REDIS_URL
 
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
 }
 
 CHANNEL_LAYERS = {
@@ -128,13 +155,13 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # No socket timeout: with one, redis-py sends through asyncio.wait_for, which on
             # Python 3.11 can swallow the cancellation of a closing WebSocket's consumer.
-            "hosts": [{"address": REDIS_URL}],
+            "hosts": [{"address": CHANNELS_URL}],
             "prefix": env("CHANNELS_PREFIX", "portwise"),
         },
     },
 }
 
-CELERY_BROKER_URL = embedded.celery_url(REDIS_URL)
+CELERY_BROKER_URL = embedded.celery_url(BROKER_URL)
 CELERY_RESULT_BACKEND = None  # tasks write their results to the database
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portwise")
 CELERY_TASK_ACKS_LATE = True
@@ -143,12 +170,50 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
+# No task may run for ever: soft limit (the task can clean up), then hard. Workers per queue
+# can set tighter ones (`--time-limit`, docker-compose.yml).
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "240")
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "300")
+# Mail for notifications: the console in development; any Django backend in production
+# (EMAIL_URL-style settings below, or django-anymail's backends for a provider's API).
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Portwise <noreply@portwise.local>")
+# SMS through an adapter with `send(to=, text=)`; the console one logs (number masked).
+SMS_BACKEND = env("SMS_BACKEND", "notifications.sms.ConsoleSms")
+# How long replays of an Idempotency-Key and finished terminal webhooks are kept.
+IDEMPOTENCY_RETENTION_DAYS = envint("IDEMPOTENCY_RETENTION_DAYS", "7")
+WEBHOOK_RETENTION_DAYS = envint("WEBHOOK_RETENTION_DAYS", "30")
+# Beat runs with a leader lock in Redis, so two beats (two hosts) never both send.
+CELERY_BEAT_SCHEDULER = "port.beat:LeaderScheduler"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "port.auth.LoginThrottleBackend",  # first: refuses sign-ins while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttle (port/auth.py, docs/security.md): an account is locked for an address
+# after AXES_FAILURE_LIMIT failures from it, an address for every account after
+# LOGIN_ADDRESS_FAILURE_LIMIT, for AXES_COOLOFF_TIME after the last failure.
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "25")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "port.auth.LoginAttemptHandler"
+AXES_LOCKOUT_CALLABLE = "port.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept; successful sign-ins are not
+AXES_VERBOSE = False
+# An API token's lifetime in seconds; each sign-in issues a new one.
+API_TOKEN_LIFETIME = envint("API_TOKEN_LIFETIME", str(12 * 3600))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -171,6 +236,21 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Uploaded files on S3-compatible object storage (MinIO, Ceph, AWS S3) when a bucket is
+# named, so every web and worker host sees them; credentials from AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY. Files are private: Portwise serves them itself, to who may see them.
+if env("STORAGE_BUCKET"):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("STORAGE_BUCKET"),
+            "endpoint_url": env("STORAGE_ENDPOINT_URL") or None,
+            "region_name": env("STORAGE_REGION") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
 MEDIA_URL = "/media/"
@@ -178,7 +258,7 @@ MEDIA_URL = "/media/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "port.auth.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -211,6 +291,10 @@ SPECTACULAR_SETTINGS = {
         "DangerousGoodsFlagStatusEnum": "shipping.models.DangerousGoodsFlag.Status",
         "BoardingStatusEnum": "shipping.models.BoardingAppointment.Status",
         "DeclarationKindEnum": "declarations.models.Declaration.Kind",
+        "EcommerceTradeModeEnum": "ecommerce.models.TradeMode",
+        "EcommerceInspectionOutcomeEnum": ["released", "held", "sent_back"],
+        "DeclarationTradeModeEnum": "declarations.models.Declaration.TradeMode",
+        "AlarmOutcomeEnum": "alarms.models.Alarm.Outcome",
     },
 }
 
@@ -223,15 +307,68 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp; docs/security.md): scripts only
+# from this site or an inline <script nonce="{{ request.csp_nonce }}">, no eval, no inline
+# event handlers; styles may be inline (ECharts and style attributes); no plugins, frames
+# or foreign form targets. Uploaded files are served with their own sandboxing policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],  # 'self' covers ws:// and wss:// to this host
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
+# Host names and CIDR networks a terminal's webhook may reach although they are not
+# public (an on-premise terminal system): port/outbound.py, docs/security.md.
+WEBHOOK_ALLOWED_HOSTS = envlist("WEBHOOK_ALLOWED_HOSTS", "")
+
+LOG_FORMAT = env("LOG_FORMAT", "text")  # `json` in production: one JSON object a line
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "port.observability.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "pgserver": {"level": "WARNING"},
         # fpdf2 subsets the certificate's CJK font with fontTools, which logs every table.
         "fontTools": {"level": "WARNING"},
+        # django-axes reports every sign-in at INFO (user names and addresses masked).
+        "axes": {"level": "WARNING"},
     },
 }
+
+# Error tracking, when SENTRY_DSN is set (pip install sentry-sdk into the image).
+if env("SENTRY_DSN"):
+    try:
+        import sentry_sdk
+    except ImportError:
+        raise ImproperlyConfigured("SENTRY_DSN is set but sentry-sdk is not installed") from None
+    sentry_sdk.init(
+        dsn=env("SENTRY_DSN"),
+        environment=env("SENTRY_ENVIRONMENT", "production"),
+        send_default_pii=False,  # ID numbers and names never leave the platform
+        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )

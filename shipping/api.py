@@ -10,6 +10,7 @@ from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from port import uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 from port.models import PortCall
 from shipping import cargo, queries, services
@@ -108,7 +109,10 @@ class ManifestInputSerializer(serializers.Serializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(
+        help_text="UN/EDIFACT text (BAPLIE, COPRAR, COARRI); 5 MB at most",
+        validators=[uploads.validate_edifact_file],
+    )
     port_call = serializers.IntegerField(required=False)
 
 

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from port import uploads
 from shipping.models import HEALTH_QUESTIONS, AgencyReview
 
 DECISIONS = [
@@ -125,7 +126,9 @@ class ManifestLineForm(forms.Form):
 
 class UploadForm(forms.Form):
     file = forms.FileField(
-        label=_("UN/EDIFACT file"), help_text=_("BAPLIE bay plan, COPRAR or COARRI discharge list")
+        label=_("UN/EDIFACT file"),
+        help_text=_("BAPLIE bay plan, COPRAR or COARRI discharge list"),
+        validators=[uploads.validate_edifact_file],
     )
 
 

@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 from stdnum import iso6346
 
 from port import embedded
+from port.celery import all_queues
 from port.celery import app as celery_app
 from port.models import Organisation, PortCall, User
 
@@ -35,15 +36,25 @@ TEST_QUEUE = f"portwise-test-{RUN_ID}"
 TEST_CHANNELS_PREFIX = f"pwtest{RUN_ID}"
 
 
-def _with_redis_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("db="))
-        return urlunsplit(parts._replace(query="&".join(filter(None, [query, f"db={db}"]))))
-    return urlunsplit(parts._replace(path=f"/{db}"))
+TEST_REDIS_URL = embedded.redis_url_with_db(settings.REDIS_URL, TEST_REDIS_DB)
 
 
-TEST_REDIS_URL = _with_redis_db(settings.REDIS_URL, TEST_REDIS_DB)
+REAL_PARTS_FIXTURES = {"celery_worker_process", "asgi_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `realparts` the tests that start a real worker or server, or speak WebSocket:
+    .ci/run runs them a second time on the embedded servers, as a newcomer's `make test`."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser" in fixtures or item.get_closest_marker("browser"):
+            continue  # the browser tests run once, on the servers CI provides
+        if REAL_PARTS_FIXTURES & fixtures or item.path.name in {
+            "test_live.py",
+            "test_live_events.py",
+            "test_embedded.py",
+        }:
+            item.add_marker(pytest.mark.realparts)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -178,7 +189,7 @@ def celery_worker_process(transactional_db):
             "--loglevel",
             "WARNING",
             "--queues",
-            TEST_QUEUE,
+            ",".join(all_queues(TEST_QUEUE)),
             "--hostname",
             name,
             "--without-mingle",

@@ -168,3 +168,16 @@ def test_simulated_headers_vary_trade_mode_and_file_ahead_only_of_expected_vesse
     assert any(h.is_advance and h.direct_delivery for h in ahead)
     assert not any(h.direct_delivery and not h.is_advance for h in ahead)
     assert not any(h.is_advance for h in alongside)
+
+
+def test_on_a_fresh_start_the_demo_vessel_past_its_eta_berths_first(demo):
+    """seed_demo's CSCL XIAMEN is due yesterday and has no manifest: the living port berths
+    it rather than leaving it expected for ever."""
+    assert demo.port_call.status == PortCall.Status.EXPECTED
+    assert demo.port_call.eta < timezone.now()
+
+    line = simulation.berth_vessel(random.Random(1))
+
+    demo.port_call.refresh_from_db()
+    assert demo.port_call.status == PortCall.Status.BERTHED
+    assert "CSCL XIAMEN berthed" in line

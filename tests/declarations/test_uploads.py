@@ -221,3 +221,23 @@ def test_api_upload_of_a_wrong_file_is_400_with_the_reason(demo, api_for):
     assert response.status_code == 400
     assert response.json() == {"file": ["Upload a .csv or .xlsx file."]}
     assert ErpUpload.objects.exists() is False
+
+
+def test_an_executable_named_xlsx_is_refused_on_its_field_before_any_parsing(demo, api_for, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.port.test_uploads import EXE
+
+    api = api_for(demo.importer).post(
+        "/api/v1/declaration-uploads/",
+        {"file": SimpleUploadedFile("orders.xlsx", EXE)},
+        format="multipart",
+    )
+    client.force_login(demo.importer)
+    page = client.post("/declarations/uploads/", {"file": SimpleUploadedFile("orders.xlsx", EXE)})
+
+    assert api.status_code == 400
+    assert api.json() == {"file": ["This file is not an XLSX workbook."]}
+    assert page.status_code == 400
+    assert "This file is not an XLSX workbook." in page.content.decode()
+    assert ErpUpload.objects.exists() is False

@@ -9,10 +9,12 @@ before them. DJANGO_ALLOW_ASYNC_UNSAFE is deliberately not set: the ASGI server 
 this same process, and the variable would also hide real async-safety bugs there.
 """
 
+import os
+
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("PORTWISE_CHROMIUM", "/usr/bin/chromium")  # Debian's, by default
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -37,8 +39,42 @@ document.addEventListener("DOMContentLoaded", () => {
 TIMEOUT = 30_000  # ms; a cold worker and a first WebSocket connection can be slow on CI
 
 
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without Chromium the browser tests are left out, and one line at the end says how to
+    get it; under CI a missing browser fails them instead, never a skip."""
+    if os.access(CHROMIUM, os.X_OK) or _under_ci():
+        return
+    left_out = [item for item in items if "browser" in getattr(item, "fixturenames", ())]
+    if left_out:
+        items[:] = [item for item in items if item not in left_out]
+        config.hook.pytest_deselected(items=left_out)
+        config._portwise_no_browser = len(left_out)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    count = getattr(config, "_portwise_no_browser", 0)
+    if count:
+        terminalreporter.write_line(
+            f"{count} browser tests not run: no Chromium at {CHROMIUM}. To run them: "
+            "`sudo apt-get install chromium fonts-noto-cjk` (Debian; see README, Tests).",
+            yellow=True,
+        )
+
+
+def _require_chromium() -> None:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: under CI the browser tests must run", pytrace=False
+        )
+
+
 @pytest.fixture
 def browser(transactional_db, demo, asgi_server):
+    _require_chromium()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium

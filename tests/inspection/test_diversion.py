@@ -172,7 +172,9 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    # Loopback is refused unless allowed, as for an on-premise terminal (port/outbound.py).
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1/32"]
     _Receiver.received, _Receiver.failures = [], 1
     server = http.server.HTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -345,7 +347,7 @@ def test_an_export_at_gate_in_is_diverted_by_its_declaration(
     )
 
 
-def test_a_terminal_sets_its_webhook_and_gets_a_fresh_secret_each_time(demo, api_for):
+def test_a_terminal_sets_its_webhook_and_gets_a_fresh_secret_each_time(demo, api_for, public_dns):
     terminal = api_for(demo.terminal)
 
     first = terminal.post(

@@ -232,7 +232,7 @@ def test_gate_out_of_an_unreleased_container_is_refused_with_an_alert(
     assert alert.customs_office == demo.customs
     assert "Gate-out refused" in alert.message
     assert TimelineEvent.objects.filter(kind="gate.refused").count() == 1
-    assert len(callbacks) == 1  # the alert to the officers
+    assert len(callbacks) == 2  # the alert to the queue board, the alarm to the alarm board
 
 
 def test_gate_out_of_a_released_container_passes(demo, api_for):

@@ -8,6 +8,7 @@ import io
 import os
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -16,6 +17,93 @@ from django.core.management import call_command
 
 from port import embedded
 from port.management.commands.run import port_problem
+
+
+@pytest.fixture(autouse=True)
+def _outside_home(tmp_path_factory, monkeypatch):
+    """As root, servers whose data folder the system user cannot enter keep their files in
+    PG_OUTSIDE_ROOT: here a scratch folder every user can enter, removed afterwards."""
+    outside = tmp_path_factory.mktemp("outside")
+    for folder in [outside, *outside.parents]:
+        if folder == Path(tempfile.gettempdir()):
+            break
+        folder.chmod(folder.stat().st_mode | 0o001)  # pytest's own scratch folders only
+    monkeypatch.setattr(embedded, "PG_OUTSIDE_ROOT", outside)
+
+
+def test_redis_url_with_db_keeps_unix_socket_urls_whole():
+    url = embedded.redis_url_with_db("unix:///a/b/redis.sock", 9)
+    assert url == "unix:///a/b/redis.sock?db=9"
+    assert embedded.redis_url_with_db(url, 3) == "unix:///a/b/redis.sock?db=3"
+    assert embedded.celery_url(url) == "redis+socket:///a/b/redis.sock?virtual_host=9"
+    assert embedded.redis_url_with_db("redis://h:6379/0", 9) == "redis://h:6379/9"
+    assert embedded.redis_url_with_db("redis://:pw@h:6379", 2) == "redis://:pw@h:6379/2"
+
+
+def test_an_embedded_redis_url_survives_every_rewrite_and_carries_tasks(tmp_path):
+    """The test run's rewrite (db number), the Celery form and the channel prefix all reach
+    the same embedded server: a message published through kombu comes back."""
+    import redis
+    from kombu import Connection
+
+    server = embedded.EmbeddedRedis(tmp_path)
+    server.acquire()
+    try:
+        url = embedded.redis_url_with_db(server.url(), 9)
+        redis.Redis.from_url(url).set("prefix:probe", "1")
+        assert redis.Redis.from_url(server.url(), db=9).get("prefix:probe") == b"1"
+        with Connection(embedded.celery_url(url)) as conn:
+            queue = conn.SimpleQueue("probe")
+            queue.put({"task": "hello"})
+            assert queue.get(timeout=5).payload == {"task": "hello"}
+            queue.close()
+            assert (
+                conn.transport_cls in {"redis+socket", "redis"}
+                or "redis" in str(type(conn.transport)).lower()
+            )
+    finally:
+        server.release()
+
+
+def test_a_second_redis_never_starts_on_the_same_folder(tmp_path):
+    first = embedded.EmbeddedRedis(tmp_path)
+    first.acquire()
+    try:
+        pid = first._pid().pid
+        first.pidfile.unlink()  # as a restart race left it: no pid file, server alive
+        second = embedded.EmbeddedRedis(tmp_path)
+        second.start()  # finds the instance lock held and waits for that server instead
+        servers = [  # redis-server runs in its data folder (`dir`)
+            p
+            for p in psutil.process_iter(["name", "cwd"])
+            if "redis" in (p.info["name"] or "") and p.info["cwd"] == str(first.dir)
+        ]
+        assert [p.pid for p in servers] == [pid]
+    finally:
+        psutil.Process(pid).terminate()
+        psutil.Process(pid).wait(10)
+
+
+def test_as_root_a_data_folder_behind_a_private_folder_works_and_changes_no_permissions(
+    tmp_path,
+):
+    if os.geteuid() != 0:
+        pytest.skip("only root runs postgres as another user")
+    private = tmp_path / "home"
+    private.mkdir(mode=0o700)
+    before = {folder: folder.stat().st_mode for folder in [private, *private.parents]}
+    server = embedded.EmbeddedPostgres(private / "project" / ".data")
+    server.acquire()
+    try:
+        server.ensure_database("probe")
+        import psycopg
+
+        with psycopg.connect(server.url("probe")) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert embedded.PG_OUTSIDE_ROOT in server.pgdata.parents
+    finally:
+        server.release()
+    assert {folder: folder.stat().st_mode for folder in before} == before
 
 
 def test_celery_url_converts_unix_socket_urls():
@@ -49,8 +137,10 @@ def test_socket_paths_fall_back_to_a_short_directory_when_too_long():
 
 
 def test_database_url_points_at_the_socket_directory(tmp_path):
-    url = embedded.EmbeddedPostgres(tmp_path).url("portwise")
-    assert url == f"postgresql://postgres@{str(tmp_path / 'pg').replace('/', '%2F')}/portwise"
+    server = embedded.EmbeddedPostgres(tmp_path)
+    url = server.url("portwise")
+    assert url == f"postgresql://postgres@{str(server.pgdata).replace('/', '%2F')}/portwise"
+    assert server.pgdata.name == "pg"
 
 
 def test_dead_and_recycled_pids_are_pruned(tmp_path):
@@ -69,7 +159,7 @@ def test_dead_and_recycled_pids_are_pruned(tmp_path):
 
 def test_a_stale_postmaster_pid_of_another_process_is_dropped(tmp_path):
     server = embedded.EmbeddedPostgres(tmp_path)
-    server.pgdata.mkdir()
+    server.pgdata.mkdir(parents=True)
     lines = [str(os.getpid()), str(server.pgdata), "0", "5432", str(server.pgdata), "", "0 0"]
     (server.pgdata / "postmaster.pid").write_text("\n".join([*lines, "ready"]) + "\n")
     assert not server.is_running()
@@ -78,7 +168,7 @@ def test_a_stale_postmaster_pid_of_another_process_is_dropped(tmp_path):
 
 def test_a_half_made_postgres_directory_gives_a_clear_error(tmp_path):
     server = embedded.EmbeddedPostgres(tmp_path)
-    server.pgdata.mkdir()
+    server.pgdata.mkdir(parents=True)
     (server.pgdata / "stray.txt").write_text("not a database")
     with pytest.raises(embedded.EmbeddedServerError, match="not a PostgreSQL data directory"):
         server.acquire()

@@ -56,8 +56,9 @@ def test_seed_demo_twice_loads_the_port_once(db):
 
     assert [Organisation.objects.count(), User.objects.count(), PortCall.objects.count()] == counts
     # With the shipping agency, its login, the customs expert and the second customs office
-    # (Xiangyu) with its officer.
-    assert counts == [10, 12, 2]
+    # (Xiangyu) with its officer; the two bonded-zone enterprises, their logins and the zone
+    # gate's camera login.
+    assert counts == [12, 15, 2]
     assert BrokerAuthorisation.objects.count() == 2
     assert User.objects.get(username="admin").is_superuser is True
 

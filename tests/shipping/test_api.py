@@ -4,7 +4,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from port.models import Organisation, PortCall, User
 from shipping import cargo
-from shipping.models import BoardingAppointment, DangerousGoodsFlag, ManifestEntry, VesselFiling
+from shipping.models import (
+    BoardingAppointment,
+    DangerousGoodsFlag,
+    EdifactImport,
+    ManifestEntry,
+    VesselFiling,
+)
 from tests.shipping.factories import DANGEROUS_GOOD, filing_body
 
 SAMPLES = Path(__file__).resolve().parent / "edifact"
@@ -385,3 +391,22 @@ def test_agent_announces_a_call_registering_the_vessel(ship, api_for):
     )
     assert refused.status_code == 400
     assert "agent" in refused.json()
+
+
+def test_an_html_page_named_edi_is_refused_on_its_field(ship, api_for, client):
+    from tests.port.test_uploads import SCRIPT_HTML
+
+    refused = api_for(ship.agent).post(
+        "/api/v1/edifact-imports/",
+        {"file": SimpleUploadedFile("bay.edi", SCRIPT_HTML)},
+        format="multipart",
+    )
+    client.force_login(ship.agent)
+    client.post(
+        f"/shipping/calls/{ship.call.pk}/edifact/",
+        {"file": SimpleUploadedFile("bay.edi", SCRIPT_HTML)},
+    )
+
+    assert refused.status_code == 400
+    assert refused.json() == {"file": ["A UN/EDIFACT file starts with a UNA, UNB or UNH segment."]}
+    assert EdifactImport.objects.exists() is False

@@ -29,6 +29,7 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from port import embedded
+from port.celery import all_queues
 from port.management.commands.seed_demo import DEMO_PASSWORD, USERS
 
 DEMO_USERNAMES = [*USERS, "admin"]
@@ -91,7 +92,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--simulate",
             action="store_true",
-            help="Also run `manage.py simulate` to generate live port traffic.",
+            help="Also run `manage.py simulate` to generate live port traffic "
+            "(`make run` does, unless SIMULATE=0).",
         )
 
     def handle(self, *args, **options):
@@ -110,7 +112,8 @@ class Command(BaseCommand):
         self._describe_servers()
         self._prepare()
 
-        children = self._children(host, port, simulate=options["simulate"])
+        self._simulate = options["simulate"]
+        children = self._children(host, port, simulate=self._simulate)
         width = max(len(c.name) for c in children)
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -172,7 +175,7 @@ class Command(BaseCommand):
             Child(
                 "worker",
                 [python, "-m", "celery", "-A", "port", "worker", "-l", "info"]
-                + ["--concurrency", "2"],
+                + ["--concurrency", "2", "--queues", ",".join(all_queues())],
             ),
             Child(
                 "beat",
@@ -263,6 +266,10 @@ class Command(BaseCommand):
             "",
             f"Portwise is running at {url}"
             + ("" if healthy else f" (but {url}healthz reports a problem: see above)"),
+            "A living port: the simulator moves vessels, filings and inspections "
+            "(`SIMULATE=0 make run` for a still port)."
+            if self._simulate
+            else "A still port: nothing moves unless you do (`make run` simulates traffic).",
             f"Demo logins, all with the password {DEMO_PASSWORD}:",
             "  " + ", ".join(DEMO_USERNAMES),
             "Press Ctrl-C to stop.",

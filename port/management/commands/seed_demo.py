@@ -24,6 +24,7 @@ from port.models import (
     Vessel,
     YardBlock,
 )
+from zones.services import zone_demo_set_up
 
 DEMO_PASSWORD = "portwise-demo"  # noqa: S105 - published demo logins, listed in the README
 K = Organisation.Kind
@@ -88,6 +89,21 @@ ORGANISATIONS = {
         name_local="厦门港口管理局",
         kind=K.PORT_AUTHORITY,
     ),
+    # Two enterprises of the Xiangyu bonded zone (zones/): stock accounts and the gate.
+    "zoneco": dict(
+        name="Xiamen Xiangyu Tech Supply Chain Co., Ltd.",
+        name_local="厦门象屿科技供应链有限公司",
+        kind=K.ENTERPRISE,
+        uscc="91350200MA8XY1KB10",
+        credit_rating=Organisation.CreditRating.GENERAL,
+    ),
+    "zoneco2": dict(
+        name="Xiamen Xiangyu Bonded Electronics Co., Ltd.",
+        name_local="厦门象屿保税电子有限公司",
+        kind=K.ENTERPRISE,
+        uscc="91350200MA8XY2KC2B",
+        credit_rating=Organisation.CreditRating.GENERAL,
+    ),
     "agent": dict(
         name="Xiamen Ocean Shipping Agency",
         name_local="厦门外轮代理有限公司",
@@ -108,6 +124,10 @@ USERS = {
     "border": ("border", R.REVIEWER, "Xu", "Yang"),
     "portauth": ("portauth", R.REVIEWER, "Cai", "Ning"),
     "agent": ("agent", R.DECLARANT, "Ye", "Qing"),
+    "zoneco": ("zoneco", R.DECLARANT, "Song", "Jia"),
+    "zoneco2": ("zoneco2", R.DECLARANT, "Fang", "Yu"),
+    # The zone gate's camera system signs in as the Xiangyu office's operator.
+    "zonegate": ("customs_xiangyu", R.OPERATOR, "Gate", "Camera"),
 }
 
 TERMINALS = {
@@ -274,6 +294,9 @@ class Command(BaseCommand):
                 defaults={"valid_from": date(2026, 1, 1)},
             )
         self._users(orgs)
+        zone_demo_set_up(
+            port=port, office=orgs["customs_xiangyu"], enterprises=[orgs["zoneco"], orgs["zoneco2"]]
+        )
         self._port_calls(port, terminals, orgs["agent"])
         for rule in RULES:
             RiskRule.objects.update_or_create(name=rule["name"], defaults=rule)

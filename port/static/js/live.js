@@ -1,6 +1,10 @@
 // One WebSocket to /ws/live/ per page. Every event is re-dispatched on <body> as a
-// "live" DOM event, so htmx elements refresh themselves with
-//   hx-trigger="live[detail.type=='declaration.status_changed' && detail.id==12] from:body"
+// "live" DOM event, and an element whose data-live-on matches it gets a "live-refresh"
+// event, so htmx elements refresh themselves with
+//   data-live-on="declaration.status_changed@id=12 live.resync" hx-trigger="live-refresh"
+// data-live-on lists event types, each optionally with one field@value it must carry; any
+// one matching is enough. (Not an htmx trigger filter: those need eval, which the
+// Content-Security-Policy forbids.)
 // A page asks for more than its organisation's events with data-live-subscribe="topic:key ...".
 (function () {
   "use strict";
@@ -28,6 +32,23 @@
     return topics;
   }
 
+  function matches(pattern, event) {
+    const [type, condition] = pattern.split("@");
+    if (type !== event.type) return false;
+    if (!condition) return true;
+    const [field, value] = condition.split("=");
+    return event[field] !== undefined && String(event[field]) === value;
+  }
+
+  function dispatch(event) {
+    document.body.dispatchEvent(new CustomEvent("live", { detail: event }));
+    document.querySelectorAll("[data-live-on]").forEach((el) => {
+      if (el.dataset.liveOn.split(/\s+/).some((pattern) => pattern && matches(pattern, event))) {
+        el.dispatchEvent(new CustomEvent("live-refresh", { detail: event }));
+      }
+    });
+  }
+
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${window.location.host}/ws/live/`);
@@ -45,10 +66,10 @@
       if (event.type === "subscribed") {
         setState("connected");
         // Catch up on anything that happened before the subscription took effect.
-        document.body.dispatchEvent(new CustomEvent("live", { detail: { type: "live.resync" } }));
+        dispatch({ type: "live.resync" });
         return;
       }
-      document.body.dispatchEvent(new CustomEvent("live", { detail: event }));
+      dispatch(event);
     });
     socket.addEventListener("close", (closed) => {
       if (closed.code === 4401) {

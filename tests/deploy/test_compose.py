@@ -1,0 +1,61 @@
+"""docker-compose.yml, checked offline: valid against the Compose Specification's schema,
+and shaped to scale (no Docker daemon runs on these machines)."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from port.celery import all_queues
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification():
+    schema = json.loads((ROOT / "deploy/schemas/compose-spec.json").read_text())
+    jsonschema.validate(COMPOSE, schema)
+
+
+def test_only_the_proxy_publishes_ports_so_web_and_workers_scale():
+    published = sorted(name for name, service in SERVICES.items() if service.get("ports"))
+    assert published == ["proxy"]
+    assert "8000" in SERVICES["web"]["expose"]
+    for name in ("web", "worker"):
+        assert "container_name" not in SERVICES[name]
+
+
+def test_proxy_headers_are_trusted_from_the_edge_network_only():
+    command = " ".join(SERVICES["web"]["command"])
+    assert "--forwarded-allow-ips $${EDGE_SUBNET}" in command
+    assert "'*'" not in command
+    assert set(SERVICES["proxy"]["networks"]) == {"edge"}
+    assert "backend" not in SERVICES["proxy"]["networks"]
+    caddyfile = (ROOT / "deploy/Caddyfile").read_text()
+    assert "dynamic a web 8000" in caddyfile
+
+
+def test_every_workload_queue_has_a_worker_with_time_limits():
+    consumed = {}
+    for name, service in SERVICES.items():
+        command = service.get("command")
+        if isinstance(command, list) and "worker" in command:
+            queues = command[command.index("-Q") + 1].split(",")
+            assert "--time-limit" in command, f"{name} has no time limit"
+            for queue in queues:
+                consumed[queue] = name
+    assert set(all_queues("portwise")) <= set(consumed)
+
+
+def test_migrations_run_once_before_web_workers_and_beat():
+    for name in ("web", "worker", "worker-imports", "beat"):
+        depends = SERVICES[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_probes_ask_the_right_questions():
+    web_probe = " ".join(SERVICES["web"]["healthcheck"]["test"])
+    assert "/readyz" in web_probe  # busy or absent workers never take web out of rotation
+    assert "valkey" in SERVICES["valkey"]["image"]

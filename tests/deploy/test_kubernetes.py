@@ -1,0 +1,80 @@
+"""deploy/k8s, checked offline against the Kubernetes schemas kubernetes-validate ships."""
+
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from port.celery import all_queues
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+KUBERNETES_VERSION = "1.33.0"
+DOCUMENTS = [
+    (path.name, doc)
+    for path in sorted(K8S.glob("*.yaml"))
+    if path.name != "kustomization.yaml"
+    for doc in yaml.safe_load_all(path.read_text())
+    if doc
+]
+BY_KIND = {}
+for _, doc in DOCUMENTS:
+    BY_KIND.setdefault(doc["kind"], []).append(doc)
+
+
+@pytest.mark.parametrize(
+    ("name", "doc"),
+    DOCUMENTS,
+    ids=[f"{n}:{d['kind']}/{d['metadata']['name']}" for n, d in DOCUMENTS],
+)
+def test_every_manifest_is_valid_kubernetes(name, doc):
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_kustomization_lists_every_manifest():
+    listed = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+    assert sorted(listed) == sorted(
+        p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml"
+    )
+
+
+def _containers(kind: str, component: str) -> list[dict]:
+    for doc in BY_KIND[kind]:
+        if doc["metadata"]["labels"].get("app.kubernetes.io/component") == component:
+            return doc["spec"]["template"]["spec"]["containers"]
+    raise AssertionError(f"no {kind} for {component}")
+
+
+def test_web_probes_liveness_and_readiness_separately():
+    (web,) = _containers("Deployment", "web")
+    assert web["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_every_queue_has_a_worker_and_an_autoscaler_on_its_depth():
+    consumed = set()
+    for doc in BY_KIND["Deployment"]:
+        (container,) = doc["spec"]["template"]["spec"]["containers"]
+        command = container.get("command", [])
+        if "worker" in command:
+            consumed |= set(command[command.index("-Q") + 1].split(","))
+            assert "--time-limit" in command
+    assert set(all_queues("portwise")) <= consumed
+    external = [
+        m["external"]["metric"]["selector"]["matchLabels"]["queue"]
+        for hpa in BY_KIND["HorizontalPodAutoscaler"]
+        for m in hpa["spec"]["metrics"]
+        if m["type"] == "External"
+    ]
+    assert len(external) == 4
+
+
+def test_migrations_are_a_job_and_beat_a_single_recreated_pod():
+    (job,) = BY_KIND["Job"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][-2:] == [
+        "migrate",
+        "--noinput",
+    ]
+    (beat,) = [d for d in BY_KIND["Deployment"] if d["metadata"]["name"] == "portwise-beat"]
+    assert beat["spec"]["replicas"] == 1
+    assert beat["spec"]["strategy"]["type"] == "Recreate"

@@ -1,0 +1,1 @@
+from tests.zones.factories import zone  # noqa: F401 - a fixture

@@ -1,0 +1,206 @@
+import io
+
+from asgiref.sync import async_to_sync
+from django.test import Client
+
+from tests.conftest import websocket_for
+from tests.zones.factories import GPU, PLATE, document, read, stock_in
+from zones.models import GatePassage, Movement
+
+
+def post_read(api, zone, **overrides):
+    return api.post(
+        "/api/v1/zones/gate-reads/", {"gate": zone.gate.pk, **read(**overrides)}, format="json"
+    )
+
+
+def test_an_erp_batch_files_every_document(zone, api_for):
+    response = api_for(zone.co).post(
+        "/api/v1/zones/movements/",
+        {"documents": [document(), document(truck_plate="闽D54321")]},
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert [m["gate_pass"]["truck_plate"] for m in body] == [PLATE, "闽D54321"]
+    assert body[0]["lines"][0]["item_no"] == "GPU-4090"
+
+
+def test_a_bad_document_is_a_field_level_400_and_files_nothing(zone, api_for):
+    response = api_for(zone.co).post(
+        "/api/v1/zones/movements/", document(declared_weight_kg="abc", lines=[]), format="json"
+    )
+    assert response.status_code == 400
+    errors = response.json()["documents"]["0"]
+    assert set(errors) == {"declared_weight_kg", "lines"}
+    assert Movement.objects.exists() is False
+
+
+def test_an_idempotency_key_replays_the_first_filing(zone, api_for):
+    api = api_for(zone.co)
+    first = api.post(
+        "/api/v1/zones/movements/", document(), format="json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    again = api.post(
+        "/api/v1/zones/movements/", document(), format="json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    assert again.json() == first.json()
+    assert Movement.objects.count() == 1
+
+
+def test_an_erp_csv_upload_reports_bad_rows_by_number(zone, api_for):
+    header = "document,kind,truck_plate,declared_weight_kg,item_no,hs_code,description,unit,quantity,value\n"
+    good = f"A1,domestic_in,{PLATE},18000,GPU-4090,8473302000,Graphics cards,pcs,10,1000\n"
+    bad = f"A2,domestic_in,{PLATE},18000,GPU-4090,12,Graphics cards,pcs,10,1000\n"
+    api = api_for(zone.co)
+
+    refused = api.post(
+        "/api/v1/zones/movements/upload/", {"file": _file(header + good + bad)}, format="multipart"
+    )
+    filed = api.post(
+        "/api/v1/zones/movements/upload/", {"file": _file(header + good + good)}, format="multipart"
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["file"][0].startswith("Row 3, hs_code")
+    assert filed.status_code == 201
+    assert len(filed.json()) == 1  # both rows are lines of document A1
+    assert Movement.objects.get().source == "upload"
+
+
+def test_the_camera_gets_release_or_stop_with_the_reason(zone, api_for):
+    api_for(zone.co).post("/api/v1/zones/movements/", document(), format="json")
+    camera = api_for(zone.camera)
+
+    released = post_read(camera, zone, read_id="r1")
+    stopped = post_read(camera, zone, read_id="r2")
+
+    assert (released.status_code, released.json()["decision"]) == (201, "release")
+    assert (stopped.json()["decision"], stopped.json()["reason"]) == ("stop", "pass_used")
+    assert stopped.json()["answer_ms"] > 0
+
+
+def test_a_bad_read_is_a_400(zone, api_for):
+    response = post_read(api_for(zone.camera), zone, weight_kg="heavy", lane=0)
+    assert response.status_code == 400
+    assert set(response.json()) == {"weight_kg", "lane"}
+    assert GatePassage.objects.exists() is False
+
+
+def test_a_zone_enterprise_never_sees_another_ones_stock_or_passes(zone, api_for):
+    stock_in(zone)
+    other = api_for(zone.co2)
+
+    assert other.get("/api/v1/zones/stock/").json()["results"] == []
+    assert other.get("/api/v1/zones/movements/").json()["results"] == []
+    movement = Movement.objects.get()
+    assert other.get(f"/api/v1/zones/movements/{movement.pk}/").status_code == 404
+    assert other.get("/api/v1/zones/gate-reads/").json()["results"] == []
+    # nor may it post reads
+    assert post_read(other, zone).status_code == 404
+    mine = api_for(zone.co).get("/api/v1/zones/stock/").json()["results"]
+    assert [(s["item_no"], s["quantity"]) for s in mine] == [("GPU-4090", "100.000")]
+
+
+def test_pages_are_scoped(zone):
+    stock_in(zone)
+    mine, other, port_officer = Client(), Client(), Client()
+    mine.force_login(zone.co)
+    other.force_login(zone.co2)
+    port_officer.force_login(zone.demo.officer)
+
+    assert "GPU-4090" in mine.get("/zones/").content.decode()
+    assert "GPU-4090" not in other.get("/zones/").content.decode()
+    assert port_officer.get("/zones/").status_code == 403
+    assert port_officer.get("/zones/gate/").status_code == 403
+    assert other.get("/zones/gate/").status_code == 403
+
+
+def test_the_browser_form_files_one_document(zone):
+    client = Client()
+    client.force_login(zone.co)
+    form = {
+        "kind": "domestic_in",
+        "truck_plate": PLATE,
+        "declared_weight_kg": "18000",
+        "lines-TOTAL_FORMS": "3",
+        "lines-INITIAL_FORMS": "0",
+        **{f"lines-0-{k}": v for k, v in GPU.items()},
+    }
+
+    bad = client.post("/zones/", {**form, "lines-0-hs_code": "123"})
+    good = client.post("/zones/", form)
+
+    assert bad.status_code == 200
+    assert "10 digits" in bad.content.decode()
+    assert good.status_code == 302
+    assert Movement.objects.get().source == "browser"
+
+
+def test_the_gate_board_shows_lanes_and_stopped_trucks(zone, api_for):
+    post_read(api_for(zone.camera), zone, lane=2)
+    client = Client()
+    client.force_login(zone.officer)
+    page = client.get("/zones/gate/").content.decode()
+    assert 'data-stopped="闽D12345"' in page
+    assert 'data-live-subscribe="zone_gate:' in page
+
+
+def test_the_gate_topic_is_the_supervising_offices_only(transactional_db, zone):
+    key = str(zone.gate.pk)
+
+    async def scenario(socket):
+        await socket.connect()
+        await socket.send_json_to({"type": "subscribe", "topic": "zone_gate", "key": key})
+        reply = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        return reply["type"]
+
+    assert async_to_sync(scenario)(websocket_for(zone.officer)) == "subscribed"
+    assert async_to_sync(scenario)(websocket_for(zone.co)) == "error"
+    assert async_to_sync(scenario)(websocket_for(zone.demo.officer)) == "error"
+
+
+def test_a_stock_change_reaches_its_own_enterprise_only(transactional_db, zone):
+    from channels.db import database_sync_to_async
+
+    from zones import services
+
+    def file() -> None:
+        services.movement_file_many(user=zone.co, documents=[document()], source="api")
+
+    async def scenario(mine, other):
+        await mine.connect()
+        await other.connect()
+        await database_sync_to_async(file)()
+        got = await mine.receive_json_from(timeout=5)
+        nothing = await other.receive_nothing(timeout=1)
+        await mine.disconnect()
+        await other.disconnect()
+        return got["type"], nothing
+
+    result = async_to_sync(scenario)(websocket_for(zone.co), websocket_for(zone.co2))
+    assert result == ("zones.stock_changed", True)
+
+
+def _file(text: str):
+    file = io.BytesIO(text.encode())
+    file.name = "zone.csv"
+    return file
+
+
+def test_the_pages_speak_chinese(zone):
+    stock_in(zone)
+    client = Client()
+    client.force_login(zone.co)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get("/zones/").content.decode()
+    assert "综保区账册" in page
+    assert "境内入区" in page
+    errors = client.post(
+        "/api/v1/zones/movements/",
+        {"kind": "x"},
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    ).json()
+    assert "业务类型须为以下之一" in errors["documents"]["0"]["kind"][0]

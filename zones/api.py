@@ -1,0 +1,302 @@
+"""The zone's API: an enterprise's stock, movements (one document or an ERP batch) and
+transits; the gate's camera reads; a terminal's e-seal reads. Views validate the shape,
+services do the work."""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from port import uploads as port_uploads
+from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
+from zones import queries, services
+from zones.models import GatePassage, Movement, MovementLine, StockItem, Transit
+
+IDEMPOTENCY = OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)
+
+
+class StockItemSerializer(serializers.ModelSerializer):
+    zone = serializers.CharField(source="zone.code")
+
+    class Meta:
+        model = StockItem
+        fields = [
+            "id",
+            "zone",
+            "item_no",
+            "hs_code",
+            "description",
+            "unit",
+            "quantity",
+            "value",
+            "updated_at",
+        ]
+
+
+class LineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MovementLine
+        fields = ["item_no", "hs_code", "description", "unit", "quantity", "value"]
+
+
+class MovementSerializer(serializers.ModelSerializer):
+    lines = LineSerializer(many=True, read_only=True)
+    counterparty = serializers.CharField(source="counterparty.uscc", default=None)
+    gate_pass = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Movement
+        fields = [
+            "id",
+            "number",
+            "kind",
+            "status",
+            "source",
+            "counterparty",
+            "declaration_number",
+            "duty_amount",
+            "gate_pass",
+            "lines",
+            "created_at",
+        ]
+
+    def get_gate_pass(self, movement) -> dict | None:
+        gate_pass = getattr(movement, "gate_pass", None)
+        if gate_pass is None:
+            return None
+        return {
+            "direction": gate_pass.direction,
+            "truck_plate": gate_pass.truck_plate,
+            "container": gate_pass.container_number,
+            "seal": gate_pass.seal_number,
+            "declared_weight_kg": str(gate_pass.declared_weight_kg),
+            "status": gate_pass.status,
+            "used_at": gate_pass.used_at,
+        }
+
+
+DOCUMENT_HELP = (
+    'One document, or {"documents": [...]} for a batch of up to 500 (all or nothing). '
+    "kind: domestic_in, domestic_out, port_in, port_out, transfer; truck_plate, container, "
+    "seal, declared_weight_kg for a truck; counterparty_uscc for a transfer; "
+    "declaration_number and duty_amount for an exit to the domestic market; lines: "
+    "item_no, hs_code, description, unit, quantity, value."
+)
+
+
+class StockViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Your zone account: what the system holds you have, item by item."""
+
+    serializer_class = StockItemSerializer
+    queryset = StockItem.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return queries.stock_for(user=self.request.user).select_related("zone")
+
+
+class MovementViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Your zone documents. Filing one does the work of three forms: the goods movement
+    (核注清单), the gate pass (核放单) and the stock change."""
+
+    serializer_class = MovementSerializer
+    queryset = Movement.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return queries.movements_for(user=self.request.user)
+
+    @extend_schema(
+        description=DOCUMENT_HELP,
+        request=inline_serializer("ZoneDocument", {"documents": serializers.ListField()}),
+        responses={201: MovementSerializer(many=True)},
+        parameters=[IDEMPOTENCY],
+    )
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def create_once(self, request):
+        data = request.data
+        documents = (
+            data.get("documents") if isinstance(data, dict) and "documents" in data else [data]
+        )
+        movements = services.movement_file_many(
+            user=request.user, documents=documents, source=Movement.Source.API
+        )
+        return Response(
+            MovementSerializer(self._reload(movements), many=True).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "ZoneUpload", {"file": serializers.FileField()}
+            )
+        },
+        responses={201: MovementSerializer(many=True)},
+        parameters=[IDEMPOTENCY],
+    )
+    @action(detail=False, methods=["post"], parser_classes=[MultiPartParser])
+    def upload(self, request):
+        """An ERP file (CSV or XLSX, one row per goods line, rows grouped by `document`)."""
+        return self.run_once(request, self._upload)
+
+    def _upload(self, request):
+        file = request.FILES.get("file")
+        if file is None:
+            raise DRFValidationError({"file": ["Attach a .csv or .xlsx file."]})
+        try:
+            port_uploads.check_erp_file(file)
+        except ValidationError as error:
+            raise DRFValidationError({"file": error.messages}) from None
+        movements = services.movement_file_upload(
+            user=request.user, content=file.read(), name=file.name
+        )
+        return Response(
+            MovementSerializer(self._reload(movements), many=True).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    def _reload(self, movements):
+        return self.get_queryset().filter(pk__in=[m.pk for m in movements]).order_by("pk")
+
+
+class GateReadSerializer(serializers.Serializer):
+    gate = serializers.IntegerField()
+    lane = serializers.IntegerField()
+    truck_plate = serializers.CharField(max_length=16)
+    containers = serializers.ListField(
+        child=serializers.CharField(max_length=20), required=False, max_length=2
+    )
+    seal = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    weight_kg = serializers.CharField(max_length=20)
+    read_at = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    read_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="The camera's id of the read; a repeat replays",
+    )
+
+
+class PassageSerializer(serializers.ModelSerializer):
+    gate = serializers.CharField(source="gate.code")
+    reason_text = serializers.CharField(source="get_reason_display")
+
+    class Meta:
+        model = GatePassage
+        fields = [
+            "id",
+            "gate",
+            "lane",
+            "read_id",
+            "truck_plate",
+            "container_numbers",
+            "seal_number",
+            "weight_kg",
+            "read_at",
+            "decision",
+            "reason",
+            "reason_text",
+            "detail",
+            "answer_ms",
+            "created_at",
+        ]
+
+
+class GateReadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Camera reads at the zone gates your customs office supervises, each answered at once:
+    release or stop, with the reason."""
+
+    serializer_class = PassageSerializer
+    queryset = GatePassage.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return queries.passages_for(user=self.request.user)
+
+    @extend_schema(request=GateReadSerializer, responses={201: PassageSerializer})
+    def create(self, request):
+        serializer = GateReadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        read = dict(serializer.validated_data)
+        passage = services.gate_read(user=request.user, gate_id=read.pop("gate"), read=read)
+        return Response(PassageSerializer(passage).data, status=status.HTTP_201_CREATED)
+
+
+class TransitSerializer(serializers.ModelSerializer):
+    terminal = serializers.CharField(source="terminal.code", default=None)
+
+    class Meta:
+        model = Transit
+        fields = [
+            "id",
+            "container_number",
+            "seal_number",
+            "truck_plate",
+            "origin",
+            "terminal",
+            "declaration_number",
+            "status",
+            "seal_read",
+            "arrived_at",
+            "created_at",
+        ]
+
+
+class TransitOpenSerializer(serializers.Serializer):
+    container = serializers.CharField(max_length=20)
+    seal = serializers.CharField(max_length=30)
+    origin = serializers.CharField(max_length=200)
+    truck_plate = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    declaration_number = serializers.CharField(max_length=30, required=False, allow_blank=True)
+
+
+class SealReadSerializer(serializers.Serializer):
+    container = serializers.CharField(max_length=20)
+    seal = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    seal_intact = serializers.BooleanField(default=True)
+    truck_plate = serializers.CharField(max_length=16, required=False, allow_blank=True)
+
+
+class TransitViewSet(IdempotentCreateMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Export transits under electronic seal (出口转关 + 电子关锁): an exporter opens one; the
+    port gate's seal read writes it off, or raises a critical alarm."""
+
+    serializer_class = TransitSerializer
+    queryset = Transit.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return queries.transits_for(user=self.request.user).select_related("terminal")
+
+    @extend_schema(
+        request=TransitOpenSerializer, responses={201: TransitSerializer}, parameters=[IDEMPOTENCY]
+    )
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def create_once(self, request):
+        serializer = TransitOpenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        transit = services.transit_open(user=request.user, data=serializer.validated_data)
+        return Response(TransitSerializer(transit).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SealReadSerializer, responses={200: TransitSerializer})
+    @action(detail=False, methods=["post"], url_path="seal-reads")
+    def seal_read(self, request):
+        """The port gate read a container's e-seal."""
+        serializer = SealReadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        transit = services.transit_seal_read(user=request.user, data=serializer.validated_data)
+        return Response(TransitSerializer(transit).data)

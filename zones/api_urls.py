@@ -1,0 +1,10 @@
+from rest_framework.routers import DefaultRouter
+
+from zones.api import GateReadViewSet, MovementViewSet, StockViewSet, TransitViewSet
+
+router = DefaultRouter()
+router.register("zones/stock", StockViewSet, basename="zone-stock")
+router.register("zones/movements", MovementViewSet, basename="zone-movement")
+router.register("zones/gate-reads", GateReadViewSet, basename="zone-gate-read")
+router.register("zones/transits", TransitViewSet, basename="zone-transit")
+urlpatterns = router.urls

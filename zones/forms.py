@@ -1,0 +1,68 @@
+"""The browser's zone document: plain fields; zones.validation checks them, as for the API."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from alarms.models import Alarm
+from zones.models import Movement
+
+
+class MovementForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Movement"), choices=Movement.Kind.choices)
+    truck_plate = forms.CharField(label=_("Truck plate"), required=False, max_length=16)
+    container = forms.CharField(label=_("Container"), required=False, max_length=20)
+    seal = forms.CharField(label=_("Seal"), required=False, max_length=30)
+    declared_weight_kg = forms.CharField(
+        label=_("Gross weight, truck and load (kg)"), required=False, max_length=20
+    )
+    counterparty_uscc = forms.CharField(
+        label=_("Receiving zone enterprise (USCC)"), required=False, max_length=18
+    )
+    declaration_number = forms.CharField(
+        label=_("Declaration number"), required=False, max_length=30
+    )
+    duty_amount = forms.CharField(label=_("Duty (CNY)"), required=False, max_length=20)
+
+
+class LineForm(forms.Form):
+    item_no = forms.CharField(label=_("Item number"), required=False, max_length=30)
+    hs_code = forms.CharField(label=_("Commodity code"), required=False, max_length=10)
+    description = forms.CharField(label=_("Description"), required=False, max_length=200)
+    unit = forms.CharField(label=_("Unit"), required=False, max_length=10)
+    quantity = forms.CharField(label=_("Quantity"), required=False, max_length=20)
+    value = forms.CharField(label=_("Value (CNY)"), required=False, max_length=20)
+
+
+LineFormSet = forms.formset_factory(LineForm, extra=3, max_num=100)
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=_("ERP file (CSV or XLSX)"))
+
+
+class GateReadForm(forms.Form):
+    """For an officer to enter a read by hand (a camera that failed), through the same service."""
+
+    lane = forms.IntegerField(label=_("Lane"), min_value=1, max_value=99)
+    truck_plate = forms.CharField(label=_("Truck plate"), max_length=16)
+    containers = forms.CharField(label=_("Containers"), required=False, max_length=30)
+    seal = forms.CharField(label=_("Seal"), required=False, max_length=30)
+    weight_kg = forms.CharField(label=_("Weight (kg)"), max_length=20)
+
+
+class AlarmFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("active", _("Open or acknowledged")), ("", _("All")), *Alarm.Status.choices],
+    )
+    severity = forms.ChoiceField(
+        label=_("Severity"), required=False, choices=[("", _("All")), *Alarm.Severity.choices]
+    )
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=[("", _("All")), *Alarm.Kind.choices]
+    )
+    assigned = forms.ChoiceField(
+        label=_("Assigned"), required=False, choices=[("", _("Anyone")), ("me", _("To me"))]
+    )
+    q = forms.CharField(label=_("Search"), required=False, max_length=60)

@@ -1,0 +1,317 @@
+"""The bonded zone (综保区): its enterprises' stock accounts, the one document that moves goods
+in and out (goods movement + gate pass + stock change), the automated gate, and transits
+under electronic seal to the port."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from port.models import TimeStampedModel
+
+
+class Zone(models.Model):
+    code = models.CharField(_("code"), max_length=10, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    name_local = models.CharField(_("name in Chinese"), max_length=100, blank=True)
+    port = models.ForeignKey("port.Port", on_delete=models.PROTECT, related_name="+")
+    # The office that supervises the zone: its officers run the gate and work its alarms.
+    customs_office = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ZoneEnterprise(models.Model):
+    """An enterprise registered in a zone: it holds a stock account there."""
+
+    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="enterprises")
+    organisation = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["zone", "organisation"], name="zone_enterprise_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} @ {self.zone}"
+
+
+class ZoneGate(models.Model):
+    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="gates")
+    code = models.CharField(_("code"), max_length=10)
+    name = models.CharField(_("name"), max_length=100)
+    lanes = models.PositiveSmallIntegerField(_("lanes"), default=4)
+    # A weighed truck further than this from the pass's declared weight is stopped.
+    weight_tolerance_pct = models.DecimalField(
+        _("weight tolerance (%)"), max_digits=4, decimal_places=1, default=10
+    )
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["zone", "code"], name="zone_gate_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StockItem(TimeStampedModel):
+    """One line of an enterprise's account (料号): what the system holds it has in the zone."""
+
+    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    item_no = models.CharField(_("item number"), max_length=30)
+    hs_code = models.CharField(_("commodity code"), max_length=10)
+    description = models.CharField(_("description"), max_length=200)
+    unit = models.CharField(_("unit"), max_length=10)
+    quantity = models.DecimalField(_("quantity"), max_digits=16, decimal_places=3, default=0)
+    value = models.DecimalField(_("value (CNY)"), max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        ordering = ["item_no"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["zone", "organisation", "item_no"], name="stock_item_unique"
+            ),
+            # The last line of defence: no statement may leave a negative stock.
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0), name="stock_quantity_not_negative"
+            ),
+            models.CheckConstraint(condition=Q(value__gte=0), name="stock_value_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_no} {self.quantity} {self.unit}"
+
+
+class Movement(TimeStampedModel):
+    """The one document (3 forms in 1): the goods movement list (核注清单), its gate pass
+    (核放单, a GatePass row) and the stock change (StockEntry rows)."""
+
+    class Kind(models.TextChoices):
+        DOMESTIC_IN = "domestic_in", _("Entry from the domestic market")
+        DOMESTIC_OUT = "domestic_out", _("Exit to the domestic market")
+        PORT_IN = "port_in", _("Entry from the port")
+        PORT_OUT = "port_out", _("Exit to the port")
+        TRANSFER = "transfer", _("Transfer to another zone enterprise")
+
+    ENTRIES = (Kind.DOMESTIC_IN, Kind.PORT_IN)
+    EXITS = (Kind.DOMESTIC_OUT, Kind.PORT_OUT)
+
+    class Status(models.TextChoices):
+        AT_GATE = "at_gate", _("Awaiting the gate")
+        COMPLETED = "completed", _("Completed")
+
+    TRANSITIONS = {Status.AT_GATE: {Status.COMPLETED}, Status.COMPLETED: set()}
+
+    class Source(models.TextChoices):
+        BROWSER = "browser", _("Browser")
+        API = "api", _("API")
+        UPLOAD = "upload", _("ERP file")
+
+    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    number = models.CharField(_("number"), max_length=30, blank=True)
+    kind = models.CharField(_("kind"), max_length=14, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices)
+    # A transfer's receiving zone enterprise.
+    counterparty = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The customs declaration an exit to the domestic market (with its duty) or a movement
+    # to or from the port goes with.
+    declaration_number = models.CharField(_("declaration number"), max_length=18, blank=True)
+    duty_amount = models.DecimalField(_("duty (CNY)"), max_digits=14, decimal_places=2, default=0)
+    created_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["at_gate", "completed"]), name="movement_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["organisation", "created_at"], name="movement_org_time")]
+
+    def __str__(self) -> str:
+        return self.number or f"movement {self.pk}"
+
+
+class MovementLine(models.Model):
+    movement = models.ForeignKey(Movement, on_delete=models.CASCADE, related_name="lines")
+    item_no = models.CharField(_("item number"), max_length=30)
+    hs_code = models.CharField(_("commodity code"), max_length=10)
+    description = models.CharField(_("description"), max_length=200)
+    unit = models.CharField(_("unit"), max_length=10)
+    quantity = models.DecimalField(_("quantity"), max_digits=16, decimal_places=3)
+    value = models.DecimalField(_("value (CNY)"), max_digits=16, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.item_no} × {self.quantity}"
+
+
+class StockEntry(models.Model):
+    """The ledger: every change of a stock item, signed. The account is its sum."""
+
+    stock_item = models.ForeignKey(StockItem, on_delete=models.PROTECT, related_name="entries")
+    movement = models.ForeignKey(Movement, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(max_digits=16, decimal_places=3)
+    value = models.DecimalField(max_digits=16, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.stock_item_id} {self.quantity:+}"
+
+
+class GatePass(TimeStampedModel):
+    """The gate pass (核放单): the truck, its container and seal, and what it weighs loaded.
+    Used once, by the first gate read that matches it."""
+
+    class Direction(models.TextChoices):
+        IN = "in", _("Into the zone")
+        OUT = "out", _("Out of the zone")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Not yet used")
+        USED = "used", _("Used")
+
+    movement = models.OneToOneField(Movement, on_delete=models.CASCADE, related_name="gate_pass")
+    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="+")
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    truck_plate = models.CharField(_("truck plate"), max_length=12)
+    container_number = models.CharField(_("container"), max_length=11, blank=True)
+    seal_number = models.CharField(_("seal"), max_length=20, blank=True)
+    declared_weight_kg = models.DecimalField(
+        _("declared gross weight (kg)"), max_digits=8, decimal_places=1
+    )
+    status = models.CharField(_("status"), max_length=6, choices=Status.choices, default="open")
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "used"]), name="gate_pass_status_valid"
+            ),
+        ]
+        indexes = [
+            # The gate's match: WHERE zone_id = ? AND truck_plate = ? AND status = 'open'
+            models.Index(fields=["zone", "truck_plate", "status"], name="gate_pass_match"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.truck_plate} {self.direction} {self.status}"
+
+
+class GatePassage(models.Model):
+    """One camera read at a zone gate and Portwise's answer to it."""
+
+    class Decision(models.TextChoices):
+        RELEASE = "release", _("Release")
+        STOP = "stop", _("Stop")
+
+    class Reason(models.TextChoices):
+        MATCHED = "matched", _("Matches its gate pass")
+        NO_PASS = "no_pass", _("No open gate pass for this plate")
+        PASS_USED = "pass_used", _("The gate pass was already used")
+        CONTAINER = "container", _("Container differs from the gate pass")
+        SEAL = "seal", _("Seal differs from the gate pass")
+        WEIGHT = "weight", _("Weight far from the declared weight")
+
+    gate = models.ForeignKey(ZoneGate, on_delete=models.PROTECT, related_name="passages")
+    lane = models.PositiveSmallIntegerField(_("lane"))
+    read_id = models.CharField(max_length=64, blank=True)
+    truck_plate = models.CharField(_("truck plate"), max_length=12)
+    container_numbers = models.JSONField(_("containers"), default=list, blank=True)
+    seal_number = models.CharField(_("seal"), max_length=20, blank=True)
+    weight_kg = models.DecimalField(_("weight (kg)"), max_digits=8, decimal_places=1)
+    read_at = models.DateTimeField(_("read at"))
+    decision = models.CharField(_("answer"), max_length=8, choices=Decision.choices)
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    detail = models.CharField(_("detail"), max_length=200, blank=True)
+    gate_pass = models.ForeignKey(
+        GatePass, on_delete=models.PROTECT, null=True, blank=True, related_name="passages"
+    )
+    # Portwise's part: from the read reaching the service to the answer, in milliseconds.
+    answer_ms = models.FloatField(_("answer time (ms)"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gate", "read_id"], condition=~Q(read_id=""), name="gate_read_id_unique"
+            ),
+            # A pass releases one truck: the database refuses a second release on it.
+            models.UniqueConstraint(
+                fields=["gate_pass"],
+                condition=Q(decision="release"),
+                name="gate_pass_released_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.truck_plate} {self.decision}"
+
+
+class Transit(TimeStampedModel):
+    """Export transit to the port under an electronic seal (出口转关 + 电子关锁)."""
+
+    class Status(models.TextChoices):
+        IN_TRANSIT = "in_transit", _("In transit")
+        WRITTEN_OFF = "written_off", _("Written off")
+        SEAL_ALARM = "seal_alarm", _("Seal alarm")
+
+    TRANSITIONS = {
+        Status.IN_TRANSIT: {Status.WRITTEN_OFF, Status.SEAL_ALARM},
+        Status.WRITTEN_OFF: set(),
+        Status.SEAL_ALARM: set(),
+    }
+
+    organisation = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    container_number = models.CharField(_("container"), max_length=11)
+    seal_number = models.CharField(_("electronic seal"), max_length=20)
+    truck_plate = models.CharField(_("truck plate"), max_length=12, blank=True)
+    origin = models.CharField(_("from"), max_length=100)
+    # Where it is going; blank: any terminal of the port.
+    terminal = models.ForeignKey(
+        "port.Terminal", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    declaration_number = models.CharField(_("declaration number"), max_length=18, blank=True)
+    movement = models.OneToOneField(
+        Movement, on_delete=models.PROTECT, null=True, blank=True, related_name="transit"
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.IN_TRANSIT
+    )
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    seal_read = models.CharField(_("seal read at the port"), max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One transit under way per container.
+            models.UniqueConstraint(
+                fields=["container_number"],
+                condition=Q(status="in_transit"),
+                name="transit_one_open_per_container",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.container_number} {self.seal_number} {self.status}"

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from zones import views
+
+app_name = "zones"
+urlpatterns = [
+    path("", views.account, name="account"),
+    path("upload/", views.upload, name="upload"),
+    path("gate/", views.gate_board, name="gate"),
+    path("gate/<int:gate_id>/", views.gate_board, name="gate_detail"),
+]
