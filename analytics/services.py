@@ -23,11 +23,8 @@ from declarations import queries as declaration_queries
 from inspection import queries as inspection_queries
 from port import live
 from port.models import TimelineEvent
-<<<<<<< HEAD
-from reference import queries as reference_queries
-=======
 from port.timeline import timeline_after
->>>>>>> main
+from reference import queries as reference_queries
 
 WATERMARK = "timeline"
 DECLARATION = "declarations.declaration"
