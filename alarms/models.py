@@ -44,6 +44,7 @@ class Alarm(TimeStampedModel):
         GATE_WITHOUT_RELEASE = "recon.gate_without_release", _("Gate-out without release")
         ZONE_STOCK_MISMATCH = "recon.zone_stock_mismatch", _("Zone stock differs from movements")
         DANGEROUS_AT_GATE = "recon.dangerous_at_gate", _("Dangerous goods at the gate")
+        BILL_OVERDUE = "billing.overdue", _("Tax bill unpaid past its due date")
 
     kind = models.CharField(_("kind"), max_length=40, choices=Kind.choices)
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)

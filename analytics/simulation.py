@@ -39,6 +39,7 @@ from shipping import cargo
 from shipping import queries as shipping_queries
 from shipping import services as shipping_services
 from shipping.models import ManifestEntry
+from zones import simulation as zone_simulation
 
 OWNER_CODES = ["MSCU", "CSNU", "OOLU", "TGHU", "COSU", "EGHU", "CMAU"]
 
@@ -413,6 +414,7 @@ STEPS: list[tuple[int, Step]] = [
     (3, container_to_inspection),
     (3, inspect_next),
     (3, gate_out),
+    (2, zone_simulation.zone_truck),
 ]
 
 

@@ -303,7 +303,8 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
             if earlier is not None:
                 return earlier
         gate_pass, reason, detail = _match(gate, clean)
-        owner = _complete(gate_pass, user).organisation_id if gate_pass else None
+        movement = _complete(gate_pass, user) if gate_pass else None
+        owner = movement.organisation_id if movement else None
         passage = GatePassage.objects.create(
             gate=gate,
             lane=clean["lane"],
@@ -320,6 +321,10 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
             answer_ms=(time.perf_counter() - started) * 1000,
         )
         _record_passage(passage, gate, user, owner)
+        if movement is not None and movement.kind in Movement.ENTRIES:
+            # Last: the account row is the one all trucks of an item share, so its lock is
+            # held from here to the commit only.
+            _credit_entry(movement)
     return passage
 
 
@@ -377,13 +382,6 @@ def _mismatch(gate_pass: GatePass, read: dict, tolerance_pct: Decimal) -> tuple[
 def _complete(gate_pass: GatePass, user: User) -> Movement:
     movement = Movement.objects.select_for_update().get(pk=gate_pass.movement_id)
     transition(movement, Movement.Status.COMPLETED)
-    if movement.kind in Movement.ENTRIES:
-        lines = list(movement.lines.all())
-        _credit(movement.zone_id, [(movement.organisation_id, line) for line in lines])
-        live.publish_on_commit(
-            groups=[live.organisation_group(movement.organisation_id)],
-            event=events.stock_changed([movement.pk]),
-        )
     if movement.kind == K.PORT_OUT and gate_pass.seal_number and gate_pass.container_number:
         _transit_open(
             organisation_id=movement.organisation_id,
@@ -396,6 +394,15 @@ def _complete(gate_pass: GatePass, user: User) -> Movement:
             actor=user,
         )
     return movement
+
+
+def _credit_entry(movement: Movement) -> None:
+    lines = list(movement.lines.all())
+    _credit(movement.zone_id, [(movement.organisation_id, line) for line in lines])
+    live.publish_on_commit(
+        groups=[live.organisation_group(movement.organisation_id)],
+        event=events.stock_changed([movement.pk]),
+    )
 
 
 def _record_passage(passage: GatePassage, gate: ZoneGate, user: User, owner: int | None) -> None:
