@@ -28,6 +28,7 @@ from stdnum import iso6346
 from certificates import services as certificate_services
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
+from ecommerce import demo as ecommerce_demo
 from inspection import diversion
 from inspection import queries as inspection_queries
 from inspection import services as inspection_services
@@ -414,6 +415,7 @@ STEPS: list[tuple[int, Step]] = [
     (3, container_to_inspection),
     (3, inspect_next),
     (3, gate_out),
+    (2, ecommerce_demo.simulate_step),
     (2, zone_simulation.zone_truck),
 ]
 

@@ -43,6 +43,7 @@ def measure(run: Callable[[], None], *, repeat: int) -> dict:
 def main() -> int:
     from bench import analytics as analytics_bench
     from bench import declarations as declaration_bench
+    from bench import ecommerce as ecommerce_bench
     from bench import rules as rules_bench
     from bench import zones as zones_bench
 
@@ -55,6 +56,7 @@ def main() -> int:
             "analytics": analytics_bench.run,
             "rules": rules_bench.run,
             "zone_gate": zones_bench.run,
+            "ecommerce": ecommerce_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

@@ -8,7 +8,9 @@ class PayForm(forms.Form):
     method = forms.ChoiceField(
         label=_("How to pay"), choices=Payment.Method.choices, widget=forms.RadioSelect
     )
-    insurer = forms.CharField(label=_("Insurer"), required=False, max_length=120)
+    insurer = forms.CharField(
+        label=_("Insurer"), required=False, max_length=120, help_text=_("Guarantee insurance only")
+    )
     policy_number = forms.CharField(label=_("Policy number"), required=False, max_length=40)
     cover = forms.DecimalField(
         label=_("Cover (CNY)"), required=False, min_value=0, max_value=10**13, decimal_places=2

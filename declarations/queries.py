@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
@@ -50,6 +52,15 @@ def guarantee_accounts_for(*, user: User) -> QuerySet[GuaranteeAccount]:
     return GuaranteeAccount.objects.filter(
         enterprise__in=enterprises_filable_by(user)
     ).select_related("enterprise")
+
+
+def guarantee_available(*, enterprise_id: int) -> tuple[Decimal, Decimal] | None:
+    """(quota, drawn) of an enterprise's guarantee, or None: e-commerce's monthly tax bill."""
+    return (
+        GuaranteeAccount.objects.filter(enterprise_id=enterprise_id)
+        .values_list("quota", "used")
+        .first()
+    )
 
 
 def erp_upload_list(*, user: User) -> QuerySet[ErpUpload]:

@@ -108,6 +108,12 @@ app.conf.beat_schedule = {
         "task": "declarations.tasks.declaration_step2_sweep_task",
         "schedule": 3600.0,
     },
+    # Every minute: an e-commerce batch whose decision task was lost is decided again (a
+    # batch older than a minute and still undecided); deciding is idempotent.
+    "ecommerce-decide-stuck": {
+        "task": "ecommerce.tasks.lists_decide_stuck_task",
+        "schedule": 60.0,
+    },
     # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
     # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,
     # so the live dashboard trails the port by seconds; each run reads only new events.
