@@ -2,6 +2,7 @@
 
 import time
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -100,23 +101,24 @@ def _match(gate: ZoneGate, read: dict) -> tuple[GatePass | None, str, str]:
 def _mismatch(gate_pass: GatePass, read: dict, tolerance_pct: Decimal) -> tuple[str, str]:
     R = GatePassage.Reason
     if gate_pass.container_number and gate_pass.container_number not in read["containers"]:
-        return R.CONTAINER, _("pass %(want)s, read %(got)s") % {
-            "want": gate_pass.container_number,
-            "got": ", ".join(read["containers"]) or "—",
-        }
+        # Details are figures, the same in every language.
+        return R.CONTAINER, f"{gate_pass.container_number} ≠ {', '.join(read['containers']) or '—'}"
     if gate_pass.seal_number and gate_pass.seal_number != read["seal"]:
-        return R.SEAL, _("pass %(want)s, read %(got)s") % {
-            "want": gate_pass.seal_number,
-            "got": read["seal"] or "—",
-        }
+        return R.SEAL, f"{gate_pass.seal_number} ≠ {read['seal'] or '—'}"
     declared = gate_pass.declared_weight_kg
     if abs(read["weight_kg"] - declared) > declared * tolerance_pct / 100:
-        return R.WEIGHT, _("declared %(want)s kg, weighed %(got)s kg (±%(pct)s%%)") % {
-            "want": declared,
-            "got": read["weight_kg"],
-            "pct": tolerance_pct,
-        }
+        return R.WEIGHT, f"{declared} kg ≠ {read['weight_kg']} kg (±{tolerance_pct}%)"
     return "", ""
+
+
+def _stop_message(gate_name: str, passage: GatePassage) -> str:
+    return _("%(gate)s lane %(lane)s: %(plate)s stopped: %(reason)s %(detail)s") % {
+        "gate": gate_name,
+        "lane": passage.lane,
+        "plate": passage.truck_plate,
+        "reason": passage.get_reason_display(),
+        "detail": passage.detail,
+    }
 
 
 def _complete(gate_pass: GatePass, user: User) -> Movement:
@@ -174,14 +176,7 @@ def _record_passage(passage: GatePassage, gate: ZoneGate, user: User, owner: int
                 customs_office_id=gate.zone.customs_office_id,
                 dedupe_key=f"passage:{passage.pk}",
                 subject=passage.truck_plate,
-                message=_("%(gate)s lane %(lane)s: %(plate)s stopped: %(reason)s %(detail)s")
-                % {
-                    "gate": gate.name,
-                    "lane": passage.lane,
-                    "plate": passage.truck_plate,
-                    "reason": passage.get_reason_display(),
-                    "detail": passage.detail,
-                },
+                message=partial(_stop_message, gate.name, passage),
                 data={"passage": passage.pk, "gate": gate.pk, "reason": passage.reason},
             )
         )

@@ -1,6 +1,8 @@
 """Export transit under electronic seal (出口转关 + 电子关锁): opened inland or at the zone
 gate, written off at the port gate when the seal matches."""
 
+from functools import partial
+
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
@@ -155,21 +157,26 @@ def transit_seal_read(*, user: User, data: dict) -> Transit:
                 customs_office_id=office,
                 dedupe_key=f"transit:{transit.pk}",
                 subject=container,
-                message=_(
-                    "%(container)s reached %(terminal)s with seal %(read)s (%(state)s); it "
-                    "left under seal %(sealed)s."
-                )
-                % {
-                    "container": container,
-                    "terminal": terminal.name,
-                    "read": seal or "—",
-                    "state": _("intact") if intact else _("broken"),
-                    "sealed": transit.seal_number,
-                },
+                message=partial(
+                    _seal_message, container, terminal.name, seal, intact, transit.seal_number
+                ),
                 data={"transit": transit.pk},
             )
         )
     return transit
+
+
+def _seal_message(container, terminal, seal, intact, sealed) -> str:
+    return _(
+        "%(container)s reached %(terminal)s with seal %(read)s (%(state)s); it "
+        "left under seal %(sealed)s."
+    ) % {
+        "container": container,
+        "terminal": terminal,
+        "read": seal or "—",
+        "state": _("intact") if intact else _("broken"),
+        "sealed": sealed,
+    }
 
 
 def _bound_for(terminal) -> Q:
