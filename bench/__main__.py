@@ -44,6 +44,7 @@ def main() -> int:
     from bench import analytics as analytics_bench
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
+    from bench import reference as reference_bench
     from bench import rules as rules_bench
     from bench import zones as zones_bench
 
@@ -57,6 +58,7 @@ def main() -> int:
             "rules": rules_bench.run,
             "zone_gate": zones_bench.run,
             "ecommerce": ecommerce_bench.run,
+            "reference": reference_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

@@ -263,3 +263,13 @@ def test_two_replies_in_the_same_second_have_different_increasing_references(db)
     assert two[0] == two[1] == two[2]
     assert int(two[0]) > int(one[0])
     assert len(two[0]) <= 14  # UNB 0020 is an..14
+
+
+def test_a_warm_batch_check_makes_no_query(db, django_assert_num_queries):
+    codes = [code for code, _text, _data in builtin.rows("hs")][:2000] + ["000000"]
+    queries.hs_unknown(codes[:1])  # the first check reads the editions once per process
+    with django_assert_num_queries(0):
+        missing, edition = queries.hs_unknown(codes)
+        for code in codes[:500]:
+            identifiers.validate_hs_code(f"{code}0000")
+    assert (missing, edition) == ({"000000"}, "HS 2022")
