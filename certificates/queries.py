@@ -136,7 +136,8 @@ def certificate_verify(*, number: str, code: str) -> Certificate | None:
 
 
 def duty_rates(*, hs_code: str, certificate_numbers: list[str], on_date) -> dict:
-    """Demo tariff rates for a commodity code, for the declarations app's duty estimate.
+    """Tariff rates in force on `on_date` for a commodity code (the reference app's tariff
+    edition), for the declarations app's duty estimate.
 
     Returns {"mfn": rate or None, "preferential": {certificate number: (agreement code,
     rate or None)}} where only certificates issued and valid on `on_date` appear.
@@ -148,8 +149,9 @@ def duty_rates(*, hs_code: str, certificate_numbers: list[str], on_date) -> dict
 
 def duty_rates_many(*, hs_codes: list[str], certificate_numbers: list[str], on_date) -> dict:
     """`duty_rates` for every code of a batch of filings, keyed by code: the certificates
-    are read in one query (none when no certificate is named)."""
-    from certificates.tariffs import DEMO_TARIFF
+    are read in one query (none when no certificate is named); the tariff is the reference
+    app's edition in force, held in memory."""
+    from reference import queries as reference_queries
 
     numbers = [n for n in certificate_numbers if n]
     valid = []
@@ -163,7 +165,7 @@ def duty_rates_many(*, hs_codes: list[str], certificate_numbers: list[str], on_d
         )
     answer = {}
     for hs_code in hs_codes:
-        rates = DEMO_TARIFF.get((hs_code or "")[:4], {})
+        rates = reference_queries.tariff_rates(hs_code, on_date)
         answer[hs_code] = {
             "mfn": rates.get("MFN"),
             "preferential": {number: (code, rates.get(code)) for number, code in valid},
