@@ -39,7 +39,7 @@ RUN pip install --require-hashes -r requirements-prod.lock
 
 COPY . .
 COPY --from=assets /app/port/static/vendor port/static/vendor
-RUN pip install --no-deps .
+RUN pip install --no-deps -e .
 
 # Static files and translations are built into the image. Settings need some URL to load;
 # these placeholders are never connected to.

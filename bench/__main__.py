@@ -44,6 +44,7 @@ def main() -> int:
     from bench import analytics as analytics_bench
     from bench import declarations as declaration_bench
     from bench import rules as rules_bench
+    from bench import zones as zones_bench
 
     setup_test_environment()
     database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
@@ -53,6 +54,7 @@ def main() -> int:
             "vessel": declaration_bench.run_vessel,
             "analytics": analytics_bench.run,
             "rules": rules_bench.run,
+            "zone_gate": zones_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

@@ -258,3 +258,13 @@ def export_port_call_of(*, container_number: str) -> int | None:
         .values_list("port_call_id", flat=True)
         .first()
     )
+
+
+def live_declared_containers() -> QuerySet[DeclarationContainer]:
+    """Containers of declarations past draft and not withdrawn (to compose into other queries,
+    e.g. reconciliation against the manifest and the gate)."""
+    return DeclarationContainer.objects.exclude(declaration__status__in=NOT_LIVE)
+
+
+def released_declared_containers() -> QuerySet[DeclarationContainer]:
+    return DeclarationContainer.objects.filter(declaration__status=Declaration.Status.RELEASED)

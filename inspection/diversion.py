@@ -14,6 +14,7 @@ import secrets
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Count, Q
@@ -488,3 +489,14 @@ def webhook_endpoint_set(*, user: User, url: str) -> WebhookEndpoint:
         defaults={"url": url, "secret": secrets.token_hex(32), "is_active": True},
     )
     return endpoint
+
+
+def webhook_deliveries_purge(*, now=None) -> int:
+    """Delete delivered and given-up webhook deliveries older than WEBHOOK_RETENTION_DAYS
+    (pending ones stay, whatever their age); return how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    deleted, _ = WebhookDelivery.objects.filter(
+        updated_at__lt=cutoff,
+        status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
+    ).delete()
+    return deleted

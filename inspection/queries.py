@@ -244,3 +244,8 @@ def container_whereabouts(*, port_call_id: int, container_ids: list[int]) -> dic
     return {
         cid: {"instruction": instructions.get(cid), "gate": gates.get(cid)} for cid in container_ids
     }
+
+
+def gate_events_between(*, start, end) -> QuerySet[GateEvent]:
+    """Port gate events (every terminal) in [start, end), for reconciliation."""
+    return GateEvent.objects.filter(created_at__gte=start, created_at__lt=end)

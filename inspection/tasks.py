@@ -24,3 +24,10 @@ def webhook_sweep_task() -> None:
 
     for delivery_id in diversion.webhook_deliveries_due():
         webhook_deliver_task.delay(delivery_id)
+
+
+@shared_task
+def webhook_deliveries_purge_task() -> None:
+    from inspection import diversion
+
+    diversion.webhook_deliveries_purge()

@@ -9,7 +9,9 @@ class PortConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_out
 
-        from port import auth
+        from port import auth, logs
+
+        logs.install()  # no password, token or ID number in any log line
 
         # Signing out of the site revokes the API token as well.
         user_logged_out.connect(auth.revoke_on_logout, dispatch_uid="port.auth.revoke_on_logout")

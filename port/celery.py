@@ -47,6 +47,21 @@ app.conf.task_routes = (route_by_workload,)
 
 # Periodic tasks are declared here, in one place, each with why its schedule is what it is.
 app.conf.beat_schedule = {
+    # Every hour: the timeline's partitions for this month and the next two exist (creating
+    # one is instant while it is empty; the DEFAULT partition catches anything meanwhile).
+    "port-timeline-partitions": {
+        "task": "port.tasks.timeline_partitions_ensure_task",
+        "schedule": 3600.0,
+    },
+    # Every hour: idempotency records and finished webhook deliveries past their retention.
+    "port-idempotency-purge": {
+        "task": "port.tasks.idempotency_records_purge_task",
+        "schedule": 3600.0,
+    },
+    "inspection-webhook-deliveries-purge": {
+        "task": "inspection.tasks.webhook_deliveries_purge_task",
+        "schedule": 3600.0,
+    },
     # Every 30 s: terminal webhooks whose next attempt is due (a retry, or a delivery whose
     # task was lost) are sent; a delivery is claimed before sending, so none goes twice.
     "inspection-webhook-sweep": {
@@ -77,6 +92,14 @@ app.conf.beat_schedule = {
     # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
     # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,
     # so the live dashboard trails the port by seconds; each run reads only new events.
+    # Every 5 minutes: reconciliation (zones/reconcile.py) compares the manifest, the
+    # declarations, the gates and the zone accounts; each run is a handful of set-based
+    # queries over a window, and a discrepancy raises its alarm once however often it is found.
+    "zones-reconcile": {
+        "task": "zones.tasks.reconcile_task",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     "analytics-rollups-consume": {
         "task": "analytics.tasks.rollups_consume_task",
         "schedule": 5.0,

@@ -160,6 +160,9 @@ CELERY_TIMEZONE = "UTC"
 # can set tighter ones (`--time-limit`, docker-compose.yml).
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "240")
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "300")
+# How long replays of an Idempotency-Key and finished terminal webhooks are kept.
+IDEMPOTENCY_RETENTION_DAYS = envint("IDEMPOTENCY_RETENTION_DAYS", "7")
+WEBHOOK_RETENTION_DAYS = envint("WEBHOOK_RETENTION_DAYS", "30")
 # Beat runs with a leader lock in Redis, so two beats (two hosts) never both send.
 CELERY_BEAT_SCHEDULER = "port.beat:LeaderScheduler"
 

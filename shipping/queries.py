@@ -204,3 +204,13 @@ def dangerous_containers(*, port_call_id: int) -> frozenset[str]:
         .filter(Q(un_number__gt="") | Q(imdg_class__gt=""))
         .values_list("container_number", flat=True)
     )
+
+
+def manifest_lines_between(*, start, end) -> QuerySet[ManifestEntry]:
+    """Manifest lines filed in [start, end), for reconciliation against other records."""
+    return ManifestEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+
+
+def dangerous_manifest_lines() -> QuerySet[ManifestEntry]:
+    """Manifest lines with a UN number or an IMDG class (to compose into other queries)."""
+    return ManifestEntry.objects.filter(Q(un_number__gt="") | Q(imdg_class__gt=""))

@@ -303,8 +303,7 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
             if earlier is not None:
                 return earlier
         gate_pass, reason, detail = _match(gate, clean)
-        if gate_pass is not None:
-            _complete(gate_pass, user)
+        owner = _complete(gate_pass, user).organisation_id if gate_pass else None
         passage = GatePassage.objects.create(
             gate=gate,
             lane=clean["lane"],
@@ -320,7 +319,7 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
             gate_pass=gate_pass,
             answer_ms=(time.perf_counter() - started) * 1000,
         )
-        _record_passage(passage, gate, user)
+        _record_passage(passage, gate, user, owner)
     return passage
 
 
@@ -375,7 +374,7 @@ def _mismatch(gate_pass: GatePass, read: dict, tolerance_pct: Decimal) -> tuple[
     return "", ""
 
 
-def _complete(gate_pass: GatePass, user: User) -> None:
+def _complete(gate_pass: GatePass, user: User) -> Movement:
     movement = Movement.objects.select_for_update().get(pk=gate_pass.movement_id)
     transition(movement, Movement.Status.COMPLETED)
     if movement.kind in Movement.ENTRIES:
@@ -396,11 +395,11 @@ def _complete(gate_pass: GatePass, user: User) -> None:
             movement=movement,
             actor=user,
         )
+    return movement
 
 
-def _record_passage(passage: GatePassage, gate: ZoneGate, user: User) -> None:
+def _record_passage(passage: GatePassage, gate: ZoneGate, user: User, owner: int | None) -> None:
     released = passage.decision == GatePassage.Decision.RELEASE
-    owner = passage.gate_pass.movement.organisation_id if passage.gate_pass else None
     timeline_record(
         subject=passage,
         kind=TimelineEvent.Kind.ZONE_GATE_RELEASED

@@ -23,7 +23,9 @@ for _, doc in DOCUMENTS:
 
 
 @pytest.mark.parametrize(
-    ("name", "doc"), DOCUMENTS, ids=[f"{n}:{d['kind']}/{d['metadata']['name']}" for n, d in DOCUMENTS]
+    ("name", "doc"),
+    DOCUMENTS,
+    ids=[f"{n}:{d['kind']}/{d['metadata']['name']}" for n, d in DOCUMENTS],
 )
 def test_every_manifest_is_valid_kubernetes(name, doc):
     kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
@@ -31,7 +33,9 @@ def test_every_manifest_is_valid_kubernetes(name, doc):
 
 def test_kustomization_lists_every_manifest():
     listed = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
-    assert sorted(listed) == sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+    assert sorted(listed) == sorted(
+        p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml"
+    )
 
 
 def _containers(kind: str, component: str) -> list[dict]:
@@ -67,7 +71,10 @@ def test_every_queue_has_a_worker_and_an_autoscaler_on_its_depth():
 
 def test_migrations_are_a_job_and_beat_a_single_recreated_pod():
     (job,) = BY_KIND["Job"]
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"][-2:] == ["migrate", "--noinput"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][-2:] == [
+        "migrate",
+        "--noinput",
+    ]
     (beat,) = [d for d in BY_KIND["Deployment"] if d["metadata"]["name"] == "portwise-beat"]
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"]["type"] == "Recreate"

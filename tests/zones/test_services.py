@@ -276,3 +276,15 @@ def test_two_reads_at_the_same_moment_use_a_pass_once(transactional_db, zone):
     assert sorted(decisions) == ["release", "stop"]
     assert held(zone) == Decimal("100")
     assert GatePassage.objects.filter(decision="release").count() == 1
+
+
+def test_a_gate_answer_costs_a_fixed_number_of_queries(zone, django_assert_num_queries):
+    # the hot path: read id check skipped (none sent), match, use, complete, credit, record
+    services.movement_file_many(
+        user=zone.co, documents=[document(lines=[dict(GPU), dict(GPU, item_no="GPU-4080")])],
+        source="api",
+    )
+    with django_assert_num_queries(12):
+        services.gate_read(user=zone.camera, gate_id=zone.gate.pk, read=read())
+    with django_assert_num_queries(13):  # a stop: match, passage, timeline, and its alarm
+        services.gate_read(user=zone.camera, gate_id=zone.gate.pk, read=read())

@@ -1,0 +1,339 @@
+"""Clearance-time statistics and trade figures, computed in PostgreSQL over the rollups.
+
+Medians and 90th percentiles are `percentile_cont` over the clearance facts; a period
+is a local calendar day or ISO week (Monday to Sunday), and a declaration belongs to the
+period it was filed in. Times are in hours. Overall clearance runs from the vessel's
+arrival (imports) or the filing (exports) to release: see ClearanceFact.cleared_from.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import (
+    Aggregate,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from analytics.models import ClearanceFact, DailyClearance, HourlyCount
+from analytics.queries import Scope
+
+# (key, label, from column, to column); the overall stage's label depends on the direction.
+STAGES = [
+    ("overall", _("Overall"), "cleared_from", "released_at"),
+    ("filing_to_decision", _("Filing to decision"), "filed_at", "decided_at"),
+    ("decision_to_inspection", _("Decision to inspection"), "decided_at", "inspection_started_at"),
+    ("inspection_to_release", _("Inspection to release"), "inspection_started_at", "released_at"),
+]
+OVERALL_LABELS = {"import": _("Arrival to release"), "export": _("Filing to release")}
+PERIODS = {"day", "week"}
+
+
+class Percentile(Aggregate):
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def _hours_between(start: str, end: str):
+    interval = ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+    return Func(
+        interval, template="EXTRACT(EPOCH FROM %(expressions)s) / 3600.0", output_field=FloatField()
+    )
+
+
+def hours_since(start: str, now: datetime):
+    return Func(
+        Value(now, output_field=DateTimeField()),
+        F(start),
+        arg_joiner=" - ",
+        template="EXTRACT(EPOCH FROM (%(expressions)s)) / 3600.0",
+        output_field=FloatField(),
+    )
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    start: date
+    end: date  # exclusive
+
+    @property
+    def previous(self) -> "Period":
+        length = self.end - self.start
+        return Period(self.kind, self.start - length, self.start)
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        tz = timezone.get_current_timezone()
+        return (
+            timezone.make_aware(datetime.combine(self.start, time.min), tz),
+            timezone.make_aware(datetime.combine(self.end, time.min), tz),
+        )
+
+
+def period_for(kind: str, on: date | None = None) -> Period:
+    """The day, or the ISO week, that contains `on` (today by default)."""
+    on = on or timezone.localdate()
+    if kind == "week":
+        start = on - timedelta(days=on.weekday())
+        return Period("week", start, start + timedelta(days=7))
+    return Period("day", on, on + timedelta(days=1))
+
+
+# A selection still open after this long is an anomaly for the inspection desk, not queue
+# length; bounding the window also keeps the query's cost independent of history.
+WAITING_WINDOW = timedelta(days=7)
+
+
+def waiting_for_inspection(scope: Scope, now: datetime, **filters):
+    """Facts selected for inspection, decided within the window, not yet released."""
+    return facts_in_scope(scope, **filters).filter(
+        outcome="inspection_required",
+        released_at__isnull=True,
+        decided_at__gte=now - WAITING_WINDOW,
+    )
+
+
+def facts_in_scope(scope: Scope, *, terminal_id: int | None = None, direction: str = ""):
+    facts = ClearanceFact.objects.all()
+    if not scope.port_wide:
+        facts = facts.filter(enterprise_id__in=scope.organisation_ids)
+    if terminal_id:
+        facts = facts.filter(terminal_id=terminal_id)
+    if direction:
+        facts = facts.filter(direction=direction)
+    return facts
+
+
+def _stage_aggregates() -> dict:
+    aggregates = {}
+    for key, _label, start, end in STAGES:
+        hours = _hours_between(start, end)
+        aggregates[f"{key}_median"] = Percentile(hours, 0.5)
+        aggregates[f"{key}_p90"] = Percentile(hours, 0.9)
+        aggregates[f"{key}_count"] = Count(
+            "pk", filter=Q(**{f"{start}__isnull": False, f"{end}__isnull": False})
+        )
+    return aggregates
+
+
+def _in_period(facts, period: Period):
+    start, end = period.bounds()
+    return facts.filter(filed_at__gte=start, filed_at__lt=end)
+
+
+def clearance_summary(scope: Scope, period: Period, **filters) -> list[dict]:
+    """Per direction: each stage's median, 90th percentile and count, now and the period
+    before, with the change of the median in per cent (negative is faster)."""
+    facts = facts_in_scope(scope, **filters)
+    current = _by_direction(_in_period(facts, period))
+    previous = _by_direction(_in_period(facts, period.previous))
+    rows = []
+    for direction in ("import", "export"):
+        now, before = current.get(direction, {}), previous.get(direction, {})
+        stages = []
+        for key, label, _start, _end in STAGES:
+            median, earlier = now.get(f"{key}_median"), before.get(f"{key}_median")
+            stages.append(
+                {
+                    "stage": key,
+                    "label": str(OVERALL_LABELS[direction] if key == "overall" else label),
+                    "median_h": round_hours(median),
+                    "p90_h": round_hours(now.get(f"{key}_p90")),
+                    "count": now.get(f"{key}_count", 0),
+                    "previous_median_h": round_hours(earlier),
+                    "change_pct": _change(median, earlier),
+                }
+            )
+        rows.append(
+            {"direction": direction, "declarations": now.get("declarations", 0), "stages": stages}
+        )
+    return rows
+
+
+def _by_direction(facts) -> dict[str, dict]:
+    rows = facts.values("direction").annotate(declarations=Count("pk"), **_stage_aggregates())
+    return {row["direction"]: row for row in rows}
+
+
+def clearance_series(
+    scope: Scope, *, days: int = 14, on: date | None = None, terminal_id=None, direction=""
+) -> list[dict]:
+    """Overall clearance per day and direction, for the last `days`
+    days, from the daily rollup (an enterprise of several organisations: from the facts)."""
+    if not scope.port_wide and len(scope.organisation_ids) != 1:
+        return clearance_series_from_facts(
+            scope, days=days, on=on, terminal_id=terminal_id, direction=direction
+        )
+    end = period_for("day", on).end
+    rows = DailyClearance.objects.filter(
+        day__gte=end - timedelta(days=days),
+        day__lt=end,
+        terminal_id=terminal_id or DailyClearance.ALL,
+        enterprise_id=DailyClearance.ALL if scope.port_wide else scope.organisation_ids[0],
+    ).order_by("day", "direction")
+    if direction:
+        rows = rows.filter(direction=direction)
+    return [
+        {
+            "day": row.day.isoformat(),
+            "direction": row.direction,
+            "median_h": round_hours(row.median_h),
+            "p90_h": round_hours(row.p90_h),
+            "declarations": row.declarations,
+        }
+        for row in rows
+    ]
+
+
+def clearance_series_from_facts(
+    scope: Scope, *, days: int = 14, on: date | None = None, **filters
+) -> list[dict]:
+    """The same series computed from the facts (the rollup's check, and its fallback)."""
+    end = period_for("day", on)
+    window = Period("day", end.end - timedelta(days=days), end.end)
+    hours = _hours_between("cleared_from", "released_at")
+    rows = (
+        _in_period(facts_in_scope(scope, **filters), window)
+        .annotate(day=TruncDate("filed_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "direction")
+        .annotate(
+            median=Percentile(hours, 0.5), p90=Percentile(hours, 0.9), declarations=Count("pk")
+        )
+        .order_by("day", "direction")
+    )
+    return [
+        {
+            "day": row["day"].isoformat(),
+            "direction": row["direction"],
+            "median_h": round_hours(row["median"]),
+            "p90_h": round_hours(row["p90"]),
+            "declarations": row["declarations"],
+        }
+        for row in rows
+    ]
+
+
+def clearance_by_terminal(
+    scope: Scope, period: Period, terminal_names: dict[int, str], **filters
+) -> list[dict]:
+    hours = _hours_between("cleared_from", "released_at")
+    rows = (
+        _in_period(facts_in_scope(scope, **filters), period)
+        .values("terminal_id", "direction")
+        .annotate(
+            median=Percentile(hours, 0.5), p90=Percentile(hours, 0.9), declarations=Count("pk")
+        )
+        .order_by("terminal_id", "direction")
+    )
+    return [
+        {
+            "terminal": terminal_names.get(row["terminal_id"], "—"),
+            "direction": row["direction"],
+            "median_h": round_hours(row["median"]),
+            "p90_h": round_hours(row["p90"]),
+            "declarations": row["declarations"],
+        }
+        for row in rows
+    ]
+
+
+TRADE_DIMENSIONS = {
+    "trade_mode": "trade_mode",
+    "country": "origin_country",
+    "hs_chapter": "hs_chapter",
+    "enterprise": "enterprise_id",
+}
+
+
+def trade_breakdown(
+    scope: Scope, period: Period, dimension: str, *, limit: int = 10, **filters
+) -> list[dict]:
+    """Declarations, containers and value by one dimension, largest value first."""
+    column = TRADE_DIMENSIONS[dimension]
+    rows = (
+        _in_period(facts_in_scope(scope, **filters), period)
+        .values(column)
+        .annotate(declarations=Count("pk"), containers=Sum("containers"), value=Sum("value"))
+        .order_by("-value", column)[:limit]
+    )
+    return [
+        {
+            "key": row[column],
+            "declarations": row["declarations"],
+            "containers": row["containers"] or 0,
+            "value": float(row["value"] or 0),
+        }
+        for row in rows
+    ]
+
+
+def counts_in_scope(scope: Scope, *, terminal_id: int | None = None):
+    counts = HourlyCount.objects.all()
+    if not scope.port_wide:
+        counts = counts.filter(organisation_id__in=scope.organisation_ids)
+    if terminal_id:
+        counts = counts.filter(terminal_id=terminal_id)
+    return counts
+
+
+def metric_totals(
+    scope: Scope, metrics: list[str], start: datetime, end: datetime, **filters
+) -> dict[str, int]:
+    rows = (
+        counts_in_scope(scope, **filters)
+        .filter(metric__in=metrics, hour__gte=start, hour__lt=end)
+        .values("metric")
+        .annotate(total=Sum("count"))
+    )
+    totals = dict.fromkeys(metrics, 0)
+    totals.update({row["metric"]: row["total"] for row in rows})
+    return totals
+
+
+def metric_per_hour(
+    scope: Scope, metric: str, *, hours: int = 24, now: datetime | None = None, **filters
+) -> list[dict]:
+    """A metric per hour for the last `hours` hours, every hour present (zero when quiet)."""
+    now = now or timezone.now()
+    last = now.replace(minute=0, second=0, microsecond=0)
+    first = last - timedelta(hours=hours - 1)
+    rows = (
+        counts_in_scope(scope, **filters)
+        .filter(metric=metric, hour__gte=first, hour__lte=last)
+        .values("hour")
+        .annotate(total=Sum("count"))
+    )
+    by_hour = {row["hour"]: row["total"] for row in rows}
+    tz = timezone.get_current_timezone()
+    return [
+        {
+            "hour": (first + timedelta(hours=i)).astimezone(tz).strftime("%H:00"),
+            "count": by_hour.get(first + timedelta(hours=i), 0),
+        }
+        for i in range(hours)
+    ]
+
+
+def round_hours(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _change(now: float | None, before: float | None) -> float | None:
+    if now is None or not before:
+        return None
+    return round((now - before) / before * 100, 1)

@@ -1,0 +1,74 @@
+"""Live events about declarations, and the groups they go to."""
+
+from typing import TypedDict
+
+from port import live
+
+
+class DeclarationStatusChanged(TypedDict):
+    type: str
+    id: int
+    number: str | None
+    status: str
+    status_label: str
+
+
+def declaration_group(declaration_id: int) -> str:
+    return f"declaration.{declaration_id}"
+
+
+def declaration_groups(declaration) -> list[str]:
+    """The consignment's own group, and both organisations that may see it."""
+    organisations = {declaration.enterprise_id, declaration.declarant_id}
+    return [declaration_group(declaration.pk)] + [
+        live.organisation_group(org_id) for org_id in sorted(organisations)
+    ]
+
+
+def declaration_status_changed(declaration) -> DeclarationStatusChanged:
+    return {
+        "type": "declaration.status_changed",
+        "id": declaration.pk,
+        "number": declaration.number,
+        "status": declaration.status,
+        "status_label": str(declaration.get_status_display()),
+    }
+
+
+class DeclarationStep2(TypedDict):
+    type: str
+    id: int
+    number: str | None
+    due: str | None
+    is_overdue: bool
+
+
+def declaration_step2(declaration) -> DeclarationStep2:
+    """A summary's step 2 reminder or overdue flag."""
+    return {
+        "type": "declaration.step2",
+        "id": declaration.pk,
+        "number": declaration.number,
+        "due": declaration.full_due_at.isoformat() if declaration.full_due_at else None,
+        "is_overdue": declaration.is_overdue,
+    }
+
+
+class UploadProgress(TypedDict):
+    type: str
+    id: int
+    status: str
+    percent: int
+
+
+def upload_group(upload_id: int) -> str:
+    return f"erp_upload.{upload_id}"
+
+
+def upload_progress(upload) -> UploadProgress:
+    return {
+        "type": "declaration.upload_progress",
+        "id": upload.pk,
+        "status": upload.status,
+        "percent": upload.percent,
+    }

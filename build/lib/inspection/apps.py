@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class InspectionConfig(AppConfig):
+    name = "inspection"
+    verbose_name = _("Inspection")
+
+    def ready(self) -> None:
+        from inspection import diversion, queries
+        from port import live
+        from shipping import services as shipping_services
+
+        live.register_topic("inspection_queue", queries.inspection_queue_live_group)
+        if diversion.diversion_plan_for_berthed_call not in shipping_services.BERTHED_HOOKS:
+            shipping_services.BERTHED_HOOKS.append(diversion.diversion_plan_for_berthed_call)

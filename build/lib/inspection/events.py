@@ -1,0 +1,68 @@
+"""Live events about inspection, and the groups they go to."""
+
+from typing import TypedDict
+
+
+class ContainersSelected(TypedDict):
+    type: str
+    declaration_id: int
+    inspection_area: str
+    containers: list[dict[str, str]]
+
+
+def queue_group(customs_office_id: int) -> str:
+    return f"inspection-queue.{customs_office_id}"
+
+
+def containers_selected(declaration_id: int, decisions: list) -> ContainersSelected:
+    """One event for all of a declaration's selected containers, however many."""
+    return {
+        "type": "inspection.containers_selected",
+        "declaration_id": declaration_id,
+        "inspection_area": decisions[0].inspection_area.name,
+        "containers": [{"number": d.container.number, "outcome": d.outcome} for d in decisions],
+    }
+
+
+class InspectionChanged(TypedDict):
+    type: str
+    inspection_id: int
+    declaration_id: int
+    container: str
+    ticket: str
+    status: str
+    area: str
+
+
+class AlertRaised(TypedDict):
+    type: str
+    alert_id: int
+    container: str
+    message: str
+
+
+def inspection_changed(inspection, decision) -> InspectionChanged:
+    """A ticket was issued or moved on; the board and the terminal's hoisting list refresh."""
+    return {
+        "type": "inspection.changed",
+        "inspection_id": inspection.pk,
+        "declaration_id": decision.declaration_id,
+        "container": decision.container.number,
+        "ticket": inspection.ticket,
+        "status": inspection.status,
+        "area": inspection.area.code,
+    }
+
+
+def alert_raised(alert) -> AlertRaised:
+    return {
+        "type": "inspection.alert_raised",
+        "alert_id": alert.pk,
+        "container": alert.container.number,
+        "message": alert.message,
+    }
+
+
+def diversion_changed(port_call_id: int, count: int) -> dict:
+    """New or changed instructions for a call: the terminal's pages refresh."""
+    return {"type": "diversion.changed", "port_call": port_call_id, "instructions": count}

@@ -1,0 +1,246 @@
+from django.db.models import Count, Min, Q, QuerySet
+from django.http import Http404
+
+from declarations import queries as declaration_queries
+from declarations.models import Declaration
+from inspection import events
+from inspection.models import (
+    Alert,
+    Decision,
+    DiversionInstruction,
+    GateEvent,
+    Inspection,
+    Outcome,
+    RiskRule,
+    RuleSetVersion,
+)
+from port.models import InspectionArea, Organisation, PortCall, Terminal, User
+from port.queries import customs_office_ids_for, organisation_ids_for
+
+
+def inspection_queue(*, user: User) -> QuerySet[Decision]:
+    """Containers selected for inspection in the user's customs offices, oldest first."""
+    return (
+        Decision.objects.filter(inspection_area__customs_office_id__in=customs_office_ids_for(user))
+        .exclude(outcome=Outcome.RELEASE)
+        .select_related("container", "inspection_area", "declaration__enterprise", "inspection")
+        .order_by("created_at", "pk")
+    )
+
+
+def selected_awaiting_arrival(*, user: User) -> QuerySet[Decision]:
+    """Selected containers that have not reached the inspection area yet."""
+    return inspection_queue(user=user).filter(inspection__isnull=True)
+
+
+def areas_for(user: User) -> QuerySet[InspectionArea]:
+    """The inspection areas a user works: officers their office's, terminals their own."""
+    terminals = Terminal.objects.filter(operator_id__in=organisation_ids_for(user))
+    return (
+        InspectionArea.objects.filter(
+            Q(customs_office_id__in=customs_office_ids_for(user)) | Q(terminal__in=terminals)
+        )
+        .select_related("terminal", "customs_office")
+        .order_by("code")
+    )
+
+
+def tickets_for(*, user: User) -> QuerySet[Inspection]:
+    """Tickets at the user's inspection areas: the officers' board, the terminal's hoisting list."""
+    return (
+        Inspection.objects.filter(area__in=areas_for(user))
+        .select_related(
+            "area", "officer", "decision__container", "decision__declaration__enterprise"
+        )
+        .order_by("queue_date", "queue_number")
+    )
+
+
+def open_tickets_for(*, user: User) -> QuerySet[Inspection]:
+    return tickets_for(user=user).exclude(status__in=Inspection.FINISHED)
+
+
+def ticket_get_for_user(*, user: User, inspection_id: int) -> Inspection:
+    try:
+        return (
+            tickets_for(user=user)
+            .prefetch_related("consultations__asked_by", "consultations__expert", "photos")
+            .get(pk=inspection_id)
+        )
+    except (Inspection.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such inspection") from None
+
+
+def decision_get_for_officer(*, user: User, decision_id: int) -> Decision:
+    try:
+        return (
+            inspection_queue(user=user)
+            .select_related("rule_set_version", "overridden_by")
+            .get(pk=decision_id)
+        )
+    except (Decision.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such decision") from None
+
+
+def alerts_for(*, user: User) -> QuerySet[Alert]:
+    return Alert.objects.filter(customs_office_id__in=customs_office_ids_for(user)).select_related(
+        "container", "gate_event__terminal"
+    )
+
+
+def gate_events_for(*, user: User) -> QuerySet[GateEvent]:
+    terminals = Terminal.objects.filter(operator_id__in=organisation_ids_for(user))
+    return GateEvent.objects.filter(terminal__in=terminals).select_related("container", "terminal")
+
+
+def rules_for_officer(*, user: User) -> QuerySet[RiskRule]:
+    if not customs_office_ids_for(user):
+        return RiskRule.objects.none()
+    return RiskRule.objects.prefetch_related("watched_enterprises").order_by("priority", "pk")
+
+
+def current_rule_set() -> RuleSetVersion | None:
+    return RuleSetVersion.objects.order_by("-number").first()
+
+
+def inspection_queue_live_group(user: User, key: str) -> str | None:
+    """The live group of a customs office's queue, for that office's officers."""
+    if not key.isdigit() or int(key) not in customs_office_ids_for(user):
+        return None
+    return events.queue_group(int(key))
+
+
+def decisions_for_declaration(*, declaration_id: int) -> QuerySet[Decision]:
+    return Decision.objects.filter(declaration_id=declaration_id).select_related("container")
+
+
+def diversion_call_for_user(*, user: User, port_call_id: int):
+    """A call's diversion is seen by its terminal's operator, customs and the port authority."""
+    kinds = {Organisation.Kind.CUSTOMS_OFFICE, Organisation.Kind.PORT_AUTHORITY}
+    org_ids = organisation_ids_for(user)
+    allowed = Q(terminal__operator_id__in=org_ids) | Q(
+        port__organisations__in=Organisation.objects.filter(pk__in=org_ids, kind__in=kinds)
+    )
+    try:
+        return (
+            PortCall.objects.filter(allowed)
+            .select_related("vessel", "terminal")
+            .distinct()
+            .get(pk=port_call_id)
+        )
+    except (PortCall.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such port call") from None
+
+
+def declaration_ids_of_inspections(*, inspection_ids: list[int]) -> dict[int, int]:
+    """Each inspection's declaration id, in one query (for analytics' clearance stages)."""
+    return dict(
+        Inspection.objects.filter(pk__in=inspection_ids).values_list(
+            "pk", "decision__declaration_id"
+        )
+    )
+
+
+def queue_by_area(*, enterprise_ids: list[int] | None = None) -> list[dict]:
+    """Open tickets per inspection area, and when the oldest arrived; an enterprise's own
+    containers only when `enterprise_ids` is given. Current state: a bounded set of rows."""
+    tickets = Inspection.objects.exclude(status__in=Inspection.FINISHED)
+    if enterprise_ids is not None:
+        tickets = tickets.filter(decision__declaration__enterprise_id__in=enterprise_ids)
+    return list(
+        tickets.values("area_id", "area__code", "area__name", "area__terminal__code")
+        .annotate(waiting=Count("pk"), oldest=Min("created_at"))
+        .order_by("area__code")
+    )
+
+
+def port_call_ids_with_open_assessments() -> list[int]:
+    """Vessel calls a new rule-set version may change: a declaration not yet decided, or a
+    decision still open (selected, not overridden, no inspection ticket) of a declaration
+    awaiting inspection. Two queries."""
+    open_decisions = (
+        Decision.objects.filter(
+            declaration__status=Declaration.Status.INSPECTION_REQUIRED,
+            overridden_by__isnull=True,
+            overridden_outcome="",
+            inspection__isnull=True,
+        )
+        .exclude(outcome=Outcome.RELEASE)
+        .order_by()
+        .values_list("declaration__port_call_id", flat=True)
+        .distinct()
+    )
+    undecided = declaration_queries.port_call_ids_with_undecided_declarations()
+    return sorted(undecided | set(open_decisions))
+
+
+def port_call_get_for_officer(*, user: User, port_call_id: int):
+    """A vessel call at the port of one of the officer's customs offices, or a 404."""
+    offices = Organisation.objects.filter(pk__in=customs_office_ids_for(user))
+    try:
+        return (
+            PortCall.objects.filter(port__in=offices.values("port"))
+            .select_related("vessel", "terminal")
+            .get(pk=port_call_id)
+        )
+    except (PortCall.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such port call") from None
+
+
+def port_calls_open_for_reassessment(*, user: User):
+    """The calls at the officer's ports with declarations open to re-assessment, for the
+    rules page's "re-assess this vessel call"."""
+    offices = Organisation.objects.filter(pk__in=customs_office_ids_for(user))
+    return (
+        PortCall.objects.filter(
+            port__in=offices.values("port"),
+            pk__in=Declaration.objects.filter(status__in=Declaration.OPEN_STATUSES).values(
+                "port_call_id"
+            ),
+        )
+        .select_related("vessel")
+        .order_by("eta")
+    )
+
+
+def containers_awaiting_discharge(*, port_call_id: int, limit: int) -> list[str]:
+    """Containers of a call with a diversion instruction, not yet reported off the ship."""
+    return list(
+        DiversionInstruction.objects.filter(port_call_id=port_call_id, discharged_at__isnull=True)
+        .order_by("pk")
+        .values_list("container__number", flat=True)[:limit]
+    )
+
+
+def discharge_progress(*, port_call_ids: list[int]) -> dict[int, dict]:
+    """Per call: containers still aboard and discharged, of those it has instructions for."""
+    rows = (
+        DiversionInstruction.objects.filter(port_call_id__in=port_call_ids)
+        .values("port_call_id")
+        .annotate(
+            aboard=Count("pk", filter=Q(discharged_at__isnull=True)),
+            discharged=Count("pk", filter=Q(discharged_at__isnull=False)),
+        )
+    )
+    return {row["port_call_id"]: row for row in rows}
+
+
+def container_whereabouts(*, port_call_id: int, container_ids: list[int]) -> dict[int, dict]:
+    """Where each of a consignment's containers is, for its owner: its diversion on the
+    call (destination, when it came off the ship) and its last move through a gate. Two
+    queries, whatever the number of containers."""
+    instructions = {
+        i.container_id: i
+        for i in DiversionInstruction.objects.filter(
+            port_call_id=port_call_id, container_id__in=container_ids
+        )
+    }
+    gates = {
+        g.container_id: g
+        for g in GateEvent.objects.filter(container_id__in=container_ids, allowed=True)
+        .order_by("container_id", "-created_at", "-pk")
+        .distinct("container_id")
+    }
+    return {
+        cid: {"instruction": instructions.get(cid), "gate": gates.get(cid)} for cid in container_ids
+    }

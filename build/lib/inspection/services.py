@@ -1,0 +1,896 @@
+"""Every write to inspection data: rule sets, decisions, tickets, results, gate checks."""
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alarms import services as alarm_services
+from declarations import queries as declaration_queries
+from declarations import services as declaration_services
+from inspection import diversion, events, queries, rules
+from inspection.models import (
+    Alert,
+    Decision,
+    ExpertConsultation,
+    GateEvent,
+    Inspection,
+    InspectionPhoto,
+    Outcome,
+    RiskRule,
+    RuleSetVersion,
+)
+from inspection.tasks import decisions_make_for_port_call_task
+from port import live, uploads
+from port.errors import InvalidInput, NotYours, TransitionNotAllowed
+from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
+from port.queries import customs_office_ids_for, organisation_ids_for
+from port.timeline import timeline_record, timeline_record_many
+from port.transitions import transition
+from shipping import queries as shipping_queries
+
+MAX_PHOTOS = 20  # photos recorded at once on a ticket
+
+# ---------------------------------------------------------------- rule sets
+
+
+@transaction.atomic
+def rule_set_activate(*, officer: User | None) -> RuleSetVersion:
+    """Snapshot the active rules as the next rule-set version, with a fresh sampling seed.
+
+    Decisions made from now on point to it. The version row (who, when, what) is the
+    audit record of the activation. After commit, queues one re-assessment task per
+    vessel call that still has open declarations (`decisions_make_for_port_call`), so
+    that what is not yet released is decided by the new rules. Returns the current
+    version unchanged, and queues nothing, when the active rules are its snapshot.
+    """
+    # One activation at a time: the version numbers must not race.
+    current = RuleSetVersion.objects.select_for_update().order_by("-number").first()
+    snapshot = _active_rule_snapshots()
+    if current is not None and current.rules == snapshot:
+        return current
+    version = RuleSetVersion.objects.create(
+        number=(current.number + 1) if current else 1,
+        rules=snapshot,
+        seed=secrets.token_hex(8),
+        activated_by=officer,
+    )
+    for port_call_id in queries.port_call_ids_with_open_assessments():
+        transaction.on_commit(partial(decisions_make_for_port_call_task.delay, port_call_id))
+    return version
+
+
+def _active_rule_snapshots() -> list[dict]:
+    active = RiskRule.objects.filter(is_active=True).prefetch_related("watched_enterprises")
+    return [
+        rules.rule_snapshot(rule, [org.pk for org in rule.watched_enterprises.all()])
+        for rule in active.order_by("priority", "pk")
+    ]
+
+
+def rule_dry_run(*, rule: RiskRule, watched_enterprise_ids: list[int], days: int = 30) -> dict:
+    """What a rule would have selected among the last `days` days' declarations.
+
+    Reads the declarations in a fixed number of queries and evaluates in memory; writes
+    nothing. Uses a fixed seed, so the same history gives the same answer.
+    """
+    snapshot = rules.rule_snapshot(rule, watched_enterprise_ids)
+    snapshot["id"] = snapshot["id"] or 0
+    since = timezone.now() - timedelta(days=days)
+    declarations = declaration_queries.declarations_for_assessment().filter(submitted_at__gte=since)
+    selected, declarations_hit, containers_seen = [], 0, 0
+    dangerous_by_call: dict[int, frozenset[str]] = {}
+    for declaration in declarations.iterator(chunk_size=500):
+        if declaration.port_call_id not in dangerous_by_call:
+            dangerous_by_call[declaration.port_call_id] = shipping_queries.dangerous_containers(
+                port_call_id=declaration.port_call_id
+            )
+        consignment = _consignment(declaration, dangerous_by_call[declaration.port_call_id])
+        containers_seen += len(consignment.containers)
+        decided = rules.evaluate(consignment, [snapshot], seed="dry-run")
+        hit = [number for number, (outcome, _hits) in decided.items() if outcome != Outcome.RELEASE]
+        if hit:
+            declarations_hit += 1
+            selected.extend({"declaration": declaration.number, "container": n} for n in hit)
+    return {
+        "days": days,
+        "declarations_hit": declarations_hit,
+        "containers_selected": len(selected),
+        "containers_seen": containers_seen,
+        "selected": selected[:200],
+    }
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def _consignment(declaration, dangerous: frozenset[str] | None = None) -> rules.Consignment:
+    """What the rules read of a declaration. `dangerous` are the containers of its call that
+    a manifest lists as dangerous goods; asked of the shipping app when not given."""
+    items = list(declaration.items.all())
+    if dangerous is None:
+        dangerous = shipping_queries.dangerous_containers(port_call_id=declaration.port_call_id)
+    net_weight = declaration.net_weight
+    value = sum((item.value for item in items), Decimal(0))
+    return rules.Consignment(
+        declaration_id=declaration.pk,
+        bl_number=declaration.bl_number,
+        enterprise_id=declaration.enterprise_id,
+        credit_rating=declaration.enterprise.credit_rating,
+        hs_codes=tuple(item.hs_code for item in items),
+        origin_countries=tuple(item.origin_country for item in items),
+        containers=tuple(c.number for c in declaration.containers.all()),
+        filed_on=timezone.localdate(declaration.submitted_at or timezone.now()),
+        value_per_kg=(value / net_weight) if net_weight else None,
+        is_summary=declaration.kind == "summary",
+        dangerous_containers=dangerous,
+    )
+
+
+@transaction.atomic
+def decisions_make(*, declaration_id: int) -> list[Decision]:
+    """Decide every container of one declaration: the one-declaration case of
+    `decisions_make_many`, which see. Returns its decisions, or [] when it is not open."""
+    return decisions_make_many(declaration_ids=[declaration_id]).get(declaration_id, [])
+
+
+@transaction.atomic
+def decisions_make_for_port_call(*, port_call_id: int, actor_id: int | None = None) -> dict:
+    """Assess every open declaration of one vessel call in one pass (`decisions_make_many`).
+
+    What a new rule-set version, or an officer's "re-assess this vessel call", runs: one
+    task per call. Returns counts for the caller and the bench; running it twice changes
+    nothing the second time.
+    """
+    actor = User.objects.get(pk=actor_id) if actor_id else None
+    declaration_ids = declaration_queries.declaration_ids_open_for_call(port_call_id=port_call_id)
+    decided = decisions_make_many(declaration_ids=declaration_ids, actor=actor)
+    return {
+        "declarations": len(decided),
+        "containers": sum(len(decisions) for decisions in decided.values()),
+    }
+
+
+@transaction.atomic
+def port_call_reassess(*, port_call_id: int, officer: User) -> dict:
+    """An officer asks for a vessel call's open declarations to be assessed again.
+
+    Records who asked on the call's timeline and, after commit, queues the call's one
+    re-assessment task. Raises PermissionDenied for anyone but a customs officer,
+    NotYours for a call at another office's port, and InvalidInput (on `port_call`) when
+    nothing of the call is open to re-assessment. Returns what was queued.
+    """
+    office_ids = customs_office_ids_for(officer)
+    if not office_ids:
+        raise PermissionDenied(_("Only customs officers re-assess a vessel call."))
+    call = queries.port_call_get_for_officer(user=officer, port_call_id=port_call_id)
+    declaration_ids = declaration_queries.declaration_ids_open_for_call(port_call_id=call.pk)
+    if not declaration_ids:
+        raise InvalidInput(
+            {"port_call": [_("No declaration of this vessel call is open to re-assessment.")]}
+        )
+    version = RuleSetVersion.objects.order_by("-number").first()
+    timeline_record(
+        subject=call,
+        kind=TimelineEvent.Kind.PORT_CALL_REASSESSMENT_REQUESTED,
+        actor=officer,
+        organisation=Organisation.objects.filter(pk__in=office_ids, port=call.port_id).first(),
+        data={
+            "declarations": len(declaration_ids),
+            "rule_set_version": version.number if version else None,
+        },
+    )
+    transaction.on_commit(partial(decisions_make_for_port_call_task.delay, call.pk, officer.pk))
+    return {
+        "port_call": call.pk,
+        "declarations": len(declaration_ids),
+        "rule_set_version": version.number if version else None,
+    }
+
+
+@transaction.atomic
+def decisions_make_many(
+    *, declaration_ids: list[int], actor: User | None = None
+) -> dict[int, list[Decision]]:
+    """Decide the containers of open declarations against the current rule-set version.
+
+    One query in (declarations, items, containers, decisions), the rules in memory, bulk
+    writes out, whatever the number of declarations:
+    - a container without a decision gets one (and a `container_decided` event);
+    - a decision still open (`_is_open`: selected, not overridden, no inspection ticket)
+      that an older version made is decided again, with the sampling seed it was first
+      drawn with; when the outcome or the rules hit change, it is updated (and a
+      `decision_reassessed` event says from what to what). Released, overridden and
+      ticketed decisions are never changed;
+    - the diversion of a berthed call is re-planned for the containers;
+    - the declarations app moves each declaration to released or inspection required
+      (`declarations_record_assessment`), one update and one timeline insert in all.
+    After commit, each declaration with newly selected containers is pushed to its customs
+    office's queue, in one event. Declarations not open (draft, released, withdrawn,
+    completed) are skipped. Returns the decisions of each declaration assessed.
+    """
+    # The decisions first, then the declarations: the order `decision_override` takes the
+    # same locks in, so the two never deadlock. A decision is changed only if locked here.
+    locked = set(
+        Decision.objects.select_for_update()
+        .filter(declaration_id__in=declaration_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    declarations = declaration_queries.declarations_locked_for_assessment(
+        declaration_ids=declaration_ids
+    )
+    if not declarations:
+        return {}
+    version = RuleSetVersion.objects.order_by("-number").first()
+    existing = _decisions_by_declaration([d.pk for d in declarations])
+    areas = _first_area_by_terminal({d.port_call.terminal_id for d in declarations})
+    dangerous = {
+        call_id: shipping_queries.dangerous_containers(port_call_id=call_id)
+        for call_id in sorted({d.port_call_id for d in declarations})
+    }
+    new, changed = [], []
+    for declaration in declarations:
+        made, redecided = _decide(
+            declaration,
+            existing.get(declaration.pk, []),
+            version=version,
+            area=areas.get(declaration.port_call.terminal_id),
+            dangerous=dangerous[declaration.port_call_id],
+            locked=locked,
+        )
+        new.extend(made)
+        changed.extend(redecided)
+    _write_decisions(new, changed, declarations, version=version, actor=actor)
+    decided = _decisions_by_declaration([d.pk for d in declarations])
+    for call_id in dangerous:
+        diversion.diversion_replan_after_decisions(
+            port_call_id=call_id,
+            container_ids=[
+                decision.container_id
+                for declaration in declarations
+                if declaration.port_call_id == call_id
+                for decision in decided.get(declaration.pk, [])
+            ],
+        )
+    declaration_services.declarations_record_assessment(
+        declarations=declarations, decisions=decided, actor=actor
+    )
+    _publish_selected(new + [decision for decision, _old in changed])
+    return decided
+
+
+def _is_open(decision: Decision) -> bool:
+    """Whether a new rule-set version may still change the decision: the container is
+    selected, no officer overrode the outcome, and it has no inspection ticket (once at
+    the inspection area, the inspection decides). A released container stays released."""
+    return (
+        decision.requires_inspection
+        and not decision.is_overridden
+        and getattr(decision, "inspection", None) is None
+    )
+
+
+def _decide(declaration, decisions, *, version, area, dangerous, locked):
+    """New decisions for the declaration's undecided containers, and (decision, what it
+    was) for each open decision the current version decides otherwise. In memory."""
+    current = version.pk if version else None
+    seed = version.seed if version else ""
+    if decisions:
+        first = decisions[0]
+        seed = first.sampling_seed or (
+            first.rule_set_version.seed if first.rule_set_version else seed
+        )
+    decided = rules.evaluate(
+        _consignment(declaration, dangerous), version.rules if version else [], seed
+    )
+    by_container = {d.container_id: d for d in decisions}
+    made, redecided = [], []
+    for container in declaration.containers.all():
+        outcome, hits = decided[container.number]
+        decision = by_container.get(container.pk)
+        if decision is None:
+            made.append(
+                Decision(
+                    declaration=declaration,
+                    container=container,
+                    rule_set_version=version,
+                    sampling_seed=seed,
+                    outcome=outcome,
+                    rules_hit=hits,
+                    inspection_area=area if outcome != Outcome.RELEASE else None,
+                )
+            )
+        elif (
+            decision.rule_set_version_id != current
+            and decision.pk in locked
+            and _is_open(decision)
+            and (decision.outcome, decision.rules_hit) != (outcome, hits)
+        ):
+            was = {"outcome": decision.outcome, "rule_set_version": decision.rule_set_version}
+            decision.outcome, decision.rules_hit = outcome, hits
+            decision.rule_set_version, decision.sampling_seed = version, seed
+            if outcome == Outcome.RELEASE:
+                decision.inspection_area = None
+            else:
+                decision.inspection_area = decision.inspection_area or area
+            redecided.append((decision, was))
+    return made, redecided
+
+
+def _write_decisions(new, changed, declarations, *, version, actor) -> None:
+    """The new and the changed decisions, and an event for each: four statements."""
+    enterprise_of = {d.pk: d.enterprise_id for d in declarations}
+    Decision.objects.bulk_create(new)
+    timeline_record_many(
+        subjects=new,
+        kind=TimelineEvent.Kind.CONTAINER_DECIDED,
+        organisation_id_for=lambda d: enterprise_of[d.declaration_id],
+        actor=actor,
+        data_for=lambda d: {
+            "container": d.container.number,
+            "outcome": d.outcome,
+            "rule_set_version": version.number if version else None,
+        },
+    )
+    if not changed:
+        return
+    now = timezone.now()
+    for decision, _was in changed:
+        decision.updated_at = now
+    Decision.objects.bulk_update(
+        [decision for decision, _was in changed],
+        [
+            "outcome",
+            "rules_hit",
+            "rule_set_version",
+            "sampling_seed",
+            "inspection_area",
+            "updated_at",
+        ],
+    )
+    was = {decision.pk: before for decision, before in changed}
+    timeline_record_many(
+        subjects=[decision for decision, _was in changed],
+        kind=TimelineEvent.Kind.DECISION_REASSESSED,
+        organisation_id_for=lambda d: enterprise_of[d.declaration_id],
+        actor=actor,
+        data_for=lambda d: {
+            "container": d.container.number,
+            "from": was[d.pk]["outcome"],
+            "to": d.outcome,
+            "rule_set_version_from": (
+                was[d.pk]["rule_set_version"].number if was[d.pk]["rule_set_version"] else None
+            ),
+            "rule_set_version": version.number if version else None,
+        },
+    )
+
+
+def _publish_selected(decisions: list[Decision]) -> None:
+    """One push per declaration with newly selected containers, to its office's queue."""
+    selected: dict[int, list[Decision]] = {}
+    for decision in decisions:
+        if decision.requires_inspection and decision.inspection_area is not None:
+            selected.setdefault(decision.declaration_id, []).append(decision)
+    for declaration_id, chosen in selected.items():
+        live.publish_on_commit(
+            groups=[events.queue_group(chosen[0].inspection_area.customs_office_id)],
+            event=events.containers_selected(declaration_id, chosen),
+        )
+
+
+def _decisions_by_declaration(declaration_ids: list[int]) -> dict[int, list[Decision]]:
+    decisions: dict[int, list[Decision]] = {}
+    for decision in _decisions_of(declaration_ids):
+        decisions.setdefault(decision.declaration_id, []).append(decision)
+    return decisions
+
+
+def _first_area_by_terminal(terminal_ids: set[int]) -> dict[int, InspectionArea]:
+    """Each terminal's inspection area selected containers go to (its first): one query."""
+    areas: dict[int, InspectionArea] = {}
+    for area in InspectionArea.objects.filter(terminal_id__in=terminal_ids).order_by("-pk"):
+        areas[area.terminal_id] = area
+    return areas
+
+
+def _decisions_of(declaration_ids: list[int]):
+    return (
+        Decision.objects.filter(declaration_id__in=declaration_ids)
+        .select_related("container", "inspection_area", "rule_set_version", "inspection")
+        .order_by("created_at", "pk")
+    )
+
+
+@transaction.atomic
+def decision_override(*, decision_id: int, officer: User, outcome: str, reason: str) -> Decision:
+    """An officer replaces the rules' outcome for a container, with a reason.
+
+    Keeps the rules' outcome beside it and records a timeline event. Once the container
+    has an inspection ticket, the inspection decides instead. When every container of the
+    declaration is then released, the declaration is released.
+    """
+    decision = Decision.objects.select_for_update().select_related("container").get(pk=decision_id)
+    _require_officer_of(officer, _office_of_decision(decision))
+    errors = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = [_("Choose an outcome from the list.")]
+    if not reason.strip():
+        errors["reason"] = [_("Say why the rules' decision is overridden.")]
+    if errors:
+        raise InvalidInput(errors)
+    if Inspection.objects.filter(decision=decision).exists():
+        raise TransitionNotAllowed(obj=decision, old=decision.outcome, new=outcome)
+    old = decision.outcome
+    decision.overridden_outcome = decision.overridden_outcome or old
+    decision.outcome = outcome
+    decision.override_reason = reason.strip()
+    decision.overridden_by = officer
+    if outcome != Outcome.RELEASE and decision.inspection_area_id is None:
+        decision.inspection_area = InspectionArea.objects.filter(
+            terminal_id=decision.declaration.port_call.terminal_id
+        ).first()
+    decision.save(
+        update_fields=[
+            "outcome",
+            "overridden_outcome",
+            "override_reason",
+            "overridden_by",
+            "inspection_area",
+            "updated_at",
+        ]
+    )
+    timeline_record(
+        subject=decision,
+        kind=TimelineEvent.Kind.DECISION_OVERRIDDEN,
+        actor=officer,
+        organisation=decision.declaration.enterprise,
+        data={
+            "container": decision.container.number,
+            "from": old,
+            "to": outcome,
+            "reason": reason.strip(),
+        },
+    )
+    _release_declaration_if_cleared(decision.declaration_id, actor=officer)
+    return decision
+
+
+def _office_of_decision(decision: Decision) -> int | None:
+    area = (
+        decision.inspection_area
+        or InspectionArea.objects.filter(
+            terminal_id=decision.declaration.port_call.terminal_id
+        ).first()
+    )
+    return area.customs_office_id if area else None
+
+
+def _require_officer_of(user: User, customs_office_id: int | None) -> None:
+    if customs_office_id is None or customs_office_id not in customs_office_ids_for(user):
+        raise NotYours()
+
+
+def _release_declaration_if_cleared(declaration_id: int, *, actor: User | None) -> None:
+    """Release the declaration once no container of it is still held by customs."""
+    decisions = Decision.objects.filter(declaration_id=declaration_id)
+    still_held = decisions.exclude(outcome=Outcome.RELEASE).exclude(
+        inspection__status=Inspection.Status.RELEASED
+    )
+    if decisions.exists() and not still_held.exists():
+        declaration_services.declaration_release(declaration_id=declaration_id, actor=actor)
+
+
+# ---------------------------------------------------------------- the call-number queue
+
+
+@transaction.atomic
+def inspection_report_arrival(*, user: User, container_number: str) -> Inspection:
+    """A terminal reports a selected container at the inspection area: it gets a ticket.
+
+    No appointment: the ticket is issued at once with the area's next call number for
+    the day, the officers' board and the terminal's hoisting list are told after commit.
+    Reporting the same container again returns its ticket.
+    """
+    terminal_ids = _terminal_ids_for(user)
+    # Locked so that a re-assessment (decisions_make_many) cannot release the container
+    # while its ticket is issued: whichever comes second sees what the first did.
+    decision = (
+        Decision.objects.select_for_update(of=("self",))
+        .select_related("container", "inspection_area", "declaration")
+        .filter(
+            container__number=container_number.strip().upper(),
+            inspection_area__terminal_id__in=terminal_ids,
+        )
+        .exclude(outcome=Outcome.RELEASE)
+        .order_by("-created_at")
+        .first()
+    )
+    if decision is None:
+        raise InvalidInput(
+            {
+                "container": [
+                    _("No container with this number is selected for inspection at your terminal.")
+                ]
+            }
+        )
+    existing = Inspection.objects.filter(decision=decision).first()
+    if existing is not None:
+        return existing
+    # Lock the area so two arrivals at once cannot take the same call number.
+    area = InspectionArea.objects.select_for_update().get(pk=decision.inspection_area_id)
+    today = timezone.localdate()
+    last = Inspection.objects.filter(area=area, queue_date=today).aggregate(n=Max("queue_number"))[
+        "n"
+    ]
+    inspection = Inspection.objects.create(
+        decision=decision, area=area, queue_date=today, queue_number=(last or 0) + 1
+    )
+    timeline_record(
+        subject=inspection,
+        kind=TimelineEvent.Kind.INSPECTION_QUEUED,
+        actor=user,
+        organisation=decision.declaration.enterprise,
+        data={
+            "container": decision.container.number,
+            "ticket": inspection.ticket,
+            "area": area.code,
+        },
+    )
+    _publish_inspection(inspection, decision)
+    return inspection
+
+
+@transaction.atomic
+def inspection_call_next(*, area_id: int, officer: User) -> Inspection | None:
+    """Give the next queued ticket of the area to this officer, or None when none waits.
+
+    Two officers calling at the same instant get two different tickets: each locks the
+    first ticket nobody else has locked (SKIP LOCKED).
+    """
+    area = InspectionArea.objects.get(pk=area_id)
+    _require_officer_of(officer, area.customs_office_id)
+    inspection = (
+        Inspection.objects.filter(area_id=area_id, status=Inspection.Status.QUEUED)
+        .order_by("queue_date", "queue_number")
+        .select_for_update(skip_locked=True)
+        .first()
+    )
+    if inspection is None:
+        return None
+    inspection.officer = officer
+    inspection.called_at = timezone.now()
+    _set_status(
+        inspection, Inspection.Status.CALLED, actor=officer, extra_fields=["officer", "called_at"]
+    )
+    return inspection
+
+
+@transaction.atomic
+def inspection_start(*, inspection_id: int, officer: User) -> Inspection:
+    inspection = _locked_for_officer(inspection_id, officer)
+    inspection.started_at = inspection.started_at or timezone.now()
+    _set_status(
+        inspection, Inspection.Status.IN_PROGRESS, actor=officer, extra_fields=["started_at"]
+    )
+    return inspection
+
+
+@transaction.atomic
+def inspection_record(
+    *,
+    inspection_id: int,
+    officer: User,
+    result: str = "",
+    findings: str = "",
+    image_verdict: str = "",
+    scan_image=None,
+    photos=(),
+) -> Inspection:
+    """Record what the examination found, with photos; allowed while it is in progress."""
+    inspection = _locked_for_officer(inspection_id, officer)
+    if inspection.status != Inspection.Status.IN_PROGRESS:
+        raise TransitionNotAllowed(obj=inspection, old=inspection.status, new=inspection.status)
+    errors = {}
+    if result and result not in Inspection.Result.values:
+        errors["result"] = [_("Choose a result from the list.")]
+    if image_verdict and image_verdict not in Inspection.ImageVerdict.values:
+        errors["image_verdict"] = [_("Choose a verdict from the list.")]
+    if image_verdict and not (scan_image or inspection.scan_image):
+        errors["image_verdict"] = [_("Attach the scan image you reviewed.")]
+    errors.update(_image_errors(scan_image, photos))
+    if errors:
+        raise InvalidInput(errors)
+    fields = {"result": result, "findings": findings.strip(), "image_verdict": image_verdict}
+    for name, value in fields.items():
+        setattr(inspection, name, value)
+    if scan_image:
+        inspection.scan_image = scan_image
+    inspection.save(update_fields=[*fields, "scan_image", "updated_at"])
+    InspectionPhoto.objects.bulk_create(
+        InspectionPhoto(inspection=inspection, image=photo, taken_by=officer) for photo in photos
+    )
+    timeline_record(
+        subject=inspection,
+        kind=TimelineEvent.Kind.INSPECTION_RECORDED,
+        actor=officer,
+        organisation=inspection.decision.declaration.enterprise,
+        data={"result": result, "image_verdict": image_verdict, "photos": len(photos)},
+    )
+    return inspection
+
+
+def _image_errors(scan_image, photos) -> dict:
+    """Each file is checked by its content (port.uploads) and named for what it is."""
+    if len(photos) > MAX_PHOTOS:
+        return {"photos": [_("Attach at most %(count)s photos.") % {"count": MAX_PHOTOS}]}
+    errors: dict[str, list[str]] = {}
+    files = [("scan_image", "scan", scan_image)] if scan_image else []
+    for field, kind, file in [*files, *(("photos", "photo", photo) for photo in photos)]:
+        try:
+            file.name = uploads.name_for(file, kind)
+        except ValidationError as refused:
+            errors.setdefault(field, []).extend(refused.messages)
+    return errors
+
+
+@transaction.atomic
+def inspection_finish(
+    *, inspection_id: int, officer: User, status: str, note: str = ""
+) -> Inspection:
+    """Release, hold, seize or return the container.
+
+    A release needs a recorded result. When every container of the declaration is
+    released, the declaration is released; the enterprise and the terminal hear at once.
+    """
+    inspection = _locked_for_officer(inspection_id, officer)
+    if status not in {
+        Inspection.Status.RELEASED,
+        Inspection.Status.HELD,
+        Inspection.Status.SEIZED,
+        Inspection.Status.RETURNED,
+    }:
+        raise InvalidInput({"status": [_("Release, hold, seize or return.")]})
+    if status == Inspection.Status.RELEASED and not inspection.result:
+        raise InvalidInput({"result": [_("Record the inspection result before releasing.")]})
+    if status in Inspection.FINISHED:
+        inspection.finished_at = timezone.now()
+    _set_status(inspection, status, actor=officer, extra_fields=["finished_at"], note=note)
+    if status == Inspection.Status.RELEASED:
+        _release_declaration_if_cleared(inspection.decision.declaration_id, actor=officer)
+    return inspection
+
+
+def _locked_for_officer(inspection_id: int, officer: User) -> Inspection:
+    inspection = (
+        Inspection.objects.select_for_update()
+        .select_related("area", "decision__container", "decision__declaration__enterprise")
+        .get(pk=inspection_id)
+    )
+    _require_officer_of(officer, inspection.area.customs_office_id)
+    return inspection
+
+
+def _set_status(
+    inspection: Inspection, new: str, *, actor: User, extra_fields=(), note: str = ""
+) -> None:
+    old = transition(inspection, new, extra_fields=extra_fields)
+    timeline_record(
+        subject=inspection,
+        kind=TimelineEvent.Kind.INSPECTION_STATUS_CHANGED,
+        actor=actor,
+        organisation=inspection.decision.declaration.enterprise,
+        data={
+            "container": inspection.decision.container.number,
+            "from": old,
+            "to": new,
+            "note": note,
+        },
+    )
+    _publish_inspection(inspection, inspection.decision)
+
+
+def _publish_inspection(inspection: Inspection, decision: Decision) -> None:
+    area = inspection.area
+    groups = [events.queue_group(area.customs_office_id)]
+    if area.terminal.operator_id:
+        groups.append(live.organisation_group(area.terminal.operator_id))
+    live.publish_on_commit(groups=groups, event=events.inspection_changed(inspection, decision))
+
+
+# ---------------------------------------------------------------- expert opinion
+
+
+@transaction.atomic
+def consultation_ask(*, inspection_id: int, officer: User, question: str) -> ExpertConsultation:
+    inspection = _locked_for_officer(inspection_id, officer)
+    if not question.strip():
+        raise InvalidInput({"question": [_("Ask the expert a question.")]})
+    consultation = ExpertConsultation.objects.create(
+        inspection=inspection, asked_by=officer, question=question.strip()
+    )
+    timeline_record(
+        subject=inspection,
+        kind=TimelineEvent.Kind.EXPERT_CONSULTED,
+        actor=officer,
+        organisation=inspection.decision.declaration.enterprise,
+        data={"question": consultation.question},
+    )
+    return consultation
+
+
+@transaction.atomic
+def consultation_answer(*, consultation_id: int, expert: User, answer: str) -> ExpertConsultation:
+    """A supervisor of the same customs office gives the opinion; once."""
+    consultation = (
+        ExpertConsultation.objects.select_for_update()
+        .select_related("inspection__area")
+        .get(pk=consultation_id)
+    )
+    office_id = consultation.inspection.area.customs_office_id
+    if office_id not in customs_office_ids_for(expert):
+        raise NotYours()
+    if not expert.memberships.filter(organisation_id=office_id, role="supervisor").exists():
+        raise PermissionDenied(_("Only a supervisor answers as the expert."))
+    if consultation.answered_at is not None:
+        raise TransitionNotAllowed(obj=consultation, old="answered", new="answered")
+    if not answer.strip():
+        raise InvalidInput({"answer": [_("Write the opinion.")]})
+    consultation.expert = expert
+    consultation.answer = answer.strip()
+    consultation.answered_at = timezone.now()
+    consultation.save(update_fields=["expert", "answer", "answered_at", "updated_at"])
+    return consultation
+
+
+# ---------------------------------------------------------------- gate
+
+
+def container_is_released(declaration) -> tuple[bool, str]:
+    """Whether customs has released the container its latest declaration covers, and why
+    not when it has not."""
+    from declarations.models import Declaration
+
+    if declaration is None:
+        return False, _("No customs declaration covers this container.")
+    if declaration.status == Declaration.Status.RELEASED:
+        return True, ""
+    if declaration.status == Declaration.Status.SUBMITTED:
+        return False, _("The declaration is still being assessed.")
+    return False, _("Customs has not released this container.")
+
+
+@transaction.atomic
+def gate_report(
+    *,
+    user: User,
+    container_number: str,
+    direction: str,
+    truck_plate: str = "",
+    idempotency_key: str = "",
+) -> GateEvent:
+    """A terminal gate reports a container; a gate-out of an unreleased one is refused.
+
+    A refusal raises an alert to the port's customs office, pushed live to its officers. An
+    export at gate-in gets its diversion instruction (direct loading, inspection area, yard).
+    A repeat with the same idempotency key returns the first event.
+    """
+    terminal = _terminals_for(user).first()
+    if terminal is None:
+        raise PermissionDenied(_("Only a terminal operator reports gate events."))
+    if idempotency_key:
+        earlier = GateEvent.objects.filter(
+            terminal=terminal, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            return earlier
+    errors = {}
+    number = container_number.strip().upper()
+    # Locked: two trucks reporting the same container at once are decided one after the other.
+    container = Container.objects.select_for_update().filter(number=number).first()
+    if container is None:
+        errors["container"] = [
+            _("This port has no container %(number)s.") % {"number": number or "—"}
+        ]
+    if direction not in GateEvent.Direction.values:
+        errors["direction"] = [_("Direction is in or out.")]
+    if errors:
+        raise InvalidInput(errors)
+    declaration = declaration_queries.container_latest_declaration(container_id=container.pk)
+    allowed, reason = (
+        (True, "") if direction == GateEvent.Direction.IN else _may_leave(container, declaration)
+    )
+    event = GateEvent.objects.create(
+        container=container,
+        terminal=terminal,
+        direction=direction,
+        truck_plate=truck_plate.strip().upper(),
+        allowed=allowed,
+        reason=reason,
+        reported_by=user,
+        idempotency_key=idempotency_key,
+    )
+    timeline_record(
+        subject=event,
+        kind=TimelineEvent.Kind.GATE_PASSED if allowed else TimelineEvent.Kind.GATE_REFUSED,
+        actor=user,
+        # The consignment's owner, so that its dashboard counts its own gate moves.
+        organisation=declaration.enterprise if declaration else None,
+        data={"container": number, "direction": direction, "reason": reason},
+    )
+    if not allowed:
+        _alert_customs(event, terminal)
+    elif direction == GateEvent.Direction.IN:
+        diversion.diversion_plan_at_gate_in(container=container)
+    return event
+
+
+def _may_leave(container: Container, declaration) -> tuple[bool, str]:
+    """A gate-out passes if the container is in the terminal (it has not left since it last
+    came in) and customs has released it."""
+    last = container.gate_events.filter(allowed=True).order_by("-created_at", "-pk").first()
+    if last is not None and last.direction == GateEvent.Direction.OUT:
+        local = timezone.localtime(last.created_at)
+        return False, _(
+            "This container already left through the gate on %(day)s at %(time)s; "
+            "its gate-in must come first."
+        ) % {"day": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M")}
+    return container_is_released(declaration)
+
+
+def _alert_customs(event: GateEvent, terminal) -> None:
+    office = (
+        Organisation.objects.filter(kind=Organisation.Kind.CUSTOMS_OFFICE, port=terminal.port_id)
+        .order_by("pk")
+        .first()
+    )
+    if office is None:
+        return
+    alert = Alert.objects.create(
+        customs_office=office,
+        container=event.container,
+        gate_event=event,
+        message=_("Gate-out refused at %(terminal)s: %(reason)s")
+        % {"terminal": terminal.name, "reason": event.reason},
+    )
+    live.publish_on_commit(groups=[events.queue_group(office.pk)], event=events.alert_raised(alert))
+    # The alarm officers work to the end (acknowledge, assign, close); the alert stays the
+    # queue board's notice.
+    alarm_services.alarm_raise(
+        spec=alarm_services.AlarmSpec(
+            kind="gate.refused",
+            severity="high",
+            customs_office_id=office.pk,
+            dedupe_key=f"gate-event:{event.pk}",
+            subject=event.container.number,
+            message=alert.message,
+            data={"gate_event": event.pk, "terminal": terminal.code},
+        )
+    )
+
+
+def _terminal_ids_for(user: User) -> list[int]:
+    return list(_terminals_for(user).values_list("pk", flat=True))
+
+
+def _terminals_for(user: User):
+    from port.models import Terminal
+
+    return Terminal.objects.filter(operator_id__in=organisation_ids_for(user)).order_by("pk")
+
+
+@transaction.atomic
+def risk_rule_save(*, officer: User, rule: RiskRule, watched_enterprises) -> RiskRule:
+    """Create or change a rule. It takes effect when the rule set is next activated."""
+    if not customs_office_ids_for(officer):
+        raise PermissionDenied(_("Only customs officers manage risk rules."))
+    rule.save()
+    rule.watched_enterprises.set(watched_enterprises)
+    return rule

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PortConfig(AppConfig):
+    name = "port"
+    verbose_name = _("Port core")
+
+    def ready(self):
+        from django.contrib.auth.signals import user_logged_out
+
+        from port import auth
+
+        # Signing out of the site revokes the API token as well.
+        user_logged_out.connect(auth.revoke_on_logout, dispatch_uid="port.auth.revoke_on_logout")

@@ -1,0 +1,113 @@
+"""Signing in: throttled by django-axes, and API tokens that expire, rotate and are revoked.
+
+Throttle (docs/security.md): failed sign-ins on /login/, /admin/ and the token endpoint
+are recorded by django-axes in the database. After AXES_FAILURE_LIMIT failures for one
+account from one address, that account is locked *for that address*; after
+LOGIN_ADDRESS_FAILURE_LIMIT failures from one address whatever the accounts, the address
+is locked for every account; both for AXES_COOLOFF_TIME after the last failure. The same
+account still signs in from another address, so nobody can lock a user out from afar.
+A locked attempt gets 429 with Retry-After: JSON on the API, a page elsewhere.
+
+Tokens: `POST /api/v1/auth/token/` (port/api_auth.py) issues a new key at each sign-in (the previous one
+stops working) valid for API_TOKEN_LIFETIME; `POST /api/v1/auth/logout/` and signing out
+of the site revoke it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from axes.backends import AxesStandaloneBackend
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+
+# ---------------------------------------------------------------- throttling sign-ins
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):
+    """Refuses sign-ins while locked out. A call without a request (the test client's
+    login, a shell) is not a sign-in over the network and is not throttled."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class LoginAttemptHandler(AxesDatabaseHandler):
+    """Axes' database handler, plus a limit per address over all accounts."""
+
+    def get_failures(self, request, credentials=None) -> int:
+        per_account = super().get_failures(request, credentials)
+        per_address = (
+            AccessAttempt.objects.filter(
+                ip_address=request.axes_ip_address,
+                attempt_time__gte=request.axes_attempt_time - get_cool_off(request),
+            ).aggregate(n=Sum("failures_since_start"))["n"]
+            or 0
+        )
+        # Past the address's limit every account counts as failed enough to be locked.
+        return per_address if per_address >= settings.LOGIN_ADDRESS_FAILURE_LIMIT else per_account
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """429 with Retry-After: JSON for the API, the sign-in page for people."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = _(
+        "Too many failed sign-ins. Try again in %(minutes)s minutes, or ask your "
+        "administrator to unlock the account."
+    ) % {"minutes": minutes}
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message, "code": "locked_out"}, status=429)
+    else:
+        response = render(request, "registration/locked_out.html", {"message": message}, status=429)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def token_expires(token: Token):
+    return token.created + timedelta(seconds=settings.API_TOKEN_LIFETIME)
+
+
+class ExpiringTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token <key>`, refused once the key is older than its lifetime."""
+
+    def authenticate_credentials(self, key):
+        user, token = super().authenticate_credentials(key)
+        if token_expires(token) <= timezone.now():
+            raise exceptions.AuthenticationFailed(
+                _("The token has expired: ask for a new one at /api/v1/auth/token/.")
+            )
+        return user, token
+
+
+@transaction.atomic
+def token_issue(*, user) -> Token:
+    """A new key for the user, replacing (and so revoking) any earlier one."""
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
+
+
+def token_revoke(*, user) -> int:
+    deleted, _rows = Token.objects.filter(user=user).delete()
+    return deleted
+
+
+def revoke_on_logout(sender, request, user, **kwargs) -> None:
+    """Signing out of the site revokes the user's API token too (user_logged_out)."""
+    if user is not None:
+        token_revoke(user=user)

@@ -1,0 +1,86 @@
+import os
+from fnmatch import fnmatchcase
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
+
+app = Celery("port")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Queues by workload, so a slow EDIFACT import or a terminal's dead webhook never delays an
+# assessment: each has its own worker pool and time limits in production (docker-compose.yml,
+# deploy/k8s). A task goes to the first workload a pattern of which matches its name; the rest
+# to the default queue (sweeps, mail). Queue names are the default queue's plus the workload
+# (`portwise.assessment`), so a test run's own default queue brings its own workload queues.
+WORKLOADS = {
+    "assessment": ["*assess*", "*decisions_make*", "*decide*", "*berthed*", "*dangerous_goods*"],
+    "imports": ["*import_run*", "*upload_process*", "*import_task"],
+    "webhooks": ["*webhook_deliver*"],
+    "analytics": ["analytics.*"],
+}
+
+
+def workload_of(task_name: str) -> str | None:
+    for workload, patterns in WORKLOADS.items():
+        if any(fnmatchcase(task_name, pattern) for pattern in patterns):
+            return workload
+    return None
+
+
+def queue_for(workload: str | None, default: str | None = None) -> str:
+    default = default or app.conf.task_default_queue
+    return f"{default}.{workload}" if workload else default
+
+
+def all_queues(default: str | None = None) -> list[str]:
+    """Every queue a worker serving all workloads listens on (`manage.py run`, tests)."""
+    return [queue_for(None, default), *(queue_for(w, default) for w in WORKLOADS)]
+
+
+def route_by_workload(name, args, kwargs, options, task=None, **kw):
+    return {"queue": queue_for(workload_of(name))}
+
+
+app.conf.task_routes = (route_by_workload,)
+
+# Periodic tasks are declared here, in one place, each with why its schedule is what it is.
+app.conf.beat_schedule = {
+    # Every 30 s: terminal webhooks whose next attempt is due (a retry, or a delivery whose
+    # task was lost) are sent; a delivery is claimed before sending, so none goes twice.
+    "inspection-webhook-sweep": {
+        "task": "inspection.tasks.webhook_sweep_task",
+        "schedule": 30.0,
+    },
+    # Every minute: a submission whose assessment task was lost (a worker killed before it
+    # acknowledged, Redis restarted) is queued again; assessment is idempotent.
+    "declarations-requeue-stuck": {
+        "task": "declarations.tasks.declaration_requeue_stuck_task",
+        "schedule": 60.0,
+    },
+    # Every minute: an EDIFACT import left queued or processing for 5 minutes (its task
+    # lost with a killed worker) is queued again; the import is idempotent, and one that
+    # does not finish after three attempts is failed rather than retried for ever.
+    "shipping-edifact-requeue-stuck": {
+        "task": "shipping.tasks.edifact_import_requeue_stuck_task",
+        "schedule": 60.0,
+    },
+    # Every hour: released two-step summaries get their step 2 reminders (7, 3 and 1 days
+    # before the 14-day deadline) and the overdue flag once it passes. Hourly is fine-grained
+    # enough for a deadline counted in days; the sweep is idempotent, so a missed or doubled
+    # run changes nothing.
+    "declarations-step2-deadlines": {
+        "task": "declarations.tasks.declaration_step2_sweep_task",
+        "schedule": 3600.0,
+    },
+    # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
+    # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,
+    # so the live dashboard trails the port by seconds; each run reads only new events.
+    "analytics-rollups-consume": {
+        "task": "analytics.tasks.rollups_consume_task",
+        "schedule": 5.0,
+        # A tick not started within its interval is dropped: the next one does its work.
+        "options": {"expires": 5.0},
+    },
+}

@@ -1,0 +1,52 @@
+"""Live events: published to WebSocket groups after the transaction that caused them commits.
+
+The timeline row is the truth; a push is best effort (`robust=True`), and a page that
+missed one catches up by re-fetching its partial.
+
+Apps register the topics a browser may subscribe to (`register_topic`), each with a
+function that returns the group for a user, or None when the thing is not theirs.
+"""
+
+import json
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+Authorise = Callable[[Any, str], str | None]
+_topics: dict[str, Authorise] = {}
+
+
+def organisation_group(organisation_id: int) -> str:
+    return f"org.{organisation_id}"
+
+
+def register_topic(name: str, authorise: Authorise) -> None:
+    _topics[name] = authorise
+
+
+def group_for_subscription(user, topic: str, key: str) -> str | None:
+    """The group a user may join for (topic, key), or None when refused."""
+    authorise = _topics.get(topic)
+    if authorise is None:
+        return None
+    return authorise(user, key)
+
+
+def publish_on_commit(*, groups: list[str], event: dict[str, Any]) -> None:
+    """Push `event` to `groups` once the current transaction commits."""
+    if "type" not in event:
+        raise ValueError("A live event needs a type")
+    # Round-trip now so a payload that cannot be sent fails where it was built.
+    payload = json.loads(json.dumps(event, cls=DjangoJSONEncoder))
+    transaction.on_commit(partial(_publish, tuple(groups), payload), robust=True)
+
+
+def _publish(groups: tuple[str, ...], payload: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    for group in groups:
+        async_to_sync(layer.group_send)(group, {"type": "live.event", "event": payload})

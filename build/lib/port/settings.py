@@ -1,0 +1,274 @@
+"""Portwise settings: one module, every value from the environment.
+
+With no DATABASE_URL or REDIS_URL, the embedded PostgreSQL and Redis under .data/ are
+used (started when none runs), so `manage.py` commands, workers and tests all meet the
+same servers.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from port import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: str) -> bool:
+    value = env(name, default).strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def envint(name: str, default: str) -> int:
+    value = env(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [part.strip() for part in env(name, default).split(",") if part.strip()]
+
+
+DEBUG = envbool("DEBUG", "true")
+SECRET_KEY = env("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = "portwise-insecure-development-key-do-not-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+SITE_URL = env("SITE_URL", f"http://127.0.0.1:{env('PORT', '8000')}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "django_htmx",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "axes",
+    "port.apps.PortConfig",
+    "declarations.apps.DeclarationsConfig",
+    "inspection.apps.InspectionConfig",
+    "shipping.apps.ShippingConfig",
+    "certificates.apps.CertificatesConfig",
+    "analytics.apps.AnalyticsConfig",
+    "alarms.apps.AlarmsConfig",
+    "zones.apps.ZonesConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into a 429
+]
+
+ROOT_URLCONF = "port.urls"
+ASGI_APPLICATION = "port.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "port.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": dj_database_url.parse(embedded.database_url(), conn_max_age=60)}
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "port.User"
+
+REDIS_URL = embedded.redis_url()
+# The three roles Redis plays can live on three servers (or a Sentinel-managed one each):
+# the Celery broker, the cache (throttling, sessions' helpers) and the channel layer.
+BROKER_URL = env("BROKER_URL") or REDIS_URL
+CACHE_URL = env("CACHE_URL") or REDIS_URL
+CHANNELS_URL = env("CHANNELS_URL") or REDIS_URL
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # No socket timeout: with one, redis-py sends through asyncio.wait_for, which on
+            # Python 3.11 can swallow the cancellation of a closing WebSocket's consumer.
+            "hosts": [{"address": CHANNELS_URL}],
+            "prefix": env("CHANNELS_PREFIX", "portwise"),
+        },
+    },
+}
+
+CELERY_BROKER_URL = embedded.celery_url(BROKER_URL)
+CELERY_RESULT_BACKEND = None  # tasks write their results to the database
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portwise")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TIMEZONE = "UTC"
+# No task may run for ever: soft limit (the task can clean up), then hard. Workers per queue
+# can set tighter ones (`--time-limit`, docker-compose.yml).
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "240")
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "300")
+# Beat runs with a leader lock in Redis, so two beats (two hosts) never both send.
+CELERY_BEAT_SCHEDULER = "port.beat:LeaderScheduler"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "port.auth.LoginThrottleBackend",  # first: refuses sign-ins while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttle (port/auth.py, docs/security.md): an account is locked for an address
+# after AXES_FAILURE_LIMIT failures from it, an address for every account after
+# LOGIN_ADDRESS_FAILURE_LIMIT, for AXES_COOLOFF_TIME after the last failure.
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "25")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "port.auth.LoginAttemptHandler"
+AXES_LOCKOUT_CALLABLE = "port.auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept; successful sign-ins are not
+AXES_VERBOSE = False
+# An API token's lifetime in seconds; each sign-in issues a new one.
+API_TOKEN_LIFETIME = envint("API_TOKEN_LIFETIME", str(12 * 3600))
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env("TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "port" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
+MEDIA_URL = "/media/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "port.auth.ExpiringTokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "port.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Portwise API",
+    "DESCRIPTION": "The digital port single window: declarations, inspection, vessel filings, "
+    "certificates of origin. Every create accepts an Idempotency-Key header.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Several models have a `status`; each gets its own enum name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "DeclarationStatusEnum": "declarations.models.Declaration.Status",
+        "CertificateStatusEnum": "certificates.models.Certificate.Status",
+        "DeclarationDirectionEnum": "declarations.models.Declaration.Direction",
+        "GateDirectionEnum": "inspection.models.GateEvent.Direction",
+        "InspectionStatusEnum": "inspection.models.Inspection.Status",
+        "VesselFilingStatusEnum": "shipping.models.VesselFiling.Status",
+        "VesselFilingDirectionEnum": "shipping.models.VesselFiling.Direction",
+        "AgencyReviewStatusEnum": "shipping.models.AgencyReview.Status",
+        "PortCallStatusEnum": "port.models.PortCall.Status",
+        "EdifactImportStatusEnum": "shipping.models.EdifactImport.Status",
+        "DangerousGoodsFlagStatusEnum": "shipping.models.DangerousGoodsFlag.Status",
+        "BoardingStatusEnum": "shipping.models.BoardingAppointment.Status",
+        "DeclarationKindEnum": "declarations.models.Declaration.Kind",
+    },
+}
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# Host names and CIDR networks a terminal's webhook may reach although they are not
+# public (an on-premise terminal system): port/outbound.py, docs/security.md.
+WEBHOOK_ALLOWED_HOSTS = envlist("WEBHOOK_ALLOWED_HOSTS", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "pgserver": {"level": "WARNING"},
+        # fpdf2 subsets the certificate's CJK font with fontTools, which logs every table.
+        "fontTools": {"level": "WARNING"},
+    },
+}

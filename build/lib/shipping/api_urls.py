@@ -1,0 +1,18 @@
+from rest_framework.routers import DefaultRouter
+
+from shipping.api import (
+    BoardingViewSet,
+    EdifactImportViewSet,
+    FlagViewSet,
+    PortCallViewSet,
+    VesselFilingViewSet,
+)
+
+router = DefaultRouter()
+router.register("vessel-filings", VesselFilingViewSet, basename="vessel-filing")
+router.register("port-calls", PortCallViewSet, basename="port-call")
+router.register("edifact-imports", EdifactImportViewSet, basename="edifact-import")
+router.register("dangerous-goods-flags", FlagViewSet, basename="dangerous-goods-flag")
+router.register("boardings", BoardingViewSet, basename="boarding")
+
+urlpatterns = router.urls

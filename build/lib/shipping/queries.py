@@ -1,0 +1,206 @@
+"""Reads about vessel calls and filings, scoped to who asks.
+
+The agent sees its own filings and every agency's review of them; an agency sees only the
+filings addressed to it, with its own review.
+"""
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from port.models import Organisation, PortCall, User
+from port.queries import organisation_ids_for, user_organisation_kinds
+from shipping import events
+from shipping.models import (
+    AgencyReview,
+    BoardingAppointment,
+    DangerousGoodsFlag,
+    EdifactImport,
+    ManifestEntry,
+    VesselFiling,
+)
+
+K = Organisation.Kind
+
+
+def is_agent(user: User) -> bool:
+    return K.SHIPPING_AGENT in user_organisation_kinds(user)
+
+
+def is_maritime(user: User) -> bool:
+    return K.MARITIME_SAFETY in user_organisation_kinds(user)
+
+
+def can_record_port_call(user: User) -> bool:
+    kinds = user_organisation_kinds(user)
+    return user.is_superuser or bool(kinds & {K.PORT_AUTHORITY, K.TERMINAL_OPERATOR})
+
+
+def operates_terminal_of(*, user: User, port_call: PortCall) -> bool:
+    """The user's organisation runs the call's terminal (and reports what it discharges)."""
+    operator_id = port_call.terminal.operator_id
+    return operator_id is not None and operator_id in organisation_ids_for(user)
+
+
+def is_filing_agent(*, user: User, filing: VesselFiling) -> bool:
+    return filing.agent_id in organisation_ids_for(user)
+
+
+def filing_list(*, user: User) -> QuerySet[VesselFiling]:
+    """Filings the user's organisations filed or that are addressed to them, newest first."""
+    org_ids = organisation_ids_for(user)
+    return (
+        VesselFiling.objects.filter(Q(agent_id__in=org_ids) | Q(reviews__agency_id__in=org_ids))
+        .distinct()
+        .select_related("agent", "port_call__vessel", "port_call__terminal")
+        .prefetch_related(_visible_reviews(org_ids))
+        .order_by("-created_at", "-id")
+    )
+
+
+def _visible_reviews(org_ids: list[int]) -> Prefetch:
+    """Every review for the agent; an agency's own review only, for an agency."""
+    reviews = AgencyReview.objects.select_related("agency").filter(
+        Q(filing__agent_id__in=org_ids) | Q(agency_id__in=org_ids)
+    )
+    return Prefetch("reviews", queryset=reviews.order_by("agency_kind"))
+
+
+def filing_get_for_user(*, user: User, filing_id) -> VesselFiling:
+    """The filing with its lines and the reviews the user may see; Http404 when not theirs."""
+    try:
+        return (
+            filing_list(user=user)
+            .select_related("created_by", "port_call__berth", "port_call__port")
+            .prefetch_related("people", "dangerous_goods")
+            .get(pk=int(filing_id))
+        )
+    except (VesselFiling.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such filing") from None
+
+
+def review_for_user(*, user: User, filing: VesselFiling) -> AgencyReview | None:
+    """The review the user's agency owes on this filing, if any."""
+    org_ids = organisation_ids_for(user)
+    return next((r for r in filing.reviews.all() if r.agency_id in org_ids), None)
+
+
+def review_get_for_user(*, user: User, review_id) -> AgencyReview:
+    try:
+        return AgencyReview.objects.select_related("filing").get(
+            pk=int(review_id), agency_id__in=organisation_ids_for(user)
+        )
+    except (AgencyReview.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such review") from None
+
+
+def port_call_list(*, user: User) -> QuerySet[PortCall]:
+    """Calls in the ports of the user's organisations (agents: their calls and unassigned)."""
+    orgs = Organisation.objects.filter(memberships__user=user)
+    calls = PortCall.objects.select_related("vessel", "terminal", "berth", "agent", "port")
+    if user.is_superuser:
+        return calls.order_by("-eta")
+    return calls.filter(port__in=orgs.values("port")).order_by("-eta")
+
+
+def terminals_for(user: User):
+    from port.models import Terminal
+
+    return (
+        Terminal.objects.filter(port__organisations__memberships__user=user)
+        .distinct()
+        .order_by("code")
+    )
+
+
+def port_call_get_for_user(*, user: User, port_call_id) -> PortCall:
+    try:
+        return port_call_list(user=user).get(pk=int(port_call_id))
+    except (PortCall.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such port call") from None
+
+
+def manifest_for_call(*, port_call_id: int) -> QuerySet[ManifestEntry]:
+    return ManifestEntry.objects.filter(port_call_id=port_call_id).select_related("submitted_by")
+
+
+def manifest_for_user(*, user: User, port_call: PortCall) -> QuerySet[ManifestEntry]:
+    """The merged manifest for the agencies; a shipping agent's own company's lines only."""
+    entries = manifest_for_call(port_call_id=port_call.pk).order_by("bl_number", "container_number")
+    if is_reviewing_agency(user) or user.is_superuser:
+        return entries
+    return entries.filter(submitted_by_id__in=organisation_ids_for(user))
+
+
+def imports_for(*, user: User, port_call: PortCall) -> QuerySet[EdifactImport]:
+    return EdifactImport.objects.filter(
+        port_call=port_call, organisation_id__in=organisation_ids_for(user)
+    ).order_by("-created_at")[:5]
+
+
+def dg_flags_for_call(*, user: User, port_call: PortCall) -> QuerySet[DangerousGoodsFlag]:
+    return dg_flag_queue(user=user).filter(port_call=port_call)
+
+
+def dg_flag_queue(*, user: User, status: str = DangerousGoodsFlag.Status.OPEN):
+    """The maritime officers' queue of dangerous-goods findings, oldest first."""
+    if not is_maritime(user):
+        return DangerousGoodsFlag.objects.none()
+    return (
+        DangerousGoodsFlag.objects.filter(status=status)
+        .select_related("port_call__vessel")
+        .order_by("created_at", "id")
+    )
+
+
+def import_get_for_user(*, user: User, import_id) -> EdifactImport:
+    try:
+        return EdifactImport.objects.get(
+            pk=int(import_id), organisation_id__in=organisation_ids_for(user)
+        )
+    except (EdifactImport.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such import") from None
+
+
+def boardings_for(*, user: User, port_call: PortCall) -> QuerySet[BoardingAppointment]:
+    """A call's boardings: all of them for its agent, an agency's own for an agency."""
+    org_ids = organisation_ids_for(user)
+    boardings = BoardingAppointment.objects.filter(port_call=port_call).select_related("agency")
+    if port_call.agent_id in org_ids:
+        return boardings
+    return boardings.filter(agency_id__in=org_ids)
+
+
+def boarding_get_for_agency(*, user: User, boarding_id) -> BoardingAppointment:
+    try:
+        return BoardingAppointment.objects.get(
+            pk=int(boarding_id), agency_id__in=organisation_ids_for(user)
+        )
+    except (BoardingAppointment.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such boarding") from None
+
+
+def is_reviewing_agency(user: User) -> bool:
+    from shipping.models import REVIEWING_KINDS
+
+    return bool(user_organisation_kinds(user) & set(REVIEWING_KINDS))
+
+
+def filing_live_group(user: User, key: str) -> str | None:
+    if not key.isdigit() or not filing_list(user=user).filter(pk=int(key)).exists():
+        return None
+    return events.filing_group(int(key))
+
+
+def port_call_live_group(user: User, key: str) -> str | None:
+    if not key.isdigit() or not port_call_list(user=user).filter(pk=int(key)).exists():
+        return None
+    return events.port_call_group(int(key))
+
+
+def dangerous_containers(*, port_call_id: int) -> frozenset[str]:
+    """Containers of a call that a manifest lists with a UN number or an IMDG class."""
+    return frozenset(
+        ManifestEntry.objects.filter(port_call_id=port_call_id)
+        .filter(Q(un_number__gt="") | Q(imdg_class__gt=""))
+        .values_list("container_number", flat=True)
+    )

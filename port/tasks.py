@@ -1,0 +1,15 @@
+from celery import shared_task
+
+
+@shared_task
+def timeline_partitions_ensure_task() -> None:
+    from port import partitions
+
+    partitions.partitions_ensure()
+
+
+@shared_task
+def idempotency_records_purge_task() -> None:
+    from port import retention
+
+    retention.idempotency_records_purge()
