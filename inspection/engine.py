@@ -401,21 +401,18 @@ def compile_rule_set(version, *, sampling: int | None = None) -> Engine:
 
 
 def engine_for_version(version_id: int | None, *, sampling: int | None = None) -> Engine:
-    """Like `compile_rule_set`, reading the version's rules only when not yet compiled: what
-    a path that holds only the version's id calls (no rules JSON carried per row)."""
+    """Like `compile_rule_set`, reading the version's rules (one query) only when not yet
+    compiled: what a path that holds only the version's id calls, so that no rules JSON is
+    carried per row."""
     if version_id is None:
         return _EMPTY
     if sampling is not None and (version_id, sampling) in _cache:
         return _cache[(version_id, sampling)]
     from inspection.models import RuleSetVersion
 
-    version = RuleSetVersion.objects.defer("rules").get(pk=version_id)
-    key = (version_id, sampling or version.sampling)
-    engine = _cache.get(key)
-    if engine is None:
-        rules = RuleSetVersion.objects.values_list("rules", flat=True).get(pk=version_id)
-        engine = _remember(key, Engine(rules, sampling=key[1]))
-    return engine
+    rules, own = RuleSetVersion.objects.values_list("rules", "sampling").get(pk=version_id)
+    key = (version_id, sampling or own)
+    return _cache.get(key) or _remember(key, Engine(rules, sampling=key[1]))
 
 
 def _remember(key: tuple[int, int], engine: Engine) -> Engine:

@@ -12,8 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from declarations import services as declaration_services
-from inspection import diversion
+from inspection import assessment, diversion
 from inspection.models import Decision, DiversionInstruction, WebhookDelivery, WebhookEndpoint
 from port.errors import InvalidInput
 from port.models import PortCall
@@ -30,7 +29,7 @@ def declare(demo, api_for, numbers, *, meat=False, n=0):
         items=[MEAT_ITEM] if meat else filing(0)["items"],
     )
     created = api_for(demo.importer).post("/api/v1/declarations/", body, format="json").json()
-    declaration_services.declaration_assess(declaration_id=created["id"])
+    assessment.assess_declarations(declaration_ids=[created["id"]])
     return created["id"]
 
 
@@ -302,7 +301,7 @@ def test_a_released_advance_import_declared_for_direct_pickup_goes_ship_side(dem
     )
     created = api_for(demo.importer).post("/api/v1/declarations/", body, format="json")
     assert created.status_code == 201, created.json()
-    declaration_services.declaration_assess(declaration_id=created.json()["id"])
+    assessment.assess_declarations(declaration_ids=[created.json()["id"]])
 
     written = diversion.diversion_plan(
         port_call_id=demo.port_call.pk, container_numbers=["COSU6123451", "OOLU6123458"]
@@ -337,7 +336,7 @@ def test_an_export_at_gate_in_is_diverted_by_its_declaration(
     )
     created = api_for(demo.exporter).post("/api/v1/declarations/", body, format="json")
     assert created.status_code == 201, created.json()
-    declaration_services.declaration_assess(declaration_id=created.json()["id"])
+    assessment.assess_declarations(declaration_ids=[created.json()["id"]])
 
     event = services.gate_report(user=demo.terminal, container_number="TGHU6123458", direction="in")
 
