@@ -23,12 +23,10 @@ from declarations import queries as declaration_queries
 from inspection import queries as inspection_queries
 from port import live
 from port.models import TimelineEvent
+from port.timeline import timeline_after
 
 WATERMARK = "timeline"
 DECLARATION = "declarations.declaration"
-# A gap in the ids is an insert not yet committed, or one rolled back. The consumer waits
-# this long for it to appear before passing it by, so a slow commit is not skipped.
-GAP_WAIT = timedelta(seconds=10)
 
 
 def metrics_of(kind: str, data: dict) -> list[str]:
@@ -50,17 +48,7 @@ def rollups_consume(*, batch_size: int = 5000, now: datetime | None = None) -> i
     """
     Watermark.objects.get_or_create(name=WATERMARK)
     watermark = Watermark.objects.select_for_update().get(name=WATERMARK)
-    batch = _contiguous(
-        list(
-            TimelineEvent.objects.filter(id__gt=watermark.last_event_id)
-            .order_by("id")
-            .values(
-                "id", "kind", "organisation_id", "subject_type", "subject_id", "data", "created_at"
-            )[:batch_size]
-        ),
-        after=watermark.last_event_id,
-        now=now or timezone.now(),
-    )
+    batch = timeline_after(watermark.last_event_id, limit=batch_size, now=now or timezone.now())
     if not batch:
         return 0
     about = _declaration_ids(batch)
@@ -85,17 +73,6 @@ def rollups_consume_all(*, batch_size: int = 5000) -> int:
     while consumed := rollups_consume(batch_size=batch_size):
         total += consumed
     return total
-
-
-def _contiguous(batch: list[dict], *, after: int, now: datetime) -> list[dict]:
-    """The batch up to the first recent gap in the ids (an insert that may yet commit)."""
-    # A fresh watermark (0) has nothing to wait for before the first event there is.
-    expected = after + 1 if after else (batch[0]["id"] if batch else 0)
-    for index, event in enumerate(batch):
-        if event["id"] != expected and event["created_at"] > now - GAP_WAIT:
-            return batch[:index]
-        expected = event["id"] + 1
-    return batch
 
 
 # -- clearance facts ------------------------------------------------------------------------

@@ -157,3 +157,19 @@ def duty_rates(*, hs_code: str, certificate_numbers: list[str], on_date) -> dict
         "mfn": rates.get("MFN"),
         "preferential": {c.number: (c.agreement.code, rates.get(c.agreement.code)) for c in valid},
     }
+
+
+def certificate_references(*, certificate_ids: list[int]) -> dict[int, dict]:
+    """Each certificate's reference for messages (its number once issued, else its invoice
+    number), with the locker and pickup code of its mailing, if any."""
+    rows = Certificate.objects.filter(pk__in=certificate_ids).values(
+        "pk", "number", "invoice_number", "mailing__locker", "mailing__pickup_code"
+    )
+    return {
+        row["pk"]: {
+            "reference": row["number"] or row["invoice_number"],
+            "locker": row["mailing__locker"] or "",
+            "pickup_code": row["mailing__pickup_code"] or "",
+        }
+        for row in rows
+    }

@@ -334,3 +334,9 @@ def live_declared_containers() -> QuerySet[DeclarationContainer]:
 
 def released_declared_containers() -> QuerySet[DeclarationContainer]:
     return DeclarationContainer.objects.filter(declaration__status=Declaration.Status.RELEASED)
+
+
+def declaration_numbers(*, declaration_ids: list[int]) -> dict[int, str]:
+    """Each declaration's number (or its id while a draft has none), for messages."""
+    rows = Declaration.objects.filter(pk__in=declaration_ids).values_list("pk", "number")
+    return {pk: number or f"#{pk}" for pk, number in rows}

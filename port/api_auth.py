@@ -3,7 +3,7 @@
 from django.contrib.auth import authenticate
 from django.contrib.auth import logout as session_logout
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -22,9 +22,20 @@ class TokenSerializer(serializers.Serializer):
     expires = serializers.DateTimeField(help_text="The key is refused from this time on")
 
 
+class LockedOutSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="locked_out")
+
+
 @extend_schema(
     request=CredentialsSerializer,
-    responses={200: TokenSerializer},
+    responses={
+        200: TokenSerializer,
+        400: OpenApiResponse(description="Wrong username or password, or a missing field"),
+        429: OpenApiResponse(
+            LockedOutSerializer, description="Too many failures: see the Retry-After header"
+        ),
+    },
     description="Sign in with a username and password; each call issues a new key (the "
     "previous one stops working). Failed attempts are throttled (429 with Retry-After).",
 )

@@ -97,7 +97,12 @@ class ExpiringTokenAuthentication(TokenAuthentication):
 
 @transaction.atomic
 def token_issue(*, user) -> Token:
-    """A new key for the user, replacing (and so revoking) any earlier one."""
+    """A new key for the user, replacing (and so revoking) any earlier one.
+
+    The user's row is locked first, so two sign-ins at once issue one key after the other
+    instead of colliding on the one-key-per-user constraint.
+    """
+    type(user).objects.select_for_update().filter(pk=user.pk).first()
     Token.objects.filter(user=user).delete()
     return Token.objects.create(user=user)
 

@@ -3,11 +3,14 @@ from fnmatch import fnmatchcase
 
 from celery import Celery
 
+from port import observability
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
 
 app = Celery("port")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+observability.connect_celery_signals()
 
 # Queues by workload, so a slow EDIFACT import or a terminal's dead webhook never delays an
 # assessment: each has its own worker pool and time limits in production (docker-compose.yml,
@@ -47,6 +50,18 @@ app.conf.task_routes = (route_by_workload,)
 
 # Periodic tasks are declared here, in one place, each with why its schedule is what it is.
 app.conf.beat_schedule = {
+    # Every 5 seconds: notifications for the timeline's new events (a cursor; idempotent),
+    # their e-mails and SMS queued as one task a batch.
+    "notifications-make": {
+        "task": "notifications.tasks.notifications_make_task",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
+    # Every 2 minutes: e-mails and SMS whose task was lost or gave up, sent now (once each).
+    "notifications-sweep": {
+        "task": "notifications.tasks.notifications_sweep_task",
+        "schedule": 120.0,
+    },
     # Every hour: the timeline's partitions for this month and the next two exist (creating
     # one is instant while it is empty; the DEFAULT partition catches anything meanwhile).
     "port-timeline-partitions": {

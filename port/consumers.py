@@ -1,7 +1,7 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from port import live, queries
+from port import live, observability, queries
 
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -21,12 +21,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         self.groups_joined: set[str] = set()
         await self.accept()
+        observability.WEBSOCKETS.inc()
         for organisation_id in await database_sync_to_async(queries.organisation_ids_for)(
             self.user
         ):
             await self._join(live.organisation_group(organisation_id))
+        await self._join(live.user_group(self.user.pk))
 
     async def disconnect(self, code: int) -> None:
+        if hasattr(self, "groups_joined"):  # accepted (an anonymous socket never was)
+            observability.WEBSOCKETS.dec()
         for group in getattr(self, "groups_joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -25,6 +25,11 @@ def organisation_group(organisation_id: int) -> str:
     return f"org.{organisation_id}"
 
 
+def user_group(user_id: int) -> str:
+    """One person's own events (their notifications); every socket of theirs joins it."""
+    return f"user.{user_id}"
+
+
 def register_topic(name: str, authorise: Authorise) -> None:
     _topics[name] = authorise
 

@@ -375,6 +375,11 @@ class TimelineEvent(models.Model):
         TRANSIT_OPENED = "zone.transit_opened", _("Transit under e-seal opened")
         TRANSIT_WRITTEN_OFF = "zone.transit_written_off", _("Transit written off")
         TRANSIT_SEAL_MISMATCH = "zone.transit_seal_mismatch", _("Transit seal mismatch")
+        ECOMMERCE_LISTS_DECIDED = "ecommerce.lists_decided", _("E-commerce lists decided")
+        ECOMMERCE_LIST_STATUS_CHANGED = (
+            "ecommerce.list_status_changed",
+            _("E-commerce list status changed"),
+        )
 
     # From Kind, checked by timeline_record; not DB choices, so that an app adding a kind
     # needs no migration of this table.

@@ -80,9 +80,13 @@ INSTALLED_APPS = [
     "analytics.apps.AnalyticsConfig",
     "alarms.apps.AlarmsConfig",
     "zones.apps.ZonesConfig",
+    "ecommerce.apps.EcommerceConfig",
+    "notifications.apps.NotificationsConfig",
 ]
 
 MIDDLEWARE = [
+    "port.observability.RequestIdMiddleware",
+    "port.observability.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -121,6 +125,15 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(embedded.database_url(), conn_max_age=60)}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A streaming replica for the dashboards' reads (port/routers.py); writes stay on the primary.
+READ_REPLICA = None
+if env("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = {
+        **dj_database_url.parse(env("DATABASE_REPLICA_URL")),
+        "TEST": {"MIRROR": "default"},
+    }
+    READ_REPLICA = "replica"
+DATABASE_ROUTERS = ["port.routers.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "port.User"
 
@@ -160,6 +173,17 @@ CELERY_TIMEZONE = "UTC"
 # can set tighter ones (`--time-limit`, docker-compose.yml).
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "240")
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "300")
+# Mail for notifications: the console in development; any Django backend in production
+# (EMAIL_URL-style settings below, or django-anymail's backends for a provider's API).
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Portwise <noreply@portwise.local>")
+# SMS through an adapter with `send(to=, text=)`; the console one logs (number masked).
+SMS_BACKEND = env("SMS_BACKEND", "notifications.sms.ConsoleSms")
 # How long replays of an Idempotency-Key and finished terminal webhooks are kept.
 IDEMPOTENCY_RETENTION_DAYS = envint("IDEMPOTENCY_RETENTION_DAYS", "7")
 WEBHOOK_RETENTION_DAYS = envint("WEBHOOK_RETENTION_DAYS", "30")
@@ -211,6 +235,21 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Uploaded files on S3-compatible object storage (MinIO, Ceph, AWS S3) when a bucket is
+# named, so every web and worker host sees them; credentials from AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY. Files are private: Portwise serves them itself, to who may see them.
+if env("STORAGE_BUCKET"):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("STORAGE_BUCKET"),
+            "endpoint_url": env("STORAGE_ENDPOINT_URL") or None,
+            "region_name": env("STORAGE_REGION") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
 MEDIA_URL = "/media/"
@@ -251,6 +290,10 @@ SPECTACULAR_SETTINGS = {
         "DangerousGoodsFlagStatusEnum": "shipping.models.DangerousGoodsFlag.Status",
         "BoardingStatusEnum": "shipping.models.BoardingAppointment.Status",
         "DeclarationKindEnum": "declarations.models.Declaration.Kind",
+        "EcommerceTradeModeEnum": "ecommerce.models.TradeMode",
+        "EcommerceInspectionOutcomeEnum": ["released", "held", "sent_back"],
+        "DeclarationTradeModeEnum": "declarations.models.Declaration.TradeMode",
+        "AlarmOutcomeEnum": "alarms.models.Alarm.Outcome",
     },
 }
 
@@ -286,10 +329,26 @@ CONTENT_SECURITY_POLICY = {
 # public (an on-premise terminal system): port/outbound.py, docs/security.md.
 WEBHOOK_ALLOWED_HOSTS = envlist("WEBHOOK_ALLOWED_HOSTS", "")
 
+LOG_FORMAT = env("LOG_FORMAT", "text")  # `json` in production: one JSON object a line
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "port.observability.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "pgserver": {"level": "WARNING"},
@@ -299,3 +358,16 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Error tracking, when SENTRY_DSN is set (pip install sentry-sdk into the image).
+if env("SENTRY_DSN"):
+    try:
+        import sentry_sdk
+    except ImportError:
+        raise ImproperlyConfigured("SENTRY_DSN is set but sentry-sdk is not installed") from None
+    sentry_sdk.init(
+        dsn=env("SENTRY_DSN"),
+        environment=env("SENTRY_ENVIRONMENT", "production"),
+        send_default_pii=False,  # ID numbers and names never leave the platform
+        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )

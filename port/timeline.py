@@ -1,5 +1,6 @@
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -101,3 +102,35 @@ def timeline_copy(
                 )
             )
     return len(rows)
+
+
+# A gap in the ids is an insert not yet committed, or one rolled back. A consumer waits this
+# long for it to appear before passing it by, so a slow commit is not skipped.
+GAP_WAIT = timedelta(seconds=10)
+CONSUMED_FIELDS = (
+    "id",
+    "kind",
+    "organisation_id",
+    "subject_type",
+    "subject_id",
+    "data",
+    "created_at",
+)
+
+
+def timeline_after(last_event_id: int, *, limit: int, now: datetime) -> list[dict]:
+    """The events past `last_event_id`, in id order, up to the first recent gap in the ids:
+    what a consumer reading the timeline past its watermark may take now (analytics'
+    rollups, notifications)."""
+    batch = list(
+        TimelineEvent.objects.filter(id__gt=last_event_id)
+        .order_by("id")
+        .values(*CONSUMED_FIELDS)[:limit]
+    )
+    # A fresh watermark (0) has nothing to wait for before the first event there is.
+    expected = last_event_id + 1 if last_event_id else (batch[0]["id"] if batch else 0)
+    for index, event in enumerate(batch):
+        if event["id"] != expected and event["created_at"] > now - GAP_WAIT:
+            return batch[:index]
+        expected = event["id"] + 1
+    return batch

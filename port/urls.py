@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from certificates import views as certificate_views
-from port import api_auth, health, views
+from port import api_auth, health, observability, views
 
 api_v1 = [
     path("auth/token/", api_auth.token_obtain, name="api-token"),
@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("inspection.api_urls")),
     path("", include("shipping.api_urls")),
     path("", include("analytics.api_urls")),
+    path("", include("ecommerce.api_urls")),
     path("", include("zones.api_urls")),
     path("", include("alarms.api_urls")),
 ]
@@ -23,6 +24,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("livez", health.livez, name="livez"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", observability.metrics, name="metrics"),
     path("port-calls/", views.port_calls, name="port_calls"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -32,6 +34,8 @@ urlpatterns = [
     path("certificates/", include("certificates.urls")),
     path("shipping/", include("shipping.urls")),
     path("analytics/", include("analytics.urls")),
+    path("ecommerce/", include("ecommerce.urls")),
+    path("notifications/", include("notifications.urls")),
     path("zones/", include("zones.urls")),
     path("alarms/", include("alarms.urls")),
     path("verify/", certificate_views.verify, name="verify"),

@@ -185,7 +185,7 @@ class GatePass(TimeStampedModel):
         OUT = "out", _("Out of the zone")
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", _("Not yet used")
         USED = "used", _("Used")
 
     movement = models.OneToOneField(Movement, on_delete=models.CASCADE, related_name="gate_pass")

@@ -12,6 +12,7 @@ from analytics.queries import Scope
 from declarations import services as declaration_services
 from declarations.services import ItemInput
 from inspection import assessment
+from port import timeline
 from port.models import TimelineEvent, User
 from shipping import services as shipping_services
 from tests.conftest import MEAT_ITEM, container_number
@@ -230,7 +231,7 @@ def test_consume_waits_at_a_recent_gap_and_passes_an_old_one(demo):
     assert Watermark.objects.get().last_event_id == mark
 
     # when / then: once the gap is older than the wait, it is passed by
-    later = timezone.now() + services.GAP_WAIT + timedelta(seconds=1)
+    later = timezone.now() + timeline.GAP_WAIT + timedelta(seconds=1)
     assert services.rollups_consume(now=later) == 4  # filed, submitted, decided, container
     assert Watermark.objects.get().last_event_id == TimelineEvent.objects.latest("id").id
 

@@ -87,4 +87,15 @@ def test_main_pages_run_under_the_policy_without_violations(browser, asgi_server
     page.context.close()
     assert errors == []
 
+    # the admin and the browsable API
+    page, errors = open_as(browser, asgi_server, "admin")
+    page.goto("/admin/certificates/certificate/")
+    expect(page.locator("#changelist")).to_be_visible()
+    seen["admin"] = violations(page)
+    page.goto("/api/v1/declarations/")
+    expect(page.locator(".response-info")).to_be_visible()
+    seen["browsable api"] = violations(page)
+    page.context.close()
+    assert errors == []
+
     assert seen == {name: [] for name in seen}

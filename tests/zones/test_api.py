@@ -187,3 +187,20 @@ def _file(text: str):
     file = io.BytesIO(text.encode())
     file.name = "zone.csv"
     return file
+
+
+def test_the_pages_speak_chinese(zone):
+    stock_in(zone)
+    client = Client()
+    client.force_login(zone.co)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get("/zones/").content.decode()
+    assert "综保区账册" in page
+    assert "境内入区" in page
+    errors = client.post(
+        "/api/v1/zones/movements/",
+        {"kind": "x"},
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    ).json()
+    assert "业务类型须为以下之一" in errors["documents"]["0"]["kind"][0]

@@ -281,7 +281,8 @@ def test_two_reads_at_the_same_moment_use_a_pass_once(transactional_db, zone):
 def test_a_gate_answer_costs_a_fixed_number_of_queries(zone, django_assert_num_queries):
     # the hot path: read id check skipped (none sent), match, use, complete, credit, record
     services.movement_file_many(
-        user=zone.co, documents=[document(lines=[dict(GPU), dict(GPU, item_no="GPU-4080")])],
+        user=zone.co,
+        documents=[document(lines=[dict(GPU), dict(GPU, item_no="GPU-4080")])],
         source="api",
     )
     with django_assert_num_queries(12):

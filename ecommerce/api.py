@@ -1,0 +1,183 @@
+"""The e-commerce API: batches of documents in, lists and decisions out, the sorting line.
+
+Batch endpoints take up to `intake.MAX_BATCH` items (`{"<kind>s": [...]}`); the answer names
+every bad item by index and field, and files the good ones (201), or files nothing when
+none is good (400). An `Idempotency-Key` makes a repeat return the first answer.
+"""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from ecommerce import intake, queries, services
+from ecommerce.models import InventoryList
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class ListSerializer(serializers.ModelSerializer):
+    vat = serializers.SerializerMethodField()
+    consumption_tax = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InventoryList
+        fields = [
+            "id",
+            "list_no",
+            "order_no",
+            "waybill_no",
+            "trade_mode",
+            "status",
+            "reason",
+            "reason_field",
+            "buyer_name_masked",
+            "buyer_id_masked",
+            "goods_cents",
+            "freight_cents",
+            "vat",
+            "consumption_tax",
+            "created_at",
+            "decided_at",
+        ]
+
+    def get_vat(self, obj) -> str:
+        return f"{obj.vat_cents / 100:.2f}"
+
+    def get_consumption_tax(self, obj) -> str:
+        return f"{obj.consumption_cents / 100:.2f}"
+
+
+class BatchResultSerializer(serializers.Serializer):
+    batch = serializers.IntegerField(allow_null=True)
+    submitted = serializers.IntegerField()
+    filed = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.DictField())
+
+
+def _batch_view(kind: str):
+    role = intake.KINDS[kind][0]
+
+    @extend_schema(
+        request=None, responses={201: BatchResultSerializer}, operation_id=f"ecommerce_{kind}_batch"
+    )
+    @api_view(["POST"])
+    def view(request):
+        if int(request.headers.get("Content-Length") or 0) > MAX_BODY_BYTES:
+            raise ValidationError({f"{kind}s": ["The request is too large."]})
+        organisation_id = queries.filer_for(request.user, role)
+        if organisation_id is None:
+            raise PermissionDenied(f"Only a {role} files {kind}s.")
+        items = request.data.get(f"{kind}s") if isinstance(request.data, dict) else None
+        try:
+            result = intake.batch_file(
+                kind=kind,
+                organisation_id=organisation_id,
+                items=items,
+                idempotency_key=request.headers.get("Idempotency-Key", "").strip()[:100],
+            )
+        except intake.BatchRefused as refused:
+            return Response(
+                {
+                    "batch": None,
+                    "submitted": len(items) if isinstance(items, list) else 0,
+                    "filed": 0,
+                    "errors": refused.errors,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+        return Response(result.as_dict(), status=status.HTTP_201_CREATED, headers=headers)
+
+    view.__name__ = f"{kind}_batch"
+    return view
+
+
+order_batch = _batch_view("order")
+payment_batch = _batch_view("payment")
+waybill_batch = _batch_view("waybill")
+list_batch = _batch_view("list")
+
+
+class ListPage(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+
+
+@extend_schema(responses=ListSerializer(many=True))
+@api_view(["GET"])
+def list_index(request):
+    lists = queries.list_list(user=request.user, filters=request.query_params)
+    paginator = ListPage()
+    page = paginator.paginate_queryset(lists, request)
+    return paginator.get_paginated_response(ListSerializer(page, many=True).data)
+
+
+@extend_schema(responses=ListSerializer)
+@api_view(["GET"])
+def list_detail(request, pk: int):
+    return Response(ListSerializer(queries.list_get_for_user(user=request.user, list_id=pk)).data)
+
+
+class InspectSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["released", "held", "sent_back"])
+    note = serializers.CharField(max_length=200, required=False, default="")
+
+
+@extend_schema(request=InspectSerializer, responses=ListSerializer)
+@api_view(["POST"])
+def list_inspect(request, pk: int):
+    data = InspectSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    done = services.list_inspect(list_id=pk, officer=request.user, **data.validated_data)
+    return Response(ListSerializer(done).data)
+
+
+@extend_schema(request=None, responses=ListSerializer)
+@api_view(["POST"])
+def list_return(request, pk: int):
+    return Response(ListSerializer(services.list_return(list_id=pk, user=request.user)).data)
+
+
+@extend_schema(request=None, responses={200: dict})
+@api_view(["GET", "POST"])
+def sorting(request, waybill_no: str):
+    """GET asks what to do with a parcel; POST also records the scan."""
+    if not queries.may_scan(request.user):
+        raise Http404
+    if len(waybill_no) > 40:
+        raise ValidationError({"waybill_no": ["At most 40 characters."]})
+    if request.method == "POST":
+        instruction = services.sorting_scan(waybill_no=waybill_no)
+    else:
+        instruction = queries.sorting_instruction(waybill_no)
+    return Response({"waybill_no": waybill_no, "instruction": instruction})
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+def board(request):
+    if queries.board_live_group(request.user, "") is None:
+        raise Http404
+    return Response(queries.board())
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+def tax_bill(request):
+    """?enterprise=<organisation id>&month=YYYY-MM: the enterprise's own, or any for customs."""
+    try:
+        enterprise = int(request.query_params.get("enterprise", ""))
+        year, month = (int(p) for p in request.query_params.get("month", "").split("-"))
+        if not (2000 <= year <= 2100 and 1 <= month <= 12):
+            raise ValueError
+    except ValueError:
+        raise ValidationError({"month": ["YYYY-MM and an enterprise id."]}) from None
+    if not queries.is_customs(request.user) and enterprise not in queries.roles_for(
+        request.user
+    ).get("enterprise", []):
+        raise Http404
+    return Response(queries.tax_bill(enterprise_id=enterprise, year=year, month=month))

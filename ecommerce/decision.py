@@ -1,0 +1,342 @@
+"""Deciding inventory lists in sets: match each against its three documents, apply the
+retail rules (positive list, single-transaction and annual limits), compute the tax, and
+run the risk rules, for a whole batch at once.
+
+A list whose documents are not all in stays waiting; the batch that brings the last one
+decides it (`batch_decide` runs for every batch of every kind). Reads per chunk: the lists
+with their documents (one join, the lists locked), their goods lines, the positive list,
+the watched buyers, the rule set; writes: the quota (`ecommerce.quota`), one UPDATE of the
+lists, one statistics row, one timeline event per declarant, one live message per group.
+"""
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ecommerce import events, quota, risk, tax
+from ecommerce.models import (
+    Batch,
+    DecisionStat,
+    InventoryList,
+    ListLine,
+    ListRuleSet,
+    Order,
+    Payment,
+    PositiveListEntry,
+    WatchedBuyer,
+    Waybill,
+)
+from inspection.models import Outcome
+from port.models import TimelineEvent
+from port.timeline import timeline_record_many
+
+S = InventoryList.Status
+CHUNK = 2000
+SINGLE_LIMIT_CENTS = 500_000
+# Upper bounds (ms) of the decision-time histogram the board merges for p50/p99.
+LATENCY_BUCKETS_MS = [
+    50,
+    100,
+    200,
+    300,
+    500,
+    750,
+    1000,
+    1500,
+    2000,
+    3000,
+    5000,
+    10000,
+    30000,
+    60000,
+]
+
+
+@dataclass
+class Verdict:
+    id: int
+    status: str
+    reason: str = ""
+    reason_field: str = ""
+    vat: int = 0
+    consumption: int = 0
+    quota: int = 0
+    rules_hit: tuple = ()
+
+
+def batch_decide(*, batch_id: int) -> int:
+    """Decide the waiting lists this batch completes (idempotent: decided lists are skipped).
+    Returns how many were decided."""
+    kind = Batch.objects.filter(pk=batch_id).values_list("kind", flat=True).first()
+    if kind is None:
+        return 0
+    ids = _candidates(kind, batch_id)
+    decided = sum(lists_decide(list_ids=ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK))
+    Batch.objects.filter(pk=batch_id, decided_at__isnull=True).update(decided_at=timezone.now())
+    return decided
+
+
+def _candidates(kind: str, batch_id: int) -> list[int]:
+    lists = InventoryList._meta.db_table
+    if kind == "list":
+        sql = f"SELECT id FROM {lists} WHERE batch_id = %s AND status = 'waiting'"  # noqa: S608
+    elif kind == "waybill":
+        sql = (
+            f"SELECT l.id FROM {lists} l JOIN {Waybill._meta.db_table} d "  # noqa: S608
+            "ON d.waybill_no = l.waybill_no WHERE d.batch_id = %s AND l.status = 'waiting'"
+        )
+    else:
+        table = (Order if kind == "order" else Payment)._meta.db_table
+        sql = (
+            f"SELECT l.id FROM {lists} l JOIN {table} d ON d.platform_id = l.platform_id "  # noqa: S608
+            "AND d.order_no = l.order_no WHERE d.batch_id = %s AND l.status = 'waiting'"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY 1", [batch_id])
+        return [r[0] for r in cursor.fetchall()]
+
+
+_SELECT = """
+SELECT l.id, l.list_no, l.platform_id, l.enterprise_id, l.declarant_id, l.waybill_no,
+       l.order_no, l.direction, l.buyer_key, l.buyer_name_key, l.goods_cents,
+       l.freight_cents, l.goods_digest, l.created_at,
+       o.id, o.enterprise_id, o.buyer_key, o.buyer_name_key, o.goods_cents, o.freight_cents,
+       o.goods_digest,
+       p.id, p.buyer_key, p.buyer_name_key, p.amount_cents,
+       w.id, w.platform_id, w.order_no
+FROM {lists} l
+LEFT JOIN {orders} o ON o.platform_id = l.platform_id AND o.order_no = l.order_no
+LEFT JOIN {payments} p ON p.platform_id = l.platform_id AND p.order_no = l.order_no
+LEFT JOIN {waybills} w ON w.waybill_no = l.waybill_no
+WHERE l.id = ANY(%s) AND l.status = 'waiting'
+ORDER BY l.id
+FOR UPDATE OF l
+"""
+
+
+@transaction.atomic
+def lists_decide(*, list_ids: list[int]) -> int:
+    """Decide the given lists that are waiting and complete; the rest keep waiting.
+
+    The lists are locked in id order (FOR UPDATE): a concurrent decision of the same lists
+    waits, then sees them decided, or sees the document that completed them.
+    """
+    if not list_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(
+            _SELECT.format(
+                lists=InventoryList._meta.db_table,
+                orders=Order._meta.db_table,
+                payments=Payment._meta.db_table,
+                waybills=Waybill._meta.db_table,
+            ),
+            [list_ids],
+        )
+        rows = [r for r in cursor.fetchall() if _complete(r)]
+    if not rows:
+        return 0
+    now = timezone.now()
+    verdicts = _judge(rows, now)
+    _write(verdicts, rows, now)
+    return len(verdicts)
+
+
+def _complete(r) -> bool:
+    has_order, has_payment, has_waybill = r[14] is not None, r[21] is not None, r[25] is not None
+    return has_order and has_waybill and (has_payment or r[7] == "E")
+
+
+def _mismatch(r) -> str:
+    """The first field in which a list differs from its documents, or ''."""
+    is_import = r[7] == "I"
+    checks = [
+        ("order.enterprise", r[3] == r[15]),
+        ("order.buyer_id", not is_import or r[8] == r[16]),
+        ("order.buyer_name", not is_import or r[9] == r[17]),
+        ("order.goods", r[12] == r[20]),
+        ("order.goods_value", r[10] == r[18]),
+        ("order.freight", r[11] == r[19]),
+        ("payment.buyer_id", not is_import or r[8] == r[22]),
+        ("payment.buyer_name", not is_import or r[9] == r[23]),
+        ("payment.amount", not is_import or r[10] + r[11] == r[24]),
+        ("waybill.platform", r[2] == r[26]),
+        ("waybill.order_no", r[6] == r[27]),
+    ]
+    return next((name for name, same in checks if not same), "")
+
+
+def _judge(rows, now) -> list[Verdict]:
+    ids = [r[0] for r in rows]
+    lines: dict[int, list[tuple[str, int, int]]] = {}
+    for list_id, hs_code, quantity, price in ListLine.objects.filter(
+        inventory_list_id__in=ids
+    ).values_list("inventory_list_id", "hs_code", "quantity", "unit_price_cents"):
+        lines.setdefault(list_id, []).append((hs_code, quantity, price))
+    positive = tax.positive_list_index(PositiveListEntry.objects.all())
+    watched = set(
+        WatchedBuyer.objects.filter(buyer_key__in={r[8] for r in rows if r[8]}).values_list(
+            "buyer_key", flat=True
+        )
+    )
+    rule_set = ListRuleSet.objects.order_by("-version").first()
+    verdicts, to_assess = [], []
+    for r in rows:
+        verdict = _retail_rules(r, lines.get(r[0], []), positive)
+        verdicts.append(verdict)
+        if verdict.status != S.REFUSED:
+            to_assess.append((verdict, r))
+    _assess(to_assess, lines, positive, watched, rule_set)
+    _draw_quota([(v, r) for v, r in to_assess if v.status != S.REFUSED and r[7] == "I"], now)
+    for verdict in verdicts:
+        verdict.rule_set_version = rule_set.version if rule_set else None  # type: ignore[attr-defined]
+    return verdicts
+
+
+def _retail_rules(r, lines, positive) -> Verdict:
+    differs = _mismatch(r)
+    if differs:
+        return Verdict(r[0], S.REFUSED, "mismatch", differs)
+    if r[7] != "I":
+        return Verdict(r[0], S.RELEASED)
+    for position, (hs_code, _q, _p) in enumerate(lines):
+        if tax.rate_for(hs_code, positive) is None:
+            return Verdict(r[0], S.REFUSED, "not_on_positive_list", f"goods[{position}].hs_code")
+    value = r[10] + r[11]
+    if value > SINGLE_LIMIT_CENTS:
+        return Verdict(r[0], S.REFUSED, "over_single_limit", "goods")
+    vat, consumption = tax.list_tax(lines, r[11], positive)
+    return Verdict(r[0], S.RELEASED, vat=vat, consumption=consumption, quota=value)
+
+
+def _assess(to_assess, lines, positive, watched, rule_set) -> None:
+    consignments = []
+    for _verdict, r in to_assess:
+        codes = tuple(hs for hs, _q, _p in lines.get(r[0], []))
+        categories = frozenset(
+            found[0] for hs in codes if (found := tax.rate_for(hs, positive)) is not None
+        )
+        consignments.append(
+            risk.ListConsignment(
+                declaration_id=r[0],
+                bl_number=r[5],
+                enterprise_id=r[3],
+                platform_id=r[2],
+                hs_codes=codes,
+                categories=categories,
+                value_cents=r[10] + r[11],
+                buyer_watched=r[8] in watched,
+                containers=(r[1],),
+                filed_on=r[13].date(),
+            )
+        )
+    for (verdict, _r), (outcome, hits) in zip(
+        to_assess, risk.evaluate(rule_set, consignments), strict=True
+    ):
+        verdict.rules_hit = tuple(hits)
+        if outcome != Outcome.RELEASE:
+            verdict.status = S.SELECTED
+
+
+def _draw_quota(drawing, now) -> None:
+    year = now.year
+    fitting = quota.draw([(v.id, r[8], year, v.quota) for v, r in drawing])
+    for verdict, _r in drawing:
+        if verdict.id not in fitting:
+            verdict.status, verdict.reason, verdict.reason_field = (
+                S.REFUSED,
+                "over_annual_limit",
+                "buyer_id",
+            )
+            verdict.vat = verdict.consumption = verdict.quota = 0
+            verdict.rules_hit = ()
+
+
+def _write(verdicts: list[Verdict], rows, now) -> None:
+    year = now.year
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {InventoryList._meta.db_table} l SET status = v.status, reason = v.reason, "  # noqa: S608
+            "reason_field = v.field, vat_cents = v.vat, consumption_cents = v.consumption, "
+            "quota_cents = v.quota, quota_year = CASE WHEN v.quota > 0 THEN %s END, "
+            "rule_set_version = %s, rules_hit = v.hits::jsonb, decided_at = %s, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], "
+            "%s::bigint[], %s::bigint[], %s::text[]) AS v(id, status, reason, field, vat, "
+            "consumption, quota, hits) WHERE l.id = v.id",
+            [
+                year,
+                getattr(verdicts[0], "rule_set_version", None),
+                now,
+                now,
+                [v.id for v in verdicts],
+                [str(v.status) for v in verdicts],
+                [v.reason for v in verdicts],
+                [v.reason_field for v in verdicts],
+                [v.vat for v in verdicts],
+                [v.consumption for v in verdicts],
+                [v.quota for v in verdicts],
+                [json.dumps(list(v.rules_hit)) for v in verdicts],
+            ],
+        )
+    _record(verdicts, rows, now)
+
+
+def _record(verdicts: list[Verdict], rows, now) -> None:
+    """The board's statistics row, a timeline event per declarant, one live message per group."""
+    counts = Counter(str(v.status) for v in verdicts)
+    histogram = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+    for r in rows:
+        waited = (now - r[13]).total_seconds() * 1000
+        histogram[
+            next(
+                (i for i, b in enumerate(LATENCY_BUCKETS_MS) if waited <= b),
+                len(LATENCY_BUCKETS_MS),
+            )
+        ] += 1
+    DecisionStat.objects.create(
+        decided_at=now,
+        lists=len(verdicts),
+        released=counts[S.RELEASED],
+        selected=counts[S.SELECTED],
+        refused=counts[S.REFUSED],
+        latency_histogram=histogram,
+    )
+    by_declarant: dict[int, Counter] = {}
+    platforms = set()
+    status_of = {v.id: str(v.status) for v in verdicts}
+    for r in rows:
+        by_declarant.setdefault(r[4], Counter())[status_of[r[0]]] += 1
+        platforms.add(r[2])
+    # One event per declarant and set, not per list: its subject is the set's first list.
+    for declarant_id, declared in sorted(by_declarant.items()):
+        timeline_record_many(
+            subjects=[InventoryList(pk=verdicts[0].id)],
+            kind=TimelineEvent.Kind.ECOMMERCE_LISTS_DECIDED,
+            organisation_id=declarant_id,
+            data_for=lambda _s, declared=declared: {
+                "counts": dict(declared),
+                "lists": len(verdicts),
+            },
+        )
+    events.publish_decided(
+        declarant_ids=sorted(by_declarant), platform_ids=sorted(platforms), counts=dict(counts)
+    )
+
+
+def batches_decide_stuck(*, older_than_s: int = 60) -> int:
+    """Batches whose decision task was lost (a worker killed, Redis restarted) are decided
+    again; deciding is idempotent. Run by beat every minute."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    ids = list(
+        Batch.objects.filter(decided_at__isnull=True, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:100]
+    )
+    for batch_id in ids:
+        batch_decide(batch_id=batch_id)
+    return len(ids)

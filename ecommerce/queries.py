@@ -1,0 +1,187 @@
+"""Every read of e-commerce data, scoped to who asks.
+
+A list is seen by its declaring enterprise and its platform (and by customs); nobody else
+learns it exists (404). Buyers appear only masked.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ecommerce import events
+from ecommerce.models import DecisionStat, InventoryList, Participant, SortingScan
+from port.models import User
+from port.queries import customs_office_ids_for, organisation_ids_for
+
+S = InventoryList.Status
+
+# What the sorting line is told, per list status.
+INSTRUCTION = {
+    S.RELEASED: "release",
+    S.SELECTED: "inspection",
+    S.HELD: "inspection",
+    S.SENT_BACK: "inspection",
+    S.REFUSED: "inspection",
+    S.WAITING: "not_decided",
+    S.REFUNDED: "inspection",
+}
+NOT_DECLARED = "not_declared"
+
+
+def is_customs(user: User) -> bool:
+    return user.is_authenticated and (user.is_superuser or bool(customs_office_ids_for(user)))
+
+
+def roles_for(user: User) -> dict[str, list[int]]:
+    """{role: [organisation ids]} of the user's organisations."""
+    roles: dict[str, list[int]] = {}
+    for role, organisation in Participant.objects.filter(
+        organisation__memberships__user=user
+    ).values_list("role", "organisation_id"):
+        roles.setdefault(role, []).append(organisation)
+    return roles
+
+
+def filer_for(user: User, role: str) -> int | None:
+    """The organisation the user files for in `role` (the first, when several)."""
+    organisations = sorted(roles_for(user).get(role, []))
+    return organisations[0] if organisations else None
+
+
+def may_scan(user: User) -> bool:
+    return is_customs(user) or Participant.Role.SITE_OPERATOR in roles_for(user)
+
+
+def list_list(*, user: User, filters: dict | None = None) -> QuerySet[InventoryList]:
+    """Lists the user may see, newest first, filtered by status, trade mode, numbers, date."""
+    lists = InventoryList.objects.all()
+    if not is_customs(user):
+        mine = organisation_ids_for(user)
+        lists = lists.filter(Q(declarant_id__in=mine) | Q(platform_id__in=mine))
+    filters = filters or {}
+    if filters.get("status") in S.values:
+        lists = lists.filter(status=filters["status"])
+    if filters.get("trade_mode"):
+        lists = lists.filter(trade_mode=filters["trade_mode"])
+    for number in ("list_no", "waybill_no", "order_no"):
+        if filters.get(number):
+            lists = lists.filter(**{number: filters[number]})
+    return lists.defer("rules_hit").order_by("-id")
+
+
+def list_get_for_user(*, user: User, list_id: int) -> InventoryList:
+    found = list_list(user=user).filter(pk=list_id).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def queue(*, user: User) -> QuerySet[InventoryList]:
+    """The officers' e-commerce queue: lists selected for inspection, and those held."""
+    if not is_customs(user):
+        return InventoryList.objects.none()
+    return InventoryList.objects.filter(status__in=[S.SELECTED, S.HELD]).order_by("id")
+
+
+def sorting_instruction(waybill_no: str) -> str:
+    """What the sorting line does with a scanned parcel: one index lookup."""
+    status = (
+        InventoryList.objects.filter(waybill_no=waybill_no).values_list("status", flat=True).first()
+    )
+    return NOT_DECLARED if status is None else INSTRUCTION[status]
+
+
+def board(*, minutes: int = 15) -> dict:
+    """The "Double 11" board: lists per minute, release rate, decision time p50/p99 and the
+    sorting line, over the last minutes. Reads the per-batch statistics rows, not lists."""
+    from ecommerce.decision import LATENCY_BUCKETS_MS
+
+    since = timezone.now() - timedelta(minutes=minutes)
+    stats = list(
+        DecisionStat.objects.filter(decided_at__gte=since).values_list(
+            "decided_at", "lists", "released", "selected", "refused", "latency_histogram"
+        )
+    )
+    per_minute: dict[str, int] = {}
+    histogram = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+    totals = {"lists": 0, "released": 0, "selected": 0, "refused": 0}
+    for decided_at, lists, released, selected, refused, buckets in stats:
+        key = timezone.localtime(decided_at).strftime("%H:%M")
+        per_minute[key] = per_minute.get(key, 0) + lists
+        for name, value in zip(totals, (lists, released, selected, refused), strict=True):
+            totals[name] += value
+        histogram = [a + b for a, b in zip(histogram, buckets, strict=False)]
+    scans = _scan_counts(since)
+    return {
+        "minutes": minutes,
+        "per_minute": sorted(per_minute.items()),
+        **totals,
+        "release_rate": totals["released"] / totals["lists"] if totals["lists"] else None,
+        "p50_ms": _percentile(histogram, 0.5, LATENCY_BUCKETS_MS),
+        "p99_ms": _percentile(histogram, 0.99, LATENCY_BUCKETS_MS),
+        "scans": scans,
+    }
+
+
+def _scan_counts(since) -> dict[str, int]:
+    return dict(
+        SortingScan.objects.filter(scanned_at__gte=since)
+        .values("instruction")
+        .annotate(n=Count("id"))
+        .values_list("instruction", "n")
+    )
+
+
+def _percentile(histogram: list[int], q: float, bounds: list[int]) -> int | None:
+    """The upper bound of the bucket the q-th decision falls in (None past the last)."""
+    total = sum(histogram)
+    if not total:
+        return None
+    rank, seen = q * total, 0
+    for position, count in enumerate(histogram):
+        seen += count
+        if seen >= rank:
+            return bounds[position] if position < len(bounds) else None
+    return None
+
+
+def tax_bill(*, enterprise_id: int, year: int, month: int) -> dict:
+    """The month's tax of an e-commerce enterprise: lists released (and not returned) in it."""
+    start = timezone.make_aware(datetime(year, month, 1))  # noqa: DTZ001 - made aware here
+    end = timezone.make_aware(datetime(year + month // 12, month % 12 + 1, 1))  # noqa: DTZ001
+    totals = InventoryList.objects.filter(
+        enterprise_id=enterprise_id,
+        decided_at__gte=start,
+        decided_at__lt=end,
+        status__in=[S.RELEASED, S.SELECTED, S.HELD],
+    ).aggregate(vat=Sum("vat_cents"), consumption=Sum("consumption_cents"), lists=Count("id"))
+    vat, consumption = totals["vat"] or 0, totals["consumption"] or 0
+    return {
+        "lists": totals["lists"],
+        "vat_cents": vat,
+        "consumption_cents": consumption,
+        "total_cents": vat + consumption,
+    }
+
+
+def board_live_group(user: User, key: str) -> str | None:
+    return events.BOARD_GROUP if is_customs(user) or may_scan(user) else None
+
+
+def queue_live_group(user: User, key: str) -> str | None:
+    return events.QUEUE_GROUP if is_customs(user) else None
+
+
+def navigation_for(user: User) -> list[tuple[str, str]]:
+    entries = []
+    roles = roles_for(user)
+    if roles.keys() & {Participant.Role.DECLARANT, Participant.Role.PLATFORM}:
+        entries.append((_("E-commerce lists"), "ecommerce:lists"))
+    if is_customs(user) and not user.is_superuser:
+        entries.append((_("E-commerce queue"), "ecommerce:queue"))
+    if is_customs(user) or Participant.Role.SITE_OPERATOR in roles:
+        entries.append((_("Double 11 board"), "ecommerce:board"))
+    return entries

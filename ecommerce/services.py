@@ -1,0 +1,108 @@
+"""Every write of e-commerce outside the bulk paths (`ecommerce.intake`, `ecommerce.decision`):
+officers' decisions on inspected parcels, buyers' returns, list rule sets, sorting scans."""
+
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ecommerce import events, queries, quota, risk
+from ecommerce.models import InventoryList, ListRiskRule, ListRuleSet, SortingScan
+from port.errors import InvalidInput, NotYours
+from port.models import TimelineEvent, User
+from port.timeline import timeline_record
+from port.transitions import transition
+
+S = InventoryList.Status
+RETURN_DAYS = 30
+
+
+def _set_status(
+    inventory_list: InventoryList, new: str, *, actor: User, note: str = "", untaxed: bool = False
+) -> None:
+    """Move the list (locked by the caller); `untaxed` gives its quota back and zeroes its tax."""
+    extra = ()
+    if untaxed and new in InventoryList.TRANSITIONS[inventory_list.status]:
+        _give_quota_back(inventory_list)
+        inventory_list.vat_cents = inventory_list.consumption_cents = inventory_list.quota_cents = 0
+        extra = ("vat_cents", "consumption_cents", "quota_cents")
+    old = transition(inventory_list, new, extra_fields=extra)
+    timeline_record(
+        subject=inventory_list,
+        kind=TimelineEvent.Kind.ECOMMERCE_LIST_STATUS_CHANGED,
+        actor=actor,
+        organisation=inventory_list.declarant,
+        data={"from": old, "to": new, "note": note},
+    )
+    events.publish_status_changed(
+        list_id=inventory_list.pk,
+        status=new,
+        organisation_ids=[inventory_list.declarant_id, inventory_list.platform_id],
+    )
+
+
+def _give_quota_back(inventory_list: InventoryList) -> None:
+    if inventory_list.quota_cents and inventory_list.quota_year:
+        quota.give_back(
+            inventory_list.buyer_key, inventory_list.quota_year, inventory_list.quota_cents
+        )
+
+
+@transaction.atomic
+def list_inspect(*, list_id: int, officer: User, outcome: str, note: str = "") -> InventoryList:
+    """An officer releases, holds or sends back an inspected parcel's list.
+
+    Writes the status and a timeline row; a list sent back gives its buyer's quota back
+    and owes no tax. Raises NotYours (not customs), TransitionNotAllowed, InvalidInput.
+    """
+    if not queries.is_customs(officer):
+        raise NotYours
+    if outcome not in (S.RELEASED, S.HELD, S.SENT_BACK):
+        raise InvalidInput({"outcome": [_("One of released, held, sent_back.")]})
+    inventory_list = InventoryList.objects.select_for_update().get(pk=list_id)
+    _set_status(inventory_list, outcome, actor=officer, note=note, untaxed=outcome == S.SENT_BACK)
+    return inventory_list
+
+
+@transaction.atomic
+def list_return(*, list_id: int, user: User) -> InventoryList:
+    """The buyer returned the parcel (退货) within 30 days of release: the quota it drew goes
+    back to the buyer and its tax leaves the enterprise's bill.
+
+    Only the declaring enterprise asks. Raises NotYours, TransitionNotAllowed, InvalidInput.
+    """
+    inventory_list = InventoryList.objects.select_for_update().filter(pk=list_id).first()
+    if inventory_list is None or inventory_list.declarant_id not in _organisations(user):
+        raise NotYours
+    if inventory_list.status == S.RELEASED and (
+        inventory_list.decided_at is None
+        or timezone.now() - inventory_list.decided_at > timedelta(days=RETURN_DAYS)
+    ):
+        raise InvalidInput({"list": [_("Returns are accepted within 30 days of release.")]})
+    _set_status(inventory_list, S.REFUNDED, actor=user, note="returned", untaxed=True)
+    return inventory_list
+
+
+def _organisations(user: User) -> set[int]:
+    from port.queries import organisation_ids_for
+
+    return set(organisation_ids_for(user))
+
+
+@transaction.atomic
+def list_rule_set_activate(*, officer: User | None) -> ListRuleSet:
+    """Snapshot the active list rules into a new version; lists decided from now use it."""
+    current = ListRuleSet.objects.select_for_update().order_by("-version").first()
+    rules = [risk.rule_snapshot(r) for r in ListRiskRule.objects.filter(is_active=True)]
+    return ListRuleSet.objects.create(
+        version=(current.version + 1) if current else 1, rules=rules, seed=secrets.token_hex(8)
+    )
+
+
+def sorting_scan(*, waybill_no: str) -> str:
+    """Record a parcel scanned at the sorting line and return its instruction."""
+    instruction = queries.sorting_instruction(waybill_no)
+    SortingScan.objects.create(waybill_no=waybill_no, instruction=instruction)
+    return instruction

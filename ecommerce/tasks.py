@@ -1,0 +1,15 @@
+from celery import shared_task
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=300)
+def batch_decide_task(batch_id: int) -> None:
+    from ecommerce import decision  # tasks are entry points; the service does the work
+
+    decision.batch_decide(batch_id=batch_id)
+
+
+@shared_task
+def lists_decide_stuck_task() -> None:
+    from ecommerce import decision
+
+    decision.batches_decide_stuck()

@@ -1,0 +1,58 @@
+"""The comprehensive tax on retail imports (跨境电商综合税), in integer cents.
+
+Within the limits the tariff is 0, and import VAT and consumption tax are due at 70 % of
+their statutory amounts. For each goods line, the dutiable value is its price times
+quantity plus its share of the freight (shared by value, the remainder on the last line):
+
+    consumption = value × c / (1 − c)          (consumption tax is levied on a price that includes it)
+    vat         = (value + consumption) × v
+    due         = 70 % of each, summed over the list, rounded half up to the cent
+
+Rates come from the positive list (`PositiveListEntry`), by the longest matching prefix.
+Exact fractions until the one rounding, so a list's tax never depends on line order.
+"""
+
+from fractions import Fraction
+
+SHARE = Fraction(7, 10)
+BASIS = 10_000
+
+
+def positive_list_index(entries) -> dict[str, tuple[str, int, int]]:
+    """{hs_prefix: (category, vat_bp, consumption_bp)}"""
+    return {e.hs_prefix: (e.category, e.vat_bp, e.consumption_bp) for e in entries}
+
+
+def rate_for(hs_code: str, index: dict) -> tuple[str, int, int] | None:
+    for length in range(len(hs_code), 1, -1):
+        found = index.get(hs_code[:length])
+        if found is not None:
+            return found
+    return None
+
+
+def list_tax(lines: list[tuple[str, int, int]], freight_cents: int, index: dict) -> tuple[int, int]:
+    """(vat_cents, consumption_cents) due for lines of (hs_code, quantity, unit_price_cents)."""
+    values = [quantity * price for _hs, quantity, price in lines]
+    total = sum(values)
+    shares, given = [], 0
+    for position, value in enumerate(values):
+        if position == len(values) - 1:
+            share = freight_cents - given
+        else:
+            share = freight_cents * value // total if total else 0
+        given += share
+        shares.append(share)
+    vat = consumption = Fraction(0)
+    for (hs_code, _q, _p), value, share in zip(lines, values, shares, strict=True):
+        _category, vat_bp, consumption_bp = rate_for(hs_code, index) or ("", 1300, 0)
+        base = Fraction(value + share)
+        line_consumption = base * consumption_bp / (BASIS - consumption_bp)
+        consumption += line_consumption
+        vat += (base + line_consumption) * vat_bp / BASIS
+    return _round(vat * SHARE), _round(consumption * SHARE)
+
+
+def _round(amount: Fraction) -> int:
+    """Half up, to the cent (amounts are never negative)."""
+    return int(amount + Fraction(1, 2))

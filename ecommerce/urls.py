@@ -1,0 +1,11 @@
+from django.urls import path
+
+from ecommerce import views
+
+app_name = "ecommerce"
+urlpatterns = [
+    path("lists/", views.lists, name="lists"),
+    path("queue/", views.queue, name="queue"),
+    path("queue/<int:pk>/inspect/", views.inspect, name="inspect"),
+    path("board/", views.board, name="board"),
+]

@@ -1,0 +1,194 @@
+"""Field checks over a whole batch of documents, in plain Python (no serializer per item).
+
+Each `clean_<kind>(item)` returns the cleaned row or records errors as
+(field, message) pairs; `ecommerce.intake` names each bad item by its index.
+"""
+
+import hashlib
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.utils.translation import gettext as _
+
+from ecommerce import personal
+from ecommerce.models import IMPORT_MODES, TradeMode
+
+MAX_LINES = 50
+MAX_CENTS = 10**11  # 1 billion CNY: above any parcel, below overflow
+MAX_QUANTITY = 100_000
+_HS = re.compile(r"^[0-9]{10}$")
+_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/]*$")
+_TRADE_MODES = set(TradeMode.values)
+
+
+class Errors:
+    def __init__(self):
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append((field, message))
+
+
+def text(item: dict, field: str, errors: Errors, *, max_length: int, number: bool = False) -> str:
+    value = item.get(field)
+    if not isinstance(value, str) or not value.strip():
+        errors.add(field, _("This field is required."))
+        return ""
+    value = value.strip()
+    if len(value) > max_length:
+        errors.add(field, _("At most %(n)d characters.") % {"n": max_length})
+    elif number and not _NUMBER.match(value):
+        errors.add(field, _("Only letters, digits, '-', '_' and '/'."))
+    return value
+
+
+def money(item: dict, field: str, errors: Errors, *, required: bool = True) -> int:
+    """An amount in CNY (a number or a string, at most 2 decimals) as integer cents."""
+    value = item.get(field)
+    if value is None and not required:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        errors.add(field, _("Enter an amount in CNY."))
+        return 0
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        errors.add(field, _("Enter an amount in CNY."))
+        return 0
+    if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        errors.add(field, _("At most two decimal places."))
+        return 0
+    cents = int(amount * 100)
+    if cents < 0 or cents >= MAX_CENTS:
+        errors.add(field, _("Out of range."))
+        return 0
+    return cents
+
+
+def positive_int(item: dict, field: str, errors: Errors, *, maximum: int) -> int:
+    value = item.get(field)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        errors.add(field, _("Enter a whole number from 1 to %(max)d.") % {"max": maximum})
+        return 0
+    return value
+
+
+def buyer(item: dict, errors: Errors) -> dict:
+    """The buyer as keyed hashes and masked forms; the whole values go no further."""
+    name = text(item, "buyer_name", errors, max_length=60)
+    id_number = item.get("buyer_id")
+    if not isinstance(id_number, str) or not personal.id_is_valid(personal.normalise_id(id_number)):
+        # The message never repeats the value: it may be someone's real ID number.
+        errors.add("buyer_id", _("Enter a valid resident identity card number."))
+        return {}
+    if not name:
+        return {}
+    return {
+        "buyer_key": personal.buyer_key(id_number),
+        "buyer_name_key": personal.name_key(name),
+        "buyer_id_masked": personal.mask_id(id_number),
+        "buyer_name_masked": personal.mask_name(name),
+    }
+
+
+def goods(item: dict, errors: Errors) -> tuple[list[tuple], int, str]:
+    """Goods lines as (hs_code, name, quantity, unit_price_cents), their value, their digest."""
+    lines = item.get("goods")
+    if not isinstance(lines, list) or not lines:
+        errors.add("goods", _("At least one goods line."))
+        return [], 0, ""
+    if len(lines) > MAX_LINES:
+        errors.add("goods", _("At most %(n)d goods lines.") % {"n": MAX_LINES})
+        return [], 0, ""
+    cleaned, total = [], 0
+    for index, line in enumerate(lines):
+        if not isinstance(line, dict):
+            errors.add(f"goods[{index}]", _("Expected an object."))
+            continue
+        line_errors = Errors()
+        hs_code = line.get("hs_code")
+        if not isinstance(hs_code, str) or not _HS.match(hs_code):
+            line_errors.add("hs_code", _("A 10-digit commodity code."))
+        name = line.get("name", "")
+        if not isinstance(name, str) or len(name) > 100:
+            line_errors.add("name", _("At most %(n)d characters.") % {"n": 100})
+        quantity = positive_int(line, "quantity", line_errors, maximum=MAX_QUANTITY)
+        price = money(line, "unit_price", line_errors)
+        for field, message in line_errors.items:
+            errors.add(f"goods[{index}].{field}", message)
+        if not line_errors.items:
+            cleaned.append((hs_code, name.strip(), quantity, price))
+            total += quantity * price
+    if total >= MAX_CENTS:
+        errors.add("goods", _("Out of range."))
+    return cleaned, total, digest(cleaned)
+
+
+def digest(lines: list[tuple]) -> str:
+    """The same for the same goods, whatever their order or names."""
+    key = "|".join(sorted(f"{h}:{q}:{p}" for h, _n, q, p in lines))
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+NO_BUYER = {"buyer_key": "", "buyer_name_key": "", "buyer_id_masked": "", "buyer_name_masked": ""}
+
+
+def clean_order(item: dict, errors: Errors) -> dict:
+    row = {
+        "order_no": text(item, "order_no", errors, max_length=60, number=True),
+        "platform": text(item, "platform", errors, max_length=18),
+        "enterprise": text(item, "enterprise", errors, max_length=18),
+        "freight_cents": money(item, "freight", errors, required=False),
+        **buyer(item, errors),
+    }
+    lines, row["goods_cents"], row["goods_digest"] = goods(item, errors)
+    return row
+
+
+def clean_payment(item: dict, errors: Errors) -> dict:
+    return {
+        "payment_no": text(item, "payment_no", errors, max_length=60, number=True),
+        "order_no": text(item, "order_no", errors, max_length=60, number=True),
+        "platform": text(item, "platform", errors, max_length=18),
+        "amount_cents": money(item, "amount", errors),
+        **buyer(item, errors),
+    }
+
+
+def clean_waybill(item: dict, errors: Errors) -> dict:
+    return {
+        "waybill_no": text(item, "waybill_no", errors, max_length=40, number=True),
+        "order_no": text(item, "order_no", errors, max_length=60, number=True),
+        "platform": text(item, "platform", errors, max_length=18),
+    }
+
+
+def clean_list(item: dict, errors: Errors) -> dict:
+    trade_mode = item.get("trade_mode")
+    if trade_mode not in _TRADE_MODES:
+        errors.add(
+            "trade_mode", _("One of %(modes)s.") % {"modes": ", ".join(sorted(_TRADE_MODES))}
+        )
+    row = {
+        "list_no": text(item, "list_no", errors, max_length=40, number=True),
+        "order_no": text(item, "order_no", errors, max_length=60, number=True),
+        "waybill_no": text(item, "waybill_no", errors, max_length=40, number=True),
+        "platform": text(item, "platform", errors, max_length=18),
+        "enterprise": text(item, "enterprise", errors, max_length=18),
+        "logistics": text(item, "logistics", errors, max_length=18),
+        "trade_mode": trade_mode,
+        "direction": "I" if trade_mode in IMPORT_MODES else "E",
+        "freight_cents": money(item, "freight", errors, required=False),
+        # An export's buyer is abroad: no resident ID to keep.
+        **(buyer(item, errors) if trade_mode in IMPORT_MODES else NO_BUYER),
+    }
+    row["lines"], row["goods_cents"], row["goods_digest"] = goods(item, errors)
+    return row
+
+
+CLEANERS = {
+    "order": clean_order,
+    "payment": clean_payment,
+    "waybill": clean_waybill,
+    "list": clean_list,
+}

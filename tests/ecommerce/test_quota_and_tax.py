@@ -1,0 +1,103 @@
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from ecommerce import decision, queries, quota, services
+from ecommerce.models import BuyerQuota, InventoryList
+from port.errors import InvalidInput, NotYours
+from tests.ecommerce import factories
+from tests.ecommerce.conftest import file_parcels
+from tests.ecommerce.factories import parcel
+
+S = InventoryList.Status
+
+
+@pytest.mark.slow
+def test_a_buyer_is_never_over_the_annual_limit_under_concurrent_requests(transactional_db):
+    # given: ten parcels of 4,810 CNY for one buyer, their documents in; five fit in 26,000
+    ec = factories.world()
+    parcels = [parcel(500 + i, buyer=77, unit_price="2400.00", quantity=2) for i in range(10)]
+    file_parcels(ec, parcels, kinds=("order", "payment", "waybill"))
+    barrier, outcomes = threading.Barrier(10), []
+
+    def one_request(item):
+        # when: each list arrives in its own request, and is decided in its own transaction
+        try:
+            api = APIClient()
+            api.force_authenticate(ec.alice)
+            barrier.wait()
+            batch = api.post(
+                "/api/v1/ecommerce/lists/batch/", {"lists": [item]}, format="json"
+            ).json()["batch"]
+            outcomes.append(decision.batch_decide(batch_id=batch))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one_request, args=(p["list"],)) for p in parcels]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then
+    assert sorted(outcomes) == [1] * 10
+    released = InventoryList.objects.filter(status=S.RELEASED)
+    assert released.count() == 5
+    assert InventoryList.objects.filter(reason="over_annual_limit").count() == 5
+    used = BuyerQuota.objects.get().used_cents
+    assert used == 5 * 481000 == sum(released.values_list("quota_cents", flat=True))
+    assert used <= quota.ANNUAL_LIMIT_CENTS
+
+
+def test_the_months_bill_sums_the_tax_of_the_enterprises_lists(ec):
+    file_parcels(ec, [parcel(1), parcel(2, hs_code="1901100000", unit_price="300.00", quantity=1)])
+    now = timezone.now()
+    bill = queries.tax_bill(enterprise_id=ec.enterprise.pk, year=now.year, month=now.month)
+    # cosmetics as in test_decision (2594 + 2248); milk powder: 310.00 * 13 % * 70 % = 28.21
+    assert bill == {
+        "lists": 2,
+        "vat_cents": 2248 + 2821,
+        "consumption_cents": 2594,
+        "total_cents": 2248 + 2821 + 2594,
+    }
+    other_month = queries.tax_bill(
+        enterprise_id=ec.enterprise.pk, year=now.year - 1, month=now.month
+    )
+    assert other_month["total_cents"] == 0
+
+
+def test_a_return_within_30_days_gives_the_quota_and_the_tax_back(
+    ec, django_capture_on_commit_callbacks
+):
+    file_parcels(ec, [parcel(1)])
+    listed = InventoryList.objects.get()
+    assert BuyerQuota.objects.get().used_cents == 21000
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.list_return(list_id=listed.pk, user=ec.alice)
+    listed.refresh_from_db()
+    assert (listed.status, listed.vat_cents, listed.consumption_cents) == (S.REFUNDED, 0, 0)
+    assert BuyerQuota.objects.get().used_cents == 0
+    assert len(callbacks) == 1  # one live push
+    now = timezone.now()
+    assert (
+        queries.tax_bill(enterprise_id=ec.enterprise.pk, year=now.year, month=now.month)["lists"]
+        == 0
+    )
+
+
+def test_a_return_after_30_days_or_by_another_enterprise_changes_nothing(ec):
+    file_parcels(ec, [parcel(1)])
+    listed = InventoryList.objects.get()
+    with pytest.raises(NotYours):
+        services.list_return(list_id=listed.pk, user=ec.bob)
+    InventoryList.objects.filter(pk=listed.pk).update(
+        decided_at=timezone.now() - timedelta(days=31)
+    )
+    with pytest.raises(InvalidInput):
+        services.list_return(list_id=listed.pk, user=ec.alice)
+    listed.refresh_from_db()
+    assert (listed.status, listed.quota_cents) == (S.RELEASED, 21000)
+    assert BuyerQuota.objects.get().used_cents == 21000
