@@ -147,7 +147,7 @@ def consignments_locked_for_assessment(*, declaration_ids: list[int]) -> list[Co
     is inside a transaction."""
     heads = (
         Declaration.objects.select_for_update(of=("self",))
-        .filter(pk__in=declaration_ids, status__in=Declaration.OPEN_STATUSES)
+        .filter(pk__any=declaration_ids, status__in=Declaration.OPEN_STATUSES)
         .order_by("pk")
         .values_list(
             "pk",
@@ -168,13 +168,13 @@ def consignments_locked_for_assessment(*, declaration_ids: list[int]) -> list[Co
         return []
     ids = list(rows)
     for declaration_id, hs_code, country, value in (
-        DeclarationItem.objects.filter(declaration_id__in=ids)
+        DeclarationItem.objects.filter(declaration_id__any=ids)
         .order_by("declaration_id", "pk")
         .values_list("declaration_id", "hs_code", "origin_country", "value")
     ):
         rows[declaration_id].items.append((hs_code, country, value))
     for declaration_id, container_id, number in (
-        DeclarationContainer.objects.filter(declaration_id__in=ids)
+        DeclarationContainer.objects.filter(declaration_id__any=ids)
         .order_by("declaration_id", "pk")
         .values_list("declaration_id", "container_id", "container__number")
     ):

@@ -317,6 +317,11 @@ class AssessmentOutcome:
     held: bool
 
 
+# Up to this many declarations in a batch, each one's own group (officers watching it)
+# hears its event as well; past it, only the organisations' batch events go out (a vessel's
+# 7,000 declarations would be 7,000 pushes after commit).
+LIVE_EACH_UP_TO = 100
+
 _MOVE_ASSESSED = """UPDATE {table} SET status = %s, updated_at = %s,
     decided_at = CASE WHEN status = %s THEN decided_at ELSE %s END,
     full_due_at = CASE WHEN %s AND kind = %s THEN %s ELSE full_due_at END
@@ -340,7 +345,7 @@ def declarations_record_assessment(
     """
     if not outcomes:
         return {}
-    rows = Declaration.objects.filter(pk__in=list(outcomes)).values_list(
+    rows = Declaration.objects.filter(pk__any=list(outcomes)).values_list(
         "pk", "status", "number", "kind", "summary_id", "enterprise_id", "declarant_id"
     )
     moves: dict[str, list[tuple]] = {}
@@ -397,10 +402,11 @@ def declarations_record_assessment(
                 messages.append(
                     (events.declaration_groups_of(pk, enterprise_id, declarant_id), event)
                 )
-            else:
+                continue
+            if len(outcomes) <= LIVE_EACH_UP_TO:
                 messages.append(([events.declaration_group(pk)], event))
-                for org_id in {enterprise_id, declarant_id}:
-                    organisations.setdefault(org_id, []).append(pk)
+            for org_id in {enterprise_id, declarant_id}:
+                organisations.setdefault(org_id, []).append(pk)
     timeline_copy(
         kind=TimelineEvent.Kind.DECLARATION_STATUS_CHANGED,
         subject_type=Declaration._meta.label_lower,
@@ -408,7 +414,8 @@ def declarations_record_assessment(
         actor_id=actor_id,
     )
     for org_id, ids in sorted(organisations.items()):
-        # A batch: one event per organisation; its pages re-fetch.
+        # A batch: one event per organisation naming the declarations; a page showing one
+        # of them matches it by `ids` (port/static/js/live.js) and re-fetches.
         messages.append(
             (
                 [live.organisation_group(org_id)],

@@ -73,7 +73,7 @@ def assess_declarations(*, declaration_ids: Iterable[int], actor_id: int | None 
     # same locks in, so the two never deadlock. A decision is changed only if locked here.
     locked = set(
         Decision.objects.select_for_update(of=("self",))
-        .filter(declaration_id__in=ids)
+        .filter(declaration_id__any=ids)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -205,7 +205,7 @@ def _existing(declaration_ids: list[int]) -> dict[int, list[_Existing]]:
     versions."""
     found: dict[int, list[_Existing]] = {}
     rows = (
-        Decision.objects.filter(declaration_id__in=declaration_ids)
+        Decision.objects.filter(declaration_id__any=declaration_ids)
         .order_by("created_at", "pk")
         .values_list(
             "declaration_id",

@@ -262,7 +262,7 @@ def inspection_report_arrival(*, user: User, container_number: str) -> Inspectio
     Reporting the same container again returns its ticket.
     """
     terminal_ids = _terminal_ids_for(user)
-    # Locked so that a re-assessment (decisions_make_many) cannot release the container
+    # Locked so that a re-assessment (assessment.assess_declarations) cannot release the container
     # while its ticket is issued: whichever comes second sees what the first did.
     decision = (
         Decision.objects.select_for_update(of=("self",))

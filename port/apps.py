@@ -9,7 +9,7 @@ class PortConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_out
 
-        from port import auth, logs
+        from port import auth, logs, lookups  # noqa: F401 - registers field__any
 
         logs.install()  # no password, token or ID number in any log line
 

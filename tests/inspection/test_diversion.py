@@ -68,6 +68,31 @@ def test_a_vessel_of_thousands_is_planned_in_a_fixed_number_of_queries(demo, api
     assert len({i.sequence for i in written}) == 3000
 
 
+# The call with its terminal and vessel; JIT off; the containers created then read (two);
+# the released direct-pickup containers; the decisions; the existing instructions; one
+# INSERT of instructions (an UPDATE besides when some changed); the terminal's webhook
+# endpoint; the savepoint and its release. The same for 3 containers as for a vessel.
+QUERIES_FOR_A_DIVERSION_PLAN = 11
+
+
+@pytest.mark.parametrize("count", [3, 400])
+def test_the_plan_of_a_berthed_call_takes_the_same_queries_whatever_its_size(
+    demo, api_for, count, django_assert_num_queries
+):
+    numbers = [container_number(5000 + n) for n in range(count)]
+    declare(demo, api_for, numbers[:2], meat=True, n=1)
+    berth(demo.port_call)
+
+    with django_assert_num_queries(QUERIES_FOR_A_DIVERSION_PLAN):
+        written = diversion.diversion_plan(
+            port_call_id=demo.port_call.pk, container_numbers=numbers
+        )
+
+    assert len(written) == count
+    planned = {p.container_number: p.destination for p in written}
+    assert [planned[n] for n in numbers[:2]] == ["inspection_area", "inspection_area"]
+
+
 def test_planning_again_changes_nothing(demo, api_for):
     declare(demo, api_for, ["COSU6123451"], meat=True)
     first = diversion.diversion_plan(
@@ -307,7 +332,7 @@ def test_a_released_advance_import_declared_for_direct_pickup_goes_ship_side(dem
         port_call_id=demo.port_call.pk, container_numbers=["COSU6123451", "OOLU6123458"]
     )
 
-    assert {i.container.number: i.destination for i in written} == {
+    assert {i.container_number: i.destination for i in written} == {
         "COSU6123451": "ship_side",
         "OOLU6123458": "yard",
     }
