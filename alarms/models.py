@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from port.models import TimeStampedModel
@@ -44,6 +45,7 @@ class Alarm(TimeStampedModel):
         GATE_WITHOUT_RELEASE = "recon.gate_without_release", _("Gate-out without release")
         ZONE_STOCK_MISMATCH = "recon.zone_stock_mismatch", _("Zone stock differs from movements")
         DANGEROUS_AT_GATE = "recon.dangerous_at_gate", _("Dangerous goods at the gate")
+        BILL_OVERDUE = "billing.overdue", _("Tax bill unpaid past its due date")
 
     kind = models.CharField(_("kind"), max_length=40, choices=Kind.choices)
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
@@ -96,6 +98,12 @@ class Alarm(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.subject}"
+
+    @property
+    def localized_message(self) -> str:
+        """The message in the reader's language, when its source wrote it in each."""
+        messages = (self.data or {}).get("messages") or {}
+        return messages.get(translation.get_language() or "", self.message)
 
     @property
     def is_closed(self) -> bool:

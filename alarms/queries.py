@@ -1,6 +1,9 @@
 """Reads about alarms, scoped to the officers of the office each belongs to."""
 
+from datetime import timedelta
+
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from alarms import events
 from alarms.models import Alarm
@@ -60,3 +63,14 @@ def alarm_live_group(user: User, key: str) -> str | None:
     if not key.isdigit() or int(key) not in customs_office_ids_for(user):
         return None
     return events.alarms_group(int(key))
+
+
+def closed_gate_event_ids(*, user: User, days: int = 7) -> set[int]:
+    """Port gate events whose refusal alarm the user's office closed lately: the inspection
+    board stops showing their alerts."""
+    since = timezone.now() - timedelta(days=days)
+    return set(
+        alarm_list(user=user)
+        .filter(kind=Alarm.Kind.GATE_REFUSED, status=Alarm.Status.CLOSED, created_at__gte=since)
+        .values_list("data__gate_event", flat=True)
+    )

@@ -6,11 +6,16 @@ from rest_framework.views import APIView
 
 from analytics import dashboard, plan
 from analytics.queries import scope_or_404
+from port import limits
 
 
 class DashboardQuerySerializer(serializers.Serializer):
     period = serializers.ChoiceField(choices=["day", "week"], default="day")
-    on = serializers.DateField(required=False, help_text="A day of the period; today when absent")
+    on = serializers.DateField(
+        required=False,
+        validators=[limits.validate_day],
+        help_text="A day of the period; today when absent",
+    )
     terminal = serializers.IntegerField(required=False, min_value=1, help_text="Terminal id")
     direction = serializers.ChoiceField(choices=["import", "export"], required=False)
 

@@ -19,6 +19,7 @@ from declarations.models import Declaration
 from inspection import diversion
 from inspection import queries as inspection_queries
 from port.models import Organisation, PortCall, Terminal
+from zones import queries as zone_queries
 
 # (metric, label): the period's totals, counted from the hourly rollups.
 TILES = [
@@ -36,6 +37,8 @@ TILES = [
     ("gate.passed:out", _("Gate-outs")),
     ("gate.refused:out", _("Gate-outs refused")),
     ("certificate.status_changed:issued", _("Certificates issued")),
+    ("zone.gate_released", _("Bonded zone gate: trucks released")),
+    ("zone.gate_stopped", _("Bonded zone gate: trucks stopped")),
 ]
 RELEASED = "declaration.status_changed:released"
 
@@ -79,6 +82,7 @@ def dashboard_tables(scope: Scope, filters: Filters, *, now: datetime | None = N
         _activity(scope, filters, period, now),
         _vessels(now),
         _releases_per_hour(scope, filters, now),
+        _zone_gate_per_hour(scope, now),
         _clearance(scope, filters, period),
         _clearance_by_day(scope, filters, period),
         _clearance_by_terminal(scope, filters, period, terminals),
@@ -149,6 +153,26 @@ def _releases_per_hour(scope, filters, now) -> Table:
         _("Releases per hour, last 24 hours"),
         [("hour", _("Hour"), "text"), ("count", _("Releases"), "number")],
         rows,
+        chart="bar",
+    )
+
+
+def _zone_gate_per_hour(scope, now) -> Table:
+    """Trucks through the bonded zone's gate per hour (rollups), and Portwise's average answer
+    time over the last 24 hours (port-wide only: one aggregate over a day of passages)."""
+    title = _("Bonded zone gate: trucks released per hour, last 24 hours")
+    if scope.port_wide:
+        average = zone_queries.gate_traffic(hours=24)["average_ms"]
+        if average is not None:
+            title = _(
+                "Bonded zone gate: trucks released per hour, last 24 hours "
+                "(Portwise answers in %(ms)s ms on average)"
+            ) % {"ms": round(average, 1)}
+    return Table(
+        "zone_gate_per_hour",
+        title,
+        [("hour", _("Hour"), "text"), ("count", _("Trucks"), "number")],
+        statistics.metric_per_hour(scope, "zone.gate_released", hours=24, now=now),
         chart="bar",
     )
 

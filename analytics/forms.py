@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from analytics.dashboard import Filters
+from port import limits
 from port.models import Terminal
 
 
@@ -16,6 +17,7 @@ class DashboardFilterForm(forms.Form):
         label=_("Date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[limits.validate_day],
         help_text=_("The day, or a day of the week, to show; today when empty."),
     )
     terminal = forms.ModelChoiceField(

@@ -28,6 +28,7 @@ from stdnum import iso6346
 from certificates import services as certificate_services
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
+from ecommerce import demo as ecommerce_demo
 from inspection import diversion
 from inspection import queries as inspection_queries
 from inspection import services as inspection_services
@@ -39,6 +40,7 @@ from shipping import cargo
 from shipping import queries as shipping_queries
 from shipping import services as shipping_services
 from shipping.models import ManifestEntry
+from zones import simulation as zone_simulation
 
 OWNER_CODES = ["MSCU", "CSNU", "OOLU", "TGHU", "COSU", "EGHU", "CMAU"]
 
@@ -413,6 +415,8 @@ STEPS: list[tuple[int, Step]] = [
     (3, container_to_inspection),
     (3, inspect_next),
     (3, gate_out),
+    (2, ecommerce_demo.simulate_step),
+    (2, zone_simulation.zone_truck),
 ]
 
 

@@ -44,6 +44,7 @@ def main() -> int:
     from bench import analytics as analytics_bench
     from bench import assessment as assessment_bench
     from bench import declarations as declaration_bench
+    from bench import ecommerce as ecommerce_bench
     from bench import rules as rules_bench
     from bench import zones as zones_bench
 
@@ -58,6 +59,7 @@ def main() -> int:
             "assessment": assessment_bench.run,
             "diversion": assessment_bench.run_diversion,
             "zone_gate": zones_bench.run,
+            "ecommerce": ecommerce_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

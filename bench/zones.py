@@ -154,7 +154,7 @@ def _load(base: str, token: str, rate: int, send, bodies: list) -> list[float]:
     sessions: dict[int, requests.Session] = {}
 
     def one(i: int, t0: float) -> float:
-        session = sessions.setdefault(i % WORKERS, _session(token))
+        session = sessions.get(i % WORKERS) or sessions.setdefault(i % WORKERS, _session(token))
         due = t0 + i / rate
         pause = due - time.perf_counter()
         if pause > 0:
@@ -193,6 +193,7 @@ def _serve() -> tuple[subprocess.Popen, str]:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "bench.server_settings",
         "DATABASE_URL": urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}")),
     }
     server = subprocess.Popen(
@@ -215,9 +216,9 @@ def _serve() -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 60
     while True:
         try:
-            requests.get(f"{base}/login/", timeout=2)
+            requests.get(f"{base}/login/", timeout=10)
             return server, base
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
                 raise RuntimeError("uvicorn did not start") from None

@@ -4,20 +4,19 @@ import datetime
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from certificates import events, queries, review
 from certificates.couriers import get_courier
 from certificates.models import Agreement, Certificate, CertificateItem, Mailing
 from certificates.tasks import mailing_advance_task
-from port import identifiers, live
+from port import identifiers, limits, live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for
@@ -25,6 +24,7 @@ from port.timeline import timeline_record
 from port.transitions import transition
 
 S = Certificate.Status
+MAX_PACKAGES = 99_999_999
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
 # Header fields an officer may correct when replacing a certificate.
 CORRECTABLE_FIELDS = {
@@ -572,12 +572,18 @@ def _validate_application(
                 identifiers.validate_unlocode(header[name])
             except ValidationError as error:
                 errors[name] = _messages(error)
-    header["invoice_date"] = _date(application.invoice_date)
+    header["invoice_date"] = limits.parse_day(application.invoice_date)
     if header["invoice_date"] is None:
         errors["invoice_date"] = [_("Enter the invoice date as YYYY-MM-DD.")]
-    header["departure_date"] = _date(application.departure_date)
+    elif message := limits.date_error(header["invoice_date"]):
+        errors["invoice_date"] = [message]
+    header["departure_date"] = limits.parse_day(application.departure_date)
     if application.departure_date not in (None, "") and header["departure_date"] is None:
         errors["departure_date"] = [_("Enter the departure date as YYYY-MM-DD.")]
+    elif header["departure_date"] and (message := limits.date_error(header["departure_date"])):
+        errors["departure_date"] = [message]
+    if message := limits.list_error(application.items, maximum=limits.MAX_GOODS_LINES):
+        raise InvalidInput({**errors, "items": [message]})
     items, item_errors = [], {}
     for index, item in enumerate(application.items):
         fields, problems = _validate_item(item)
@@ -618,15 +624,28 @@ def _validate_item(item: ItemInput) -> tuple[dict, dict]:
     description = (item.description or "").strip()
     if not description:
         errors["description"] = [_("Describe the goods.")]
-    packages = _decimal(item.packages)
-    if packages is None or packages <= 0 or packages != int(packages):
+    packages = limits.parse_decimal(item.packages)
+    if packages is None or not 0 < packages <= MAX_PACKAGES or packages != int(packages):
         errors["packages"] = [_("The number of packages is a whole number above zero.")]
-    quantity = _decimal(item.quantity)
-    if quantity is None or quantity <= 0:
-        errors["quantity"] = [_("The quantity must be a number above zero.")]
-    fob_value = _optional_decimal(item.fob_value)
-    if fob_value is False or (fob_value is not None and fob_value < 0):
-        errors["fob_value"] = [_("The FOB value must be a number, zero or more.")]
+    quantity, message = limits.decimal_error(
+        item.quantity,
+        max_digits=14,
+        decimal_places=3,
+        above_minimum=True,
+        message=_("The quantity must be a number above zero."),
+    )
+    if message:
+        errors["quantity"] = [message]
+    fob_value = None
+    if item.fob_value is not None and str(item.fob_value).strip():
+        fob_value, message = limits.decimal_error(
+            item.fob_value,
+            max_digits=16,
+            decimal_places=2,
+            message=_("The FOB value must be a number, zero or more."),
+        )
+        if message:
+            errors["fob_value"] = [message]
     criterion = (item.origin_criterion or "").strip().upper()
     if criterion not in CertificateItem.Criterion.values:
         errors["origin_criterion"] = [
@@ -634,7 +653,9 @@ def _validate_item(item: ItemInput) -> tuple[dict, dict]:
             % {"codes": ", ".join(CertificateItem.Criterion.values)}
         ]
     rvc = _optional_decimal(item.rvc_percent)
-    if rvc is False or (rvc is not None and not 0 <= rvc <= 100):
+    if rvc is not None and rvc is not False:
+        rvc = round(rvc, 2) if 0 <= rvc <= 100 else False
+    if rvc is False:
         errors["rvc_percent"] = [_("The RVC is a percentage from 0 to 100.")]
     elif criterion == CertificateItem.Criterion.RVC and rvc is None:
         errors["rvc_percent"] = [_("An RVC claim states its percentage.")]
@@ -647,7 +668,7 @@ def _validate_item(item: ItemInput) -> tuple[dict, dict]:
         "marks": (item.marks or "").strip(),
         "packages": int(packages) if packages is not None and not errors.get("packages") else 0,
         "quantity": quantity,
-        "fob_value": fob_value if fob_value is not False else None,
+        "fob_value": fob_value,
         "origin_criterion": criterion,
         "rvc_percent": rvc if rvc is not False else None,
         "non_originating_inputs": inputs,
@@ -657,6 +678,8 @@ def _validate_item(item: ItemInput) -> tuple[dict, dict]:
 
 def _validate_inputs(raw: list[str]) -> tuple[list[dict], list[str]]:
     inputs, errors = [], []
+    if message := limits.list_error(raw or [], maximum=limits.MAX_LIST):
+        return inputs, [message]
     for code in (c.strip() for c in raw or [] if c and c.strip()):
         if not (code.isdigit() and len(code) in (6, 8, 10)) or not identifiers.hs_subheading_exists(
             code[:6]
@@ -672,26 +695,9 @@ def _agreement_codes() -> str:
     return ", ".join(Agreement.objects.values_list("code", flat=True))
 
 
-def _date(raw) -> datetime.date | None:
-    if isinstance(raw, datetime.date):
-        return raw
-    try:
-        return parse_date(str(raw or "").strip())
-    except ValueError:
-        return None
-
-
-def _decimal(raw) -> Decimal | None:
-    try:
-        number = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
-
-
 def _optional_decimal(raw) -> Decimal | None | bool:
     """None when blank, False when not a number."""
     if raw is None or str(raw).strip() == "":
         return None
-    number = _decimal(raw)
+    number = limits.parse_decimal(raw)
     return False if number is None else number

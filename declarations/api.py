@@ -8,8 +8,10 @@ from rest_framework.response import Response
 from declarations import edifact, queries, services, uploads
 from declarations.filters import DeclarationFilter
 from declarations.models import Declaration, DeclarationItem, ErpUpload
+from port import limits
 from port import uploads as port_uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
+from port.parsers import read_bounded
 
 
 class ItemInputSerializer(serializers.Serializer):
@@ -50,7 +52,8 @@ class EdifactParser(BaseParser):
     media_type = "application/edifact"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read().decode("utf-8", errors="replace")
+        content = read_bounded(stream, port_uploads.max_bytes("edifact"))
+        return content.decode("utf-8", errors="replace")
 
 
 class EdifactPlainParser(EdifactParser):
@@ -82,7 +85,9 @@ class DeclarationCreateSerializer(serializers.Serializer):
     port_call = serializers.IntegerField(help_text="Port call id (vessel and voyage)")
     bl_number = serializers.CharField(max_length=35, allow_blank=True)
     containers = serializers.ListField(
-        child=serializers.CharField(max_length=20), help_text="ISO 6346 numbers"
+        child=serializers.CharField(max_length=20),
+        max_length=limits.MAX_CONTAINERS,
+        help_text="ISO 6346 numbers",
     )
     trade_mode = serializers.CharField(max_length=4, default="0110")
     port_of_loading = serializers.CharField(max_length=6, required=False, allow_blank=True)
@@ -102,7 +107,7 @@ class DeclarationCreateSerializer(serializers.Serializer):
     direct_delivery = serializers.BooleanField(default=False)
     permits_involved = serializers.BooleanField(default=False)
     quarantine_involved = serializers.BooleanField(default=False)
-    items = ItemInputSerializer(many=True)
+    items = ItemInputSerializer(many=True, max_length=limits.MAX_GOODS_LINES)
     draft = serializers.BooleanField(
         default=False, help_text="Save as a draft instead of submitting at once"
     )
@@ -117,7 +122,7 @@ class DeclarationReasonSerializer(serializers.Serializer):
 
 
 class DeclarationBatchSerializer(serializers.Serializer):
-    declarations = DeclarationCreateSerializer(many=True, max_length=500)
+    declarations = DeclarationCreateSerializer(many=True, max_length=limits.MAX_BATCH_DECLARATIONS)
 
 
 def filing_input(fields: dict) -> services.FilingInput:

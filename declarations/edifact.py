@@ -16,6 +16,7 @@ from pydifact.segments import Segment
 
 from declarations import services
 from declarations.models import Declaration, DeclarationItem
+from port.edifact import service_segment_fault
 from port.errors import InvalidInput
 from port.models import Organisation, PortCall, User
 
@@ -237,6 +238,9 @@ def _segments(text: str) -> list[Segment]:
     text = (text or "").lstrip("\ufeff").strip()
     if not text:
         raise EdifactError("UNH", "the message is empty")
+    fault = service_segment_fault(text)
+    if fault:
+        raise EdifactError(*fault)
     try:
         if text.startswith(("UNA", "UNB")):
             collection = Interchange.from_str(text)
@@ -247,6 +251,9 @@ def _segments(text: str) -> list[Segment]:
         raise EdifactError(
             _syntax_segment(str(error)), str(error).removeprefix("EDIFACT Syntax Error: ")
         ) from None
+    except (AssertionError, IndexError, KeyError, TypeError, ValueError, AttributeError):
+        # pydifact indexes into segments unchecked; the checks above catch what we know of.
+        raise EdifactError("syntax", "the interchange is not well-formed UN/EDIFACT") from None
     segments = list(collection.segments)
     tags = [s.tag for s in segments]
     for tag in ("UNH", "UNT"):

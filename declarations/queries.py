@@ -56,6 +56,15 @@ def guarantee_accounts_for(*, user: User) -> QuerySet[GuaranteeAccount]:
     ).select_related("enterprise")
 
 
+def guarantee_available(*, enterprise_id: int) -> tuple[Decimal, Decimal] | None:
+    """(quota, drawn) of an enterprise's guarantee, or None: e-commerce's monthly tax bill."""
+    return (
+        GuaranteeAccount.objects.filter(enterprise_id=enterprise_id)
+        .values_list("quota", "used")
+        .first()
+    )
+
+
 def erp_upload_list(*, user: User) -> QuerySet[ErpUpload]:
     return ErpUpload.objects.filter(declarant_id__in=organisation_ids_for(user)).defer("content")
 
@@ -340,3 +349,43 @@ def declaration_numbers(*, declaration_ids: list[int]) -> dict[int, str]:
     """Each declaration's number (or its id while a draft has none), for messages."""
     rows = Declaration.objects.filter(pk__in=declaration_ids).values_list("pk", "number")
     return {pk: number or f"#{pk}" for pk, number in rows}
+
+
+def full_imports_with_items(*, declaration_ids: list[int]) -> list[dict]:
+    """The full import declarations among these, with their lines, for the tax bill: two
+    queries whatever the number."""
+    declarations = list(
+        Declaration.objects.filter(
+            pk__in=declaration_ids,
+            direction=Declaration.Direction.IMPORT,
+            kind=Declaration.Kind.FULL,
+        ).values("pk", "number", "enterprise_id", "currency", "port_call__port_id")
+    )
+    lines: dict[int, list[dict]] = {}
+    for item in (
+        DeclarationItem.objects.filter(declaration_id__in=[d["pk"] for d in declarations])
+        .order_by("declaration_id", "line_number")
+        .values(
+            "declaration_id",
+            "line_number",
+            "hs_code",
+            "description",
+            "value",
+            "mfn_rate",
+            "preferential_rate",
+        )
+    ):
+        lines.setdefault(item["declaration_id"], []).append(item)
+    return [{**d, "items": lines.get(d["pk"], [])} for d in declarations]
+
+
+def released_full_import_ids(*, since) -> list[int]:
+    """Full import declarations released (or changed after release) since `since`."""
+    return list(
+        Declaration.objects.filter(
+            status=Declaration.Status.RELEASED,
+            direction=Declaration.Direction.IMPORT,
+            kind=Declaration.Kind.FULL,
+            updated_at__gte=since,
+        ).values_list("pk", flat=True)
+    )

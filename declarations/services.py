@@ -9,7 +9,7 @@ reason).
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
 from django.core.exceptions import ValidationError
@@ -27,7 +27,7 @@ from declarations.models import (
     GuaranteeAccount,
 )
 from declarations.tasks import declaration_assess_task
-from port import identifiers, live
+from port import identifiers, limits, live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, Organisation, PortCall, TimelineEvent, User
 from port.queries import enterprises_filable_by, organisation_ids_for
@@ -36,6 +36,7 @@ from port.timeline import timeline_copy, timeline_record
 from port.transitions import transition
 
 CENT = Decimal("0.01")
+MAX_PACKAGES = 99_999_999
 # Step 2 (the full declaration) is due this long after the summary's release.
 STEP2_DEADLINE = timedelta(days=14)
 # Reminders go out when this much time is left before the step 2 deadline.
@@ -495,13 +496,21 @@ def guarantee_account_set(*, enterprise: Organisation, quota: Decimal) -> Guaran
     return account
 
 
-def _guarantee_draw(declaration: Declaration, *, user: User) -> None:
-    enterprise = declaration.enterprise
-    if enterprise.credit_rating == Organisation.CreditRating.CERTIFIED:
-        return  # certified (AEO) enterprises are exempt from the guarantee
-    amount = _guarantee_amount(declaration)
-    # One conditional UPDATE: PostgreSQL re-checks the WHERE after waiting for a concurrent
-    # drawer's row lock, so two filings can never both take the last of the quota.
+# Apps that may stop an enterprise drawing on its guarantee (billing: an overdue bill),
+# each a function of the enterprise's id giving the reason, or None. Set in AppConfig.ready.
+GUARANTEE_BLOCKERS: list = []
+
+
+def guarantee_draw(*, enterprise: Organisation, amount: Decimal) -> None:
+    """Take `amount` CNY of the enterprise's guarantee quota, or raise InvalidInput.
+
+    One conditional UPDATE: PostgreSQL re-checks the WHERE after waiting for a concurrent
+    drawer's row lock, so two draws can never both take the last of the quota.
+    """
+    for blocker in GUARANTEE_BLOCKERS:
+        reason = blocker(enterprise.pk)
+        if reason:
+            raise InvalidInput({"guarantee": [reason]})
     drawn = GuaranteeAccount.objects.filter(
         enterprise=enterprise, used__lte=F("quota") - amount
     ).update(used=F("used") + amount, updated_at=timezone.now())
@@ -519,6 +528,14 @@ def _guarantee_draw(declaration: Declaration, *, user: User) -> None:
                 ]
             }
         )
+
+
+def _guarantee_draw(declaration: Declaration, *, user: User) -> None:
+    enterprise = declaration.enterprise
+    if enterprise.credit_rating == Organisation.CreditRating.CERTIFIED:
+        return  # certified (AEO) enterprises are exempt from the guarantee
+    amount = _guarantee_amount(declaration)
+    guarantee_draw(enterprise=enterprise, amount=amount)
     declaration.guarantee_amount = amount
     declaration.save(update_fields=["guarantee_amount", "updated_at"])
     timeline_record(
@@ -748,6 +765,7 @@ def _messages(error: ValidationError) -> list[str]:
 
 
 def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
+    _check_sizes(filing)
     errors: dict = {}
     enterprise = _validate_enterprise(user, filing, errors)
     port_call = _validate_port_call(filing, errors)
@@ -789,6 +807,20 @@ def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
         bl_number=bl,
     )
     return Cleaned(header=header, container_numbers=numbers, items=cleaned_items)
+
+
+def _check_sizes(filing: FilingInput) -> None:
+    """Refuse lists no real filing reaches before validating any entry of them."""
+    errors = {}
+    for name, values, maximum in (
+        ("containers", filing.container_numbers, limits.MAX_CONTAINERS),
+        ("items", filing.items, limits.MAX_GOODS_LINES),
+    ):
+        message = limits.list_error(values, maximum=maximum)
+        if message:
+            errors[name] = [message]
+    if errors:
+        raise InvalidInput(errors)
 
 
 def _validate_enterprise(user, filing, errors):
@@ -860,9 +892,9 @@ def _validate_header(raw: HeaderInput, port_call, direction, errors) -> dict:
             % {"code": incoterm, "rules": ", ".join(Declaration.Incoterm.values)}
         ]
     header["incoterm"] = incoterm
-    header["invoice_total"] = _optional_decimal(raw.invoice_total, "invoice_total", errors)
-    header["gross_weight"] = _optional_decimal(raw.gross_weight, "gross_weight", errors)
-    header["net_weight"] = _optional_decimal(raw.net_weight, "net_weight", errors)
+    header["invoice_total"] = _optional_decimal(raw.invoice_total, "invoice_total", errors, 16, 2)
+    header["gross_weight"] = _optional_decimal(raw.gross_weight, "gross_weight", errors, 14, 3)
+    header["net_weight"] = _optional_decimal(raw.net_weight, "net_weight", errors, 14, 3)
     header["packages"] = _optional_count(raw.packages, errors)
     header["is_advance"] = bool(raw.is_advance)
     header["direct_delivery"] = bool(raw.direct_delivery)
@@ -966,17 +998,33 @@ def _validate_item(item: ItemInput) -> tuple[dict, dict]:
     description = (item.description or "").strip()
     if not description:
         errors["description"] = [_("Describe the goods.")]
-    quantity = _decimal(item.quantity)
-    if quantity is None or quantity <= 0:
-        errors["quantity"] = [_("The quantity must be a number above zero.")]
-    value = _decimal(item.value)
-    if value is None or value < 0:
-        errors["value"] = [_("The value must be a number, zero or more.")]
+    quantity, message = limits.decimal_error(
+        item.quantity,
+        max_digits=14,
+        decimal_places=3,
+        above_minimum=True,
+        message=_("The quantity must be a number above zero."),
+    )
+    if message:
+        errors["quantity"] = [message]
+    value, message = limits.decimal_error(
+        item.value,
+        max_digits=16,
+        decimal_places=2,
+        message=_("The value must be a number, zero or more."),
+    )
+    if message:
+        errors["value"] = [message]
     unit_price = None
     if item.unit_price not in (None, ""):
-        unit_price = _decimal(item.unit_price)
-        if unit_price is None or unit_price < 0:
-            errors["unit_price"] = [_("The unit price must be a number, zero or more.")]
+        unit_price, message = limits.decimal_error(
+            item.unit_price,
+            max_digits=16,
+            decimal_places=4,
+            message=_("The unit price must be a number, zero or more."),
+        )
+        if message:
+            errors["unit_price"] = [message]
         elif quantity and value is not None and "quantity" not in errors:
             expected = (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
             if abs(expected - value) > CENT:
@@ -1050,13 +1098,19 @@ def _country_exists(code: str) -> bool:
     return True
 
 
-def _optional_decimal(raw, name: str, errors: dict) -> Decimal | None:
+def _optional_decimal(
+    raw, name: str, errors: dict, max_digits: int, decimal_places: int
+) -> Decimal | None:
     if raw in (None, ""):
         return None
-    number = _decimal(raw)
-    if number is None or number < 0:
-        errors[name] = [_("Enter a number, zero or more.")]
-        return None
+    number, message = limits.decimal_error(
+        raw,
+        max_digits=max_digits,
+        decimal_places=decimal_places,
+        message=_("Enter a number, zero or more."),
+    )
+    if message:
+        errors[name] = [message]
     return number
 
 
@@ -1067,15 +1121,7 @@ def _optional_count(raw, errors: dict) -> int | None:
         count = int(str(raw).strip())
     except ValueError:
         count = -1
-    if count < 1:
+    if not 1 <= count <= MAX_PACKAGES:
         errors["packages"] = [_("The number of packages is a whole number above zero.")]
         return None
     return count
-
-
-def _decimal(raw) -> Decimal | None:
-    try:
-        number = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None

@@ -8,6 +8,9 @@ upload row and publishes it live.
 
 import csv
 import io
+import itertools
+import re
+import zipfile
 from functools import partial
 
 from django.db import transaction
@@ -16,7 +19,7 @@ from django.utils.translation import gettext as _
 from declarations import events, services
 from declarations.models import Declaration, ErpUpload
 from declarations.tasks import erp_upload_process_task
-from port import live
+from port import limits, live
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Organisation, PortCall, User
 
@@ -69,26 +72,28 @@ REQUIRED_COLUMNS = {
 # Header errors that the filing service reports under another name than the column.
 FIELD_TO_COLUMN = {"enterprise": "enterprise_customs_code", "port_call": "voyage"}
 BOOLEAN_TRUE = {"1", "y", "yes", "true", "x"}
+# <dimension ref="A1:T120"/> at the top of a worksheet: its last row, as the writer stated it.
+XLSX_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+[0-9]+:[A-Z]+([0-9]+)"')
 
 
 @transaction.atomic
 def erp_upload_create(*, user: User, file_name: str, content: bytes) -> ErpUpload:
-    """Store an ERP file and queue its processing after commit.
+    """Store an ERP file and queue its processing (parsing included) after commit.
 
-    Checks the format and the column row now, so a wrong file is refused at once.
+    Checks now, without parsing the rows, what makes a file wrong at once: its size, its
+    format, what an XLSX expands to and how many rows it has (docs/api-limits.md), and a
+    CSV's column row. An XLSX's columns are checked by the worker, which reports them.
     Raises InvalidInput {"file": [...]}; writes nothing then.
     """
     declarant = services._declarant_for(user)
     if len(content) > MAX_BYTES:
         raise InvalidInput({"file": [_("The file is larger than 5 MB.")]})
-    rows = _read_rows(file_name, content)
-    groups = _group(rows)
+    _check_shape(file_name, content)
     upload = ErpUpload.objects.create(
         declarant=declarant,
         created_by=user,
         file_name=file_name[:200],
         content=content,
-        total_declarations=len(groups),
     )
     transaction.on_commit(partial(erp_upload_process_task.delay, upload.pk))
     return upload
@@ -104,7 +109,12 @@ def erp_upload_process(*, upload_id: int) -> ErpUpload:
     if upload.status != ErpUpload.Status.PROCESSING:
         return upload
     user = upload.created_by
-    groups = _group(_read_rows(upload.file_name, bytes(upload.content)))
+    try:
+        groups = _group(_read_rows(upload.file_name, bytes(upload.content)))
+    except InvalidInput as refused:
+        return _fail(upload, refused.errors.get("file", []))
+    ErpUpload.objects.filter(pk=upload.pk).update(total_declarations=len(groups))
+    upload.total_declarations = len(groups)
     filed, errors = [], []
     calls = _port_calls(groups)
     enterprises = _enterprises(groups)
@@ -154,6 +164,61 @@ def _finish(upload: ErpUpload, *, filed: list, errors: list) -> ErpUpload:
     return upload
 
 
+@transaction.atomic
+def _fail(upload: ErpUpload, messages: list[str]) -> ErpUpload:
+    """The file cannot be read as declarations: the report says why, on row 1."""
+    upload = ErpUpload.objects.select_for_update().get(pk=upload.pk)
+    upload.errors = [{"row": 1, "reference": "", "field": "file", "reason": m} for m in messages]
+    _set_status(upload, ErpUpload.Status.FAILED, extra_fields=["errors"])
+    return upload
+
+
+def _check_shape(file_name: str, content: bytes) -> None:
+    """Refuse a file whose rows would cost too much to read, before reading any."""
+    name = file_name.lower()
+    if name.endswith(".xlsx"):
+        _check_xlsx_shape(content)
+    elif name.endswith(".csv"):
+        if content.count(b"\n") > limits.MAX_ERP_ROWS + 1:
+            raise InvalidInput({"file": [_too_many_rows()]})
+        _read_header(_csv_table(content, rows=1))
+    else:
+        raise InvalidInput({"file": [_("Upload a .csv or .xlsx file.")]})
+
+
+def _check_xlsx_shape(content: bytes) -> None:
+    """From the ZIP directory and the sheet's stated dimension only: nothing is inflated
+    but the first 4 KB of each worksheet."""
+    unreadable = InvalidInput({"file": [_("This is not a readable XLSX workbook.")]})
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = archive.infolist()
+        if sum(m.file_size for m in members) > limits.MAX_ERP_UNCOMPRESSED_BYTES:
+            raise InvalidInput(
+                {
+                    "file": [
+                        _("The workbook expands to more than %(mb)s MB.")
+                        % {"mb": limits.MAX_ERP_UNCOMPRESSED_BYTES // (1024 * 1024)}
+                    ]
+                }
+            )
+        sheets = [m for m in members if m.filename.startswith("xl/worksheets/sheet")]
+        if not sheets:
+            raise unreadable
+        for sheet in sheets:
+            with archive.open(sheet) as stream:
+                head = stream.read(4096)
+            match = XLSX_DIMENSION.search(head)
+            if match and int(match.group(1)) > limits.MAX_ERP_ROWS + 1:
+                raise InvalidInput({"file": [_too_many_rows()]})
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError):
+        raise unreadable from None
+
+
+def _too_many_rows() -> str:
+    return _("The file has more than %(rows)s rows.") % {"rows": f"{limits.MAX_ERP_ROWS:,}"}
+
+
 def _set_status(upload: ErpUpload, new: str, *, extra_fields=()) -> None:
     if new not in ErpUpload.TRANSITIONS[upload.status]:
         raise TransitionNotAllowed(obj=upload, old=upload.status, new=new)
@@ -173,6 +238,21 @@ def _read_rows(file_name: str, content: bytes) -> list[tuple[int, dict]]:
         table = _xlsx_table(content)
     else:
         raise InvalidInput({"file": [_("Upload a .csv or .xlsx file.")]})
+    columns = _read_header(table)
+    if len(table) > limits.MAX_ERP_ROWS + 1:
+        raise InvalidInput({"file": [_too_many_rows()]})
+    rows = []
+    for number, values in enumerate(table[1:], start=2):
+        cells = {c: _text(v) for c, v in zip(columns, values, strict=False) if c}
+        if any(cells.values()):
+            rows.append((number, cells))
+    if not rows:
+        raise InvalidInput({"file": [_("The file has no declaration rows.")]})
+    return rows
+
+
+def _read_header(table: list) -> list[str]:
+    """The column names of the first row; InvalidInput when the file is empty or lacks one."""
     if not table:
         raise InvalidInput({"file": [_("The file is empty.")]})
     columns = [str(c or "").strip().lower() for c in table[0]]
@@ -186,22 +266,15 @@ def _read_rows(file_name: str, content: bytes) -> list[tuple[int, dict]]:
                 ]
             }
         )
-    rows = []
-    for number, values in enumerate(table[1:], start=2):
-        cells = {c: _text(v) for c, v in zip(columns, values, strict=False) if c}
-        if any(cells.values()):
-            rows.append((number, cells))
-    if not rows:
-        raise InvalidInput({"file": [_("The file has no declaration rows.")]})
-    return rows
+    return columns
 
 
-def _csv_table(content: bytes) -> list[list[str]]:
+def _csv_table(content: bytes, rows: int | None = None) -> list[list[str]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput({"file": [_("A CSV file must be UTF-8 encoded.")]}) from None
-    return list(csv.reader(io.StringIO(text)))
+    return list(itertools.islice(csv.reader(io.StringIO(text)), rows))
 
 
 def _xlsx_table(content: bytes) -> list[list]:
@@ -212,7 +285,9 @@ def _xlsx_table(content: bytes) -> list[list]:
     except Exception:  # openpyxl raises many kinds for a damaged file  # noqa: BLE001
         raise InvalidInput({"file": [_("This is not a readable XLSX workbook.")]}) from None
     sheet = workbook.worksheets[0]
-    table = [list(row) for row in sheet.iter_rows(values_only=True)]
+    # One row past the limit is enough to refuse the file; the rest is never read.
+    rows = itertools.islice(sheet.iter_rows(values_only=True), limits.MAX_ERP_ROWS + 2)
+    table = [list(row) for row in rows]
     workbook.close()
     return table
 

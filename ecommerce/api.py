@@ -107,7 +107,13 @@ class ListPage(CursorPagination):
     page_size = 50
 
 
-@extend_schema(responses=ListSerializer(many=True))
+class ListPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ListSerializer(many=True)
+
+
+@extend_schema(responses=ListPageSerializer)
 @api_view(["GET"])
 def list_index(request):
     lists = queries.list_list(user=request.user, filters=request.query_params)
@@ -165,17 +171,37 @@ def board(request):
     return Response(queries.board())
 
 
+def _month(params) -> tuple[int, int]:
+    try:
+        year, month = (int(p) for p in params.get("month", "").split("-"))
+        if not (2000 <= year <= 2100 and 1 <= month <= 12):
+            raise ValueError
+    except ValueError:
+        raise ValidationError({"month": ["YYYY-MM."]}) from None
+    return year, month
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+def export_summary(request):
+    """?month=YYYY-MM: the declaring enterprise's export lists of the month, summed."""
+    declarant = queries.filer_for(request.user, "declarant")
+    if declarant is None:
+        raise Http404
+    year, month = _month(request.query_params)
+    rows = queries.export_summary(declarant_id=declarant, year=year, month=month)
+    return Response({"month": f"{year:04d}-{month:02d}", "lines": rows})
+
+
 @extend_schema(responses={200: dict})
 @api_view(["GET"])
 def tax_bill(request):
     """?enterprise=<organisation id>&month=YYYY-MM: the enterprise's own, or any for customs."""
+    year, month = _month(request.query_params)
     try:
         enterprise = int(request.query_params.get("enterprise", ""))
-        year, month = (int(p) for p in request.query_params.get("month", "").split("-"))
-        if not (2000 <= year <= 2100 and 1 <= month <= 12):
-            raise ValueError
     except ValueError:
-        raise ValidationError({"month": ["YYYY-MM and an enterprise id."]}) from None
+        raise ValidationError({"enterprise": ["An organisation id."]}) from None
     if not queries.is_customs(request.user) and enterprise not in queries.roles_for(
         request.user
     ).get("enterprise", []):

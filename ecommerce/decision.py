@@ -14,10 +14,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from ecommerce import events, quota, risk, tax
+from ecommerce.db import bulk_cursor
 from ecommerce.models import (
     Batch,
     DecisionStat,
@@ -95,7 +96,7 @@ def _candidates(kind: str, batch_id: int) -> list[int]:
             f"SELECT l.id FROM {lists} l JOIN {table} d ON d.platform_id = l.platform_id "  # noqa: S608
             "AND d.order_no = l.order_no WHERE d.batch_id = %s AND l.status = 'waiting'"
         )
-    with connection.cursor() as cursor:
+    with bulk_cursor() as cursor:
         cursor.execute(sql + " ORDER BY 1", [batch_id])
         return [r[0] for r in cursor.fetchall()]
 
@@ -127,7 +128,7 @@ def lists_decide(*, list_ids: list[int]) -> int:
     """
     if not list_ids:
         return 0
-    with connection.cursor() as cursor:
+    with bulk_cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         cursor.execute(
             _SELECT.format(
@@ -174,10 +175,14 @@ def _mismatch(r) -> str:
 def _judge(rows, now) -> list[Verdict]:
     ids = [r[0] for r in rows]
     lines: dict[int, list[tuple[str, int, int]]] = {}
-    for list_id, hs_code, quantity, price in ListLine.objects.filter(
-        inventory_list_id__in=ids
-    ).values_list("inventory_list_id", "hs_code", "quantity", "unit_price_cents"):
-        lines.setdefault(list_id, []).append((hs_code, quantity, price))
+    with bulk_cursor() as cursor:
+        cursor.execute(
+            f"SELECT inventory_list_id, hs_code, quantity, unit_price_cents "  # noqa: S608
+            f"FROM {ListLine._meta.db_table} WHERE inventory_list_id = ANY(%s)",
+            [ids],
+        )
+        for list_id, hs_code, quantity, price in cursor.fetchall():
+            lines.setdefault(list_id, []).append((hs_code, quantity, price))
     positive = tax.positive_list_index(PositiveListEntry.objects.all())
     watched = set(
         WatchedBuyer.objects.filter(buyer_key__in={r[8] for r in rows if r[8]}).values_list(
@@ -259,7 +264,7 @@ def _draw_quota(drawing, now) -> None:
 
 def _write(verdicts: list[Verdict], rows, now) -> None:
     year = now.year
-    with connection.cursor() as cursor:
+    with bulk_cursor() as cursor:
         cursor.execute(
             f"UPDATE {InventoryList._meta.db_table} l SET status = v.status, reason = v.reason, "  # noqa: S608
             "reason_field = v.field, vat_cents = v.vat, consumption_cents = v.consumption, "

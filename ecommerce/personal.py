@@ -8,10 +8,10 @@ that lives as long as the data.
 
 import hashlib
 import hmac
+from datetime import date
 from functools import cache
 
 from django.conf import settings
-from stdnum.cn import ric
 
 
 @cache
@@ -26,14 +26,63 @@ def normalise_id(id_number: str) -> str:
     return id_number.strip().upper()
 
 
+# Province codes (the first two digits, GB/T 2260) and the check-digit weights (GB 11643).
+_PROVINCES = frozenset(
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+        "91",
+    ]
+)
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+
+
 def id_is_valid(id_number: str) -> bool:
-    """A resident identity card number (18 characters, with its check digit)."""
-    if len(id_number) != 18:
+    """A resident identity card number: 18 characters, a province, a birth date and the
+    check digit. (python-stdnum's full check, with its county table, took three quarters
+    of the intake's time in py-spy: this keeps what catches typing errors.)"""
+    if len(id_number) != 18 or not id_number[:17].isdigit() or id_number[:2] not in _PROVINCES:
         return False
     try:
-        return ric.is_valid(id_number)
-    except Exception:  # noqa: BLE001 - stdnum raises KeyError for some unknown place codes
+        date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
         return False
+    total = sum(int(d) * w for d, w in zip(id_number[:17], _WEIGHTS, strict=True))
+    return id_number[17] == _CHECK[total % 11]
 
 
 def buyer_key(id_number: str) -> str:

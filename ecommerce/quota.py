@@ -10,8 +10,7 @@ No buyer is ever over the limit however many batches draw at once: a batch sees 
 the previous holder of the lock committed.
 """
 
-from django.db import connection
-
+from ecommerce.db import bulk_cursor
 from ecommerce.models import BuyerQuota
 
 ANNUAL_LIMIT_CENTS = 2_600_000
@@ -24,7 +23,7 @@ def draw(requests: list[tuple[int, str, int, int]], *, limit: int = ANNUAL_LIMIT
     table = BuyerQuota._meta.db_table
     buyers = sorted({(key, year) for _id, key, year, _c in requests})
     keys, years = [b[0] for b in buyers], [b[1] for b in buyers]
-    with connection.cursor() as cursor:
+    with bulk_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (buyer_key, year, used_cents) "  # noqa: S608 - our table
             "SELECT k, y, 0 FROM unnest(%s::text[], %s::int[]) AS b(k, y) "
@@ -56,7 +55,7 @@ def draw(requests: list[tuple[int, str, int, int]], *, limit: int = ANNUAL_LIMIT
 
 def give_back(buyer_key: str, year: int, cents: int) -> None:
     """A returned or sent-back list's draw goes back to the buyer's quota."""
-    with connection.cursor() as cursor:
+    with bulk_cursor() as cursor:
         cursor.execute(
             f"UPDATE {BuyerQuota._meta.db_table} SET used_cents = GREATEST(used_cents - %s, 0) "  # noqa: S608
             "WHERE buyer_key = %s AND year = %s",

@@ -43,14 +43,28 @@ def list_tax(lines: list[tuple[str, int, int]], freight_cents: int, index: dict)
             share = freight_cents * value // total if total else 0
         given += share
         shares.append(share)
-    vat = consumption = Fraction(0)
+    # consumption = base × c / (1 − c) and vat = (base + consumption) × v = base × v / (1 − c):
+    # integer sums per consumption rate, one exact fraction per tax (py-spy: a Fraction per
+    # line was a quarter of a decision's time).
+    vat_by_rate: dict[int, int] = {}
+    consumption_by_rate: dict[int, int] = {}
     for (hs_code, _q, _p), value, share in zip(lines, values, shares, strict=True):
         _category, vat_bp, consumption_bp = rate_for(hs_code, index) or ("", 1300, 0)
-        base = Fraction(value + share)
-        line_consumption = base * consumption_bp / (BASIS - consumption_bp)
-        consumption += line_consumption
-        vat += (base + line_consumption) * vat_bp / BASIS
-    return _round(vat * SHARE), _round(consumption * SHARE)
+        base = value + share
+        vat_by_rate[consumption_bp] = vat_by_rate.get(consumption_bp, 0) + base * vat_bp
+        consumption_by_rate[consumption_bp] = (
+            consumption_by_rate.get(consumption_bp, 0) + base * consumption_bp
+        )
+    return _due(vat_by_rate), _due(consumption_by_rate)
+
+
+def _due(numerators: dict[int, int]) -> int:
+    """70 % of Σ numerator / (BASIS − rate), in cents, rounded half up."""
+    numerator, denominator = 0, 1
+    for rate, amount in numerators.items():
+        numerator = numerator * (BASIS - rate) + amount * denominator
+        denominator *= BASIS - rate
+    return _round(Fraction(numerator * SHARE.numerator, denominator * SHARE.denominator))
 
 
 def _round(amount: Fraction) -> int:

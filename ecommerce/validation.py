@@ -163,12 +163,25 @@ def clean_waybill(item: dict, errors: Errors) -> dict:
     }
 
 
+def _direction(item: dict, trade_mode, errors: Errors) -> str:
+    """9610 goes both ways ("direction": "I" or "E", import by default); 1210 is an import,
+    9710 and 9810 are exports."""
+    default = "I" if trade_mode in IMPORT_MODES else "E"
+    direction = item.get("direction", default)
+    allowed = {"I", "E"} if trade_mode == TradeMode.DIRECT else {default}
+    if direction not in allowed:
+        errors.add("direction", _("One of %(allowed)s.") % {"allowed": ", ".join(sorted(allowed))})
+        return default
+    return direction
+
+
 def clean_list(item: dict, errors: Errors) -> dict:
     trade_mode = item.get("trade_mode")
     if trade_mode not in _TRADE_MODES:
         errors.add(
             "trade_mode", _("One of %(modes)s.") % {"modes": ", ".join(sorted(_TRADE_MODES))}
         )
+    direction = _direction(item, trade_mode, errors)
     row = {
         "list_no": text(item, "list_no", errors, max_length=40, number=True),
         "order_no": text(item, "order_no", errors, max_length=60, number=True),
@@ -177,10 +190,10 @@ def clean_list(item: dict, errors: Errors) -> dict:
         "enterprise": text(item, "enterprise", errors, max_length=18),
         "logistics": text(item, "logistics", errors, max_length=18),
         "trade_mode": trade_mode,
-        "direction": "I" if trade_mode in IMPORT_MODES else "E",
+        "direction": direction,
         "freight_cents": money(item, "freight", errors, required=False),
         # An export's buyer is abroad: no resident ID to keep.
-        **(buyer(item, errors) if trade_mode in IMPORT_MODES else NO_BUYER),
+        **(buyer(item, errors) if direction == "I" else NO_BUYER),
     }
     row["lines"], row["goods_cents"], row["goods_digest"] = goods(item, errors)
     return row

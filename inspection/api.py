@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from inspection import diversion, queries, services
 from inspection.models import GateEvent, Inspection
-from port import uploads
+from port import limits, uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)
@@ -259,7 +259,9 @@ class DischargeSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=11), allow_empty=False, max_length=5000
     )
     discharged_at = serializers.DateTimeField(
-        required=False, help_text="When they came off the ship; now if left out"
+        required=False,
+        validators=[limits.validate_moment],
+        help_text="When they came off the ship; now if left out",
     )
 
 

@@ -2,8 +2,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from inspection.models import Inspection, Outcome, RiskRule
-from port import uploads
+from port import limits, uploads
 from port.models import Organisation
+
+
+def _short_list(values: list[str]) -> None:
+    if message := limits.list_error(values, maximum=limits.MAX_LIST):
+        raise forms.ValidationError(message)
 
 
 class CommaListField(forms.CharField):
@@ -57,6 +62,10 @@ class RiskRuleForm(forms.ModelForm):
             kind__in=Organisation.TRADING_KINDS
         )
         self.fields["watched_enterprises"].required = False
+        for name in ("valid_from", "valid_until"):
+            self.fields[name].validators.append(limits.validate_day)
+        for name in ("origin_countries", "watched_bl_numbers"):
+            self.fields[name].validators.append(_short_list)
 
     def clean(self):
         cleaned = super().clean()

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from alarms import queries as alarm_queries
 from inspection import forms, queries, services
 from inspection.models import Inspection
 from port import uploads
@@ -36,7 +37,10 @@ def inspection_queue(request):
     context = {
         "areas": [(area, [t for t in tickets if t.area_id == area.pk]) for area in areas],
         "page": page,
-        "alerts": queries.alerts_for(user=request.user).filter(acknowledged_by__isnull=True)[:10],
+        # An alert stays until the officers close its alarm (on the alarm board).
+        "alerts": queries.alerts_for(user=request.user)
+        .filter(acknowledged_by__isnull=True)
+        .exclude(gate_event_id__in=alarm_queries.closed_gate_event_ids(user=request.user))[:10],
         "office_ids": customs_office_ids_for(request.user),
     }
     template = "inspection/_board.html" if request.htmx else "inspection/queue.html"

@@ -98,6 +98,26 @@ KINDS: dict[str, Kind] = {
         ),
         link=_certificate_link,
     ),
+    "bill.issued": Kind(
+        gettext_lazy("A tax bill is issued or becomes overdue"),
+        email=True,
+        sms=False,
+        text=lambda p: (
+            (
+                _(
+                    "Tax bill %(number)s (%(amount)s CNY) is overdue: pay it to draw on your guarantee again."
+                )
+                if p.get("overdue")
+                else _("Tax bill %(number)s: %(amount)s CNY to pay by %(due)s.")
+            )
+            % {
+                "number": p["number"],
+                "amount": f"{p['total_cents'] / 100:,.2f}",
+                "due": p.get("due", "")[:10],
+            }
+        ),
+        link=lambda p: reverse("billing:detail", args=[p["bill_id"]]),
+    ),
 }
 
 
@@ -118,6 +138,8 @@ def kind_of(event: dict) -> str | None:
         return "certificate.decided"
     if kind == "certificate.mailing_changed" and to == "in_locker":
         return "certificate.in_locker"
+    if kind in {"bill.issued", "bill.overdue"}:
+        return "bill.issued"
     return None
 
 

@@ -103,6 +103,12 @@ def _params(wanted: list[tuple[dict, str]]) -> dict[int, dict]:
                 "number": numbers[subject],
                 "overdue": event["kind"] == "declaration.step2_overdue",
             }
+        elif kind == "bill.issued":  # the event carries all a bill's message needs
+            params[event["id"]] = {
+                **data,
+                "bill_id": subject,
+                "overdue": event["kind"] == "bill.overdue",
+            }
         elif kind.startswith("certificate.") and subject in certificates:
             params[event["id"]] = {**data, "certificate_id": subject, **certificates[subject]}
     return params

@@ -50,6 +50,10 @@ app.conf.task_routes = (route_by_workload,)
 
 # Periodic tasks are declared here, in one place, each with why its schedule is what it is.
 app.conf.beat_schedule = {
+    # Every minute: a tax bill for each released full import that has none (idempotent).
+    "billing-bills-make": {"task": "billing.tasks.bills_make_task", "schedule": 60.0},
+    # Every hour: unpaid bills past due become overdue, with an alarm each.
+    "billing-overdue": {"task": "billing.tasks.bills_overdue_sweep_task", "schedule": 3600.0},
     # Every 5 seconds: notifications for the timeline's new events (a cursor; idempotent),
     # their e-mails and SMS queued as one task a batch.
     "notifications-make": {
@@ -103,6 +107,12 @@ app.conf.beat_schedule = {
     "declarations-step2-deadlines": {
         "task": "declarations.tasks.declaration_step2_sweep_task",
         "schedule": 3600.0,
+    },
+    # Every minute: an e-commerce batch whose decision task was lost is decided again (a
+    # batch older than a minute and still undecided); deciding is idempotent.
+    "ecommerce-decide-stuck": {
+        "task": "ecommerce.tasks.lists_decide_stuck_task",
+        "schedule": 60.0,
     },
     # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
     # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,

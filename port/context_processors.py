@@ -18,6 +18,7 @@ NAVIGATION = [
     (_("Hoisting jobs"), "inspection:hoisting", {K.TERMINAL_OPERATOR}),
     (_("Gate"), "inspection:gate", {K.TERMINAL_OPERATOR}),
     (_("Certificates of origin"), "certificates:list", {K.ENTERPRISE}),
+    (_("Duties and taxes"), "billing:list", {K.ENTERPRISE}),
     (_("Certificate reviews"), "certificates:reviews", {K.CUSTOMS_OFFICE}),
     (
         _("Vessel filings"),

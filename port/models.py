@@ -375,6 +375,9 @@ class TimelineEvent(models.Model):
         TRANSIT_OPENED = "zone.transit_opened", _("Transit under e-seal opened")
         TRANSIT_WRITTEN_OFF = "zone.transit_written_off", _("Transit written off")
         TRANSIT_SEAL_MISMATCH = "zone.transit_seal_mismatch", _("Transit seal mismatch")
+        BILL_ISSUED = "bill.issued", _("Tax bill issued")
+        BILL_PAID = "bill.paid", _("Tax bill paid")
+        BILL_OVERDUE = "bill.overdue", _("Tax bill overdue")
         ECOMMERCE_LISTS_DECIDED = "ecommerce.lists_decided", _("E-commerce lists decided")
         ECOMMERCE_LIST_STATUS_CHANGED = (
             "ecommerce.list_status_changed",

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "analytics.apps.AnalyticsConfig",
     "alarms.apps.AlarmsConfig",
     "zones.apps.ZonesConfig",
+    "billing.apps.BillingConfig",
     "ecommerce.apps.EcommerceConfig",
     "notifications.apps.NotificationsConfig",
 ]
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "port.observability.RequestIdMiddleware",
     "port.observability.MetricsMiddleware",
+    "port.middleware.ApiErrorsMiddleware",  # outside the rest: /api/ errors are JSON, always
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -182,6 +184,8 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Portwise <noreply@portwise.local>")
+# Online duty payment through a bank adapter with `charge(payer=, amount_cents=, reference=)`.
+BANK_BACKEND = env("BANK_BACKEND", "billing.bank.SimulatedBank")
 # SMS through an adapter with `send(to=, text=)`; the console one logs (number masked).
 SMS_BACKEND = env("SMS_BACKEND", "notifications.sms.ConsoleSms")
 # How long replays of an Idempotency-Key and finished terminal webhooks are kept.
@@ -253,6 +257,8 @@ if env("STORAGE_BUCKET"):
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
 MEDIA_URL = "/media/"
+# A form's fields (not its files) and any body read whole: as much as a JSON body may be.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -261,6 +267,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON bounded in size and nesting (docs/api-limits.md); forms for the browsable API.
+    "DEFAULT_PARSER_CLASSES": [
+        "port.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -3,7 +3,7 @@ dangerous-goods cross-check (services.py holds the call lifecycle, filings and b
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from declarations.queries import declared_goods_for_call
-from port import identifiers, live
+from port import identifiers, limits, live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User
 from port.sweep import requeue
@@ -84,6 +84,8 @@ def manifest_add_lines(
     Raises InvalidInput with every bad line's field errors; writes nothing then.
     """
     organisation = _manifest_company(user)
+    if message := limits.list_error(lines, maximum=limits.MAX_MANIFEST_LINES):
+        raise InvalidInput({"lines": [message]})
     call = PortCall.objects.filter(pk=port_call_id).first()
     errors: dict = {}
     if call is None:
@@ -94,9 +96,10 @@ def manifest_add_lines(
         rows.append(row)
         if found:
             problems[str(index)] = found
-    keys = [(r["bl_number"], r["container_number"]) for r in rows]
-    for index, key in enumerate(keys):
-        if keys.index(key) != index:
+    first_index: dict[tuple[str, str], int] = {}
+    for index, row in enumerate(rows):
+        key = (row["bl_number"], row["container_number"])
+        if first_index.setdefault(key, index) != index:
             problems.setdefault(str(index), {})["container_number"] = [
                 _("This container is already on B/L %(bl)s in this batch.") % {"bl": key[0]}
             ]
@@ -161,9 +164,15 @@ def _validate_line(line: ManifestLineInput) -> tuple[dict, dict]:
         _check(found, "stowage_position", reference.validate_stowage, row)
     row["gross_weight_kg"] = None
     if line.gross_weight_kg not in (None, ""):
-        row["gross_weight_kg"] = _positive(line.gross_weight_kg)
-        if row["gross_weight_kg"] is None:
-            found["gross_weight_kg"] = [_("Enter the gross weight in kg, more than 0.")]
+        row["gross_weight_kg"], message = limits.decimal_error(
+            line.gross_weight_kg,
+            max_digits=10,
+            decimal_places=1,
+            above_minimum=True,
+            message=_("Enter the gross weight in kg, more than 0."),
+        )
+        if message:
+            found["gross_weight_kg"] = [message]
     return row, found
 
 
@@ -172,14 +181,6 @@ def _check(found: dict, name: str, validator, row: dict) -> None:
         validator(row[name])
     except ValidationError as error:
         found[name] = [str(m) for m in error.messages]
-
-
-def _positive(value) -> Decimal | None:
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() and 0 < number < Decimal("1e9") else None
 
 
 def _manifest_company(user: User) -> Organisation:

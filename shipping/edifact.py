@@ -12,14 +12,15 @@ import re
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from pydifact.exceptions import EDISyntaxError
 from pydifact.segmentcollection import RawSegmentCollection
 from stdnum import imo, iso6346
 
-from port import identifiers
+from port import identifiers, limits
+from port.edifact import service_segment_fault
 
 MANIFEST_TYPES = {"BAPLIE", "COPRAR", "COARRI"}
 # COARRI BGM document name codes (1001) saying which way the containers moved. The codes
@@ -98,12 +99,19 @@ def parse(text: str) -> Result:
     text = (text or "").lstrip("\ufeff").strip()
     if not text:
         raise Unreadable("The file is empty.")
+    fault = service_segment_fault(text, tags=("UNB",))
+    if fault:
+        raise Unreadable(f"{fault[0]} {fault[1]}.")
     try:
         with warnings.catch_warnings():  # pydifact warns per service segment it cannot check
             warnings.simplefilter("ignore")
             segments = list(RawSegmentCollection.from_str(text).segments)
-    except (EDISyntaxError, IndexError, ValueError) as error:
+    except EDISyntaxError as error:
         raise Unreadable(f"Not readable as UN/EDIFACT: {str(error).strip()}") from None
+    except (AssertionError, IndexError, KeyError, TypeError, ValueError, AttributeError) as error:
+        # pydifact indexes into segments unchecked; the check above catches what we know of.
+        reason = str(error).strip() or "the interchange is not well-formed"
+        raise Unreadable(f"Not readable as UN/EDIFACT: {reason}") from None
     if not any(s.tag == "UNH" for s in segments):
         raise Unreadable("No UNH message header: this is not a UN/EDIFACT message.")
     result = Result()
@@ -369,9 +377,12 @@ def _move_time(value: str, format_code: str) -> str:
     try:
         # Naive on purpose: EDIFACT times carry no zone; the importer reads them in the port's.
         moment = datetime.strptime(value, MOVE_TIME_FORMATS[format_code or "203"])  # noqa: DTZ007
-        return moment.isoformat()
     except (KeyError, ValueError):
         return ""
+    earliest, latest = limits.moment_window()
+    if not earliest.date() <= moment.date() <= latest.date():
+        return ""  # warned as not a date and time: year 0001 is a typo, not a move
+    return moment.isoformat()
 
 
 def _weight(container: ContainerRead, segment) -> None:
@@ -379,9 +390,14 @@ def _weight(container: ContainerRead, segment) -> None:
     if kind not in WEIGHT_QUALIFIERS:
         return  # tare and other measures
     unit, value = _part(segment, 2, 0), _part(segment, 2, 1)
-    try:
-        kilograms = Decimal(value) * UNIT_TO_KG[unit]
-    except (InvalidOperation, KeyError):
+    number = limits.parse_decimal(value)
+    if number is None or unit not in UNIT_TO_KG:
+        return
+    # The manifest keeps kilograms to 0.1 below 10^9; anything else is not a container's weight.
+    kilograms, problem = limits.decimal_error(
+        number * UNIT_TO_KG[unit], max_digits=10, decimal_places=1, above_minimum=True
+    )
+    if problem:
         return
     current = container.__dict__.get("_weight_rank", len(WEIGHT_QUALIFIERS))
     rank = WEIGHT_QUALIFIERS.index(kind)

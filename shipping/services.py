@@ -3,16 +3,14 @@ the cargo manifest, EDIFACT imports, the dangerous-goods cross-check and boardin
 
 import datetime
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from port import identifiers, live
+from port import identifiers, limits, live
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User, Vessel
 from port.timeline import timeline_record
@@ -33,6 +31,8 @@ from shipping.tasks import port_call_berthed_task as _berthed_task
 F = VesselFiling.Status
 R = AgencyReview.Status
 # Who records a vessel's berthing and departure.
+# The crew and passenger counts are small integers in the database.
+MAX_HEADCOUNT = 32767
 PORT_CALL_RECORDERS = {Organisation.Kind.PORT_AUTHORITY, Organisation.Kind.TERMINAL_OPERATOR}
 # Functions other apps register to run when a call berths (see port_call_berthed_hook).
 BERTHED_HOOKS: list = []
@@ -164,12 +164,11 @@ def port_call_announce(*, user: User, call: CallInput) -> PortCall:
     )
     if terminal is None:
         errors["terminal"] = [_("Choose a terminal of your port.")]
-    eta, etd = parse_moment(call.eta), parse_moment(call.etd)
-    if eta is None:
-        errors["eta"] = [_("Enter the ETA as YYYY-MM-DD HH:MM.")]
-    if call.etd not in (None, "") and etd is None:
-        errors["etd"] = [_("Enter the ETD as YYYY-MM-DD HH:MM.")]
-    elif eta and etd and etd <= eta:
+    eta = _moment(call.eta, "eta", _("Enter the ETA as YYYY-MM-DD HH:MM."), errors)
+    etd = None
+    if call.etd not in (None, ""):
+        etd = _moment(call.etd, "etd", _("Enter the ETD as YYYY-MM-DD HH:MM."), errors)
+    if eta and etd and etd <= eta:
         errors["etd"] = [_("The ETD comes after the ETA.")]
     if (
         not errors
@@ -207,6 +206,16 @@ def port_call_announce(*, user: User, call: CallInput) -> PortCall:
     return new
 
 
+def _moment(value, name: str, message: str, errors: dict) -> datetime.datetime | None:
+    """A date and time inside the accepted window, or None with the field's error."""
+    moment = limits.parse_moment(value)
+    problem = message if moment is None else limits.moment_error(moment)
+    if problem:
+        errors[name] = [problem]
+        return None
+    return moment
+
+
 def _tonnage(value, name: str, errors: dict) -> int | None:
     if value in (None, ""):
         return None
@@ -239,7 +248,7 @@ class DangerousGoodInput:
     un_number: str
     imdg_class: str
     proper_shipping_name: str
-    gross_mass_kg: Decimal | str
+    gross_mass_kg: str
     packing_group: str = ""
     stowage_position: str = ""
 
@@ -540,8 +549,10 @@ def _count(filing: FilingInput, name: str, errors: dict) -> int | None:
         value = int(str(getattr(filing, name)).strip() or "0")
     except ValueError:
         value = -1
-    if value < 0:
-        errors[name] = [_("Enter a whole number, 0 or more.")]
+    if not 0 <= value <= MAX_HEADCOUNT:
+        errors[name] = [
+            _("Enter a whole number from 0 to %(maximum)s.") % {"maximum": MAX_HEADCOUNT}
+        ]
         return None
     return value
 
@@ -575,15 +586,17 @@ def _people(people: list[PersonInput], role: str, key: str, errors: dict) -> lis
             "rank": (person.rank or "").strip(),
             "nationality": (person.nationality or "").strip().upper(),
             "document_number": (person.document_number or "").strip().upper(),
-            "date_of_birth": _date(person.date_of_birth),
+            "date_of_birth": limits.parse_day(person.date_of_birth),
         }
         found: dict = {}
         for name in ("family_name", "given_names", "document_number"):
             if not row[name]:
                 found[name] = [_("This field is required.")]
         _check(found, "nationality", identifiers.validate_country, row["nationality"])
-        if row["date_of_birth"] is None or row["date_of_birth"] > timezone.localdate():
+        if row["date_of_birth"] is None:
             found["date_of_birth"] = [_("Enter the date of birth as YYYY-MM-DD.")]
+        elif message := limits.birth_date_error(row["date_of_birth"]):
+            found["date_of_birth"] = [message]
         if found:
             problems[str(index)] = found
         rows.append(row)
@@ -617,9 +630,15 @@ def _goods(goods: list[DangerousGoodInput], errors: dict) -> list[dict]:
             _check(found, "stowage_position", reference.validate_stowage, row["stowage_position"])
         if not row["proper_shipping_name"]:
             found["proper_shipping_name"] = [_("This field is required.")]
-        row["gross_mass_kg"] = _positive_decimal(item.gross_mass_kg)
-        if row["gross_mass_kg"] is None:
-            found["gross_mass_kg"] = [_("Enter the gross mass in kg, more than 0.")]
+        row["gross_mass_kg"], message = limits.decimal_error(
+            item.gross_mass_kg,
+            max_digits=10,
+            decimal_places=1,
+            above_minimum=True,
+            message=_("Enter the gross mass in kg, more than 0."),
+        )
+        if message:
+            found["gross_mass_kg"] = [message]
         if found:
             problems[str(index)] = found
         rows.append(row)
@@ -633,36 +652,6 @@ def _check(errors: dict, name: str, validator, value) -> None:
         validator(value)
     except ValidationError as error:
         errors[name] = [str(m) for m in error.messages]
-
-
-def _date(value) -> datetime.date | None:
-    if isinstance(value, datetime.date):
-        return value
-    try:
-        return parse_date(str(value or "").strip())
-    except ValueError:
-        return None
-
-
-def parse_moment(value) -> datetime.datetime | None:
-    """A timezone-aware datetime from an ISO 8601 string (local time when no offset)."""
-    if isinstance(value, datetime.datetime):
-        return value
-    try:
-        moment = parse_datetime(str(value or "").strip())
-    except ValueError:
-        return None
-    if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
-
-
-def _positive_decimal(value) -> Decimal | None:
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() and number > 0 else None
 
 
 # --- Who may act -----------------------------------------------------------------------------
@@ -702,10 +691,10 @@ def boarding_book(
     agency = _reviewing_agency_of(user)
     call = PortCall.objects.select_for_update().get(pk=port_call_id)
     errors: dict = {}
-    moment = parse_moment(scheduled_at)
-    if moment is None:
-        errors["scheduled_at"] = [_("Enter the boarding time as YYYY-MM-DD HH:MM.")]
-    elif moment < timezone.now() - datetime.timedelta(hours=1):
+    moment = _moment(
+        scheduled_at, "scheduled_at", _("Enter the boarding time as YYYY-MM-DD HH:MM."), errors
+    )
+    if moment and moment < timezone.now() - datetime.timedelta(hours=1):
         errors["scheduled_at"] = [_("A boarding is booked for now or later.")]
     purpose = (purpose or "").strip()
     if not purpose:

@@ -21,3 +21,20 @@ def test_a_refused_gate_out_is_an_alarm_officers_can_close(demo):
     services.alarm_close(alarm_id=alarm.pk, officer=demo.officer, outcome="violation")
     alarm.refresh_from_db()
     assert alarm.status == "closed"
+
+
+def test_the_queue_board_drops_the_alert_once_its_alarm_is_closed(demo):
+    from django.test import Client
+
+    Container.objects.create(number="TGHU0000013")
+    inspection_services.gate_report(
+        user=demo.terminal, container_number="TGHU0000013", direction="out"
+    )
+    client = Client()
+    client.force_login(demo.officer)
+    assert "TGHU0000013" in client.get("/inspection/queue/").content.decode()
+
+    alarm = Alarm.objects.get(kind="gate.refused")
+    services.alarm_close(alarm_id=alarm.pk, officer=demo.officer, outcome="violation")
+
+    assert "TGHU0000013" not in client.get("/inspection/queue/").content.decode()

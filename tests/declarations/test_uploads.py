@@ -241,3 +241,56 @@ def test_an_executable_named_xlsx_is_refused_on_its_field_before_any_parsing(dem
     assert page.status_code == 400
     assert "This file is not an XLSX workbook." in page.content.decode()
     assert ErpUpload.objects.exists() is False
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_workbook_that_expands_past_the_limit_is_refused_before_it_is_parsed(demo):
+    sheet = b"<worksheet><sheetData>" + b"<row><c><v>1</v></c></row>" * 2_100_000
+    bomb = _zip({"xl/workbook.xml": b"<workbook/>", "xl/worksheets/sheet1.xml": sheet})
+    assert len(bomb) < 1024 * 1024  # small as sent
+
+    with pytest.raises(InvalidInput) as refused:
+        uploads.erp_upload_create(user=demo.importer, file_name="orders.xlsx", content=bomb)
+
+    assert refused.value.errors == {"file": ["The workbook expands to more than 50 MB."]}
+    assert ErpUpload.objects.exists() is False
+
+
+def test_files_with_more_rows_than_the_limit_are_refused_at_once(demo):
+    sheet = b'<worksheet><dimension ref="A1:T20002"/><sheetData></sheetData></worksheet>'
+    workbook = _zip({"xl/workbook.xml": b"<workbook/>", "xl/worksheets/sheet1.xml": sheet})
+    csv_rows = b"reference\n" + b"A\n" * 20_001
+
+    for name, content in (("orders.xlsx", workbook), ("orders.csv", csv_rows)):
+        with pytest.raises(InvalidInput) as refused:
+            uploads.erp_upload_create(user=demo.importer, file_name=name, content=content)
+        assert refused.value.errors == {"file": ["The file has more than 20,000 rows."]}
+    assert ErpUpload.objects.exists() is False
+
+
+def test_the_worker_parses_an_xlsx_and_reports_missing_columns(demo):
+    book = Workbook()
+    book.active.append(["reference", "hs_code"])
+    book.active.append(["A", "0202300090"])
+    out = io.BytesIO()
+    book.save(out)
+    workbook = out.getvalue()
+
+    upload = uploads.erp_upload_create(
+        user=demo.importer, file_name="orders.xlsx", content=workbook
+    )
+    assert (upload.status, upload.total_declarations) == ("queued", 0)  # not parsed yet
+    upload = uploads.erp_upload_process(upload_id=upload.pk)
+
+    assert upload.status == ErpUpload.Status.FAILED
+    assert upload.errors[0]["field"] == "file"
+    assert upload.errors[0]["reason"].startswith("Columns missing from the first row:")

@@ -2,22 +2,13 @@
 e-commerce enterprise, a payment and a logistics enterprise, two declaring enterprises
 (alice's and bob's), a site operator and a customs officer."""
 
-from datetime import date, timedelta
 from types import SimpleNamespace
 
+from ecommerce.demo import parcel, resident_id  # noqa: F401 - the tests' parcels
 from ecommerce.models import Participant, PositiveListEntry
 from port.models import Membership, Organisation, User
 
 R = Participant.Role
-WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-
-
-def resident_id(serial: int) -> str:
-    """A valid 18-character resident ID number (check digit included) for a serial."""
-    born = date(1970, 1, 1) + timedelta(days=serial // 1000 % 15000)
-    body = f"110105{born:%Y%m%d}{serial % 1000:03d}"
-    total = sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True))
-    return body + "10X98765432"[total % 11]
 
 
 def _org(name: str, kind=Organisation.Kind.ENTERPRISE, uscc: str = "") -> Organisation:
@@ -76,56 +67,3 @@ def world() -> SimpleNamespace:
         officer=_user("officer1", customs, Membership.Role.OFFICER),
         charlie=_user("charlie", _org("Unrelated Co.")),
     )
-
-
-def parcel(
-    n: int,
-    *,
-    buyer: int | None = None,
-    unit_price: str = "100.00",
-    quantity: int = 2,
-    hs_code: str = "3304990000",
-    freight: str = "10.00",
-    mode: str = "9610",
-) -> dict:
-    """The four documents of one parcel, agreeing with each other."""
-    buyer_id = resident_id(n if buyer is None else buyer)
-    name = f"买家{(n if buyer is None else buyer) % 1000}"
-    goods = [{"hs_code": hs_code, "name": "goods", "quantity": quantity, "unit_price": unit_price}]
-    from decimal import Decimal
-
-    amount = str(Decimal(unit_price) * quantity + Decimal(freight))
-    order_no, waybill_no = f"O{n:09d}", f"W{n:09d}"
-    return {
-        "order": {
-            "order_no": order_no,
-            "platform": "PLAT01",
-            "enterprise": "ENT01",
-            "buyer_name": name,
-            "buyer_id": buyer_id,
-            "freight": freight,
-            "goods": goods,
-        },
-        "payment": {
-            "payment_no": f"P{n:09d}",
-            "order_no": order_no,
-            "platform": "PLAT01",
-            "buyer_name": name,
-            "buyer_id": buyer_id,
-            "amount": amount,
-        },
-        "waybill": {"waybill_no": waybill_no, "order_no": order_no, "platform": "PLAT01"},
-        "list": {
-            "list_no": f"L{n:09d}",
-            "order_no": order_no,
-            "waybill_no": waybill_no,
-            "trade_mode": mode,
-            "platform": "PLAT01",
-            "enterprise": "ENT01",
-            "logistics": "LOG01",
-            "buyer_name": name,
-            "buyer_id": buyer_id,
-            "freight": freight,
-            "goods": goods,
-        },
-    }

@@ -116,3 +116,13 @@ def test_an_export_list_needs_no_payment_and_pays_no_tax(ec):
     listed = InventoryList.objects.get()
     # the order names a buyer; an export list does not: only goods, value and waybill are matched
     assert (listed.status, listed.vat_cents, listed.quota_cents) == (S.RELEASED, 0, 0)
+
+
+def test_filing_a_batch_takes_the_same_queries_whatever_its_size(ec):
+    def queries_for(start: int, count: int) -> int:
+        parcels = [parcel(start + i) for i in range(count)]
+        with CaptureQueriesContext(connection) as captured:
+            file("list", ec.declarant, [p["list"] for p in parcels])
+        return len(captured)
+
+    assert queries_for(300, 3) == queries_for(400, 80)

@@ -62,6 +62,8 @@ def test_the_months_bill_sums_the_tax_of_the_enterprises_lists(ec):
         "vat_cents": 2248 + 2821,
         "consumption_cents": 2594,
         "total_cents": 2248 + 2821 + 2594,
+        "guarantee_available_cents": None,
+        "covered_by_guarantee": False,
     }
     other_month = queries.tax_bill(
         enterprise_id=ec.enterprise.pk, year=now.year - 1, month=now.month
@@ -101,3 +103,45 @@ def test_a_return_after_30_days_or_by_another_enterprise_changes_nothing(ec):
     listed.refresh_from_db()
     assert (listed.status, listed.quota_cents) == (S.RELEASED, 21000)
     assert BuyerQuota.objects.get().used_cents == 21000
+
+
+def test_the_bill_says_whether_the_guarantee_covers_it(ec):
+    from decimal import Decimal
+
+    from declarations.services import guarantee_account_set
+
+    file_parcels(ec, [parcel(1)])
+    now = timezone.now()
+    assert (
+        queries.tax_bill(enterprise_id=ec.enterprise.pk, year=now.year, month=now.month)[
+            "covered_by_guarantee"
+        ]
+        is False
+    )  # no guarantee at all
+    guarantee_account_set(enterprise=ec.enterprise, quota=Decimal("40.00"))
+    bill = queries.tax_bill(enterprise_id=ec.enterprise.pk, year=now.year, month=now.month)
+    assert (bill["guarantee_available_cents"], bill["covered_by_guarantee"]) == (4000, False)
+    guarantee_account_set(enterprise=ec.enterprise, quota=Decimal("50.00"))
+    bill = queries.tax_bill(enterprise_id=ec.enterprise.pk, year=now.year, month=now.month)
+    assert bill["covered_by_guarantee"] is True  # 48.42 due
+
+
+def test_export_lists_are_summed_per_month_mode_and_heading(ec, api_for):
+    exports = [parcel(60 + i, mode="9610", quantity=1 + i) for i in range(3)]
+    for one in exports:
+        one["list"].update(trade_mode="9810" if one is exports[2] else "9610", direction="E")
+        one["list"].pop("buyer_name"), one["list"].pop("buyer_id")
+    file_parcels(ec, exports, kinds=("order", "waybill", "list"))
+    now = timezone.now()
+    response = api_for(ec.alice).get(f"/api/v1/ecommerce/export-summary/?month={now:%Y-%m}")
+    assert response.json()["lines"] == [
+        {"trade_mode": "9610", "heading": "3304", "lists": 2, "units": 3, "value_cents": 30000},
+        {"trade_mode": "9810", "heading": "3304", "lists": 1, "units": 3, "value_cents": 30000},
+    ]
+    assert (
+        api_for(ec.platform_user).get("/api/v1/ecommerce/export-summary/?month=2026-13").status_code
+        == 404
+    )
+    assert (
+        api_for(ec.alice).get("/api/v1/ecommerce/export-summary/?month=2026-13").status_code == 400
+    )

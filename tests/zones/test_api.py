@@ -3,6 +3,7 @@ import io
 from asgiref.sync import async_to_sync
 from django.test import Client
 
+from port.models import User
 from tests.conftest import websocket_for
 from tests.zones.factories import GPU, PLATE, document, read, stock_in
 from zones.models import GatePassage, Movement
@@ -204,3 +205,18 @@ def test_the_pages_speak_chinese(zone):
         HTTP_ACCEPT_LANGUAGE="zh-hans",
     ).json()
     assert "业务类型须为以下之一" in errors["documents"]["0"]["kind"][0]
+
+
+def test_the_dashboard_counts_the_zone_gate(zone, api_for):
+    from analytics import services as analytics_services
+
+    stock_in(zone)
+    post_read(api_for(zone.camera), zone)  # stopped: the pass is used
+    analytics_services.rollups_consume_all()
+
+    body = api_for(User.objects.get(username="portauth")).get("/api/v1/analytics/dashboard/").json()
+    tables = {t["key"]: t for t in body["tables"]}
+    counts = {r["metric"]: r["count"] for r in tables["activity"]["rows"]}
+    assert (counts["zone.gate_released"], counts["zone.gate_stopped"]) == (1, 1)
+    assert sum(r["count"] for r in tables["zone_gate_per_hour"]["rows"]) == 1
+    assert "ms on average" in tables["zone_gate_per_hour"]["title"]

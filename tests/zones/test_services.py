@@ -289,3 +289,30 @@ def test_a_gate_answer_costs_a_fixed_number_of_queries(zone, django_assert_num_q
         services.gate_read(user=zone.camera, gate_id=zone.gate.pk, read=read())
     with django_assert_num_queries(13):  # a stop: match, passage, timeline, and its alarm
         services.gate_read(user=zone.camera, gate_id=zone.gate.pk, read=read())
+
+
+def test_the_living_port_runs_trucks_through_the_zone(zone):
+    import random
+
+    from zones import simulation
+
+    rng = random.Random(4)  # noqa: S311 - a simulation, not a secret
+    lines = [simulation.zone_truck(rng) for _ in range(30)]
+
+    assert any(line and "zone gate" in line and "release" in line for line in lines)
+    assert any(line and line.startswith("zone entry") for line in lines)
+    assert StockItem.objects.filter(quantity__lt=0).exists() is False
+
+
+def test_a_stop_alarm_speaks_each_readers_language(zone):
+    from django.test import Client
+
+    services.gate_read(user=zone.camera, gate_id=zone.gate.pk, read=read())
+
+    alarm = Alarm.objects.get()
+    assert "No open gate pass" in alarm.data["messages"]["en"]
+    assert "该车牌没有有效核放单" in alarm.data["messages"]["zh-hans"]
+    client = Client()
+    client.force_login(zone.officer)
+    client.cookies["django_language"] = "zh-hans"
+    assert "该车牌没有有效核放单" in client.get("/alarms/").content.decode()

@@ -49,7 +49,7 @@
       // One scrolling line: a wrapped legend would run into the plot.
       legend: { top: 0, type: "scroll" },
     };
-    if (table.key === "releases_per_hour") {
+    if (table.key === "releases_per_hour" || table.key === "zone_gate_per_hour") {
       return Object.assign(base, {
         legend: { show: false },
         xAxis: { type: "category", data: rows.map((r) => r.hour) },

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from certificates import services as certificate_services
 from declarations.services import guarantee_account_set
+from ecommerce import demo as ecommerce_demo
 from inspection.models import Outcome, RiskRule
 from inspection.services import rule_set_activate
 from port.models import (
@@ -104,6 +105,20 @@ ORGANISATIONS = {
         uscc="91350200MA8XY2KC2B",
         credit_rating=Organisation.CreditRating.GENERAL,
     ),
+    # Cross-border e-commerce (ecommerce/): the three documents' senders, the declarant
+    # and the supervision site with its sorting line.
+    "ecplatform": dict(name="Haixi Global Shop", name_local="海西全球购", kind=K.ENTERPRISE),
+    "ecseller": dict(name="Haixi Beauty Trading Co.", name_local="海西美妆贸易", kind=K.ENTERPRISE),
+    "ecpay": dict(name="Lujiang Pay", name_local="鹭江支付", kind=K.ENTERPRISE),
+    "eclogistics": dict(name="Egret Express", name_local="白鹭快递", kind=K.ENTERPRISE),
+    "ecdeclarant": dict(
+        name="Xiamen E-commerce Declaring Services", name_local="厦门跨境申报服务", kind=K.ENTERPRISE
+    ),
+    "ecsite": dict(
+        name="Xiamen Cross-border Supervision Site",
+        name_local="厦门跨境电商监管中心",
+        kind=K.TERMINAL_OPERATOR,
+    ),
     "agent": dict(
         name="Xiamen Ocean Shipping Agency",
         name_local="厦门外轮代理有限公司",
@@ -126,6 +141,9 @@ USERS = {
     "agent": ("agent", R.DECLARANT, "Ye", "Qing"),
     "zoneco": ("zoneco", R.DECLARANT, "Song", "Jia"),
     "zoneco2": ("zoneco2", R.DECLARANT, "Fang", "Yu"),
+    "ecplatform": ("ecplatform", R.DECLARANT, "Qiu", "Lan"),
+    "ecdeclarant": ("ecdeclarant", R.DECLARANT, "Shi", "Rui"),
+    "ecsite": ("ecsite", R.OPERATOR, "Kong", "Bo"),
     # The zone gate's camera system signs in as the Xiangyu office's operator.
     "zonegate": ("customs_xiangyu", R.OPERATOR, "Gate", "Camera"),
 }
@@ -298,6 +316,14 @@ class Command(BaseCommand):
             port=port, office=orgs["customs_xiangyu"], enterprises=[orgs["zoneco"], orgs["zoneco2"]]
         )
         self._port_calls(port, terminals, orgs["agent"])
+        ecommerce_demo.demo_set_up(
+            platform=orgs["ecplatform"],
+            enterprise=orgs["ecseller"],
+            payment=orgs["ecpay"],
+            logistics=orgs["eclogistics"],
+            declarant=orgs["ecdeclarant"],
+            site=orgs["ecsite"],
+        )
         for rule in RULES:
             RiskRule.objects.update_or_create(name=rule["name"], defaults=rule)
         rule_set_activate(officer=None)  # a no-op when the rules are unchanged

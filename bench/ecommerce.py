@@ -1,0 +1,305 @@
+"""Cross-border e-commerce at the Double-11 peak: bulk intake to decision, decision latency
+at a steady 1,050 lists a second, and the sorting line's answer at 200 scans a second.
+
+A real uvicorn process serves the API on the bench database. The declaring enterprise
+(this process) posts inventory lists in batches of BATCH over HTTP; the decision of each
+batch (`ecommerce.decision.batch_decide`, the body of the Celery task) runs in this
+process's deciding thread as soon as its response arrives, as one worker would: so the
+figures include HTTP, JSON, validation, COPY, matching, rules, quota, tax and the update,
+but not the broker hop. The orders, payments and waybills are filed beforehand (not timed).
+
+1. intake: LISTS lists per run, as fast as one client sends them; lists decided per
+   second from the first byte of the first batch to the last list decided; beside it,
+   raw COPY of the same rows (lists and goods lines) into an unindexed copy of the table,
+   in the same run.
+2. latency: batches of 105 every 100 ms (1,050 lists/s) for LATENCY_SECONDS; per list,
+   from the API's response to its decision committed.
+3. sorting: POST /api/v1/ecommerce/sorting/<waybill>/ open-loop at 200/s for
+   SORTING_SECONDS (the zone gate bench's load generator), each due at t0 + i/rate.
+"""
+
+import json
+import os
+import queue
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from django.db import connection
+
+from bench.zones import _embedded_url, _load, _pct
+from ecommerce import decision, intake
+from ecommerce.models import InventoryList, ListLine
+from tests.ecommerce import factories
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = 3
+BATCH = 2000
+PASSWORD = "bench-portwise"  # noqa: S105 - a throw-away database's users
+
+
+def run(measure) -> dict:
+    lists = int(os.environ.get("BENCH_EC_LISTS", "20000"))
+    latency_seconds = int(os.environ.get("BENCH_EC_LATENCY_SECONDS", "20"))
+    sorting_seconds = int(os.environ.get("BENCH_EC_SORTING_SECONDS", "15"))
+    ec = factories.world()
+    for user in (ec.alice, ec.operator):
+        user.set_password(PASSWORD)
+        user.save(update_fields=["password"])
+    server, base = _serve()
+    try:
+        alice, operator = _token(base, "alice"), _token(base, "site")
+        intake_runs = [_intake_run(ec, base, alice, run_no, lists) for run_no in range(RUNS)]
+        latency_runs = [
+            _latency_run(ec, base, alice, run_no, latency_seconds) for run_no in range(RUNS)
+        ]
+        waybills = list(InventoryList.objects.values_list("waybill_no", flat=True)[:5000])
+        sorting_runs = [
+            _sorting_run(base, operator, waybills, sorting_seconds) for _r in range(RUNS)
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return {
+        "batch": BATCH,
+        "intake": {"runs": intake_runs, **_summary(intake_runs), "target_lists_per_s": 5000},
+        "latency_at_1050_per_s": {
+            "runs": latency_runs,
+            **_summary(latency_runs),
+            "limit_p99_ms": 2000,
+        },
+        "sorting_at_200_per_s": {"runs": sorting_runs, **_summary(sorting_runs), "limit_p99_ms": 5},
+    }
+
+
+# ------------------------------------------------------------------ 1. intake to decision
+
+
+def _intake_run(ec, base: str, token: str, run_no: int, count: int) -> dict:
+    start = 1_000_000 * (run_no + 1)
+    parcels = _documents(ec, start, count)
+    batches = [[p["list"] for p in parcels[i : i + BATCH]] for i in range(0, count, BATCH)]
+    deciding = _Decider()
+    session = _session(token)
+    began = time.perf_counter()
+    for items in batches:
+        response = session.post(
+            f"{base}/api/v1/ecommerce/lists/batch/", json={"lists": items}, timeout=120
+        )
+        response.raise_for_status()
+        deciding.put(response.json()["batch"], time.perf_counter())
+    deciding.finish()
+    elapsed = time.perf_counter() - began
+    released = InventoryList.objects.filter(list_no__gte=f"L{start:09d}", status="released").count()
+    copy_rows_per_s = _raw_copy(start, count)
+    rows = count + count  # each list and its one goods line
+    return {
+        "lists": count,
+        "released": released,
+        "seconds": round(elapsed, 2),
+        "lists_per_s": round(count / elapsed),
+        "rows_per_s": round(rows / elapsed),
+        "copy_rows_per_s": round(copy_rows_per_s),
+        "ratio_to_copy": round(rows / elapsed / copy_rows_per_s, 4),
+    }
+
+
+def _documents(ec, start: int, count: int) -> list[dict]:
+    """File the orders, payments and waybills of `count` parcels (not timed)."""
+    parcels = [factories.parcel(start + i) for i in range(count)]
+    filer = {"order": ec.platform, "payment": ec.payment, "waybill": ec.logistics}
+    for kind, organisation in filer.items():
+        for i in range(0, count, intake.MAX_BATCH):
+            intake.batch_file(
+                kind=kind,
+                organisation_id=organisation.pk,
+                items=[p[kind] for p in parcels[i : i + intake.MAX_BATCH]],
+            )
+    return parcels
+
+
+def _raw_copy(start: int, count: int) -> float:
+    """Rows per second of COPY of the same lists and lines into unindexed copies."""
+    lists_table, lines_table = InventoryList._meta.db_table, ListLine._meta.db_table
+    rows = list(
+        InventoryList.objects.filter(
+            list_no__gte=f"L{start:09d}", list_no__lt=f"L{start + count:09d}"
+        )
+        .order_by("id")
+        .values_list()
+    )
+    lines = list(ListLine.objects.filter(inventory_list_id__in=[r[0] for r in rows]).values_list())
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE bench_lists (LIKE {lists_table})")  # noqa: S608
+        cursor.execute(f"CREATE TEMP TABLE bench_lines (LIKE {lines_table})")  # noqa: S608
+        began = time.perf_counter()
+        list_columns = ", ".join(f.column for f in InventoryList._meta.concrete_fields)
+        line_columns = ", ".join(f.column for f in ListLine._meta.concrete_fields)
+        with cursor.copy(f"COPY bench_lists ({list_columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(_jsonable(row))
+        with cursor.copy(f"COPY bench_lines ({line_columns}) FROM STDIN") as copy:
+            for row in lines:
+                copy.write_row(row)
+        elapsed = time.perf_counter() - began
+        cursor.execute("DROP TABLE bench_lists, bench_lines")
+    return (len(rows) + len(lines)) / elapsed
+
+
+def _jsonable(row) -> list:
+    return [json.dumps(v) if isinstance(v, list | dict) else v for v in row]
+
+
+# ------------------------------------------------------------------ 2. latency at 1,050/s
+
+
+def _latency_run(ec, base: str, token: str, run_no: int, seconds: int) -> dict:
+    per_batch, interval = 105, 0.1
+    count = per_batch * int(seconds / interval)
+    start = 10_000_000 * (run_no + 1)
+    parcels = _documents(ec, start, count)
+    deciding = _Decider()
+    session = _session(token)
+    t0 = time.perf_counter() + 0.2
+    late = []
+    for n in range(count // per_batch):
+        due = t0 + n * interval
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        else:
+            late.append(-pause)
+        items = [p["list"] for p in parcels[n * per_batch : (n + 1) * per_batch]]
+        response = session.post(
+            f"{base}/api/v1/ecommerce/lists/batch/", json={"lists": items}, timeout=60
+        )
+        response.raise_for_status()
+        deciding.put(response.json()["batch"], time.perf_counter(), weight=per_batch)
+    deciding.finish()
+    waits = deciding.latencies_ms
+    return {
+        "lists": count,
+        "p50_ms": _pct(waits, 50),
+        "p99_ms": _pct(waits, 99),
+        "batches_sent_late": len(late),
+    }
+
+
+class _Decider:
+    """One deciding thread: what one Celery worker would do with the batches' tasks."""
+
+    def __init__(self):
+        self.queue: queue.Queue = queue.Queue()
+        self.latencies_ms: list[float] = []
+        self.thread = threading.Thread(target=self._work, daemon=True)
+        self.thread.start()
+
+    def put(self, batch_id: int, answered_at: float, weight: int = 1) -> None:
+        self.queue.put((batch_id, answered_at, weight))
+
+    def finish(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def _work(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                batch_id, answered_at, weight = item
+                decision.batch_decide(batch_id=batch_id)
+                self.latencies_ms += [(time.perf_counter() - answered_at) * 1000] * weight
+        finally:
+            connection.close()
+
+
+# ------------------------------------------------------------------ 3. the sorting line
+
+
+def _sorting_run(base: str, token: str, waybills: list[str], seconds: int) -> dict:
+    rate = 200
+    numbers = [
+        waybills[i % len(waybills)] if i % 20 else f"UNKNOWN{i}" for i in range(rate * seconds)
+    ]
+    answers = _load(
+        base,
+        token,
+        rate,
+        lambda s, number: s.post(f"{base}/api/v1/ecommerce/sorting/{number}/", timeout=30),
+        numbers,
+    )
+    return {"scans": len(numbers), "p50_ms": _pct(answers, 50), "p99_ms": _pct(answers, 99)}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _summary(runs: list[dict]) -> dict:
+    keys = [k for k in runs[0] if k.endswith(("_per_s", "_ms", "ratio_to_copy"))]
+    return {
+        key: {
+            "median": statistics.median(r[key] for r in runs),
+            "min": min(r[key] for r in runs),
+            "max": max(r[key] for r in runs),
+        }
+        for key in keys
+    }
+
+
+def _serve() -> tuple[subprocess.Popen, str]:
+    """uvicorn on the bench database (as bench.zones does), waiting patiently for it on a
+    busy machine, and never leaving it running when it does not answer."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = urlsplit(os.environ.get("DATABASE_URL") or _embedded_url())
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}")),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "port.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            requests.get(f"{base}/login/", timeout=10)
+            return server, base
+        except requests.RequestException:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError("uvicorn did not start") from None
+            time.sleep(0.5)
+
+
+def _session(token: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    return session
+
+
+def _token(base: str, username: str) -> str:
+    response = requests.post(
+        f"{base}/api/v1/auth/token/", data={"username": username, "password": PASSWORD}, timeout=30
+    )
+    response.raise_for_status()
+    return response.json()["token"]

@@ -1,0 +1,91 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from billing import queries, services
+from billing.models import Payment, TaxBill, TaxBillLine
+from port.api import IdempotentCreateMixin
+
+
+class LineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TaxBillLine
+        exclude = ["id", "bill"]
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Payment
+        fields = [
+            "method",
+            "amount_cents",
+            "receipt_number",
+            "bank_reference",
+            "insurer",
+            "policy_number",
+            "created_at",
+        ]
+
+
+class BillSerializer(serializers.ModelSerializer):
+    declaration_number = serializers.CharField(source="declaration.number", read_only=True)
+    lines = LineSerializer(many=True, read_only=True)
+    payment = PaymentSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = TaxBill
+        fields = [
+            "id",
+            "number",
+            "declaration",
+            "declaration_number",
+            "currency",
+            "exchange_rate",
+            "tariff_cents",
+            "consumption_cents",
+            "vat_cents",
+            "total_cents",
+            "status",
+            "due_at",
+            "paid_at",
+            "lines",
+            "payment",
+        ]
+
+
+class PayInput(serializers.Serializer):
+    method = serializers.ChoiceField(choices=Payment.Method.choices)
+    insurer = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
+    policy_number = serializers.CharField(
+        required=False, allow_blank=True, max_length=40, default=""
+    )
+    cover_cents = serializers.IntegerField(
+        required=False, min_value=0, max_value=10**15, default=None, allow_null=True
+    )
+
+
+class BillViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The enterprise's tax bills (duty, consumption tax, VAT per line, in cents of CNY)."""
+
+    serializer_class = BillSerializer
+
+    def get_queryset(self):
+        return queries.bill_list(user=self.request.user).prefetch_related("lines")
+
+    @extend_schema(request=PayInput, responses=BillSerializer)
+    @action(detail=True, methods=["post"])
+    def pay(self, request, pk=None):
+        """Pay the bill once: bank, guarantee or guarantee insurance. Idempotency-Key replays."""
+        return self.run_once(request, self._pay_once)
+
+    def _pay_once(self, request):
+        data = PayInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        bill = self.get_object()
+        services.bill_pay(bill_id=bill.pk, user=request.user, **data.validated_data)
+        return Response(
+            BillSerializer(queries.bill_get_for_user(user=request.user, bill_id=bill.pk)).data
+        )

@@ -1,0 +1,34 @@
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from billing.models import TaxBill
+from port.models import User
+from port.queries import organisation_ids_for
+
+
+def bill_list(*, user: User):
+    """The bills of the user's enterprises, newest first: nobody sees another's."""
+    return TaxBill.objects.filter(enterprise_id__in=organisation_ids_for(user)).select_related(
+        "declaration", "payment"
+    )
+
+
+def bill_get_for_user(*, user: User, bill_id: int) -> TaxBill:
+    bill = bill_list(user=user).prefetch_related("lines").filter(pk=bill_id).first()
+    if bill is None:
+        raise Http404
+    return bill
+
+
+def guarantee_blocked_reason(enterprise_id: int) -> str | None:
+    """Why the enterprise may not draw on its guarantee now (an overdue bill), or None."""
+    overdue = (
+        TaxBill.objects.filter(enterprise_id=enterprise_id, status=TaxBill.Status.OVERDUE)
+        .values_list("number", flat=True)
+        .first()
+    )
+    if overdue is None:
+        return None
+    return _("Tax bill %(number)s is overdue: pay it before drawing on the guarantee again.") % {
+        "number": overdue
+    }

@@ -1,0 +1,36 @@
+"""The tax rates a bill applies beside the customs duty on each declaration line.
+
+Customs duty comes from the line itself: the MFN rate the filing looked up, or the
+preferential rate of a valid certificate of origin. Consumption tax (ad valorem, on the
+composite base) and import VAT come from these schedules, by HS prefix, longest first.
+They are a demonstration extract of China's schedules (VAT 9 % for agricultural goods,
+13 % otherwise; consumption tax on wine, spirits, tobacco, cosmetics, jewellery, watches
+and cars); the national tariff edition, loaded as reference data, is the authority.
+"""
+
+from decimal import Decimal
+
+CONSUMPTION = {
+    "2204": Decimal("0.10"),  # wine
+    "2208": Decimal("0.20"),  # spirits (ad valorem part)
+    "2402": Decimal("0.36"),  # cigars, cigarillos
+    "3303": Decimal("0.15"),  # perfumes
+    "3304": Decimal("0.15"),  # beauty and make-up preparations (high-end)
+    "7113": Decimal("0.10"),  # jewellery
+    "9101": Decimal("0.20"),  # precious-metal watches
+    "8703": Decimal("0.09"),  # cars (1.5–2.0 l)
+}
+REDUCED_VAT = Decimal("0.09")  # agricultural products, food grains, edible oils
+STANDARD_VAT = Decimal("0.13")
+REDUCED_VAT_CHAPTERS = {f"{c:02d}" for c in (1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 14, 15)}
+
+
+def consumption_rate(hs_code: str) -> Decimal:
+    for length in (6, 4):
+        if hs_code[:length] in CONSUMPTION:
+            return CONSUMPTION[hs_code[:length]]
+    return Decimal(0)
+
+
+def vat_rate(hs_code: str) -> Decimal:
+    return REDUCED_VAT if hs_code[:2] in REDUCED_VAT_CHAPTERS else STANDARD_VAT

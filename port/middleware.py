@@ -1,0 +1,82 @@
+"""API clients get JSON errors, always: never Django's HTML error pages, and never its DEBUG
+pages (a traceback with the settings). Outside every middleware but the observability
+ones, so it sees every response,
+whichever layer made it (the URL resolver's 404, a 500 from any middleware or view).
+
+A body larger than the API accepts is refused with a JSON 413 before anything reads it.
+Responses that DRF rendered (JSON, the browsable API, EDIFACT) and JSON answers from other
+layers (the 503 of an outage) pass unchanged. docs/api-limits.md.
+"""
+
+import logging
+from http import HTTPStatus
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+
+from port import limits
+
+API_PREFIX = "/api/"
+logger = logging.getLogger(__name__)
+
+
+def is_api(request) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def json_error(status: int, detail: str = "", **headers) -> JsonResponse:
+    response = JsonResponse({"detail": detail or HTTPStatus(status).phrase}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+class ApiErrorsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not is_api(request):
+            return self.get_response(request)
+        if _content_length(request) > limits.MAX_REQUEST_BYTES:
+            return _too_large(limits.MAX_REQUEST_BYTES)
+        response = self.get_response(request)
+        if response.status_code < 400 or _is_deliberate(response):
+            return response
+        return json_error(response.status_code, **_kept_headers(response))
+
+    def process_exception(self, request, exception):
+        # Django reports a body past DATA_UPLOAD_MAX_MEMORY_SIZE as a 400 page; it is a 413.
+        if is_api(request) and isinstance(exception, RequestDataTooBig):
+            return _too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return None
+
+
+def _too_large(limit: int) -> JsonResponse:
+    megabytes = limit // (1024 * 1024)
+    return json_error(413, f"The request body is larger than {megabytes} MB (docs/api-limits.md).")
+
+
+def _is_deliberate(response) -> bool:
+    """Rendered by DRF (it chose the format), or JSON already."""
+    if hasattr(response, "accepted_renderer"):
+        return True
+    content_type = response.get("Content-Type", "")
+    return "json" in content_type
+
+
+def _kept_headers(response) -> dict:
+    """Headers a client needs to act on the error (405's Allow, 503's Retry-After)."""
+    return {
+        name.replace("-", "_"): response[name]
+        for name in ("Allow", "Retry-After", "WWW-Authenticate")
+        if response.has_header(name)
+    }
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
