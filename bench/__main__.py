@@ -45,6 +45,7 @@ def main() -> int:
     from bench import assessment as assessment_bench
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
+    from bench import reference as reference_bench
     from bench import rules as rules_bench
     from bench import zones as zones_bench
 
@@ -60,6 +61,7 @@ def main() -> int:
             "diversion": assessment_bench.run_diversion,
             "zone_gate": zones_bench.run,
             "ecommerce": ecommerce_bench.run,
+            "reference": reference_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

@@ -4,6 +4,7 @@ under electronic seal to the port."""
 
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from port.models import TimeStampedModel
@@ -24,6 +25,12 @@ class Zone(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The Chinese name to a reader in Chinese, when there is one."""
+        chinese = translation.get_language() == "zh-hans" and self.name_local
+        return self.name_local if chinese else self.name
 
 
 class ZoneEnterprise(models.Model):
@@ -47,6 +54,7 @@ class ZoneGate(models.Model):
     zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="gates")
     code = models.CharField(_("code"), max_length=10)
     name = models.CharField(_("name"), max_length=100)
+    name_local = models.CharField(_("name in Chinese"), max_length=100, blank=True)
     lanes = models.PositiveSmallIntegerField(_("lanes"), default=4)
     # A weighed truck further than this from the pass's declared weight is stopped.
     weight_tolerance_pct = models.DecimalField(
@@ -61,6 +69,12 @@ class ZoneGate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The Chinese name to a reader in Chinese, when there is one."""
+        chinese = translation.get_language() == "zh-hans" and self.name_local
+        return self.name_local if chinese else self.name
 
 
 class StockItem(TimeStampedModel):

@@ -220,3 +220,13 @@ def test_the_dashboard_counts_the_zone_gate(zone, api_for):
     assert (counts["zone.gate_released"], counts["zone.gate_stopped"]) == (1, 1)
     assert sum(r["count"] for r in tables["zone_gate_per_hour"]["rows"]) == 1
     assert "ms on average" in tables["zone_gate_per_hour"]["title"]
+
+
+def test_the_gate_board_names_the_gate_in_the_readers_language(zone):
+    client = Client()
+    client.force_login(zone.officer)
+    assert "<h1>Xiangyu Gate 1</h1>" in client.get("/zones/gate/").content.decode()
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get("/zones/gate/").content.decode()
+    assert "<h1>象屿1号卡口</h1>" in page
+    assert "象屿综合保税区" in page

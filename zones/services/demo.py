@@ -20,7 +20,9 @@ def zone_demo_set_up(*, port, office: Organisation, enterprises: list[Organisati
         },
     )
     ZoneGate.objects.update_or_create(
-        zone=zone, code="G1", defaults={"name": "Xiangyu Gate 1", "lanes": 4}
+        zone=zone,
+        code="G1",
+        defaults={"name": "Xiangyu Gate 1", "name_local": "象屿1号卡口", "lanes": 4},
     )
     for enterprise in enterprises:
         ZoneEnterprise.objects.get_or_create(zone=zone, organisation=enterprise)

@@ -111,9 +111,9 @@ def _mismatch(gate_pass: GatePass, read: dict, tolerance_pct: Decimal) -> tuple[
     return "", ""
 
 
-def _stop_message(gate_name: str, passage: GatePassage) -> str:
+def _stop_message(gate: ZoneGate, passage: GatePassage) -> str:
     return _("%(gate)s lane %(lane)s: %(plate)s stopped: %(reason)s %(detail)s") % {
-        "gate": gate_name,
+        "gate": gate.display_name,
         "lane": passage.lane,
         "plate": passage.truck_plate,
         "reason": passage.get_reason_display(),
@@ -176,7 +176,7 @@ def _record_passage(passage: GatePassage, gate: ZoneGate, user: User, owner: int
                 customs_office_id=gate.zone.customs_office_id,
                 dedupe_key=f"passage:{passage.pk}",
                 subject=passage.truck_plate,
-                message=partial(_stop_message, gate.name, passage),
+                message=partial(_stop_message, gate, passage),
                 data={"passage": passage.pk, "gate": gate.pk, "reason": passage.reason},
             )
         )
