@@ -42,6 +42,7 @@ def measure(run: Callable[[], None], *, repeat: int) -> dict:
 
 def main() -> int:
     from bench import analytics as analytics_bench
+    from bench import assessment as assessment_bench
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
     from bench import reference as reference_bench
@@ -56,6 +57,8 @@ def main() -> int:
             "vessel": declaration_bench.run_vessel,
             "analytics": analytics_bench.run,
             "rules": rules_bench.run,
+            "assessment": assessment_bench.run,
+            "diversion": assessment_bench.run_diversion,
             "zone_gate": zones_bench.run,
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,
