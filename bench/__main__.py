@@ -42,6 +42,7 @@ def measure(run: Callable[[], None], *, repeat: int) -> dict:
 
 def main() -> int:
     from bench import analytics as analytics_bench
+    from bench import assessment as assessment_bench
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
     from bench import intake as intake_bench
@@ -59,6 +60,8 @@ def main() -> int:
             "rules": rules_bench.run,
             "intake_batch": intake_bench.run_batch,
             "intake_load": intake_bench.run_load,
+            "assessment": assessment_bench.run,
+            "diversion": assessment_bench.run_diversion,
             "zone_gate": zones_bench.run,
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,

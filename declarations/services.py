@@ -27,14 +27,13 @@ from declarations.models import (
     GuaranteeAccount,
 )
 from declarations.tasks import declaration_assess_task
-from inspection import services as inspection_services
 from port import identifiers, limits, live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, Organisation, PortCall, TimelineEvent, User
 from port.queries import organisation_ids_for
 from port.sweep import requeue
-from port.timeline import timeline_record, timeline_record_many
-from port.transitions import transition, transition_many
+from port.timeline import timeline_copy, timeline_record
+from port.transitions import transition
 
 CENT = Decimal("0.01")
 # Inspection's assessment of a batch of declarations (one task per batch), queued by name:
@@ -431,73 +430,126 @@ def declaration_withdraw(*, declaration_id: int, user: User, reason: str) -> Dec
     return declaration
 
 
-@transaction.atomic
-def declaration_assess(*, declaration_id: int) -> Declaration:
-    """Decide a submitted or amended declaration: released, or inspection required.
+@dataclass(frozen=True)
+class AssessmentOutcome:
+    """What the inspection app's assessment says of one declaration: the containers it
+    selected, and whether any of them is still held by customs."""
 
-    The one-declaration case of the vessel-wide assessment: the inspection app decides
-    each container (`decisions_make`) and calls back `declarations_record_assessment`.
-    Running it again on a decided declaration changes nothing.
-    """
-    inspection_services.decisions_make(declaration_id=declaration_id)
-    return Declaration.objects.select_related("enterprise").get(pk=declaration_id)
+    selected: list[str]
+    held: bool
+
+
+# Up to this many declarations in a batch, each one's own group (officers watching it)
+# hears its event as well; past it, only the organisations' batch events go out (a vessel's
+# 7,000 declarations would be 7,000 pushes after commit).
+LIVE_EACH_UP_TO = 100
+
+_MOVE_ASSESSED = """UPDATE {table} SET status = %s, updated_at = %s,
+    decided_at = CASE WHEN status = %s THEN decided_at ELSE %s END,
+    full_due_at = CASE WHEN %s AND kind = %s THEN %s ELSE full_due_at END
+    WHERE id = ANY(%s)"""
 
 
 def declarations_record_assessment(
-    *, declarations: list[Declaration], decisions: dict[int, list], actor: User | None
-) -> list[Declaration]:
-    """Move each assessed declaration to the status its decisions give, in bulk.
+    *, outcomes: dict[int, AssessmentOutcome], actor_id: int | None = None
+) -> dict[int, str]:
+    """Move each assessed declaration to the status its containers give, set-based.
 
-    A submitted or amended one is released, or needs inspection when a container is
-    selected; one awaiting inspection is released once no container is held any more (a
-    new rule-set version released them). One UPDATE per new status, one timeline insert
-    each, and a live push per declaration after commit. A released summary gets its step 2
-    deadline; a released step 2 completes its summary. The caller (inspection's
-    `decisions_make_many`) holds the declarations' locks. Returns those that moved.
+    The one call by which the inspection app, which owns assessment, reports it here. A
+    submitted or amended declaration is released, or needs inspection when a container is
+    held; one awaiting inspection is released once none is held any more (a new rule-set
+    version released them). One UPDATE per new status, one COPY of the timeline rows, and
+    one after-commit batch of live pushes (each declaration's own group, one event per
+    organisation). A released summary gets its step 2 deadline; a released step 2
+    completes its summary. The caller holds the declarations' locks
+    (`queries.consignments_locked_for_assessment`). Returns the new status by id of those
+    that moved.
     """
-    now = timezone.now()
-    moves: dict[str, list[Declaration]] = {}
-    selected: dict[int, list[str]] = {}
-    for declaration in declarations:
-        own = decisions.get(declaration.pk, [])
-        selected[declaration.pk] = [d.container.number for d in own if d.requires_inspection]
-        new = _status_after_assessment(declaration, own)
-        if new == declaration.status:
-            continue
-        if declaration.status != Declaration.Status.INSPECTION_REQUIRED:
-            declaration.decided_at = now
-        if new == Declaration.Status.RELEASED and declaration.is_summary:
-            declaration.full_due_at = now + STEP2_DEADLINE
-        moves.setdefault(new, []).append(declaration)
-    for new, moving in moves.items():
-        old = transition_many(moving, new, extra_fields=["decided_at", "full_due_at"])
-        timeline_record_many(
-            subjects=moving,
-            kind=TimelineEvent.Kind.DECLARATION_STATUS_CHANGED,
-            organisation_id_for=lambda d: d.enterprise_id,
-            actor=actor,
-            data_for=lambda d, old=old: {
-                "from": old[d.pk],
-                "to": d.status,
-                "selected": selected[d.pk],
-            },
+    if not outcomes:
+        return {}
+    rows = Declaration.objects.filter(pk__any=list(outcomes)).values_list(
+        "pk", "status", "number", "kind", "summary_id", "enterprise_id", "declarant_id"
+    )
+    moves: dict[str, list[tuple]] = {}
+    for row in rows:
+        pk, status = row[0], row[1]
+        new = (
+            Declaration.Status.INSPECTION_REQUIRED
+            if outcomes[pk].held
+            else Declaration.Status.RELEASED
         )
-        for declaration in moving:
-            live.publish_on_commit(
-                groups=events.declaration_groups(declaration),
-                event=events.declaration_status_changed(declaration),
+        if new == status:
+            continue
+        if new not in Declaration.TRANSITIONS[status]:
+            raise TransitionNotAllowed(obj=Declaration(pk=pk), old=status, new=new)
+        moves.setdefault(new, []).append(row)
+    if not moves:
+        return {}
+    now = timezone.now()
+    table = Declaration._meta.db_table
+    with connection.cursor() as cursor:
+        for new, moving in moves.items():
+            # decided_at: when first decided (not on a later release of a held one); a
+            # released summary's step 2 falls due.
+            cursor.execute(
+                _MOVE_ASSESSED.format(table=table),
+                [
+                    new,
+                    now,
+                    Declaration.Status.INSPECTION_REQUIRED,
+                    now,
+                    new == Declaration.Status.RELEASED,
+                    Declaration.Kind.SUMMARY,
+                    now + STEP2_DEADLINE,
+                    [row[0] for row in moving],
+                ],
             )
-    released = moves.get(Declaration.Status.RELEASED, [])
-    for declaration in released:
-        if declaration.summary_id:
-            _summary_complete(declaration.summary_id, by=declaration)
-    return [declaration for moving in moves.values() for declaration in moving]
-
-
-def _status_after_assessment(declaration: Declaration, decisions: list) -> str:
-    if any(decision.is_held for decision in decisions):
-        return Declaration.Status.INSPECTION_REQUIRED
-    return Declaration.Status.RELEASED
+    timeline_rows = []
+    messages = []
+    organisations: dict[int, list[int]] = {}
+    for new, moving in moves.items():
+        label = str(Declaration.Status(new).label)
+        for pk, old, number, _kind, _summary, enterprise_id, declarant_id in moving:
+            timeline_rows.append(
+                (pk, enterprise_id, {"from": old, "to": new, "selected": outcomes[pk].selected})
+            )
+            event = {
+                "type": "declaration.status_changed",
+                "id": pk,
+                "number": number,
+                "status": new,
+                "status_label": label,
+            }
+            if len(outcomes) == 1:  # one declaration: the event itself to everyone
+                messages.append(
+                    (events.declaration_groups_of(pk, enterprise_id, declarant_id), event)
+                )
+                continue
+            if len(outcomes) <= LIVE_EACH_UP_TO:
+                messages.append(([events.declaration_group(pk)], event))
+            for org_id in {enterprise_id, declarant_id}:
+                organisations.setdefault(org_id, []).append(pk)
+    timeline_copy(
+        kind=TimelineEvent.Kind.DECLARATION_STATUS_CHANGED,
+        subject_type=Declaration._meta.label_lower,
+        rows=timeline_rows,
+        actor_id=actor_id,
+    )
+    for org_id, ids in sorted(organisations.items()):
+        # A batch: one event per organisation naming the declarations; a page showing one
+        # of them matches it by `ids` (port/static/js/live.js) and re-fetches.
+        messages.append(
+            (
+                [live.organisation_group(org_id)],
+                {"type": "declaration.status_changed", "ids": ids, "count": len(ids)},
+            )
+        )
+    live.publish_many_on_commit(messages)
+    for pk, *_rest in moves.get(Declaration.Status.RELEASED, []):
+        summary_id = _rest[3]
+        if summary_id:
+            _summary_complete(summary_id, by=Declaration.objects.get(pk=pk))
+    return {row[0]: new for new, moving in moves.items() for row in moving}
 
 
 @transaction.atomic
