@@ -52,7 +52,9 @@ OUTCOME_STRENGTH = [Outcome.QUARANTINE, Outcome.MANUAL, Outcome.SCAN, Outcome.RE
 _STRENGTH = {str(outcome): rank for rank, outcome in enumerate(OUTCOME_STRENGTH)}
 _RELEASE_RANK = _STRENGTH[Outcome.RELEASE]
 
-Decided = dict[str, tuple[str, list[dict]]]  # per container: (outcome, rules hit)
+# Per container: (outcome, rules hit). The verdicts are shared between containers and
+# calls: read them, never change them.
+Decided = dict[str, tuple[str, list[dict]]]
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class _Outcomes:
     that hit every container (`fixed`), those that hit only dangerous-goods containers
     (`dangerous`), and the sampled ones, drawn container by container."""
 
-    __slots__ = ("rules", "uniform", "outcome", "hits", "fixed", "dangerous", "sampled")
+    __slots__ = ("rules", "uniform", "verdict", "fixed", "dangerous", "sampled")
 
     def __init__(self, rules: list[_Rule]):
         self.rules = rules
@@ -139,8 +141,10 @@ class _Outcomes:
         self.sampled = [r for r in rules if not r.everything]
         self.uniform = not self.dangerous and not self.sampled
         fixed = [r for r in rules if r.bit & self.fixed]
-        self.outcome = OUTCOME_STRENGTH[min((r.rank for r in fixed), default=_RELEASE_RANK)]
-        self.hits = [r.hit for r in fixed]
+        self.verdict = (
+            OUTCOME_STRENGTH[min((r.rank for r in fixed), default=_RELEASE_RANK)],
+            [r.hit for r in fixed],
+        )
 
 
 class Engine:
@@ -305,11 +309,10 @@ class Engine:
 
     def _decide(self, c, mask: int, seed: str) -> Decided:
         if not mask:
-            return {number: (Outcome.RELEASE, []) for number in c.containers}
+            return dict.fromkeys(c.containers, _RELEASED)
         decided = self._decided.get(mask) or self._outcomes(mask)
         if decided.uniform:
-            outcome, hits = decided.outcome, decided.hits
-            return {number: (outcome, list(hits)) for number in c.containers}
+            return dict.fromkeys(c.containers, decided.verdict)
         dangerous = c.dangerous_containers
         sampled = decided.sampled
         blake = self.sampling == SAMPLING_BLAKE2B
@@ -334,8 +337,7 @@ class Engine:
                     elif _sha256_draw(seed, rule, number) >= rule.bound:
                         continue
                     chosen |= rule.bit
-            outcome, hits = verdicts.get(chosen) or self._verdict(chosen)
-            result[number] = (outcome, list(hits))
+            result[number] = verdicts.get(chosen) or self._verdict(chosen)
         return result
 
     def _verdict(self, chosen: int) -> tuple[str, list[dict]]:
@@ -358,6 +360,9 @@ class Engine:
         if len(self._hashers) < 64:
             self._hashers[seed] = hashers
         return hashers
+
+
+_RELEASED = (Outcome.RELEASE, [])
 
 
 def _sha256_draw(seed: str, rule: _Rule, number: str) -> int:
