@@ -58,11 +58,11 @@ def money(item: dict, field: str, errors: Errors, *, required: bool = True) -> i
     if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
         errors.add(field, _("At most two decimal places."))
         return 0
-    cents = int(amount * 100)
-    if cents < 0 or cents >= MAX_CENTS:
+    # Compared as a Decimal first: int() of 1E+999999999 would build a billion-digit number.
+    if amount < 0 or amount >= Decimal(MAX_CENTS) / 100:
         errors.add(field, _("Out of range."))
         return 0
-    return cents
+    return int(amount * 100)
 
 
 def positive_int(item: dict, field: str, errors: Errors, *, maximum: int) -> int:

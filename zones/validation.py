@@ -263,7 +263,10 @@ def _read_time(value: Any, errors: dict) -> datetime:
     now = timezone.now()
     if not value:
         return now
-    parsed = parse_datetime(str(value)) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(str(value)) if isinstance(value, str) else None
+    except ValueError:  # well-formed but not a date: 2030-02-31T00:00+08:00
+        parsed = None
     if parsed is None or timezone.is_naive(parsed):
         errors["read_at"] = [_("Give an ISO 8601 time with its offset.")]
         return now
