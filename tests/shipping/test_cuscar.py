@@ -131,9 +131,7 @@ def test_the_call_page_says_what_the_cargo_report_gave(ship):
     cargo.edifact_import_run(import_id=EdifactImport.objects.get().pk)
 
     page = client.get(url).content.decode()
-    assert (
-        "CUSCAR: 2 consignments, 3 goods items, 3 containers read; 1 refused, 2 warnings" in page
-    )
+    assert "CUSCAR: 2 consignments, 3 goods items, 3 containers read; 1 refused, 2 warnings" in page
     assert "Accepted: 3 manifest lines added, 0 replaced" in page
     assert "No bay plan has been imported for this call to compare with." in page
     assert "ABCD12345 (EQD at segment 42)" in page
