@@ -42,8 +42,10 @@ def measure(run: Callable[[], None], *, repeat: int) -> dict:
 
 def main() -> int:
     from bench import analytics as analytics_bench
+    from bench import assessment as assessment_bench
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
+    from bench import intake as intake_bench
     from bench import reference as reference_bench
     from bench import rules as rules_bench
     from bench import zones as zones_bench
@@ -56,6 +58,10 @@ def main() -> int:
             "vessel": declaration_bench.run_vessel,
             "analytics": analytics_bench.run,
             "rules": rules_bench.run,
+            "intake_batch": intake_bench.run_batch,
+            "intake_load": intake_bench.run_load,
+            "assessment": assessment_bench.run,
+            "diversion": assessment_bench.run_diversion,
             "zone_gate": zones_bench.run,
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,

@@ -21,6 +21,7 @@ from stdnum import iso6346
 from declarations import services
 from declarations import tasks as declaration_tasks
 from declarations.models import Declaration
+from inspection import assessment
 from inspection import tasks as inspection_tasks
 from port.models import Organisation, PortCall, User
 
@@ -61,7 +62,7 @@ def run(measure) -> dict:
 
     def assess(containers: int):
         declaration = _file(importer, call, containers)
-        return lambda: services.declaration_assess(declaration_id=declaration.pk)
+        return lambda: assessment.assess_declarations(declaration_ids=[declaration.pk])
 
     lone = [measure(assess(1), repeat=1)["median_s"] for _ in range(15)]
     hundred = [measure(assess(100), repeat=1)["median_s"] for _ in range(5)]

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from certificates import queries, services
 from certificates.models import Certificate, CertificateItem, Mailing
 from certificates.tariffs import preference_for
+from port import limits
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 
 
@@ -28,6 +29,7 @@ class CertificateItemInputSerializer(serializers.Serializer):
     non_originating_inputs = serializers.ListField(
         child=serializers.CharField(max_length=10),
         default=list,
+        max_length=limits.MAX_LIST,
         help_text="HS codes of non-originating materials (CTC, CTH, CTSH claims)",
     )
 
@@ -53,7 +55,7 @@ class CertificateCreateSerializer(serializers.Serializer):
         default="",
         help_text="Code of a customs office of your port; blank for the first of them",
     )
-    items = CertificateItemInputSerializer(many=True)
+    items = CertificateItemInputSerializer(many=True, max_length=limits.MAX_GOODS_LINES)
 
 
 class CertificateItemSerializer(serializers.ModelSerializer):
@@ -177,6 +179,7 @@ class CorrectionRequestSerializer(serializers.Serializer):
     fields = serializers.ListField(
         child=serializers.ChoiceField(choices=Certificate.Box.choices),
         default=list,
+        max_length=len(Certificate.Box.choices),
         help_text="The boxes to correct",
     )
 

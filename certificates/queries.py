@@ -142,22 +142,35 @@ def duty_rates(*, hs_code: str, certificate_numbers: list[str], on_date) -> dict
     Returns {"mfn": rate or None, "preferential": {certificate number: (agreement code,
     rate or None)}} where only certificates issued and valid on `on_date` appear.
     """
+    return duty_rates_many(
+        hs_codes=[hs_code], certificate_numbers=certificate_numbers, on_date=on_date
+    )[hs_code]
+
+
+def duty_rates_many(*, hs_codes: list[str], certificate_numbers: list[str], on_date) -> dict:
+    """`duty_rates` for every code of a batch of filings, keyed by code: the certificates
+    are read in one query (none when no certificate is named); the tariff is the reference
+    app's edition in force, held in memory."""
     from reference import queries as reference_queries
 
-    rates = reference_queries.tariff_rates(hs_code, on_date)
-    valid = (
-        Certificate.objects.filter(
-            number__in=[n for n in certificate_numbers if n],
-            status=Certificate.Status.ISSUED,
-            valid_until__gte=on_date,
+    numbers = [n for n in certificate_numbers if n]
+    valid = []
+    if numbers:
+        valid = list(
+            Certificate.objects.filter(
+                number__in=numbers,
+                status=Certificate.Status.ISSUED,
+                valid_until__gte=on_date,
+            ).values_list("number", "agreement__code")
         )
-        .select_related("agreement")
-        .only("number", "agreement__code")
-    )
-    return {
-        "mfn": rates.get("MFN"),
-        "preferential": {c.number: (c.agreement.code, rates.get(c.agreement.code)) for c in valid},
-    }
+    answer = {}
+    for hs_code in hs_codes:
+        rates = reference_queries.tariff_rates(hs_code, on_date)
+        answer[hs_code] = {
+            "mfn": rates.get("MFN"),
+            "preferential": {number: (code, rates.get(code)) for number, code in valid},
+        }
+    return answer
 
 
 def certificate_references(*, certificate_ids: list[int]) -> dict[int, dict]:

@@ -8,10 +8,10 @@ from rest_framework.response import Response
 from declarations import edifact, queries, services, uploads
 from declarations.filters import DeclarationFilter
 from declarations.models import Declaration, DeclarationItem, ErpUpload
-from port import limits
+from port import limits, structure
 from port import uploads as port_uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
-from port.parsers import read_bounded
+from port.parsers import BatchJSONParser, read_bounded
 
 
 class ItemInputSerializer(serializers.Serializer):
@@ -121,8 +121,20 @@ class DeclarationReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, allow_blank=True)
 
 
+MAX_BATCH = limits.MAX_BATCH_DECLARATIONS
+
+
+class DeclarationBatchEntrySerializer(DeclarationCreateSerializer):
+    reference = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="Your reference: a batch repeating it returns the declaration first filed",
+    )
+
+
 class DeclarationBatchSerializer(serializers.Serializer):
-    declarations = DeclarationCreateSerializer(many=True, max_length=limits.MAX_BATCH_DECLARATIONS)
+    declarations = DeclarationBatchEntrySerializer(many=True, max_length=MAX_BATCH)
 
 
 def filing_input(fields: dict) -> services.FilingInput:
@@ -223,11 +235,15 @@ class DeclarationDetailSerializer(DeclarationSerializer):
 
 
 class DeclarationBatchItemResultSerializer(serializers.Serializer):
+    """For the schema: the batch answer is built as plain dicts (thousands of rows)."""
+
     index = serializers.IntegerField()
-    id = serializers.IntegerField(source="declaration.pk", allow_null=True, default=None)
-    number = serializers.CharField(source="declaration.number", allow_null=True, default=None)
-    status = serializers.CharField(source="declaration.status", allow_null=True, default=None)
+    reference = serializers.CharField()
+    id = serializers.IntegerField(allow_null=True)
+    number = serializers.CharField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
     errors = serializers.DictField(allow_null=True)
+    replayed = serializers.BooleanField(required=False, help_text="Filed earlier, same reference")
 
 
 class DeclarationBatchResultSerializer(serializers.Serializer):
@@ -275,7 +291,8 @@ class DeclarationViewSet(
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, "").strip(),
             submit=not data.validated_data["draft"],
         )
-        return self._detail(declaration, status.HTTP_201_CREATED)
+        # The service answers with the declaration's lines at hand: nothing to read back.
+        return Response(DeclarationDetailSerializer(declaration).data, status.HTTP_201_CREATED)
 
     @extend_schema(
         request=DeclarationCreateSerializer, responses={200: DeclarationDetailSerializer}
@@ -329,30 +346,37 @@ class DeclarationViewSet(
         return self._detail(declaration)
 
     @extend_schema(
-        request=DeclarationBatchSerializer, responses={200: DeclarationBatchResultSerializer}
+        request=DeclarationBatchSerializer,
+        responses={200: DeclarationBatchResultSerializer},
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], parser_classes=[BatchJSONParser])
     def batch(self, request):
-        """File many declarations in one request; each is filed or refused on its own.
+        """File up to 5,000 declarations in one request: the good ones are filed, each bad
+        one is reported by index and field.
 
-        The answer lists, in order, each declaration's id and number or its field errors.
+        Each declaration is checked as a single filing is; a declaration whose `reference`
+        was filed before is answered with that declaration. The whole request may carry an
+        Idempotency-Key. The answer lists, in order, each id and number or its errors.
         """
-        data = DeclarationBatchSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        results = services.declaration_file_batch(
+        return self.run_once(request, self._batch_once)
+
+    def _batch_once(self, request):
+        entries = _batch_entries(request.data)
+        checked = [structure.validate(DeclarationBatchEntrySerializer, e) for e in entries]
+        results = services.declarations_file(
             user=request.user,
-            filings=[
-                (filing_input(f), not f["draft"]) for f in data.validated_data["declarations"]
+            entries=[
+                services.FilingEntry(
+                    filing=filing_input(fields),
+                    submit=not fields["draft"],
+                    reference=fields.get("reference", ""),
+                )
+                for fields, _errors in checked
+                if fields is not None
             ],
         )
-        body = DeclarationBatchResultSerializer(
-            {
-                "filed": sum(1 for r in results if r.declaration is not None),
-                "refused": sum(1 for r in results if r.errors),
-                "results": results,
-            }
-        ).data
-        return Response(body)
+        return Response(_batch_answer(checked, results))
 
     @extend_schema(
         request={"application/edifact": {"type": "string"}},
@@ -389,6 +413,42 @@ class DeclarationViewSet(
             .get(pk=declaration.pk)
         )
         return Response(DeclarationDetailSerializer(declaration).data, status=code)
+
+
+def _batch_entries(data) -> list:
+    """The batch's declarations; a body that is not a list of at most MAX_BATCH is a 400."""
+    entries = data.get("declarations") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise serializers.ValidationError({"declarations": ["Send a list of declarations."]})
+    if len(entries) > MAX_BATCH:
+        raise serializers.ValidationError(
+            {"declarations": [f"At most {MAX_BATCH} declarations per request."]}
+        )
+    return entries
+
+
+def _batch_answer(checked: list, results: list) -> dict:
+    """Each declaration in order: filed (id, number, status) or refused (errors)."""
+    filed = iter(results)
+    rows = []
+    for index, (fields, errors) in enumerate(checked):
+        result = next(filed) if fields is not None else None
+        if result is not None and result.errors:
+            errors = result.errors
+        declaration = result.declaration if result is not None else None
+        rows.append(
+            {
+                "index": index,
+                "reference": (fields or {}).get("reference", ""),
+                "id": declaration.pk if declaration else None,
+                "number": declaration.number if declaration else None,
+                "status": declaration.status if declaration else None,
+                "errors": errors,
+                **({"replayed": True} if result is not None and result.replayed else {}),
+            }
+        )
+    refused = sum(1 for row in rows if row["errors"])
+    return {"filed": len(rows) - refused, "refused": refused, "results": rows}
 
 
 class ErpUploadSerializer(serializers.ModelSerializer):

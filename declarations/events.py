@@ -19,9 +19,14 @@ def declaration_group(declaration_id: int) -> str:
 
 def declaration_groups(declaration) -> list[str]:
     """The consignment's own group, and both organisations that may see it."""
-    organisations = {declaration.enterprise_id, declaration.declarant_id}
-    return [declaration_group(declaration.pk)] + [
-        live.organisation_group(org_id) for org_id in sorted(organisations)
+    return declaration_groups_of(
+        declaration.pk, declaration.enterprise_id, declaration.declarant_id
+    )
+
+
+def declaration_groups_of(declaration_id: int, enterprise_id: int, declarant_id: int) -> list[str]:
+    return [declaration_group(declaration_id)] + [
+        live.organisation_group(org_id) for org_id in sorted({enterprise_id, declarant_id})
     ]
 
 
@@ -71,4 +76,26 @@ def upload_progress(upload) -> UploadProgress:
         "id": upload.pk,
         "status": upload.status,
         "percent": upload.percent,
+    }
+
+
+class DeclarationsFiled(TypedDict):
+    type: str
+    ids: list[int]
+    count: int
+
+
+def organisation_groups(declaration) -> list[str]:
+    """Both organisations that may see the declaration: whose goods, and who filed."""
+    organisations = {declaration.enterprise_id, declaration.declarant_id}
+    return [live.organisation_group(org_id) for org_id in sorted(organisations)]
+
+
+def declarations_filed(declarations) -> DeclarationsFiled:
+    """A batch filed (one declaration or thousands): one message per organisation, whose
+    pages re-fetch their lists."""
+    return {
+        "type": "declarations.filed",
+        "ids": [d.pk for d in declarations],
+        "count": len(declarations),
     }

@@ -1,3 +1,5 @@
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
@@ -125,6 +127,68 @@ def declarations_locked_for_assessment(*, declaration_ids: list[int]) -> list[De
         .filter(pk__in=declaration_ids, status__in=Declaration.OPEN_STATUSES)
         .order_by("pk")
     )
+
+
+@dataclass(frozen=True)
+class ConsignmentRow:
+    """What the assessment reads of one open declaration: plain values, no model."""
+
+    id: int
+    number: str | None
+    bl_number: str
+    enterprise_id: int
+    credit_rating: str
+    kind: str
+    status: str
+    submitted_at: datetime | None
+    net_weight: Decimal | None
+    port_call_id: int
+    terminal_id: int | None
+    # (hs_code, origin_country, value) per goods line, and (container_id, number).
+    items: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    containers: list[tuple[int, str]] = field(default_factory=list)
+
+
+def consignments_locked_for_assessment(*, declaration_ids: list[int]) -> list[ConsignmentRow]:
+    """The open ones among these declarations, locked in pk order (so that two batches over
+    one vessel queue up rather than deadlock), as plain rows with their goods lines and
+    containers: three queries however many there are, no model built per row. The caller
+    is inside a transaction."""
+    heads = (
+        Declaration.objects.select_for_update(of=("self",))
+        .filter(pk__any=declaration_ids, status__in=Declaration.OPEN_STATUSES)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "number",
+            "bl_number",
+            "enterprise_id",
+            "enterprise__credit_rating",
+            "kind",
+            "status",
+            "submitted_at",
+            "net_weight",
+            "port_call_id",
+            "port_call__terminal_id",
+        )
+    )
+    rows = {head[0]: ConsignmentRow(*head) for head in heads}
+    if not rows:
+        return []
+    ids = list(rows)
+    for declaration_id, hs_code, country, value in (
+        DeclarationItem.objects.filter(declaration_id__any=ids)
+        .order_by("declaration_id", "pk")
+        .values_list("declaration_id", "hs_code", "origin_country", "value")
+    ):
+        rows[declaration_id].items.append((hs_code, country, value))
+    for declaration_id, container_id, number in (
+        DeclarationContainer.objects.filter(declaration_id__any=ids)
+        .order_by("declaration_id", "pk")
+        .values_list("declaration_id", "container_id", "container__number")
+    ):
+        rows[declaration_id].containers.append((container_id, number))
+    return list(rows.values())
 
 
 def declaration_ids_open_for_call(*, port_call_id: int) -> list[int]:

@@ -12,14 +12,14 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certificates import queries as certificate_queries
-from declarations import events, reference
+from declarations import bulk, events, reference
 from declarations.models import (
     Declaration,
     DeclarationContainer,
@@ -27,16 +27,18 @@ from declarations.models import (
     GuaranteeAccount,
 )
 from declarations.tasks import declaration_assess_task
-from inspection import services as inspection_services
 from port import identifiers, limits, live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, Organisation, PortCall, TimelineEvent, User
-from port.queries import enterprises_filable_by, organisation_ids_for
+from port.queries import organisation_ids_for
 from port.sweep import requeue
-from port.timeline import timeline_record, timeline_record_many
-from port.transitions import transition, transition_many
+from port.timeline import timeline_copy, timeline_record
+from port.transitions import transition
 
 CENT = Decimal("0.01")
+# Inspection's assessment of a batch of declarations (one task per batch), queued by name:
+# declarations does not import inspection's tasks.
+ASSESS_TASK = "inspection.assess_declarations"
 MAX_PACKAGES = 99_999_999
 # Step 2 (the full declaration) is due this long after the summary's release.
 STEP2_DEADLINE = timedelta(days=14)
@@ -44,6 +46,13 @@ STEP2_DEADLINE = timedelta(days=14)
 STEP2_REMINDERS = (timedelta(days=7), timedelta(days=3), timedelta(days=1))
 # Credit ratings that may use two-step declaration; certified (AEO) needs no guarantee.
 TWO_STEP_RATINGS = (Organisation.CreditRating.CERTIFIED, Organisation.CreditRating.GENERAL)
+# Choices as sets, built once: `TextChoices.values` builds a list on every call, which is
+# a tenth of a batch's validation.
+DIRECTIONS = frozenset(Declaration.Direction.values)
+KINDS = frozenset(Declaration.Kind.values)
+TRADE_MODES = frozenset(Declaration.TradeMode.values)
+INCOTERMS = frozenset(Declaration.Incoterm.values)
+UNITS = frozenset(DeclarationItem.Unit.values)
 
 
 @dataclass(frozen=True)
@@ -138,45 +147,29 @@ def declaration_file(
     )
 
 
-@transaction.atomic
 def declaration_file_input(
     *, user: User, filing: FilingInput, idempotency_key: str = "", submit: bool = True
 ) -> Declaration:
-    """declaration_file with its input as one FilingInput (the batch and importers use it)."""
-    declarant = _declarant_for(user)
-    if idempotency_key:
-        earlier = Declaration.objects.filter(
-            declarant=declarant, idempotency_key=idempotency_key
-        ).first()
-        if earlier is not None:
-            return earlier
-    cleaned = _validate_filing(user=user, filing=filing)
-    try:
-        with transaction.atomic():  # a savepoint, so a concurrent twin can be recovered
-            declaration = Declaration.objects.create(
-                declarant=declarant,
-                created_by=user,
-                idempotency_key=idempotency_key,
-                **cleaned.header,
-            )
-    except IntegrityError:
-        # The same key raced in from another request; the unique constraint kept one.
-        return Declaration.objects.get(declarant=declarant, idempotency_key=idempotency_key)
-    _write_lines(declaration, cleaned)
-    timeline_record(
-        subject=declaration,
-        kind=TimelineEvent.Kind.DECLARATION_FILED,
-        actor=user,
-        organisation=declaration.enterprise,
-        data={
-            "containers": cleaned.container_numbers,
-            "items": len(cleaned.items),
-            "declarant": declarant.name,
-        },
+    """declaration_file with its input as one FilingInput: a batch of one (`declarations_file`).
+
+    Raises InvalidInput with the declaration's field errors; writes nothing then.
+    """
+    [result] = declarations_file(
+        user=user, entries=[FilingEntry(filing=filing, submit=submit, reference=idempotency_key)]
     )
-    if not submit:
-        return declaration
-    return declaration_submit(declaration=declaration, user=user)
+    if result.errors:
+        raise InvalidInput(result.errors)
+    return result.declaration
+
+
+@dataclass(frozen=True)
+class FilingEntry:
+    """One declaration of a batch: what to file, whether to submit it, the client's reference
+    (its idempotency key: a repeat returns the declaration first filed with it)."""
+
+    filing: FilingInput
+    submit: bool = True
+    reference: str = ""
 
 
 @dataclass
@@ -184,25 +177,152 @@ class BatchResult:
     index: int
     declaration: Declaration | None = None
     errors: dict | None = None
+    replayed: bool = False  # filed earlier with the same reference
 
 
-def declaration_file_batch(
-    *, user: User, filings: list[tuple[FilingInput, bool]]
-) -> list[BatchResult]:
-    """File many declarations, each on its own: a refused one leaves the others filed.
+@transaction.atomic
+def declarations_file(*, user: User, entries: list[FilingEntry]) -> list[BatchResult]:
+    """File a batch of declarations at once: the good ones are filed, each bad one is reported.
 
-    Each goes through declaration_file_input in its own transaction, so a bad declaration
-    is never half-written. Returns, in order, the declaration or its field errors.
+    Validates every declaration with the rules of a single filing against reference data
+    read once for the batch (`bulk.filing_reference`); a container or a summary claimed by
+    an earlier declaration of the batch is refused like one on an open declaration. Writes
+    the good ones in bulk (`bulk.write`: declarations, items, container links, timeline);
+    a summary draws its guarantee. After commit, queues one assessment task for all those
+    submitted and sends one live message per organisation. A reference filed before
+    returns that declaration (`replayed`). Returns, in order, each declaration or its
+    field errors. The query count does not depend on the number of declarations.
     """
-    results = []
-    for index, (filing, submit) in enumerate(filings):
-        try:
-            declaration = declaration_file_input(user=user, filing=filing, submit=submit)
-        except InvalidInput as error:
-            results.append(BatchResult(index=index, errors=error.errors))
+    declarant = _declarant_for(user)
+    earlier = _earlier_by_reference(declarant, entries)
+    results = [BatchResult(index=i) for i in range(len(entries))]
+    todo = []
+    for result, entry in zip(results, entries, strict=True):
+        if entry.reference and entry.reference in earlier:
+            result.declaration, result.replayed = earlier[entry.reference], True
         else:
-            results.append(BatchResult(index=index, declaration=declaration))
+            todo.append((result, entry))
+    references = any(entry.reference for _, entry in todo)
+    try:
+        # With references, a savepoint: a concurrent twin's reference is recovered.
+        with transaction.atomic(savepoint=references):
+            new = _validate_batch(user, todo)
+            bulk.write(user=user, declarant=declarant, new=[n for _, n in new])
+    except IntegrityError:
+        # A reference raced in from another request; its unique constraint kept one, and
+        # the second pass answers with it.
+        if not references:
+            raise
+        return declarations_file(user=user, entries=entries)
+    for result, entry in new:
+        # A single filing answers with its lines at hand rather than reading them back.
+        result.declaration = (
+            bulk.with_lines(entry, declarant) if len(entries) == 1 else entry.declaration
+        )
+    _after_filing([entry for _, entry in new])
     return results
+
+
+def _earlier_by_reference(declarant, entries: list[FilingEntry]) -> dict[str, Declaration]:
+    references = [e.reference for e in entries if e.reference]
+    if not references:
+        return {}
+    earlier = bulk.declaration_ids_by_key(declarant_id=declarant.pk, keys=references)
+    if not earlier:
+        return {}
+    return {d.idempotency_key: d for d in Declaration.objects.filter(pk__in=earlier.values())}
+
+
+def _validate_batch(user: User, todo: list) -> list[tuple[BatchResult, bulk.NewDeclaration]]:
+    """Validate each declaration of the batch; set the errors of the bad ones on their result."""
+    sized = []
+    for result, entry in todo:  # lists past the limits are refused before anything is read
+        try:
+            _check_sizes(entry.filing)
+        except InvalidInput as error:
+            result.errors = error.errors
+        else:
+            sized.append((result, entry))
+    todo = sized
+    ref = bulk.filing_reference(user=user, filings=[entry.filing for _, entry in todo])
+    claimed: dict[str, int] = {}  # container number, summary id -> index in the batch
+    references: dict[str, int] = {}
+    good = []
+    for result, entry in todo:
+        try:
+            cleaned = _validate_against(entry.filing, ref)
+            _check_claims(result.index, entry, cleaned, claimed, references)
+            new = bulk.NewDeclaration(
+                header=cleaned.header,
+                container_numbers=cleaned.container_numbers,
+                items=cleaned.items,
+                submit=entry.submit,
+                idempotency_key=entry.reference,
+            )
+            if entry.submit and entry.filing.kind == Declaration.Kind.SUMMARY:
+                _guarantee_take(new)
+        except InvalidInput as error:
+            result.errors = error.errors
+            continue
+        good.append((result, new))
+    return good
+
+
+def _check_claims(index, entry, cleaned, claimed: dict, references: dict) -> None:
+    """Refuse what an earlier declaration of the same batch holds already."""
+    errors = {}
+    if entry.reference:
+        if len(entry.reference) > 100:
+            errors["reference"] = [_("A reference has at most 100 characters.")]
+        elif entry.reference in references:
+            errors["reference"] = [
+                _("Declaration %(index)s of this batch has this reference.")
+                % {"index": references[entry.reference]}
+            ]
+    busy = [
+        _("%(container)s is on declaration %(index)s of this batch.")
+        % {"container": number, "index": claimed[number]}
+        for number in cleaned.container_numbers
+        if number in claimed
+    ]
+    if busy and entry.submit:
+        errors["containers"] = busy
+    summary = entry.filing.summary_id
+    if summary and f"summary:{summary}" in claimed:
+        errors["summary"] = [_("This summary already has a full declaration under way.")]
+    if errors:
+        raise InvalidInput(errors)
+    if entry.reference:
+        references[entry.reference] = index
+    if entry.submit:  # a draft holds no container until it is submitted
+        claimed.update(dict.fromkeys(cleaned.container_numbers, index))
+    if summary:
+        claimed[f"summary:{summary}"] = index
+
+
+def _after_filing(new: list[bulk.NewDeclaration]) -> None:
+    """One assessment task for the batch's submitted declarations, one live message per
+    organisation, after commit."""
+    submitted = [e.declaration for e in new if e.submit]
+    if submitted:
+        assessment_queue(declaration_ids=[d.pk for d in submitted])
+    by_group: dict[str, list[Declaration]] = {}
+    for declaration in submitted:  # a draft is its filer's own business until submitted
+        for group in events.organisation_groups(declaration):
+            by_group.setdefault(group, []).append(declaration)
+    for group, declarations in by_group.items():
+        live.publish_on_commit(groups=[group], event=events.declarations_filed(declarations))
+
+
+def assessment_queue(*, declaration_ids: list[int]) -> None:
+    """Queue inspection's assessment of these declarations: one task, after commit."""
+    transaction.on_commit(
+        partial(
+            current_app.send_task,
+            ASSESS_TASK,
+            kwargs={"declaration_ids": list(declaration_ids)},
+        )
+    )
 
 
 @transaction.atomic
@@ -251,7 +371,7 @@ def declaration_submit(*, declaration: Declaration, user: User) -> Declaration:
         actor=user,
         extra_fields=["number", "submitted_at"],
     )
-    transaction.on_commit(partial(declaration_assess_task.delay, declaration.pk))
+    assessment_queue(declaration_ids=[declaration.pk])
     return declaration
 
 
@@ -289,7 +409,7 @@ def declaration_amend(
         raise InvalidInput(errors)
     _apply(declaration, cleaned, lines_only_items=True)
     _set_status(declaration, Declaration.Status.AMENDED, actor=user, data={"reason": reason})
-    transaction.on_commit(partial(declaration_assess_task.delay, declaration.pk))
+    assessment_queue(declaration_ids=[declaration.pk])
     return declaration
 
 
@@ -310,73 +430,126 @@ def declaration_withdraw(*, declaration_id: int, user: User, reason: str) -> Dec
     return declaration
 
 
-@transaction.atomic
-def declaration_assess(*, declaration_id: int) -> Declaration:
-    """Decide a submitted or amended declaration: released, or inspection required.
+@dataclass(frozen=True)
+class AssessmentOutcome:
+    """What the inspection app's assessment says of one declaration: the containers it
+    selected, and whether any of them is still held by customs."""
 
-    The one-declaration case of the vessel-wide assessment: the inspection app decides
-    each container (`decisions_make`) and calls back `declarations_record_assessment`.
-    Running it again on a decided declaration changes nothing.
-    """
-    inspection_services.decisions_make(declaration_id=declaration_id)
-    return Declaration.objects.select_related("enterprise").get(pk=declaration_id)
+    selected: list[str]
+    held: bool
+
+
+# Up to this many declarations in a batch, each one's own group (officers watching it)
+# hears its event as well; past it, only the organisations' batch events go out (a vessel's
+# 7,000 declarations would be 7,000 pushes after commit).
+LIVE_EACH_UP_TO = 100
+
+_MOVE_ASSESSED = """UPDATE {table} SET status = %s, updated_at = %s,
+    decided_at = CASE WHEN status = %s THEN decided_at ELSE %s END,
+    full_due_at = CASE WHEN %s AND kind = %s THEN %s ELSE full_due_at END
+    WHERE id = ANY(%s)"""
 
 
 def declarations_record_assessment(
-    *, declarations: list[Declaration], decisions: dict[int, list], actor: User | None
-) -> list[Declaration]:
-    """Move each assessed declaration to the status its decisions give, in bulk.
+    *, outcomes: dict[int, AssessmentOutcome], actor_id: int | None = None
+) -> dict[int, str]:
+    """Move each assessed declaration to the status its containers give, set-based.
 
-    A submitted or amended one is released, or needs inspection when a container is
-    selected; one awaiting inspection is released once no container is held any more (a
-    new rule-set version released them). One UPDATE per new status, one timeline insert
-    each, and a live push per declaration after commit. A released summary gets its step 2
-    deadline; a released step 2 completes its summary. The caller (inspection's
-    `decisions_make_many`) holds the declarations' locks. Returns those that moved.
+    The one call by which the inspection app, which owns assessment, reports it here. A
+    submitted or amended declaration is released, or needs inspection when a container is
+    held; one awaiting inspection is released once none is held any more (a new rule-set
+    version released them). One UPDATE per new status, one COPY of the timeline rows, and
+    one after-commit batch of live pushes (each declaration's own group, one event per
+    organisation). A released summary gets its step 2 deadline; a released step 2
+    completes its summary. The caller holds the declarations' locks
+    (`queries.consignments_locked_for_assessment`). Returns the new status by id of those
+    that moved.
     """
-    now = timezone.now()
-    moves: dict[str, list[Declaration]] = {}
-    selected: dict[int, list[str]] = {}
-    for declaration in declarations:
-        own = decisions.get(declaration.pk, [])
-        selected[declaration.pk] = [d.container.number for d in own if d.requires_inspection]
-        new = _status_after_assessment(declaration, own)
-        if new == declaration.status:
-            continue
-        if declaration.status != Declaration.Status.INSPECTION_REQUIRED:
-            declaration.decided_at = now
-        if new == Declaration.Status.RELEASED and declaration.is_summary:
-            declaration.full_due_at = now + STEP2_DEADLINE
-        moves.setdefault(new, []).append(declaration)
-    for new, moving in moves.items():
-        old = transition_many(moving, new, extra_fields=["decided_at", "full_due_at"])
-        timeline_record_many(
-            subjects=moving,
-            kind=TimelineEvent.Kind.DECLARATION_STATUS_CHANGED,
-            organisation_id_for=lambda d: d.enterprise_id,
-            actor=actor,
-            data_for=lambda d, old=old: {
-                "from": old[d.pk],
-                "to": d.status,
-                "selected": selected[d.pk],
-            },
+    if not outcomes:
+        return {}
+    rows = Declaration.objects.filter(pk__any=list(outcomes)).values_list(
+        "pk", "status", "number", "kind", "summary_id", "enterprise_id", "declarant_id"
+    )
+    moves: dict[str, list[tuple]] = {}
+    for row in rows:
+        pk, status = row[0], row[1]
+        new = (
+            Declaration.Status.INSPECTION_REQUIRED
+            if outcomes[pk].held
+            else Declaration.Status.RELEASED
         )
-        for declaration in moving:
-            live.publish_on_commit(
-                groups=events.declaration_groups(declaration),
-                event=events.declaration_status_changed(declaration),
+        if new == status:
+            continue
+        if new not in Declaration.TRANSITIONS[status]:
+            raise TransitionNotAllowed(obj=Declaration(pk=pk), old=status, new=new)
+        moves.setdefault(new, []).append(row)
+    if not moves:
+        return {}
+    now = timezone.now()
+    table = Declaration._meta.db_table
+    with connection.cursor() as cursor:
+        for new, moving in moves.items():
+            # decided_at: when first decided (not on a later release of a held one); a
+            # released summary's step 2 falls due.
+            cursor.execute(
+                _MOVE_ASSESSED.format(table=table),
+                [
+                    new,
+                    now,
+                    Declaration.Status.INSPECTION_REQUIRED,
+                    now,
+                    new == Declaration.Status.RELEASED,
+                    Declaration.Kind.SUMMARY,
+                    now + STEP2_DEADLINE,
+                    [row[0] for row in moving],
+                ],
             )
-    released = moves.get(Declaration.Status.RELEASED, [])
-    for declaration in released:
-        if declaration.summary_id:
-            _summary_complete(declaration.summary_id, by=declaration)
-    return [declaration for moving in moves.values() for declaration in moving]
-
-
-def _status_after_assessment(declaration: Declaration, decisions: list) -> str:
-    if any(decision.is_held for decision in decisions):
-        return Declaration.Status.INSPECTION_REQUIRED
-    return Declaration.Status.RELEASED
+    timeline_rows = []
+    messages = []
+    organisations: dict[int, list[int]] = {}
+    for new, moving in moves.items():
+        label = str(Declaration.Status(new).label)
+        for pk, old, number, _kind, _summary, enterprise_id, declarant_id in moving:
+            timeline_rows.append(
+                (pk, enterprise_id, {"from": old, "to": new, "selected": outcomes[pk].selected})
+            )
+            event = {
+                "type": "declaration.status_changed",
+                "id": pk,
+                "number": number,
+                "status": new,
+                "status_label": label,
+            }
+            if len(outcomes) == 1:  # one declaration: the event itself to everyone
+                messages.append(
+                    (events.declaration_groups_of(pk, enterprise_id, declarant_id), event)
+                )
+                continue
+            if len(outcomes) <= LIVE_EACH_UP_TO:
+                messages.append(([events.declaration_group(pk)], event))
+            for org_id in {enterprise_id, declarant_id}:
+                organisations.setdefault(org_id, []).append(pk)
+    timeline_copy(
+        kind=TimelineEvent.Kind.DECLARATION_STATUS_CHANGED,
+        subject_type=Declaration._meta.label_lower,
+        rows=timeline_rows,
+        actor_id=actor_id,
+    )
+    for org_id, ids in sorted(organisations.items()):
+        # A batch: one event per organisation naming the declarations; a page showing one
+        # of them matches it by `ids` (port/static/js/live.js) and re-fetches.
+        messages.append(
+            (
+                [live.organisation_group(org_id)],
+                {"type": "declaration.status_changed", "ids": ids, "count": len(ids)},
+            )
+        )
+    live.publish_many_on_commit(messages)
+    for pk, *_rest in moves.get(Declaration.Status.RELEASED, []):
+        summary_id = _rest[3]
+        if summary_id:
+            _summary_complete(summary_id, by=Declaration.objects.get(pk=pk))
+    return {row[0]: new for new, moving in moves.items() for row in moving}
 
 
 @transaction.atomic
@@ -442,6 +615,18 @@ def guarantee_account_set(*, enterprise: Organisation, quota: Decimal) -> Guaran
     if account.quota != quota:
         GuaranteeAccount.objects.filter(pk=account.pk, used__lte=quota).update(quota=quota)
     return account
+
+
+def _guarantee_take(new: bulk.NewDeclaration) -> None:
+    """A summary of a batch draws its guarantee before it is written (`bulk.write` records
+    the draw on its timeline)."""
+    enterprise = new.header["enterprise"]
+    if enterprise.credit_rating == Organisation.CreditRating.CERTIFIED:
+        return
+    estimate = sum((i["duty_estimate"] or Decimal(0) for i in new.items), Decimal(0))
+    amount = max(Decimal(estimate).quantize(CENT), Decimal("1.00"))
+    guarantee_draw(enterprise=enterprise, amount=amount)
+    new.header["guarantee_amount"] = amount
 
 
 # Apps that may stop an enterprise drawing on its guarantee (billing: an overdue bill),
@@ -649,7 +834,7 @@ def _apply(declaration: Declaration, cleaned: Cleaned, *, lines_only_items=False
 def _declarant_for(user: User) -> Organisation:
     organisation = (
         Organisation.objects.filter(
-            pk__in=organisation_ids_for(user),
+            memberships__user=user,
             kind__in=[Organisation.Kind.ENTERPRISE, Organisation.Kind.CUSTOMS_BROKER],
         )
         .order_by("pk")
@@ -713,13 +898,25 @@ def _messages(error: ValidationError) -> list[str]:
 
 
 def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
+    """Validate one declaration (an update or an amendment of `declaration`): the rules of
+    `_validate_against`, with its own reference data."""
     _check_sizes(filing)
+    ref = bulk.filing_reference(
+        user=user, filings=[filing], exclude_declaration_id=declaration.pk if declaration else None
+    )
+    return _validate_against(filing, ref)
+
+
+def _validate_against(filing: FilingInput, ref: bulk.FilingReference) -> Cleaned:
+    """Every field and cross-field rule of a filing, all errors at once (InvalidInput),
+    against reference data read once per batch: the one validation of every way in.
+    The caller has checked the sizes of its lists (`_check_sizes`)."""
     errors: dict = {}
-    enterprise = _validate_enterprise(user, filing, errors)
-    port_call = _validate_port_call(filing, errors)
-    if filing.direction not in Declaration.Direction.values:
+    enterprise = _validate_enterprise(ref, filing, errors)
+    port_call = _validate_port_call(ref, filing, errors)
+    if filing.direction not in DIRECTIONS:
         errors["direction"] = [_("Direction is import or export.")]
-    if filing.kind not in Declaration.Kind.values:
+    if filing.kind not in KINDS:
         errors["kind"] = [_("Kind is full or summary.")]
     bl = (filing.bl_number or "").strip().upper()
     if not bl:
@@ -728,9 +925,11 @@ def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
         errors["bl_number"] = [_("A B/L number has 4 to 35 letters, digits, - or /.")]
     numbers, container_errors = _validate_containers(filing.container_numbers)
     if not container_errors:
-        container_errors = _containers_on_open_declarations(
-            numbers, exclude_id=declaration.pk if declaration else None
-        )
+        container_errors = [
+            _("%(container)s is on open declaration %(number)s.")
+            % {"container": number, "number": ref.busy[number]}
+            for number in sorted(set(numbers) & ref.busy.keys())
+        ]
     if container_errors:
         errors["containers"] = container_errors
     cleaned_items, item_errors = _validate_items(filing.items)
@@ -740,10 +939,10 @@ def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
         errors["items"] = item_errors
     header = _validate_header(filing.header, port_call, filing.direction, errors)
     _validate_totals(header, cleaned_items, errors)
-    _validate_two_step(filing, enterprise, bl, header, errors)
+    _validate_two_step(ref, filing, enterprise, bl, header, errors)
     if errors:
         raise InvalidInput(errors)
-    _estimate_duty(cleaned_items, errors)
+    _estimate_duty(ref, cleaned_items, errors)
     if errors:
         raise InvalidInput(errors)
     header.update(
@@ -771,31 +970,24 @@ def _check_sizes(filing: FilingInput) -> None:
         raise InvalidInput(errors)
 
 
-def _validate_enterprise(user, filing, errors):
-    filable = enterprises_filable_by(user)
+def _validate_enterprise(ref, filing, errors):
     if filing.enterprise_id:
-        enterprise = filable.filter(pk=filing.enterprise_id).first()
+        enterprise = ref.enterprises.get(filing.enterprise_id)
         if enterprise is None:
             errors["enterprise"] = [_("You may not file for this enterprise.")]
         return enterprise
     # With one enterprise to file for (an importer filing its own), it need not be named.
-    candidates = list(filable[:2])
-    if len(candidates) == 1:
-        return candidates[0]
+    if len(ref.enterprises) == 1:
+        return next(iter(ref.enterprises.values()))
     errors["enterprise"] = [_("Choose the enterprise whose goods these are.")]
     return None
 
 
-def _validate_port_call(filing, errors):
+def _validate_port_call(ref, filing, errors):
     if not filing.port_call_id:
         errors["port_call"] = [_("Choose the vessel call.")]
         return None
-    port_call = (
-        PortCall.objects.exclude(status=PortCall.Status.DEPARTED)
-        .select_related("port")
-        .filter(pk=filing.port_call_id)
-        .first()
-    )
+    port_call = ref.port_calls.get(filing.port_call_id)
     if port_call is None:
         errors["port_call"] = [_("There is no open port call with this id.")]
     return port_call
@@ -804,7 +996,7 @@ def _validate_port_call(filing, errors):
 def _validate_header(raw: HeaderInput, port_call, direction, errors) -> dict:
     header: dict = {}
     trade_mode = raw.trade_mode or Declaration.TradeMode.GENERAL
-    if trade_mode not in Declaration.TradeMode.values:
+    if trade_mode not in TRADE_MODES:
         errors["trade_mode"] = [_("Choose a trade mode from the list.")]
     header["trade_mode"] = trade_mode
     own_port = port_call.port.unlocode if port_call else ""
@@ -834,7 +1026,7 @@ def _validate_header(raw: HeaderInput, port_call, direction, errors) -> dict:
         errors["currency"] = [_("%(code)s is not an ISO 4217 currency code.") % {"code": currency}]
     header["currency"] = currency
     incoterm = (raw.incoterm or "").strip().upper()
-    if incoterm and incoterm not in Declaration.Incoterm.values:
+    if incoterm and incoterm not in INCOTERMS:
         errors["incoterm"] = [
             _("%(code)s is not an Incoterms 2020 rule (%(rules)s).")
             % {"code": incoterm, "rules": ", ".join(Declaration.Incoterm.values)}
@@ -875,7 +1067,7 @@ def _validate_totals(header: dict, items: list[dict], errors: dict) -> None:
             ]
 
 
-def _validate_two_step(filing, enterprise, bl, header, errors) -> None:
+def _validate_two_step(ref, filing, enterprise, bl, header, errors) -> None:
     if filing.kind == Declaration.Kind.SUMMARY:
         if filing.summary_id:
             errors["summary"] = [_("A summary declaration does not name another summary.")]
@@ -890,8 +1082,7 @@ def _validate_two_step(filing, enterprise, bl, header, errors) -> None:
         return
     if not filing.summary_id:
         return
-    summary = Declaration.objects.filter(pk=filing.summary_id, kind=Declaration.Kind.SUMMARY)
-    summary = summary.first()
+    summary = ref.summaries.get(filing.summary_id)
     if summary is None or enterprise is None or summary.enterprise_id != enterprise.pk:
         errors["summary"] = [_("There is no summary declaration of this enterprise with this id.")]
     elif summary.status != Declaration.Status.RELEASED:
@@ -903,9 +1094,7 @@ def _validate_two_step(filing, enterprise, bl, header, errors) -> None:
         errors["bl_number"] = [
             _("Step 2 carries the summary's B/L number %(bl)s.") % {"bl": summary.bl_number}
         ]
-    elif summary.full_declarations.filter(
-        status__in=[*Declaration.OPEN_STATUSES, Declaration.Status.DRAFT]
-    ).exists():
+    elif summary.pk in ref.summaries_under_way:
         errors["summary"] = [_("This summary already has a full declaration under way.")]
 
 
@@ -985,7 +1174,7 @@ def _validate_item(item: ItemInput) -> tuple[dict, dict]:
         identifiers.validate_country(origin)
     except ValidationError as error:
         errors["origin_country"] = _messages(error)
-    if item.unit not in DeclarationItem.Unit.values:
+    if item.unit not in UNITS:
         errors["unit"] = [_("Choose a unit from the list.")]
     cas = (item.cas_number or "").strip()
     if cas and not reference.is_cas_number(cas):
@@ -1010,15 +1199,11 @@ def _validate_item(item: ItemInput) -> tuple[dict, dict]:
     return fields, errors
 
 
-def _estimate_duty(items: list[dict], errors: dict) -> None:
+def _estimate_duty(ref, items: list[dict], errors: dict) -> None:
     """Each item's MFN rate, preferential rate with a valid certificate, and estimate."""
-    today = timezone.localdate()
-    numbers = [i["certificate_number"] for i in items if i["certificate_number"]]
     item_errors: dict[str, dict] = {}
     for index, item in enumerate(items):
-        rates = certificate_queries.duty_rates(
-            hs_code=item["hs_code"], certificate_numbers=numbers, on_date=today
-        )
+        rates = ref.duty_rates[item["hs_code"]]
         item["mfn_rate"] = rates["mfn"]
         item["preferential_rate"] = None
         rate = rates["mfn"]

@@ -251,7 +251,9 @@ class AcknowledgementSerializer(serializers.Serializer):
 
 
 class AcknowledgeSerializer(serializers.Serializer):
-    instructions = AcknowledgementSerializer(many=True, allow_empty=False)
+    instructions = AcknowledgementSerializer(
+        many=True, allow_empty=False, max_length=limits.MAX_LIST
+    )
 
 
 class DischargeSerializer(serializers.Serializer):

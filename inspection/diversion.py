@@ -11,14 +11,14 @@ import hmac
 import http.client
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,57 +50,94 @@ WEBHOOK_TIMEOUT = 5  # seconds
 RETRY_BACKOFF = [10, 30, 120, 600, 1800]  # seconds after attempt 1, 2, ...
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """An instruction as written: what the feed, the webhook and the caller see."""
+
+    pk: int
+    sequence: int
+    container_id: int
+    container_number: str
+    destination: str
+    reason: str
+
+
 def _destinations(
-    port_call_id: int, numbers: list[str], direct_pickup: set[str]
+    port_call_id: int, containers: dict[str, int], direct_pickup: set[str]
 ) -> dict[str, tuple[str, str]]:
-    """(destination, reason) per container, from the decisions in one query."""
+    """(destination, reason) per container, from the decisions in one query (plain rows:
+    no decision model, no rules JSON)."""
+    rows = Decision.objects.filter(declaration__port_call_id=port_call_id)
+    if len(containers) <= 100:
+        # A few containers (a gate-in): those. A whole call: all of its decisions, which
+        # beats testing each row against a list of thousands (`= ANY` scans the list).
+        rows = rows.filter(container_id__any=list(containers.values()))
     decisions = {
-        d.container.number: d
-        for d in Decision.objects.filter(
-            declaration__port_call_id=port_call_id, container__number__in=numbers
+        number: (outcome, direction, inspection_status)
+        for number, outcome, direction, inspection_status in rows.order_by(
+            "created_at", "pk"
+        ).values_list(
+            "container__number", "outcome", "declaration__direction", "inspection__status"
         )
-        .select_related("container", "declaration", "inspection")
-        .order_by("created_at")
+        if number in containers
+    }
+    labels = {value: str(label) for value, label in Outcome.choices}
+    released, not_declared = _("Released"), _("Not yet declared")
+    direct = {
+        "export": (Destination.DIRECT_LOADING, _("Released, declared for direct loading")),
+        "import": (Destination.SHIP_SIDE, _("Released, declared for ship-side pickup")),
     }
     planned = {}
-    for number in numbers:
+    for number in containers:
         decision = decisions.get(number)
-        inspected = (
-            decision is not None
-            and getattr(decision, "inspection", None) is not None
-            and decision.inspection.status == Inspection.Status.RELEASED
-        )
-        if decision is not None and decision.outcome != Outcome.RELEASE and not inspected:
-            planned[number] = (Destination.INSPECTION_AREA, decision.get_outcome_display())
-        elif decision is not None and number in direct_pickup:
-            if decision.declaration.direction == "export":
-                planned[number] = (
-                    Destination.DIRECT_LOADING,
-                    _("Released, declared for direct loading"),
-                )
-            else:
-                planned[number] = (
-                    Destination.SHIP_SIDE,
-                    _("Released, declared for ship-side pickup"),
-                )
-        elif decision is None:
-            planned[number] = (Destination.YARD, _("Not yet declared"))
+        if decision is None:
+            planned[number] = (Destination.YARD, not_declared)
+            continue
+        outcome, direction, inspection_status = decision
+        if outcome != Outcome.RELEASE and inspection_status != Inspection.Status.RELEASED:
+            planned[number] = (Destination.INSPECTION_AREA, labels[outcome])
+        elif number in direct_pickup:
+            planned[number] = direct["export" if direction == "export" else "import"]
         else:
-            planned[number] = (Destination.YARD, _("Released"))
+            planned[number] = (Destination.YARD, released)
     return planned
+
+
+_INSERT = """
+INSERT INTO {table} (created_at, updated_at, port_call_id, container_id, destination, reason,
+    sequence)
+SELECT %s, %s, %s, v.container_id, v.destination, v.reason, nextval('inspection_diversion_sequence')
+FROM unnest(%s::bigint[], %s::text[], %s::text[]) WITH ORDINALITY
+    AS v(container_id, destination, reason, n)
+ORDER BY v.n
+RETURNING id, sequence, container_id
+"""
+
+_UPDATE = """
+UPDATE {table} AS i SET destination = v.destination, reason = v.reason, updated_at = %s,
+    sequence = nextval('inspection_diversion_sequence')
+FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, destination, reason)
+WHERE i.id = v.id
+RETURNING i.id, i.sequence, i.container_id
+"""
 
 
 @transaction.atomic
 def diversion_plan(
     *, port_call_id: int, container_numbers: list[str], direct_pickup: set[str] | None = None
-) -> list[DiversionInstruction]:
-    """Plan (or re-plan) the given containers of a call: one query in, bulk writes out.
+) -> list[Planned]:
+    """Plan (or re-plan) the given containers of a call: a fixed number of queries whatever
+    their number (a 24,000-TEU vessel at berthing), plain rows in, one INSERT and one
+    UPDATE out.
 
     New instructions are created, changed ones updated; both get a fresh sequence so the
-    terminal's feed and webhook carry them. Unchanged ones are left alone, so planning
-    twice changes nothing. `direct_pickup` holds the containers whose released
-    declarations asked for ship-side pickup; by default the declarations are asked.
+    terminal's feed and webhook carry them, and the terminal gets one live message and one
+    webhook delivery for the call. Unchanged ones are left alone, so planning twice changes
+    nothing. `direct_pickup` holds the containers whose released declarations asked for
+    ship-side pickup; by default the declarations are asked.
     """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
     call = PortCall.objects.select_related("terminal", "vessel").get(pk=port_call_id)
     numbers = sorted(set(container_numbers))
     containers = _containers(numbers)
@@ -108,39 +145,61 @@ def diversion_plan(
         direct_pickup = declaration_queries.containers_for_direct_delivery(
             port_call_id=port_call_id
         )
-    planned = _destinations(port_call_id, numbers, set(direct_pickup))
+    planned = _destinations(port_call_id, containers, set(direct_pickup))
     existing = {
-        i.container.number: i
-        for i in DiversionInstruction.objects.filter(
-            port_call=call, container__number__in=numbers
-        ).select_related("container")
+        number: (pk, destination, reason)
+        for pk, number, destination, reason in DiversionInstruction.objects.filter(
+            port_call=call, container_id__any=list(containers.values())
+        ).values_list("pk", "container__number", "destination", "reason")
     }
-    new = [
-        DiversionInstruction(
-            port_call=call, container=containers[n], destination=planned[n][0], reason=planned[n][1]
-        )
-        for n in numbers
-        if n not in existing
-    ]
-    changed = [i for n, i in existing.items() if (i.destination, i.reason) != planned[n]]
-    for instruction in changed:
-        instruction.destination, instruction.reason = planned[instruction.container.number]
-    DiversionInstruction.objects.bulk_create(new)
-    DiversionInstruction.objects.bulk_update(changed, ["destination", "reason", "updated_at"])
-    touched = [i.pk for i in new] + [i.pk for i in changed]
-    if not touched:
+    new = [n for n in numbers if n not in existing]
+    changed = [n for n, (_pk, *was) in existing.items() if tuple(was) != planned[n]]
+    now = timezone.now()
+    table = DiversionInstruction._meta.db_table
+    written = []
+    with connection.cursor() as cursor:
+        if new:
+            cursor.execute(
+                _INSERT.format(table=table),
+                [
+                    now,
+                    now,
+                    call.pk,
+                    [containers[n] for n in new],
+                    [planned[n][0] for n in new],
+                    [str(planned[n][1]) for n in new],
+                ],
+            )
+            written += cursor.fetchall()
+        if changed:
+            cursor.execute(
+                _UPDATE.format(table=table),
+                [
+                    now,
+                    [existing[n][0] for n in changed],
+                    [planned[n][0] for n in changed],
+                    [str(planned[n][1]) for n in changed],
+                ],
+            )
+            written += cursor.fetchall()
+    if not written:
         return []
-    # One UPDATE gives each written instruction its own next value of the feed's sequence.
-    DiversionInstruction.objects.filter(pk__in=touched).update(
-        sequence=RawSQL("nextval('inspection_diversion_sequence')", [])
+    number_of = {pk: n for n, pk in containers.items()}
+    result = sorted(
+        (
+            Planned(
+                pk,
+                sequence,
+                container_id,
+                number_of[container_id],
+                *planned[number_of[container_id]],
+            )
+            for pk, sequence, container_id in written
+        ),
+        key=lambda p: p.sequence,
     )
-    written = list(
-        DiversionInstruction.objects.filter(pk__in=touched)
-        .select_related("container")
-        .order_by("sequence")
-    )
-    _notify_terminal(call, written, changed=bool(changed and not new))
-    return written
+    _notify_terminal(call, result, changed=bool(changed and not new))
+    return result
 
 
 def diversion_plan_for_berthed_call(*, port_call_id: int) -> list[DiversionInstruction]:
@@ -167,14 +226,20 @@ def diversion_plan_at_gate_in(*, container: Container) -> list[DiversionInstruct
     return diversion_plan(port_call_id=port_call_id, container_numbers=[container.number])
 
 
-def _containers(numbers: list[str]) -> dict[str, Container]:
-    Container.objects.bulk_create([Container(number=n) for n in numbers], ignore_conflicts=True)
-    return {c.number: c for c in Container.objects.filter(number__in=numbers)}
+def _containers(numbers: list[str]) -> dict[str, int]:
+    """Container id by number, creating the ones this port has not seen: two statements."""
+    table = Container._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (number, size_type) "  # noqa: S608
+            "SELECT n, %s FROM unnest(%s::text[]) AS n ON CONFLICT (number) DO NOTHING",
+            [Container._meta.get_field("size_type").default, numbers],
+        )
+    return dict(Container.objects.filter(number__any=numbers).values_list("number", "pk"))
 
 
-def _notify_terminal(
-    call: PortCall, instructions: list[DiversionInstruction], *, changed: bool
-) -> None:
+def _notify_terminal(call: PortCall, instructions: list[Planned], *, changed: bool) -> None:
+    """One live message and one webhook delivery for the call, however many instructions."""
     operator_id = call.terminal.operator_id
     if operator_id is None:
         return
@@ -202,11 +267,11 @@ def _notify_terminal(
         transaction.on_commit(partial(webhook_deliver_task.delay, delivery.pk))
 
 
-def instruction_payload(instruction: DiversionInstruction) -> dict:
+def instruction_payload(instruction: Planned) -> dict:
     return {
         "id": instruction.pk,
         "sequence": instruction.sequence,
-        "container": instruction.container.number,
+        "container": instruction.container_number,
         "destination": instruction.destination,
         "reason": instruction.reason,
     }
@@ -220,7 +285,7 @@ def diversion_replan_after_decisions(*, port_call_id: int, container_ids: list[i
         return
     numbers = list(
         DiversionInstruction.objects.filter(
-            port_call=call, container_id__in=container_ids
+            port_call=call, container_id__any=container_ids
         ).values_list("container__number", flat=True)
     )
     if numbers:

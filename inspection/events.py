@@ -14,14 +14,27 @@ def queue_group(customs_office_id: int) -> str:
     return f"inspection-queue.{customs_office_id}"
 
 
-def containers_selected(declaration_id: int, decisions: list) -> ContainersSelected:
-    """One event for all of a declaration's selected containers, however many."""
+def containers_selected_of(
+    declaration_id: int, area_name: str, chosen: list[tuple[str, str, int]]
+) -> ContainersSelected:
+    """One event for all of a declaration's selected containers, however many: `chosen`
+    holds (container number, outcome, area id)."""
     return {
         "type": "inspection.containers_selected",
         "declaration_id": declaration_id,
-        "inspection_area": decisions[0].inspection_area.name,
-        "containers": [{"number": d.container.number, "outcome": d.outcome} for d in decisions],
+        "inspection_area": area_name,
+        "containers": [{"number": number, "outcome": outcome} for number, outcome, _ in chosen],
     }
+
+
+class ContainersSelectedBatch(TypedDict):
+    type: str
+    declaration_ids: list[int]
+
+
+def containers_selected_batch(declaration_ids: list[int]) -> ContainersSelectedBatch:
+    """A batch's selections for one office's queue: the page re-fetches."""
+    return {"type": "inspection.containers_selected", "declaration_ids": declaration_ids}
 
 
 class InspectionChanged(TypedDict):

@@ -31,7 +31,7 @@ from port import live, uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for, organisation_ids_for
-from port.timeline import timeline_record, timeline_record_many
+from port.timeline import timeline_record
 from port.transitions import transition
 from shipping import queries as shipping_queries
 
@@ -135,30 +135,6 @@ def _consignment(declaration, dangerous: frozenset[str] | None = None) -> rules.
 
 
 @transaction.atomic
-def decisions_make(*, declaration_id: int) -> list[Decision]:
-    """Decide every container of one declaration: the one-declaration case of
-    `decisions_make_many`, which see. Returns its decisions, or [] when it is not open."""
-    return decisions_make_many(declaration_ids=[declaration_id]).get(declaration_id, [])
-
-
-@transaction.atomic
-def decisions_make_for_port_call(*, port_call_id: int, actor_id: int | None = None) -> dict:
-    """Assess every open declaration of one vessel call in one pass (`decisions_make_many`).
-
-    What a new rule-set version, or an officer's "re-assess this vessel call", runs: one
-    task per call. Returns counts for the caller and the bench; running it twice changes
-    nothing the second time.
-    """
-    actor = User.objects.get(pk=actor_id) if actor_id else None
-    declaration_ids = declaration_queries.declaration_ids_open_for_call(port_call_id=port_call_id)
-    decided = decisions_make_many(declaration_ids=declaration_ids, actor=actor)
-    return {
-        "declarations": len(decided),
-        "containers": sum(len(decisions) for decisions in decided.values()),
-    }
-
-
-@transaction.atomic
 def port_call_reassess(*, port_call_id: int, officer: User) -> dict:
     """An officer asks for a vessel call's open declarations to be assessed again.
 
@@ -176,7 +152,7 @@ def port_call_reassess(*, port_call_id: int, officer: User) -> dict:
         raise InvalidInput(
             {"port_call": [_("No declaration of this vessel call is open to re-assessment.")]}
         )
-    version = RuleSetVersion.objects.order_by("-number").first()
+    version = RuleSetVersion.objects.defer("rules").order_by("-number").first()
     timeline_record(
         subject=call,
         kind=TimelineEvent.Kind.PORT_CALL_REASSESSMENT_REQUESTED,
@@ -193,223 +169,6 @@ def port_call_reassess(*, port_call_id: int, officer: User) -> dict:
         "declarations": len(declaration_ids),
         "rule_set_version": version.number if version else None,
     }
-
-
-@transaction.atomic
-def decisions_make_many(
-    *, declaration_ids: list[int], actor: User | None = None
-) -> dict[int, list[Decision]]:
-    """Decide the containers of open declarations against the current rule-set version.
-
-    One query in (declarations, items, containers, decisions), the rules in memory, bulk
-    writes out, whatever the number of declarations:
-    - a container without a decision gets one (and a `container_decided` event);
-    - a decision still open (`_is_open`: selected, not overridden, no inspection ticket)
-      that an older version made is decided again, with the sampling seed it was first
-      drawn with; when the outcome or the rules hit change, it is updated (and a
-      `decision_reassessed` event says from what to what). Released, overridden and
-      ticketed decisions are never changed;
-    - the diversion of a berthed call is re-planned for the containers;
-    - the declarations app moves each declaration to released or inspection required
-      (`declarations_record_assessment`), one update and one timeline insert in all.
-    After commit, each declaration with newly selected containers is pushed to its customs
-    office's queue, in one event. Declarations not open (draft, released, withdrawn,
-    completed) are skipped. Returns the decisions of each declaration assessed.
-    """
-    # The decisions first, then the declarations: the order `decision_override` takes the
-    # same locks in, so the two never deadlock. A decision is changed only if locked here.
-    locked = set(
-        Decision.objects.select_for_update()
-        .filter(declaration_id__in=declaration_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    declarations = declaration_queries.declarations_locked_for_assessment(
-        declaration_ids=declaration_ids
-    )
-    if not declarations:
-        return {}
-    version = RuleSetVersion.objects.order_by("-number").first()
-    existing = _decisions_by_declaration([d.pk for d in declarations])
-    # A seed is drawn with the algorithm of the version it came from.
-    sampling_of = dict(RuleSetVersion.objects.values_list("seed", "sampling"))
-    areas = _first_area_by_terminal({d.port_call.terminal_id for d in declarations})
-    dangerous = {
-        call_id: shipping_queries.dangerous_containers(port_call_id=call_id)
-        for call_id in sorted({d.port_call_id for d in declarations})
-    }
-    new, changed = [], []
-    for declaration in declarations:
-        made, redecided = _decide(
-            declaration,
-            existing.get(declaration.pk, []),
-            version=version,
-            area=areas.get(declaration.port_call.terminal_id),
-            dangerous=dangerous[declaration.port_call_id],
-            locked=locked,
-            sampling_of=sampling_of,
-        )
-        new.extend(made)
-        changed.extend(redecided)
-    _write_decisions(new, changed, declarations, version=version, actor=actor)
-    decided = _decisions_by_declaration([d.pk for d in declarations])
-    for call_id in dangerous:
-        diversion.diversion_replan_after_decisions(
-            port_call_id=call_id,
-            container_ids=[
-                decision.container_id
-                for declaration in declarations
-                if declaration.port_call_id == call_id
-                for decision in decided.get(declaration.pk, [])
-            ],
-        )
-    declaration_services.declarations_record_assessment(
-        declarations=declarations, decisions=decided, actor=actor
-    )
-    _publish_selected(new + [decision for decision, _old in changed])
-    return decided
-
-
-def _is_open(decision: Decision) -> bool:
-    """Whether a new rule-set version may still change the decision: the container is
-    selected, no officer overrode the outcome, and it has no inspection ticket (once at
-    the inspection area, the inspection decides). A released container stays released."""
-    return (
-        decision.requires_inspection
-        and not decision.is_overridden
-        and getattr(decision, "inspection", None) is None
-    )
-
-
-def _decide(declaration, decisions, *, version, area, dangerous, locked, sampling_of):
-    """New decisions for the declaration's undecided containers, and (decision, what it
-    was) for each open decision the current version decides otherwise. In memory."""
-    current = version.pk if version else None
-    seed = version.seed if version else ""
-    if decisions:
-        first = decisions[0]
-        seed = first.sampling_seed or (
-            first.rule_set_version.seed if first.rule_set_version else seed
-        )
-    compiled = engine.compile_rule_set(version, sampling=sampling_of.get(seed))
-    decided = compiled.evaluate(_consignment(declaration, dangerous), seed)
-    by_container = {d.container_id: d for d in decisions}
-    made, redecided = [], []
-    for container in declaration.containers.all():
-        outcome, hits = decided[container.number]
-        decision = by_container.get(container.pk)
-        if decision is None:
-            made.append(
-                Decision(
-                    declaration=declaration,
-                    container=container,
-                    rule_set_version=version,
-                    sampling_seed=seed,
-                    outcome=outcome,
-                    rules_hit=hits,
-                    inspection_area=area if outcome != Outcome.RELEASE else None,
-                )
-            )
-        elif (
-            decision.rule_set_version_id != current
-            and decision.pk in locked
-            and _is_open(decision)
-            and (decision.outcome, decision.rules_hit) != (outcome, hits)
-        ):
-            was = {"outcome": decision.outcome, "rule_set_version": decision.rule_set_version}
-            decision.outcome, decision.rules_hit = outcome, hits
-            decision.rule_set_version, decision.sampling_seed = version, seed
-            if outcome == Outcome.RELEASE:
-                decision.inspection_area = None
-            else:
-                decision.inspection_area = decision.inspection_area or area
-            redecided.append((decision, was))
-    return made, redecided
-
-
-def _write_decisions(new, changed, declarations, *, version, actor) -> None:
-    """The new and the changed decisions, and an event for each: four statements."""
-    enterprise_of = {d.pk: d.enterprise_id for d in declarations}
-    Decision.objects.bulk_create(new)
-    timeline_record_many(
-        subjects=new,
-        kind=TimelineEvent.Kind.CONTAINER_DECIDED,
-        organisation_id_for=lambda d: enterprise_of[d.declaration_id],
-        actor=actor,
-        data_for=lambda d: {
-            "container": d.container.number,
-            "outcome": d.outcome,
-            "rule_set_version": version.number if version else None,
-        },
-    )
-    if not changed:
-        return
-    now = timezone.now()
-    for decision, _was in changed:
-        decision.updated_at = now
-    Decision.objects.bulk_update(
-        [decision for decision, _was in changed],
-        [
-            "outcome",
-            "rules_hit",
-            "rule_set_version",
-            "sampling_seed",
-            "inspection_area",
-            "updated_at",
-        ],
-    )
-    was = {decision.pk: before for decision, before in changed}
-    timeline_record_many(
-        subjects=[decision for decision, _was in changed],
-        kind=TimelineEvent.Kind.DECISION_REASSESSED,
-        organisation_id_for=lambda d: enterprise_of[d.declaration_id],
-        actor=actor,
-        data_for=lambda d: {
-            "container": d.container.number,
-            "from": was[d.pk]["outcome"],
-            "to": d.outcome,
-            "rule_set_version_from": (
-                was[d.pk]["rule_set_version"].number if was[d.pk]["rule_set_version"] else None
-            ),
-            "rule_set_version": version.number if version else None,
-        },
-    )
-
-
-def _publish_selected(decisions: list[Decision]) -> None:
-    """One push per declaration with newly selected containers, to its office's queue."""
-    selected: dict[int, list[Decision]] = {}
-    for decision in decisions:
-        if decision.requires_inspection and decision.inspection_area is not None:
-            selected.setdefault(decision.declaration_id, []).append(decision)
-    for declaration_id, chosen in selected.items():
-        live.publish_on_commit(
-            groups=[events.queue_group(chosen[0].inspection_area.customs_office_id)],
-            event=events.containers_selected(declaration_id, chosen),
-        )
-
-
-def _decisions_by_declaration(declaration_ids: list[int]) -> dict[int, list[Decision]]:
-    decisions: dict[int, list[Decision]] = {}
-    for decision in _decisions_of(declaration_ids):
-        decisions.setdefault(decision.declaration_id, []).append(decision)
-    return decisions
-
-
-def _first_area_by_terminal(terminal_ids: set[int]) -> dict[int, InspectionArea]:
-    """Each terminal's inspection area selected containers go to (its first): one query."""
-    areas: dict[int, InspectionArea] = {}
-    for area in InspectionArea.objects.filter(terminal_id__in=terminal_ids).order_by("-pk"):
-        areas[area.terminal_id] = area
-    return areas
-
-
-def _decisions_of(declaration_ids: list[int]):
-    return (
-        Decision.objects.filter(declaration_id__in=declaration_ids)
-        .select_related("container", "inspection_area", "rule_set_version", "inspection")
-        .order_by("created_at", "pk")
-    )
 
 
 @transaction.atomic
@@ -503,7 +262,7 @@ def inspection_report_arrival(*, user: User, container_number: str) -> Inspectio
     Reporting the same container again returns its ticket.
     """
     terminal_ids = _terminal_ids_for(user)
-    # Locked so that a re-assessment (decisions_make_many) cannot release the container
+    # Locked so that a re-assessment (assessment.assess_declarations) cannot release the container
     # while its ticket is issued: whichever comes second sees what the first did.
     decision = (
         Decision.objects.select_for_update(of=("self",))

@@ -1,13 +1,21 @@
 from celery import shared_task
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def decisions_make_for_port_call_task(port_call_id: int, actor_id: int | None = None) -> None:
-    """Assess a vessel call's open declarations in one pass; a second run changes nothing,
-    which is what makes acks_late safe."""
-    from inspection import services  # tasks are entry points; the service does the work
+@shared_task(name="inspection.assess_declarations", acks_late=True, reject_on_worker_lost=True)
+def assess_declarations_task(declaration_ids: list[int], actor_id: int | None = None) -> dict:
+    """Assess a batch of declarations (one filing, a batch of filings): what filings queue
+    by this name through the outbox. Idempotent, which is what makes acks_late safe."""
+    from inspection import assessment  # tasks are entry points; the service does the work
 
-    services.decisions_make_for_port_call(port_call_id=port_call_id, actor_id=actor_id)
+    return assessment.assess_declarations(declaration_ids=declaration_ids, actor_id=actor_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def decisions_make_for_port_call_task(port_call_id: int, actor_id: int | None = None) -> dict:
+    """Assess a vessel call's open declarations in one pass; a second run changes nothing."""
+    from inspection import assessment
+
+    return assessment.assess_port_call(port_call_id=port_call_id, actor_id=actor_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

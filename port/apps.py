@@ -9,7 +9,7 @@ class PortConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_out
 
-        from port import auth, dbtypes, logs
+        from port import auth, dbtypes, logs, lookups  # noqa: F401 - lookups: field__any
 
         logs.install()  # no password, token or ID number in any log line
         dbtypes.install()  # a date Python cannot hold reads as the nearest one, not a 500

@@ -32,13 +32,14 @@ MAX_CREW = 2000  # crew of one vessel filing (the largest cruise ships carry ~2,
 MAX_PASSENGERS = 10000  # passengers of one vessel filing (the largest carry ~7,600)
 MAX_DANGEROUS_GOODS = 5000  # dangerous-goods lines of one vessel filing
 MAX_LIST = 1000  # any other list field (HS codes of a rule, items of a certificate)
-MAX_BATCH_DECLARATIONS = 500  # declarations in one batch request
+MAX_BATCH_DECLARATIONS = 5000  # declarations in one batch request (docs/performance.md)
 
 # --- Bodies and uploads (the size of each kind of upload as sent: port/uploads.py) ---------
 MAX_REQUEST_BYTES = (
     25 * 1024 * 1024
 )  # any API request: the largest upload (a 20 MB scan) and its form
 MAX_JSON_BYTES = 5 * 1024 * 1024  # a JSON body (999 goods lines and 999 containers: 262 KB)
+MAX_BATCH_JSON_BYTES = 32 * 1024 * 1024  # a batch of 5,000 declarations (~1.5 MB of one line each)
 MAX_JSON_DEPTH = 32  # nesting of a JSON body (a declaration nests 3)
 MAX_ERP_UNCOMPRESSED_BYTES = 50 * 1024 * 1024  # an XLSX once unzipped
 MAX_ERP_ROWS = 20000  # data rows of an ERP upload

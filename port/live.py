@@ -55,3 +55,27 @@ def _publish(groups: tuple[str, ...], payload: dict[str, Any]) -> None:
     layer = get_channel_layer()
     for group in groups:
         async_to_sync(layer.group_send)(group, {"type": "live.event", "event": payload})
+
+
+def publish_many_on_commit(messages: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """Push a batch's events, each `(groups, event)`, after commit: one callback and one
+    event loop for the whole batch, not one per event."""
+    if not messages:
+        return
+    payloads = []
+    for groups, event in messages:
+        if "type" not in event:
+            raise ValueError("A live event needs a type")
+        payloads.append((tuple(groups), json.loads(json.dumps(event, cls=DjangoJSONEncoder))))
+    transaction.on_commit(partial(_publish_many, payloads), robust=True)
+
+
+def _publish_many(payloads: list[tuple[tuple[str, ...], dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+
+    async def send_all() -> None:
+        for groups, payload in payloads:
+            for group in groups:
+                await layer.group_send(group, {"type": "live.event", "event": payload})
+
+    async_to_sync(send_all)()

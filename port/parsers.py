@@ -60,9 +60,19 @@ def nesting_depth(data: bytes, *, stop_after: int) -> int:
 class BoundedJSONParser(JSONParser):
     """DRF's JSONParser with limits.MAX_JSON_BYTES and limits.MAX_JSON_DEPTH."""
 
+    def max_bytes(self) -> int:
+        return limits.MAX_JSON_BYTES
+
+
+class BatchJSONParser(BoundedJSONParser):
+    """For batch endpoints (thousands of documents): limits.MAX_BATCH_JSON_BYTES."""
+
+    def max_bytes(self) -> int:
+        return limits.MAX_BATCH_JSON_BYTES
+
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding") or "utf-8"
-        data = read_bounded(stream, limits.MAX_JSON_BYTES)
+        data = read_bounded(stream, self.max_bytes())
         if nesting_depth(data, stop_after=limits.MAX_JSON_DEPTH) > limits.MAX_JSON_DEPTH:
             raise ParseError(
                 f"JSON nests deeper than {limits.MAX_JSON_DEPTH} levels (docs/api-limits.md)."

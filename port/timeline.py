@@ -1,8 +1,11 @@
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import models
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models
+from django.utils import timezone
 
 from port.models import Organisation, TimelineEvent, User
 
@@ -64,6 +67,41 @@ def timeline_record_many(
         )
         for subject in subjects
     )
+
+
+def timeline_copy(
+    *,
+    kind: TimelineEvent.Kind,
+    subject_type: str,
+    rows: list[tuple[int, int | None, dict[str, Any]]],
+    actor_id: int | None = None,
+) -> int:
+    """Append one event per `(subject_id, organisation_id, data)` with COPY: the form for
+    tens of thousands of rows (a vessel's containers), where `timeline_record_many` would
+    build a model per row. Inside the caller's transaction; returns the rows written."""
+    if not rows:
+        return 0
+    kind = TimelineEvent.Kind(kind)
+    now = timezone.now()
+    table = TimelineEvent._meta.db_table
+    columns = "kind, actor_id, organisation_id, subject_type, subject_id, data, created_at"
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for subject_id, organisation_id, data in rows:
+            copy.write_row(
+                (
+                    kind.value,
+                    actor_id,
+                    organisation_id,
+                    subject_type,
+                    subject_id,
+                    json.dumps(data, cls=DjangoJSONEncoder),
+                    now,
+                )
+            )
+    return len(rows)
 
 
 # A gap in the ids is an insert not yet committed, or one rolled back. A consumer waits this

@@ -10,7 +10,7 @@ from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from port import uploads
+from port import limits, uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 from port.models import PortCall
 from shipping import cargo, queries, services
@@ -58,9 +58,11 @@ class FilingInputSerializer(serializers.Serializer):
     health = serializers.DictField(
         help_text="yes/no for each Maritime Declaration of Health question, plus notes"
     )
-    crew = PersonInputSerializer(many=True)
-    passengers = PersonInputSerializer(many=True, default=list)
-    dangerous_goods = DangerousGoodInputSerializer(many=True, default=list)
+    crew = PersonInputSerializer(many=True, max_length=limits.MAX_CREW)
+    passengers = PersonInputSerializer(many=True, default=list, max_length=limits.MAX_PASSENGERS)
+    dangerous_goods = DangerousGoodInputSerializer(
+        many=True, default=list, max_length=limits.MAX_DANGEROUS_GOODS
+    )
 
 
 class FilingCreateSerializer(FilingInputSerializer):
@@ -105,7 +107,7 @@ class ManifestLineInputSerializer(serializers.Serializer):
 
 
 class ManifestInputSerializer(serializers.Serializer):
-    lines = ManifestLineInputSerializer(many=True)
+    lines = ManifestLineInputSerializer(many=True, max_length=limits.MAX_MANIFEST_LINES)
 
 
 class UploadSerializer(serializers.Serializer):

@@ -509,6 +509,7 @@ def _live_filing_exists(call: PortCall, direction: str) -> bool:
 
 
 def _validate_filing(filing: FilingInput) -> tuple[dict, list[dict], list[dict], dict]:
+    _check_sizes(filing)
     errors: dict = {}
     header = {
         "master_name": (filing.master_name or "").strip(),
@@ -542,6 +543,20 @@ def _validate_filing(filing: FilingInput) -> tuple[dict, list[dict], list[dict],
         ]
     goods = _goods(filing.dangerous_goods, errors)
     return header, people, goods, errors
+
+
+def _check_sizes(filing: FilingInput) -> None:
+    """Refuse lists no real vessel reaches before validating any entry of them."""
+    errors = {}
+    for name, maximum in (
+        ("crew", limits.MAX_CREW),
+        ("passengers", limits.MAX_PASSENGERS),
+        ("dangerous_goods", limits.MAX_DANGEROUS_GOODS),
+    ):
+        if message := limits.list_error(getattr(filing, name), maximum=maximum):
+            errors[name] = [message]
+    if errors:
+        raise InvalidInput(errors)
 
 
 def _count(filing: FilingInput, name: str, errors: dict) -> int | None:

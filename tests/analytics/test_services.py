@@ -11,6 +11,7 @@ from analytics.models import ClearanceFact, HourlyCount, Watermark
 from analytics.queries import Scope
 from declarations import services as declaration_services
 from declarations.services import ItemInput
+from inspection import assessment
 from port import timeline
 from port.models import TimelineEvent, User
 from shipping import services as shipping_services
@@ -37,7 +38,9 @@ def file(demo, items, containers=1, user=None, direction="import"):
         items=items,
         direction=direction,
     )
-    return declaration_services.declaration_assess(declaration_id=declaration.pk)
+    assessment.assess_declarations(declaration_ids=[declaration.pk])
+    declaration.refresh_from_db()
+    return declaration
 
 
 def test_consume_builds_one_fact_per_declaration_with_its_stages(demo):

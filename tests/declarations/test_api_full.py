@@ -130,6 +130,7 @@ def test_batch_files_the_good_and_reports_the_bad_by_index(demo, api_for):
     assert (result["filed"], result["refused"]) == (2, 1)
     assert result["results"][1] == {
         "index": 1,
+        "reference": "",
         "id": None,
         "number": None,
         "status": None,
@@ -140,13 +141,28 @@ def test_batch_files_the_good_and_reports_the_bad_by_index(demo, api_for):
     assert Declaration.objects.count() == 2
 
 
-def test_batch_structure_errors_are_400_and_file_nothing(demo, api_for):
+def test_batch_reports_a_malformed_declaration_by_index_and_files_the_rest(demo, api_for):
     response = api_for(demo.importer).post(
-        f"{URL}batch/", {"declarations": [{"bl_number": "X"}]}, format="json"
+        f"{URL}batch/", {"declarations": [{"bl_number": "X"}, body(demo, 13)]}, format="json"
     )
 
-    assert response.status_code == 400
-    assert "port_call" in response.json()["declarations"]["0"]
+    result = response.json()
+    assert response.status_code == 200
+    assert (result["filed"], result["refused"]) == (1, 1)
+    assert "port_call" in result["results"][0]["errors"]
+    assert Declaration.objects.get().bl_number == "APIBL00013"
+
+
+def test_batch_that_is_not_a_list_is_400_and_files_nothing(demo, api_for):
+    client = api_for(demo.importer)
+
+    answers = [
+        client.post(f"{URL}batch/", {"declarations": {"0": body(demo, 14)}}, format="json"),
+        client.post(f"{URL}batch/", {"declarations": []}, format="json"),
+        client.post(f"{URL}batch/", {"declarations": [{}] * 5001}, format="json"),
+    ]
+
+    assert [a.status_code for a in answers] == [400, 400, 400]
     assert Declaration.objects.exists() is False
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from declarations import services
 from declarations.models import Declaration, DeclarationItem
+from inspection import assessment
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import TimelineEvent
 from tests.declarations.factories import MEAT_ITEM, TILES, file, filing_input
@@ -207,7 +208,7 @@ def test_amend_records_the_reason_and_queues_assessment(demo, django_capture_on_
     }
     assert event.actor == demo.importer
     assert len(callbacks) == 2
-    services.declaration_assess(declaration_id=declaration.pk)
+    assessment.assess_declarations(declaration_ids=[declaration.pk])
     declaration.refresh_from_db()
     assert declaration.status == Declaration.Status.RELEASED
 
@@ -232,7 +233,7 @@ def test_amend_without_reason_changes_nothing(demo):
 
 def test_a_released_declaration_cannot_be_amended_or_withdrawn(demo):
     declaration = file(demo)
-    services.declaration_assess(declaration_id=declaration.pk)
+    assessment.assess_declarations(declaration_ids=[declaration.pk])
     before = TimelineEvent.objects.count()
 
     with pytest.raises(TransitionNotAllowed):
@@ -311,7 +312,7 @@ def test_direct_pickup_needs_an_advance_declaration(demo):
 
 def test_advance_declaration_with_direct_pickup_is_decided_before_arrival(demo):
     declaration = file(demo, header={"is_advance": True, "direct_delivery": True})
-    services.declaration_assess(declaration_id=declaration.pk)
+    assessment.assess_declarations(declaration_ids=[declaration.pk])
 
     declaration.refresh_from_db()
     assert declaration.is_advance is True

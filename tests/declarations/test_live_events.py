@@ -2,7 +2,8 @@
 
 from asgiref.sync import async_to_sync
 
-from declarations import events, services, uploads
+from declarations import events, uploads
+from inspection import assessment
 from tests.conftest import websocket_for
 from tests.declarations.factories import file
 from tests.declarations.test_uploads import as_csv, rows_for_three
@@ -10,7 +11,7 @@ from tests.declarations.test_uploads import as_csv, rows_for_three
 
 def test_step2_event_schema(demo):
     summary = file(demo, user=demo.exporter, kind="summary")
-    services.declaration_assess(declaration_id=summary.pk)
+    assessment.assess_declarations(declaration_ids=[summary.pk])
     summary.refresh_from_db()
 
     event = events.declaration_step2(summary)

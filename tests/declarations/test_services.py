@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from declarations import services
 from declarations.models import Declaration, DeclarationItem
+from inspection import assessment
 from inspection.models import Decision
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Container, TimelineEvent
@@ -129,7 +130,7 @@ def test_assessment_selects_meat_for_quarantine(demo, django_capture_on_commit_c
     declaration = file(demo, items=[MEAT_ITEM])
 
     with django_capture_on_commit_callbacks() as callbacks:
-        services.declaration_assess(declaration_id=declaration.pk)
+        assessment.assess_declarations(declaration_ids=[declaration.pk])
 
     declaration.refresh_from_db()
     assert declaration.status == Declaration.Status.INSPECTION_REQUIRED
@@ -148,7 +149,7 @@ def test_assessment_selects_meat_for_quarantine(demo, django_capture_on_commit_c
 def test_assessment_releases_goods_no_rule_selects(demo):
     declaration = file(demo)
 
-    services.declaration_assess(declaration_id=declaration.pk)
+    assessment.assess_declarations(declaration_ids=[declaration.pk])
 
     declaration.refresh_from_db()
     assert declaration.status == Declaration.Status.RELEASED
@@ -158,11 +159,11 @@ def test_assessment_releases_goods_no_rule_selects(demo):
 
 def test_assessment_twice_changes_nothing_the_second_time(demo):
     declaration = file(demo, items=[MEAT_ITEM])
-    services.declaration_assess(declaration_id=declaration.pk)
+    assessment.assess_declarations(declaration_ids=[declaration.pk])
     events_before = TimelineEvent.objects.count()
 
     with CaptureQueriesContext(connection) as queries:
-        services.declaration_assess(declaration_id=declaration.pk)
+        assessment.assess_declarations(declaration_ids=[declaration.pk])
 
     assert TimelineEvent.objects.count() == events_before
     assert Decision.objects.count() == 2
@@ -171,7 +172,7 @@ def test_assessment_twice_changes_nothing_the_second_time(demo):
 
 def test_a_decided_declaration_cannot_be_submitted_again(demo):
     declaration = file(demo)
-    services.declaration_assess(declaration_id=declaration.pk)
+    assessment.assess_declarations(declaration_ids=[declaration.pk])
     declaration.refresh_from_db()
     events_before = TimelineEvent.objects.count()
 
@@ -186,7 +187,7 @@ def test_a_decided_declaration_cannot_be_submitted_again(demo):
 def test_requeue_finds_only_declarations_stuck_in_submitted(demo):
     stuck = file(demo)
     decided = file(demo, bl_number="COSU6409999990", containers=["OOLU6123458"])
-    services.declaration_assess(declaration_id=decided.pk)
+    assessment.assess_declarations(declaration_ids=[decided.pk])
     Declaration.objects.filter(pk__in=[stuck.pk, decided.pk]).update(
         submitted_at=stuck.submitted_at - timedelta(minutes=10)
     )

@@ -9,6 +9,7 @@ from django.db import connection
 
 from declarations import services
 from declarations.models import Declaration, GuaranteeAccount
+from inspection import assessment
 from port.errors import InvalidInput
 from port.models import Organisation, TimelineEvent
 from tests.conftest import container_number
@@ -29,7 +30,7 @@ def file_summary(demo, user=None, **kwargs):
 
 def released_summary(demo):
     summary = file_summary(demo)
-    services.declaration_assess(declaration_id=summary.pk)
+    assessment.assess_declarations(declaration_ids=[summary.pk])
     summary.refresh_from_db()
     return summary
 
@@ -99,7 +100,7 @@ def test_step_2_release_completes_the_summary_and_restores_the_guarantee(demo):
         bl_number=summary.bl_number,
         containers=[summary.containers.get().number],
     )
-    services.declaration_assess(declaration_id=full.pk)
+    assessment.assess_declarations(declaration_ids=[full.pk])
 
     summary.refresh_from_db()
     assert summary.status == Declaration.Status.COMPLETED
@@ -117,7 +118,7 @@ def test_step_2_must_follow_a_released_summary_with_its_bl(demo):
     assert refused.value.errors == {
         "summary": ["Step 2 follows a released summary; this one is Submitted."]
     }
-    services.declaration_assess(declaration_id=summary.pk)
+    assessment.assess_declarations(declaration_ids=[summary.pk])
     with pytest.raises(InvalidInput) as refused:
         file(demo, user=demo.exporter, summary_id=summary.pk, bl_number="OTHERBL001")
     assert refused.value.errors == {
@@ -175,7 +176,7 @@ def test_a_completed_summary_is_never_flagged_overdue(demo):
         bl_number=summary.bl_number,
         containers=[summary.containers.get().number],
     )
-    services.declaration_assess(declaration_id=full.pk)
+    assessment.assess_declarations(declaration_ids=[full.pk])
 
     counts = services.declaration_step2_sweep(now=summary.full_due_at + timedelta(days=1))
 

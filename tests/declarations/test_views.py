@@ -1,4 +1,5 @@
 from declarations.models import Declaration
+from inspection import assessment
 from port.models import Container
 from tests.conftest import MEAT_ITEM
 
@@ -100,7 +101,6 @@ def test_the_list_shows_an_empty_state_before_the_first_filing(demo, client):
 
 
 def test_the_officer_queue_lists_selected_containers_of_its_office_only(demo, client, api_for):
-    from declarations import services
 
     created = (
         api_for(demo.importer)
@@ -111,7 +111,7 @@ def test_the_officer_queue_lists_selected_containers_of_its_office_only(demo, cl
         )
         .json()
     )
-    services.declaration_assess(declaration_id=created["id"])
+    assessment.assess_declarations(declaration_ids=[created["id"]])
     client.force_login(demo.officer)
 
     page = client.get("/inspection/queue/").content.decode()

@@ -1,6 +1,7 @@
 """Pages: drafts, amendment and withdrawal, the look-ups, the list's filters."""
 
 from declarations.models import Declaration
+from inspection import assessment
 from port.models import TimelineEvent
 from tests.declarations.factories import file
 from tests.declarations.test_views import form_data
@@ -118,10 +119,9 @@ def test_list_filters_by_status_and_commodity_code(demo, client):
 
 
 def test_the_summary_page_shows_the_step_2_countdown(demo, client):
-    from declarations import services
 
     summary = file(demo, user=demo.exporter, kind="summary")
-    services.declaration_assess(declaration_id=summary.pk)
+    assessment.assess_declarations(declaration_ids=[summary.pk])
     client.force_login(demo.exporter)
 
     page = client.get(f"/declarations/{summary.pk}/").content.decode()
@@ -134,10 +134,9 @@ def test_the_summary_page_shows_the_step_2_countdown(demo, client):
 
 
 def test_file_step_2_opens_the_form_filled_from_the_summary(demo, client):
-    from declarations import services
 
     summary = file(demo, user=demo.exporter, kind="summary")
-    services.declaration_assess(declaration_id=summary.pk)
+    assessment.assess_declarations(declaration_ids=[summary.pk])
     client.force_login(demo.exporter)
 
     page = client.get(f"/declarations/new/?summary={summary.pk}").content.decode()

@@ -1,7 +1,7 @@
 import pytest
 
-from declarations import services as declaration_services
 from declarations.models import Declaration
+from inspection import assessment
 from inspection.models import Alert, GateEvent, Inspection
 from tests.conftest import MEAT_ITEM, filing
 
@@ -16,7 +16,7 @@ def selected(demo, api_for):
         .post("/api/v1/declarations/", filing(demo.port_call.pk, items=[MEAT_ITEM]), format="json")
         .json()
     )
-    declaration_services.declaration_assess(declaration_id=created["id"])
+    assessment.assess_declarations(declaration_ids=[created["id"]])
     return Declaration.objects.get(pk=created["id"])
 
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from declarations import services as declaration_services
 from declarations.models import Declaration
-from inspection import services, tasks
+from inspection import assessment, services, tasks
 from inspection.models import Decision, Inspection, Outcome, RiskRule
 from port.models import Membership, Organisation, Port, PortCall, TimelineEvent, User
 from tests.conftest import MEAT_ITEM, container_number
@@ -77,7 +77,7 @@ def assessed_one_by_one(declarations) -> dict[str, tuple]:
     def assess_then_undo():
         with transaction.atomic():
             for declaration in declarations:
-                declaration_services.declaration_assess(declaration_id=declaration.pk)
+                assessment.assess_declarations(declaration_ids=[declaration.pk])
             seen.update(outcomes())
             raise Rollback
 
@@ -93,10 +93,10 @@ def test_the_vessel_batch_decides_as_each_declaration_alone(demo):
     alone = assessed_one_by_one(declarations)
     assert Decision.objects.exists() is False
 
-    counts = services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+    counts = assessment.assess_port_call(port_call_id=demo.port_call.pk)
 
     assert outcomes() == alone
-    assert counts == {"declarations": 8, "containers": 16}
+    assert counts == {"declarations": 8, "containers": 16, "new": 16, "changed": 0}
     assert {outcome for outcome, _hits, _status in alone.values()} >= {"quarantine"}
     assert TimelineEvent.objects.filter(kind="inspection.container_decided").count() == 16
     moved = TimelineEvent.objects.filter(kind="declaration.status_changed", data__from="submitted")
@@ -104,11 +104,12 @@ def test_the_vessel_batch_decides_as_each_declaration_alone(demo):
     assert set(moved.values_list("organisation", flat=True)) == {demo.importer_org.pk}
 
 
-# Read the open ids; lock the decisions, then the declarations (with items and containers);
-# read the version, the decisions, the areas, the dangerous goods; write the decisions and
-# their events; read the decisions back; the call (diversion, not berthed); one status
-# update and one timeline insert per new status (released, inspection required); and two
-# savepoints with their releases (the nested atomic blocks); the sampling algorithm of each seed.
+# Read the open ids; turn JIT off; lock the decisions, then the declarations (with items
+# and containers: three); read the versions, the decisions, the areas, the dangerous goods;
+# the rules of a version compiled for the first time in this process; insert the decisions
+# and COPY their events; the call (diversion, not berthed); the declarations' statuses, one
+# UPDATE per new status (released, inspection required) and one COPY of their events; two
+# savepoints with their releases (the nested atomic blocks).
 QUERIES_FOR_A_VESSEL = 22
 
 
@@ -119,7 +120,7 @@ def test_the_vessel_batch_reads_and_writes_in_a_fixed_number_of_queries(
     file_mix(demo, count)
 
     with django_assert_num_queries(QUERIES_FOR_A_VESSEL):
-        services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+        assessment.assess_port_call(port_call_id=demo.port_call.pk)
 
     assert Declaration.objects.filter(status="submitted").exists() is False
     assert Decision.objects.count() == 2 * count
@@ -128,9 +129,9 @@ def test_the_vessel_batch_reads_and_writes_in_a_fixed_number_of_queries(
 def test_a_second_run_changes_nothing(demo, django_capture_on_commit_callbacks):
     file_mix(demo, 4)
     RiskRule.objects.filter(hs_prefix="0202").update(sampling_rate="0.5")
-    services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+    assessment.assess_port_call(port_call_id=demo.port_call.pk)
     services.rule_set_activate(officer=demo.officer)
-    services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+    assessment.assess_port_call(port_call_id=demo.port_call.pk)
     before = (outcomes(), TimelineEvent.objects.count())
 
     with (
@@ -146,11 +147,11 @@ def test_a_second_run_changes_nothing(demo, django_capture_on_commit_callbacks):
 
 def test_a_new_version_releases_what_a_dropped_rule_selected(demo):
     meat = file(demo, items=MEAT)
-    services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+    assessment.assess_port_call(port_call_id=demo.port_call.pk)
     RiskRule.objects.filter(hs_prefix="0202").update(is_active=False)
     version = services.rule_set_activate(officer=demo.officer)
 
-    services.decisions_make_for_port_call(port_call_id=demo.port_call.pk, actor_id=demo.officer.pk)
+    assessment.assess_port_call(port_call_id=demo.port_call.pk, actor_id=demo.officer.pk)
 
     meat.refresh_from_db()
     assert meat.status == Declaration.Status.RELEASED
@@ -171,7 +172,7 @@ def test_a_new_version_releases_what_a_dropped_rule_selected(demo):
 def test_overridden_ticketed_and_released_decisions_stay_as_they_are(demo):
     overridden, ticketed = file(demo, items=MEAT), file(demo, items=MEAT)
     tiles = file(demo, items=TILES)
-    services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+    assessment.assess_port_call(port_call_id=demo.port_call.pk)
     first = Decision.objects.filter(declaration=overridden).order_by("pk").first()
     services.decision_override(
         decision_id=first.pk, officer=demo.officer, outcome="manual", reason="Seal broken"
@@ -192,7 +193,7 @@ def test_overridden_ticketed_and_released_decisions_stay_as_they_are(demo):
     )
     services.rule_set_activate(officer=demo.officer)
 
-    services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+    assessment.assess_port_call(port_call_id=demo.port_call.pk)
 
     first.refresh_from_db()
     at_area.refresh_from_db()
@@ -220,7 +221,7 @@ def test_a_sampled_rule_draws_the_same_containers_under_a_new_version(demo):
     sampled_tiles_rule()
     services.rule_set_activate(officer=demo.officer)
     file_mix(demo, 10)
-    services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+    assessment.assess_port_call(port_call_id=demo.port_call.pk)
     before = outcomes()
     assert {outcome for outcome, _hits, _status in before.values()} >= {"scan", "release"}
     RiskRule.objects.create(
@@ -228,7 +229,7 @@ def test_a_sampled_rule_draws_the_same_containers_under_a_new_version(demo):
     )
     services.rule_set_activate(officer=demo.officer)  # a new seed
 
-    services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+    assessment.assess_port_call(port_call_id=demo.port_call.pk)
 
     assert outcomes() == before
     assert TimelineEvent.objects.filter(kind="inspection.decision_reassessed").exists() is False
@@ -236,10 +237,10 @@ def test_a_sampled_rule_draws_the_same_containers_under_a_new_version(demo):
 
 def test_the_per_declaration_task_after_the_vessel_task_is_a_no_op(demo):
     declaration = file(demo, items=MEAT)
-    services.decisions_make_for_port_call(port_call_id=demo.port_call.pk)
+    assessment.assess_port_call(port_call_id=demo.port_call.pk)
 
     with CaptureQueriesContext(connection) as queries:
-        declaration_services.declaration_assess(declaration_id=declaration.pk)
+        assessment.assess_declarations(declaration_ids=[declaration.pk])
 
     assert writes(queries) == []
     assert Decision.objects.filter(declaration=declaration).count() == 2
@@ -254,7 +255,7 @@ def test_activation_queues_one_task_per_call_with_open_work(
     other_call = PortCall.objects.exclude(pk=demo.port_call.pk).get()
     file_mix(demo, 3)  # undecided
     released = file(demo, items=TILES, call=other_call)
-    declaration_services.declaration_assess(declaration_id=released.pk)
+    assessment.assess_declarations(declaration_ids=[released.pk])
     RiskRule.objects.filter(hs_prefix="8479").update(is_active=False)
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -269,7 +270,7 @@ def test_activation_queues_a_call_whose_selections_are_still_open(
     demo, django_capture_on_commit_callbacks
 ):
     other_call = PortCall.objects.exclude(pk=demo.port_call.pk).get()
-    services.decisions_make_for_port_call(port_call_id=file(demo, items=MEAT).port_call_id)
+    assessment.assess_port_call(port_call_id=file(demo, items=MEAT).port_call_id)
     file(demo, items=TILES, call=other_call)
     RiskRule.objects.filter(hs_prefix="8479").update(is_active=False)
 

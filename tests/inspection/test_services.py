@@ -3,9 +3,8 @@ import threading
 import pytest
 from django.db import connection
 
-from declarations import services as declaration_services
 from declarations.models import Declaration
-from inspection import queries, services
+from inspection import assessment, queries, services
 from inspection.models import (
     Alert,
     Decision,
@@ -28,7 +27,7 @@ def selected(demo, api_for):
         .post("/api/v1/declarations/", filing(demo.port_call.pk, items=[MEAT_ITEM]), format="json")
         .json()
     )
-    declaration_services.declaration_assess(declaration_id=created["id"])
+    assessment.assess_declarations(declaration_ids=[created["id"]])
     return Declaration.objects.get(pk=created["id"])
 
 
@@ -241,7 +240,7 @@ def test_gate_out_of_a_released_container_passes(demo, api_for):
         .post("/api/v1/declarations/", filing(demo.port_call.pk), format="json")
         .json()
     )
-    declaration_services.declaration_assess(declaration_id=created["id"])
+    assessment.assess_declarations(declaration_ids=[created["id"]])
 
     event = services.gate_report(
         user=demo.terminal, container_number="COSU6123451", direction="out", idempotency_key="g-1"
@@ -261,7 +260,7 @@ def test_a_container_leaves_once_until_it_comes_in_again(demo, api_for):
         .post("/api/v1/declarations/", filing(demo.port_call.pk), format="json")
         .json()
     )
-    declaration_services.declaration_assess(declaration_id=created["id"])
+    assessment.assess_declarations(declaration_ids=[created["id"]])
 
     def gate(direction):
         return services.gate_report(
@@ -321,7 +320,7 @@ def test_concurrent_call_next_gives_each_ticket_to_exactly_one_officer(
             demo.port_call.pk, bl_number=f"BLCALL{n}", containers=[number], items=[MEAT_ITEM]
         )
         created = api_for(demo.importer).post("/api/v1/declarations/", body, format="json").json()
-        declaration_services.declaration_assess(declaration_id=created["id"])
+        assessment.assess_declarations(declaration_ids=[created["id"]])
         arrive(demo, number)
     officers = [demo.officer] + [User.objects.create(username=f"officer{n}") for n in range(5)]
     for officer in officers[1:]:
@@ -388,7 +387,7 @@ def test_a_dangerous_goods_rule_selects_the_containers_the_manifest_lists_as_dan
         .json()
     )
 
-    declaration_services.declaration_assess(declaration_id=created["id"])
+    assessment.assess_declarations(declaration_ids=[created["id"]])
 
     outcomes = dict(Decision.objects.values_list("container__number", "outcome"))
     assert outcomes == {"COSU6123451": "manual", "CSNU8011228": "release"}

@@ -1,6 +1,7 @@
 """Dates, numbers and list sizes out of range are refused field by field, write nothing, and a
 bad row already stored does not take any page down."""
 
+import dataclasses
 import datetime
 import importlib
 
@@ -77,7 +78,22 @@ def test_manifest_lines_past_the_limit_are_refused_before_any_is_checked(
         )
 
     assert response.status_code == 400
-    assert response.json() == {"lines": ["At most 1,000 entries; 1,001 were sent."]}
+    assert list(response.json()) == ["lines"]
+
+
+def test_a_crew_list_past_the_limit_is_refused_before_anyone_on_it_is_checked(ship):
+    from shipping import services
+    from tests.shipping.factories import filing_input
+
+    filing = filing_input()
+    too_many = dataclasses.replace(filing, crew=[filing.crew[0]] * 2001)
+
+    with pytest.raises(services.InvalidInput) as refused:
+        services.filing_submit(
+            user=ship.agent, port_call_id=ship.call.pk, direction="arrival", filing=too_many
+        )
+
+    assert refused.value.errors == {"crew": ["At most 2,000 entries; 2,001 were sent."]}
 
 
 def test_a_filing_with_a_birth_date_before_1900_is_refused(ship, api_for):

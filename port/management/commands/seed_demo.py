@@ -112,7 +112,9 @@ ORGANISATIONS = {
     "ecpay": dict(name="Lujiang Pay", name_local="鹭江支付", kind=K.ENTERPRISE),
     "eclogistics": dict(name="Egret Express", name_local="白鹭快递", kind=K.ENTERPRISE),
     "ecdeclarant": dict(
-        name="Xiamen E-commerce Declaring Services", name_local="厦门跨境申报服务", kind=K.ENTERPRISE
+        name="Xiamen E-commerce Declaring Services",
+        name_local="厦门跨境申报服务",
+        kind=K.ENTERPRISE,
     ),
     "ecsite": dict(
         name="Xiamen Cross-border Supervision Site",

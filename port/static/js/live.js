@@ -37,6 +37,9 @@
     if (type !== event.type) return false;
     if (!condition) return true;
     const [field, value] = condition.split("=");
+    // A batch event names its objects in a list: "id=12" matches {"ids": [.., 12, ..]}.
+    const many = event[field + "s"];
+    if (Array.isArray(many) && many.some((item) => String(item) === value)) return true;
     return event[field] !== undefined && String(event[field]) === value;
   }
 

@@ -1,0 +1,211 @@
+"""Set-based intake: a batch of thousands validated once, written in bulk, one task, one push
+per organisation; the single filing is a batch of one. Query counts are pinned here."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
+
+from declarations import api, services
+from declarations.models import Declaration, DeclarationContainer, DeclarationItem
+from port import structure
+from port.models import TimelineEvent
+from tests.conftest import MEAT_ITEM, container_number, filing
+
+URL = "/api/v1/declarations/"
+
+
+def entries(demo, count: int, start: int = 0, **overrides) -> list[dict]:
+    return [
+        filing(
+            demo.port_call.pk,
+            bl_number=f"BATCH{start + n:07d}",
+            containers=[container_number(100_000 + start + n)],
+            **overrides,
+        )
+        for n in range(count)
+    ]
+
+
+def post_batch(client, declarations, **headers):
+    return client.post(f"{URL}batch/", {"declarations": declarations}, format="json", **headers)
+
+
+def test_a_batch_of_1000_takes_as_many_queries_as_a_batch_of_10(demo, api_for):
+    client = api_for(demo.importer)
+    post_batch(client, entries(demo, 1, 5000))  # warms the reference editions' cache
+    counts = {}
+    for size, start in ((10, 0), (1000, 10)):
+        with CaptureQueriesContext(connection) as queries:
+            response = post_batch(client, entries(demo, size, start))
+        assert response.json()["filed"] == size
+        counts[size] = len(queries)
+
+    # declarant, enterprises, port calls, busy containers, ids and numbers, containers,
+    # one COPY each for declarations, items, container links and timeline, and the
+    # transaction (a savepoint pair inside the test's own)
+    assert counts == {10: 12, 1000: 12}
+    assert Declaration.objects.filter(status="submitted").count() == 1011
+    assert DeclarationItem.objects.count() == 1011
+    assert DeclarationContainer.objects.count() == 1011
+    assert TimelineEvent.objects.filter(subject_type="declarations.declaration").count() == 2022
+
+
+def test_a_single_filing_takes_a_pinned_number_of_queries(demo, api_for):
+    client = api_for(demo.importer)
+    first, second = entries(demo, 2)
+    client.post(URL, first, format="json")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(URL, second, format="json")
+
+    assert response.status_code == 201
+    # the batch of one (12, as above); the answer is built from what was written
+    assert len(queries) == 12, "\n".join(q["sql"][:100] for q in queries.captured_queries)
+
+
+def test_a_batch_queues_one_assessment_and_one_push_per_organisation(
+    demo, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        results = services.declarations_file(
+            user=demo.broker,
+            entries=[
+                services.FilingEntry(filing=services_input(demo, n, enterprise=org.pk))
+                for n, org in enumerate([demo.importer_org, demo.exporter_org] * 50)
+            ],
+        )
+
+    assert all(r.declaration is not None for r in results), [r.errors for r in results]
+    tasks = [c for c in callbacks if getattr(c, "args", ())[:1] == (services.ASSESS_TASK,)]
+    assert len(tasks) == 1
+    assert tasks[0].keywords["kwargs"]["declaration_ids"] == [r.declaration.pk for r in results]
+    # the broker's group, and each enterprise's: one message each for 100 declarations
+    assert len(callbacks) == 1 + 3
+
+
+def test_a_container_twice_in_one_batch_is_refused_the_second_time(demo, api_for):
+    twice = container_number(424242)
+    body = entries(demo, 3)
+    body[0]["containers"] = body[2]["containers"] = [twice]
+
+    result = post_batch(api_for(demo.importer), body).json()
+
+    assert (result["filed"], result["refused"]) == (2, 1)
+    assert result["results"][2]["errors"] == {
+        "containers": [f"{twice} is on declaration 0 of this batch."]
+    }
+
+
+def test_every_bad_declaration_is_reported_by_index_and_field(demo, api_for):
+    body = entries(demo, 5)
+    body[1]["bl_number"] = ""
+    body[3]["items"] = [{**body[3]["items"][0], "hs_code": "12345"}]
+    body[4]["port_call"] = "not a number"
+
+    result = post_batch(api_for(demo.importer), body).json()
+
+    assert [r["index"] for r in result["results"] if r["errors"]] == [1, 3, 4]
+    assert list(result["results"][1]["errors"]) == ["bl_number"]
+    assert result["results"][3]["errors"] == {
+        "items": {"0": {"hs_code": ["A commodity code has exactly 10 digits."]}}
+    }
+    assert result["results"][4]["errors"] == {"port_call": ["A valid integer is required."]}
+    assert Declaration.objects.count() == 2
+
+
+def test_a_reference_filed_before_answers_with_that_declaration(demo, api_for):
+    client = api_for(demo.importer)
+    first = entries(demo, 2)
+    first[0]["reference"], first[1]["reference"] = "PO-1", "PO-2"
+    filed = post_batch(client, first).json()
+    again = entries(demo, 3, start=10)
+    again[0]["reference"] = "PO-2"  # the same consignment, sent again
+
+    answer = post_batch(client, again).json()
+
+    assert answer["results"][0]["id"] == filed["results"][1]["id"]
+    assert answer["results"][0]["replayed"] is True
+    assert Declaration.objects.count() == 4
+
+
+def test_a_reference_twice_in_one_batch_is_refused_the_second_time(demo, api_for):
+    body = entries(demo, 2)
+    body[0]["reference"] = body[1]["reference"] = "PO-9"
+
+    result = post_batch(api_for(demo.importer), body).json()
+
+    assert result["results"][1]["errors"] == {
+        "reference": ["Declaration 0 of this batch has this reference."]
+    }
+
+
+def test_a_batch_repeated_with_its_idempotency_key_is_replayed(demo, api_for):
+    client = api_for(demo.importer)
+    body = entries(demo, 3)
+
+    first = post_batch(client, body, HTTP_IDEMPOTENCY_KEY="batch-1")
+    second = post_batch(client, body, HTTP_IDEMPOTENCY_KEY="batch-1")
+
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert Declaration.objects.count() == 3
+
+
+def test_a_summary_in_a_batch_draws_its_guarantee(demo, api_for):
+    from declarations.models import GuaranteeAccount
+
+    services.guarantee_account_set(enterprise=demo.exporter_org, quota=Decimal("1000000"))
+    summary = entries(demo, 1, kind="summary", items=[MEAT_ITEM])[0]
+    summary["enterprise"] = demo.exporter_org.pk
+
+    result = post_batch(api_for(demo.broker), [summary]).json()
+
+    declaration = Declaration.objects.get(pk=result["results"][0]["id"])
+    assert declaration.guarantee_amount == Decimal("192000.00")
+    assert GuaranteeAccount.objects.get(enterprise=demo.exporter_org).used == Decimal("192000.00")
+    assert list(
+        TimelineEvent.objects.filter(subject_id=declaration.pk)
+        .order_by("id")
+        .values_list("kind", flat=True)
+    ) == ["declaration.filed", "declaration.guarantee_drawn", "declaration.status_changed"]
+
+
+def services_input(demo, n: int, **overrides) -> services.FilingInput:
+    body = entries(demo, 1, start=n)[0]
+    fields = api.DeclarationCreateSerializer(data={**body, **overrides})
+    fields.is_valid(raise_exception=True)
+    return api.filing_input(fields.validated_data)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"port_call": 1, "bl_number": " ab ", "containers": ["X"], "items": []},
+        {"port_call": "1", "bl_number": "AB", "containers": ["X"], "items": []},
+        {"port_call": 1, "bl_number": 7, "containers": "X", "items": []},
+        {"port_call": 1, "bl_number": "A" * 36, "containers": [], "items": []},
+        {"port_call": True, "bl_number": "", "containers": [None], "items": [{}]},
+        {"port_call": 1, "bl_number": "AB", "containers": ["X"], "items": [], "draft": "yes"},
+        {"bl_number": "AB\x00", "containers": ["X"], "items": [], "summary": None},
+        [],
+    ],
+)
+def test_the_fast_structure_check_answers_as_drf_does(payload):
+    fast = structure.validate(api.DeclarationBatchEntrySerializer, payload)
+    serializer = api.DeclarationBatchEntrySerializer(data=payload)
+    drf = (serializer.validated_data, None) if serializer.is_valid() else (None, serializer.errors)
+
+    assert _plain(fast) == _plain(drf)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, serializers.ErrorDetail):
+        return str(value)
+    return value
