@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from declarations import services as declaration_services
 from declarations.models import Declaration
+from inspection import assessment
 from inspection.models import Alert, GateEvent
 from shipping import cargo
 from shipping.models import EdifactImport
@@ -22,7 +22,7 @@ def selected(demo, api_for):
         .post("/api/v1/declarations/", filing(demo.port_call.pk, items=[MEAT_ITEM]), format="json")
         .json()
     )
-    declaration_services.declaration_assess(declaration_id=created["id"])
+    assessment.assess_declarations(declaration_ids=[created["id"]])
     return Declaration.objects.get(pk=created["id"])
 
 
