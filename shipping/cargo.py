@@ -231,6 +231,13 @@ def _parse(text: str):
 def _import_into(call: PortCall, organisation, result, *, actor) -> dict:
     if isinstance(result, cuscar.CargoReport):
         return _import_cargo_report(call, organisation, result, actor=actor)
+    if isinstance(result, edifact.Result) and "CODECO" in result.message_type.split(","):
+        # Gate moves are not cargo: a terminal operator's upload reports them at the gate.
+        result.warnings.append(
+            "CODECO gate moves are reported by the terminal operator's upload; the manifest "
+            "is left alone."
+        )
+        return {"port_call": call.pk, "created": 0, "updated": 0}
     if isinstance(result, paxlst.PeopleList):
         # Crew and passenger lists belong to a vessel filing, which the agent files with
         # them (paxlst.person_inputs); the manifest is left alone.

@@ -273,3 +273,18 @@ def test_a_warm_batch_check_makes_no_query(db, django_assert_num_queries):
         for code in codes[:500]:
             identifiers.validate_hs_code(f"{code}0000")
     assert (missing, edition) == ({"000000"}, "HS 2022")
+
+
+def test_the_dashboard_value_is_in_cny_at_the_rate_of_the_filing_day(demo):
+    from analytics import services as analytics_services
+    from analytics.models import ClearanceFact
+
+    today = timezone.localdate()
+    services.rates_load(rows=[("USD", today, Decimal("7.1"))], source="test")
+    queries.clear_cache()
+    declaration = _file(demo, [MEAT_ITEM], "BLUSD00001")  # 960,000
+    Declaration.objects.filter(pk=declaration.pk).update(currency="USD")
+
+    analytics_services.rollups_consume_all()
+
+    assert ClearanceFact.objects.get(declaration_id=declaration.pk).value == Decimal("6816000.00")

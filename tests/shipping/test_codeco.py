@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from declarations import services as declaration_services
 from declarations.models import Declaration
+from inspection import assessment
 from inspection.models import Alert, GateEvent
 from shipping import cargo
 from shipping.models import EdifactImport
@@ -22,7 +22,7 @@ def selected(demo, api_for):
         .post("/api/v1/declarations/", filing(demo.port_call.pk, items=[MEAT_ITEM]), format="json")
         .json()
     )
-    declaration_services.declaration_assess(declaration_id=created["id"])
+    assessment.assess_declarations(declaration_ids=[created["id"]])
     return Declaration.objects.get(pk=created["id"])
 
 
@@ -57,3 +57,23 @@ def test_importing_the_same_file_twice_reports_each_move_once(demo, selected):
     first = EdifactImport.objects.order_by("pk").first()
     cargo.edifact_import_run(import_id=first.pk)  # the same import run again changes nothing
     assert GateEvent.objects.count() == 4
+
+
+def test_the_command_reads_a_codeco_without_touching_the_manifest(ship):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from shipping.models import ManifestEntry
+
+    out = io.StringIO()
+    path = Path(__file__).parent / "edifact" / "codeco_d95b_xhct.edi"
+    call_command("import_edifact", str(path), "--call", str(ship.call.pk), stdout=out)
+
+    summary = json.loads(out.getvalue())
+    assert summary["message_type"] == "CODECO"
+    assert summary["containers_read"] == 3
+    assert summary["imported"]["created"] == 0
+    assert not ManifestEntry.objects.exists()
+    assert not GateEvent.objects.exists()

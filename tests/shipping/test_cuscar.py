@@ -115,3 +115,23 @@ def test_without_a_bay_plan_the_reconciliation_says_so(ship):
     call_command("import_edifact", str(SAMPLES / "cuscar_d95b_xiamen.edi"), "--call",
                  str(ship.call.pk), stdout=out)  # fmt: skip
     assert json.loads(out.getvalue())["imported"]["bay_plan"]["compared"] is False
+
+
+def test_the_call_page_says_what_the_cargo_report_gave(ship):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from shipping import cargo
+    from shipping.models import EdifactImport
+
+    client = Client()
+    client.force_login(ship.agent)
+    url = f"/shipping/calls/{ship.call.pk}/"
+    client.post(url + "edifact/", {"file": SimpleUploadedFile("cuscar.edi", CUSCAR.encode())})
+    cargo.edifact_import_run(import_id=EdifactImport.objects.get().pk)
+
+    page = client.get(url).content.decode()
+    assert "CUSCAR: 2 consignments, 3 goods items, 3 containers read; 1 refused, 2 warnings" in page
+    assert "Accepted: 3 manifest lines added, 0 replaced" in page
+    assert "No bay plan has been imported for this call to compare with." in page
+    assert "ABCD12345 (EQD at segment 42)" in page

@@ -1,8 +1,0 @@
-from celery import shared_task
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def mailing_advance_task(mailing_id: int) -> None:
-    from certificates import services  # tasks are entry points; the service does the work
-
-    services.mailing_advance(mailing_id=mailing_id)
