@@ -283,13 +283,16 @@ class DeclarationViewSet(
         return super().create(request, *args, **kwargs)
 
     def create_once(self, request):
-        data = DeclarationCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        # The fast structure check (DRF's answers, without building the serializer's fields
+        # per request): a seventh of a filing's time went to the serializer.
+        fields, errors = structure.validate(DeclarationCreateSerializer, request.data)
+        if errors:
+            raise serializers.ValidationError(errors)
         declaration = services.declaration_file_input(
             user=request.user,
-            filing=filing_input(data.validated_data),
+            filing=filing_input(fields),
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, "").strip(),
-            submit=not data.validated_data["draft"],
+            submit=not fields["draft"],
         )
         # The service answers with the declaration's lines at hand: nothing to read back.
         return Response(DeclarationDetailSerializer(declaration).data, status.HTTP_201_CREATED)

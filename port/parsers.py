@@ -63,13 +63,6 @@ class BoundedJSONParser(JSONParser):
     def max_bytes(self) -> int:
         return limits.MAX_JSON_BYTES
 
-
-class BatchJSONParser(BoundedJSONParser):
-    """For batch endpoints (thousands of documents): limits.MAX_BATCH_JSON_BYTES."""
-
-    def max_bytes(self) -> int:
-        return limits.MAX_BATCH_JSON_BYTES
-
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding") or "utf-8"
         data = read_bounded(stream, self.max_bytes())
@@ -83,3 +76,10 @@ class BatchJSONParser(BoundedJSONParser):
             return json.loads(text, parse_constant=parse_constant)
         except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
             raise ParseError(f"JSON parse error - {error}") from None
+
+
+class BatchJSONParser(BoundedJSONParser):
+    """For batch endpoints (thousands of documents): limits.MAX_BATCH_JSON_BYTES."""
+
+    def max_bytes(self) -> int:
+        return limits.MAX_BATCH_JSON_BYTES

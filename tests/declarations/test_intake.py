@@ -209,3 +209,14 @@ def _plain(value):
     if isinstance(value, serializers.ErrorDetail):
         return str(value)
     return value
+
+
+def test_the_batch_body_keeps_the_nesting_limit_of_every_body(demo, api_for):
+    nested = b'{"declarations": ' + b"[" * 100 + b"]" * 100 + b"}"
+
+    response = api_for(demo.importer).generic(
+        "POST", f"{URL}batch/", nested, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "nests deeper than 32 levels" in response.json()["detail"]
