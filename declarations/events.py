@@ -95,7 +95,7 @@ def declarations_filed(declarations) -> DeclarationsFiled:
     """A batch filed (one declaration or thousands): one message per organisation, whose
     pages re-fetch their lists."""
     return {
-        "type": "declarations.filed",
+        "type": "declaration.filed",
         "ids": [d.pk for d in declarations],
         "count": len(declarations),
     }

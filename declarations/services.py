@@ -311,7 +311,13 @@ def _after_filing(new: list[bulk.NewDeclaration]) -> None:
         for group in events.organisation_groups(declaration):
             by_group.setdefault(group, []).append(declaration)
     for group, declarations in by_group.items():
-        live.publish_on_commit(groups=[group], event=events.declarations_filed(declarations))
+        # One filing keeps its own event; a batch is one message per organisation.
+        event = (
+            events.declaration_status_changed(declarations[0])
+            if len(declarations) == 1
+            else events.declarations_filed(declarations)
+        )
+        live.publish_on_commit(groups=[group], event=event)
 
 
 def assessment_queue(*, declaration_ids: list[int]) -> None:
