@@ -314,6 +314,8 @@ def _serve() -> tuple[subprocess.Popen, str]:
     url = urlsplit(os.environ.get("DATABASE_URL") or _embedded_url())
     env = {
         **os.environ,
+        # A pool per process: per-request threads under ASGI otherwise each keep a connection.
+        "DATABASE_POOL_MAX_SIZE": os.environ.get("DATABASE_POOL_MAX_SIZE", "8"),
         "PYTHONPATH": str(ROOT),
         "DATABASE_URL": urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}")),
     }
