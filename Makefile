@@ -13,13 +13,17 @@ DATA_DIR := $(or $(PORTWISE_DATA_DIR),.data)
 # The living port by default: `SIMULATE=0 make run` gives the still one.
 SIMULATE ?= 1
 
-.PHONY: run test bench lint lock messages clean-data install assets python
+.PHONY: run test api-fuzz bench lint lock messages clean-data install assets python
 
 run: install assets
 	$(PY) manage.py run $(if $(filter 0 no false off,$(SIMULATE)),,--simulate)
 
 test: install assets
 	$(PY) -m pytest
+
+# Schemathesis over the whole API schema as every demo role, on its own database (CI runs it).
+api-fuzz: install
+	$(PY) scripts/schemathesis_api.py
 
 bench: install assets
 	@if [ -f bench/__main__.py ]; then $(PY) -m bench; \

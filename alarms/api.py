@@ -37,7 +37,7 @@ class AlarmSerializer(serializers.ModelSerializer):
         ]
 
 
-class AssignSerializer(serializers.Serializer):
+class AlarmAssignSerializer(serializers.Serializer):
     assignee = serializers.IntegerField(help_text="User id of an officer of the alarm's office")
 
 
@@ -45,7 +45,7 @@ class AlarmNoteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000)
 
 
-class CloseSerializer(serializers.Serializer):
+class AlarmCloseSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Alarm.Outcome.choices)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
@@ -68,10 +68,10 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def acknowledge(self, request, pk=None):
         return self._done(services.alarm_acknowledge(alarm_id=self._id(pk), officer=request.user))
 
-    @extend_schema(request=AssignSerializer, responses={200: AlarmSerializer})
+    @extend_schema(request=AlarmAssignSerializer, responses={200: AlarmSerializer})
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
-        data = _valid(AssignSerializer, request)
+        data = _valid(AlarmAssignSerializer, request)
         return self._done(
             services.alarm_assign(
                 alarm_id=self._id(pk), officer=request.user, assignee_id=data["assignee"]
@@ -86,10 +86,10 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             services.alarm_annotate(alarm_id=self._id(pk), officer=request.user, note=data["note"])
         )
 
-    @extend_schema(request=CloseSerializer, responses={200: AlarmSerializer})
+    @extend_schema(request=AlarmCloseSerializer, responses={200: AlarmSerializer})
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        data = _valid(CloseSerializer, request)
+        data = _valid(AlarmCloseSerializer, request)
         return self._done(services.alarm_close(alarm_id=self._id(pk), officer=request.user, **data))
 
     def _id(self, pk) -> int:

@@ -1,7 +1,6 @@
-from rest_framework.routers import DefaultRouter
-
 from alarms.api import AlarmViewSet
+from port.api import Router
 
-router = DefaultRouter()
+router = Router()
 router.register("alarms", AlarmViewSet, basename="alarm")
 urlpatterns = router.urls

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from port.models import TimeStampedModel
@@ -97,6 +98,12 @@ class Alarm(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.subject}"
+
+    @property
+    def localized_message(self) -> str:
+        """The message in the reader's language, when its source wrote it in each."""
+        messages = (self.data or {}).get("messages") or {}
+        return messages.get(translation.get_language() or "", self.message)
 
     @property
     def is_closed(self) -> bool:

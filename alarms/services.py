@@ -1,11 +1,13 @@
 """Every write to alarms: raise (one, or a reconciliation's batch), acknowledge, assign,
 annotate, close. Each is on the alarm's timeline and pushed live to its office's board."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from alarms import events
@@ -28,7 +30,9 @@ class AlarmSpec:
     severity: str
     customs_office_id: int
     dedupe_key: str
-    message: str
+    # Text, or a function that writes it in the active language: the alarm then keeps it in
+    # every language of the site and shows each reader theirs.
+    message: str | Callable[[], str]
     subject: str = ""
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -146,14 +150,22 @@ def alarm_close(*, alarm_id: int, officer: User, outcome: str, note: str = "") -
 def _fields(spec: AlarmSpec) -> dict[str, Any]:
     if spec.kind not in Alarm.Kind.values or spec.severity not in Alarm.Severity.values:
         raise ValueError(f"Unknown alarm kind or severity: {spec.kind} {spec.severity}")
+    message, data = spec.message, spec.data
+    if callable(message):
+        messages = {}
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                messages[code] = str(message())[:400]
+        message = messages.get(settings.LANGUAGE_CODE) or next(iter(messages.values()))
+        data = {**data, "messages": messages}
     return {
         "kind": spec.kind,
         "severity": spec.severity,
         "customs_office_id": spec.customs_office_id,
         "dedupe_key": spec.dedupe_key[:120],
         "subject": spec.subject[:60],
-        "message": spec.message[:400],
-        "data": spec.data,
+        "message": message[:400],
+        "data": data,
     }
 
 

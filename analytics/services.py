@@ -24,6 +24,7 @@ from inspection import queries as inspection_queries
 from port import live
 from port.models import TimelineEvent
 from port.timeline import timeline_after
+from reference import queries as reference_queries
 
 WATERMARK = "timeline"
 DECLARATION = "declarations.declaration"
@@ -146,7 +147,7 @@ def _apply_facts(batch: list[dict], about: dict[int, int]) -> dict[int, Clearanc
             arrived_at=row["arrived_at"] if row["direction"] == "import" else None,
             hs_chapter=(row["main_hs"] or "")[:2],
             origin_country=row["main_country"] or "",
-            value=row["total_value"] or Decimal(0),
+            value=_value_cny(row),
             containers=row["container_count"],
         )
     for event in relevant:
@@ -315,3 +316,12 @@ def counts_by_key() -> dict[tuple, int]:
         (c.metric, c.hour, c.organisation_id, c.terminal_id): c.count
         for c in HourlyCount.objects.all()
     }
+
+
+def _value_cny(row: dict) -> Decimal:
+    """The declaration's goods value in CNY at the reference rate of its filing day (the
+    latest published on or before it); kept as declared where no rate is known."""
+    value = row["total_value"] or Decimal(0)
+    day = _local_day(row["submitted_at"]) if row.get("submitted_at") else timezone.localdate()
+    converted = reference_queries.to_cny(value, row.get("currency") or "CNY", day)
+    return value if converted is None else converted

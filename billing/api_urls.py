@@ -1,7 +1,6 @@
-from rest_framework.routers import SimpleRouter
-
 from billing.api import BillViewSet
+from port.api import Router
 
-router = SimpleRouter()
+router = Router()
 router.register("bills", BillViewSet, basename="bill")
 urlpatterns = router.urls

@@ -1,7 +1,6 @@
-from rest_framework.routers import DefaultRouter
-
 from certificates.api import CertificateViewSet
+from port.api import Router
 
-router = DefaultRouter()
+router = Router()
 router.register("certificates", CertificateViewSet, basename="certificate")
 urlpatterns = router.urls

@@ -136,14 +136,15 @@ def certificate_verify(*, number: str, code: str) -> Certificate | None:
 
 
 def duty_rates(*, hs_code: str, certificate_numbers: list[str], on_date) -> dict:
-    """Demo tariff rates for a commodity code, for the declarations app's duty estimate.
+    """Tariff rates in force on `on_date` for a commodity code (the reference app's tariff
+    edition), for the declarations app's duty estimate.
 
     Returns {"mfn": rate or None, "preferential": {certificate number: (agreement code,
     rate or None)}} where only certificates issued and valid on `on_date` appear.
     """
-    from certificates.tariffs import DEMO_TARIFF
+    from reference import queries as reference_queries
 
-    rates = DEMO_TARIFF.get((hs_code or "")[:4], {})
+    rates = reference_queries.tariff_rates(hs_code, on_date)
     valid = (
         Certificate.objects.filter(
             number__in=[n for n in certificate_numbers if n],

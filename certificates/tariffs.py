@@ -1,21 +1,12 @@
-"""DEMO TARIFF TABLE: illustrative duty rates for the demo's commodity headings only.
-
-These figures are NOT the legal tariff of any country. They exist so the demo can show an
-exporter what a certificate of origin is worth. A real deployment loads the importing
-parties' MFN and preferential schedules from a licensed feed instead.
+"""What a certificate of origin is worth: MFN minus preferential rate, from the tariff
+edition in force (reference app; the shipped edition is a DEMO table for five headings, not
+any country's legal tariff: a deployment loads its own with `manage.py load_reference tariff`).
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
 
-# HS heading (4 digits) -> MFN rate and preferential rate per agreement code, as fractions.
-DEMO_TARIFF: dict[str, dict[str, Decimal]] = {
-    "6907": {"MFN": Decimal("0.30"), "ACFTA": Decimal("0.00"), "RCEP": Decimal("0.20")},
-    "6911": {"MFN": Decimal("0.25"), "ACFTA": Decimal("0.00"), "RCEP": Decimal("0.15")},
-    "0202": {"MFN": Decimal("0.20"), "ACFTA": Decimal("0.05"), "RCEP": Decimal("0.12")},
-    "8471": {"MFN": Decimal("0.05"), "ACFTA": Decimal("0.00"), "RCEP": Decimal("0.00")},
-    "9403": {"MFN": Decimal("0.20"), "ACFTA": Decimal("0.00"), "RCEP": Decimal("0.10")},
-}
+from reference import queries as reference_queries
 
 CENT = Decimal("0.01")
 
@@ -35,8 +26,8 @@ class Preference:
 
 
 def item_preference(*, agreement_code: str, hs_code: str, fob_value, line_number: int):
-    """(MFN - preferential) x FOB for one item; None where the demo table has no rate."""
-    rates = DEMO_TARIFF.get(hs_code[:4], {})
+    """(MFN - preferential) x FOB for one item; None where the tariff has no rate."""
+    rates = reference_queries.tariff_rates(hs_code)
     mfn, preferential = rates.get("MFN"), rates.get(agreement_code)
     if mfn is None or preferential is None or fob_value is None:
         return ItemPreference(line_number, mfn, preferential, None)

@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
 from declarations.api import DeclarationViewSet, ErpUploadViewSet
+from port.api import Router
 
-router = DefaultRouter()
+router = Router()
 router.register("declarations", DeclarationViewSet, basename="declaration")
 router.register("declaration-uploads", ErpUploadViewSet, basename="declaration-upload")
 urlpatterns = router.urls

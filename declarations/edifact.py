@@ -19,6 +19,7 @@ from declarations.models import Declaration, DeclarationItem
 from port.edifact import service_segment_fault
 from port.errors import InvalidInput
 from port.models import Organisation, PortCall, User
+from reference import services as reference_services
 
 # UN/ECE Recommendation 20 unit codes <-> our units.
 UNITS = {"KGM": "kg", "H87": "pcs", "SET": "set", "LTR": "l", "MTR": "m", "MTK": "m2", "PR": "pair"}
@@ -423,7 +424,9 @@ def _item_segments(item: DeclarationItem) -> list[Segment]:
 
 def _interchange(message_type: str, segments: list[Segment]) -> str:
     now = timezone.now().astimezone(datetime.UTC)
-    reference = now.strftime("%y%m%d%H%M%S")
+    # Unique and increasing across processes (a sequence), so two replies in one second
+    # differ; the interchange holds one message, which takes the same number.
+    reference = reference_services.next_interchange_reference()
     interchange = Interchange(
         sender=["PORTWISE"],
         recipient=["DECLARANT"],
@@ -431,7 +434,7 @@ def _interchange(message_type: str, segments: list[Segment]) -> str:
         syntax_identifier=("UNOW", 4),
         timestamp=now,
     )
-    message = Message("1", [message_type, "D", "96B", "UN"])
+    message = Message(reference, [message_type, "D", "96B", "UN"])
     message.add_segments(segments)
     interchange.add_message(message)
     return interchange.serialize(break_lines=True)

@@ -200,6 +200,8 @@ def declaration_facts(*, declaration_ids: list[int]) -> dict[int, dict]:
             "total_value",
             "main_hs",
             "main_country",
+            "currency",
+            "submitted_at",
         )
     )
     return {row["pk"]: row for row in rows}

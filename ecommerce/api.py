@@ -113,7 +113,7 @@ class ListPageSerializer(serializers.Serializer):
     results = ListSerializer(many=True)
 
 
-@extend_schema(responses=ListPageSerializer)
+@extend_schema(operation_id="v1_ecommerce_lists_list", responses=ListPageSerializer)
 @api_view(["GET"])
 def list_index(request):
     lists = queries.list_list(user=request.user, filters=request.query_params)

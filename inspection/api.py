@@ -1,5 +1,5 @@
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -239,6 +239,7 @@ class InstructionSerializer(serializers.Serializer):
     discharged_at = serializers.DateTimeField(allow_null=True)
 
 
+@extend_schema_serializer(many=False)  # the list action answers one object, not an array
 class FeedSerializer(serializers.Serializer):
     results = InstructionSerializer(many=True)
     next_cursor = serializers.IntegerField()

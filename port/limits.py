@@ -38,8 +38,8 @@ MAX_BATCH_DECLARATIONS = 500  # declarations in one batch request
 MAX_REQUEST_BYTES = (
     25 * 1024 * 1024
 )  # any API request: the largest upload (a 20 MB scan) and its form
-MAX_JSON_BYTES = 5 * 1024 * 1024  # a JSON body (999 goods lines take ~350 KB)
-MAX_JSON_DEPTH = 32  # nesting of a JSON body (the deepest real body nests 4)
+MAX_JSON_BYTES = 5 * 1024 * 1024  # a JSON body (999 goods lines and 999 containers: 262 KB)
+MAX_JSON_DEPTH = 32  # nesting of a JSON body (a declaration nests 3)
 MAX_ERP_UNCOMPRESSED_BYTES = 50 * 1024 * 1024  # an XLSX once unzipped
 MAX_ERP_ROWS = 20000  # data rows of an ERP upload
 

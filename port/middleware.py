@@ -1,7 +1,7 @@
 """API clients get JSON errors, always: never Django's HTML error pages, and never its DEBUG
 pages (a traceback with the settings). Outside every middleware but the observability
-ones, so it sees every response,
-whichever layer made it (the URL resolver's 404, a 500 from any middleware or view).
+ones, so it sees every response whichever layer made it (the URL resolver's 404, a 500
+from any middleware or view).
 
 A body larger than the API accepts is refused with a JSON 413 before anything reads it.
 Responses that DRF rendered (JSON, the browsable API, EDIFACT) and JSON answers from other

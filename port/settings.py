@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "billing.apps.BillingConfig",
     "ecommerce.apps.EcommerceConfig",
     "notifications.apps.NotificationsConfig",
+    "reference.apps.ReferenceConfig",
 ]
 
 MIDDLEWARE = [

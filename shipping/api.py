@@ -208,7 +208,7 @@ class FilingDetailSerializer(FilingSerializer):
 class PortCallSerializer(serializers.ModelSerializer):
     vessel = serializers.SerializerMethodField()
     terminal = serializers.CharField(source="terminal.name")
-    berth = serializers.CharField(source="berth.code", default=None)
+    berth = serializers.CharField(source="berth.code", default=None, allow_null=True)
     agent = serializers.StringRelatedField()
 
     class Meta:
@@ -473,7 +473,7 @@ class PortCallViewSet(
         return self.get_paginated_response(ManifestEntrySerializer(page, many=True).data)
 
     @extend_schema(responses=BoardingSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def boardings(self, request, pk=None):
         call = self.get_object()
         rows = queries.boardings_for(user=request.user, port_call=call)

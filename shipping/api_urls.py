@@ -1,5 +1,4 @@
-from rest_framework.routers import DefaultRouter
-
+from port.api import Router
 from shipping.api import (
     BoardingViewSet,
     EdifactImportViewSet,
@@ -8,7 +7,7 @@ from shipping.api import (
     VesselFilingViewSet,
 )
 
-router = DefaultRouter()
+router = Router()
 router.register("vessel-filings", VesselFilingViewSet, basename="vessel-filing")
 router.register("port-calls", PortCallViewSet, basename="port-call")
 router.register("edifact-imports", EdifactImportViewSet, basename="edifact-import")

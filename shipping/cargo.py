@@ -18,12 +18,13 @@ from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User
 from port.sweep import requeue
 from port.timeline import timeline_record, timeline_record_many
-from shipping import edifact, events, reference
+from shipping import cuscar, edifact, events, paxlst, reference
 from shipping.models import (
     AgencyReview,
     DangerousGoodsFlag,
     EdifactImport,
     FilingDangerousGood,
+    ManifestConsignment,
     ManifestEntry,
     VesselFiling,
 )
@@ -201,7 +202,7 @@ def edifact_import_text(*, text: str, port_call_id: int | None = None) -> dict:
     """Read an EDIFACT file and, with a call, write its containers to the call's manifest
     (as the call's shipping agent). Returns the summary. Raises edifact.Unreadable,
     InvalidInput (no such call, or a call without an agent)."""
-    result = edifact.parse(text)
+    result = _parse(text)
     summary = result.summary()
     if port_call_id is None:
         return summary
@@ -216,7 +217,26 @@ def edifact_import_text(*, text: str, port_call_id: int | None = None) -> dict:
     return summary
 
 
-def _import_into(call: PortCall, organisation, result: edifact.Result, *, actor) -> dict:
+def _parse(text: str):
+    """The file read by the reader of its message type (CUSCAR, PAXLST, or the container
+    lists of BAPLIE, COPRAR, COARRI, CODECO and others)."""
+    kind = edifact.message_type(text)
+    if kind == "CUSCAR":
+        return cuscar.parse(text)
+    if kind == "PAXLST":
+        return paxlst.parse(text)
+    return edifact.parse(text)
+
+
+def _import_into(call: PortCall, organisation, result, *, actor) -> dict:
+    if isinstance(result, cuscar.CargoReport):
+        return _import_cargo_report(call, organisation, result, actor=actor)
+    if isinstance(result, paxlst.PeopleList):
+        # Crew and passenger lists belong to a vessel filing, which the agent files with
+        # them (paxlst.person_inputs); the manifest is left alone.
+        _compare_vessel(call, result)
+        return {"port_call": call.pk, "created": 0, "updated": 0,
+                "people_read": len(result.people)}  # fmt: skip
     _compare_vessel(call, result)
     rows = [_row_from_edifact(c) for c in result.containers]
     existing = set(
@@ -228,6 +248,113 @@ def _import_into(call: PortCall, organisation, result: edifact.Result, *, actor)
         _write_manifest(call, organisation, rows, source=ManifestEntry.Source.EDIFACT, actor=actor)
     updated = sum(1 for r in rows if (r["bl_number"], r["container_number"]) in existing)
     return {"port_call": call.pk, "created": len(rows) - updated, "updated": updated}
+
+
+def _import_cargo_report(call: PortCall, organisation, report: cuscar.CargoReport, *, actor):
+    """A CUSCAR's consignments (parties, goods) and their containers onto the call's manifest,
+    reconciled against the bay plan (the manifest lines a BAPLIE gave a stowage cell)."""
+    _compare_vessel(call, report)
+    consignments = {c.bl_number.upper(): c for c in report.consignments if c.bl_number}
+    ManifestConsignment.objects.bulk_create(
+        [_consignment_row(call, organisation, bl, c) for bl, c in consignments.items()],
+        update_conflicts=True,
+        unique_fields=["port_call", "submitted_by", "bl_number"],
+        update_fields=[
+            "shipper", "consignee", "notify_party", "port_of_loading", "port_of_discharge",
+            "goods", "containers", "updated_at",
+        ],
+    )  # fmt: skip
+    rows = {}
+    for bl, consignment in consignments.items():
+        if not identifiers.BL_NUMBER_PATTERN.match(bl):
+            report.refused.append(
+                {
+                    "consignment": bl,
+                    "segment": f"CNI at segment {consignment.segment}",
+                    "reason": "not a B/L number",
+                }
+            )
+            continue
+        for number in consignment.container_numbers():
+            rows[(bl, number)] = _row_from_consignment(bl, number, consignment)
+    existing = {
+        (bl, number): cell
+        for bl, number, cell in ManifestEntry.objects.filter(
+            port_call=call, submitted_by=organisation
+        ).values_list("bl_number", "container_number", "stowage_position")
+    }
+    for key, row in rows.items():
+        row["stowage_position"] = existing.get(key, "")  # a bay plan's cell is kept
+    if rows:
+        _write_manifest(
+            call, organisation, list(rows.values()), source=ManifestEntry.Source.EDIFACT,
+            actor=actor,
+        )  # fmt: skip
+    updated = sum(1 for key in rows if key in existing)
+    return {
+        "port_call": call.pk,
+        "consignments": len(consignments),
+        "created": len(rows) - updated,
+        "updated": updated,
+        "bay_plan": _reconcile_with_bay_plan(call, {n for _bl, n in rows}),
+    }
+
+
+def _reconcile_with_bay_plan(call: PortCall, reported: set[str]) -> dict:
+    stowed = set(
+        ManifestEntry.objects.filter(port_call=call)
+        .exclude(stowage_position="")
+        .values_list("container_number", flat=True)
+    )
+    if not stowed:
+        return {"compared": False, "note": "No bay plan (BAPLIE) has been imported for this call."}
+    return {
+        "compared": True,
+        "not_in_bay_plan": sorted(reported - stowed),
+        "not_in_cargo_report": sorted(stowed - reported),
+    }
+
+
+def _consignment_row(call, organisation, bl: str, consignment: cuscar.Consignment):
+    return ManifestConsignment(
+        port_call=call,
+        submitted_by=organisation,
+        bl_number=bl,
+        shipper=consignment.shipper,
+        consignee=consignment.consignee,
+        notify_party=consignment.notify_party,
+        port_of_loading=consignment.port_of_loading,
+        port_of_discharge=consignment.port_of_discharge,
+        goods=[
+            {k: v for k, v in vars(item).items() if k != "segment"} for item in consignment.goods
+        ],
+        containers=consignment.container_numbers(),
+    )
+
+
+def _row_from_consignment(bl: str, number: str, consignment: cuscar.Consignment) -> dict:
+    """A manifest line: the container's own goods items (SGP), else the consignment's."""
+    goods = [g for g in consignment.goods if number in g.containers] or consignment.goods
+    equipment = next((e for e in consignment.equipment if e.number == number), None)
+    weights = [Decimal(g.gross_weight_kg) for g in goods if g.gross_weight_kg]
+    weight = equipment.gross_weight_kg if equipment and equipment.gross_weight_kg else None
+    if weight is None and weights and all(number in g.containers for g in goods):
+        weight = sum(weights)
+    dangerous = next((g for g in goods if reference.UN_NUMBER_PATTERN.match(g.un_number)), None)
+    hs_code = next((g.hs_code for g in goods if len(g.hs_code) == 10), "")
+    return {
+        "bl_number": bl,
+        "container_number": number,
+        "size_type": equipment.size_type if equipment else "",
+        "seal_number": equipment.seals[0] if equipment and equipment.seals else "",
+        "gross_weight_kg": Decimal(weight) if weight else None,
+        "description": "; ".join(g.description for g in goods if g.description)[:250],
+        "hs_code": hs_code,
+        "un_number": dangerous.un_number if dangerous else "",
+        "imdg_class": dangerous.imdg_class if dangerous else "",
+        "packing_group": "",
+        "stowage_position": "",
+    }
 
 
 def _row_from_edifact(container: edifact.ContainerRead) -> dict:
@@ -275,7 +402,8 @@ def edifact_import_create(
     """
     errors: dict = {}
     text = _decode(content, errors)
-    organisation = _uploader(user, port_call_id, errors)
+    gate_file = edifact.message_type(text) == "CODECO"
+    organisation = _uploader(user, port_call_id, errors, gate_file=gate_file)
     if errors:
         raise InvalidInput(errors)
     upload = EdifactImport.objects.create(
@@ -289,8 +417,11 @@ def edifact_import_create(
     return upload
 
 
-def _uploader(user: User, port_call_id: int | None, errors: dict) -> Organisation:
-    """The organisation the file is imported for; the call's checks land in `errors`."""
+def _uploader(
+    user: User, port_call_id: int | None, errors: dict, *, gate_file: bool = False
+) -> Organisation:
+    """The organisation the file is imported for; the call's checks land in `errors`. A
+    terminal's CODECO (gate moves) needs no call."""
     kinds = {Organisation.Kind.SHIPPING_AGENT, Organisation.Kind.TERMINAL_OPERATOR}
     organisation = (
         Organisation.objects.filter(kind__in=kinds, memberships__user=user)
@@ -306,6 +437,8 @@ def _uploader(user: User, port_call_id: int | None, errors: dict) -> Organisatio
         errors["port_call"] = [_("Choose a port call.")]
     if organisation.kind == Organisation.Kind.SHIPPING_AGENT or "port_call" in errors:
         return organisation
+    if gate_file:
+        return organisation  # gate moves are the terminal's, whichever call is open
     if call is None:
         errors["port_call"] = [_("Choose the berthed port call the discharge report is about.")]
     elif not PortCall.objects.filter(pk=call.pk, terminal__operator=organisation).exists():
@@ -359,7 +492,11 @@ def edifact_import_run(*, import_id: int) -> EdifactImport:
             return upload
         upload.status, upload.summary = _process(upload)
         upload.progress = 100
-        upload.save(update_fields=["status", "summary", "progress", "updated_at"])
+        fields = ["status", "summary", "progress", "updated_at"]
+        if upload.summary.get("message_type") == "PAXLST":
+            upload.content = ""  # personal data: the lists are not kept twice
+            fields.append("content")
+        upload.save(update_fields=fields)
         live.publish_on_commit(
             groups=[live.organisation_group(upload.organisation_id)],
             event=events.import_progress(upload),
@@ -369,11 +506,15 @@ def edifact_import_run(*, import_id: int) -> EdifactImport:
 
 def _process(upload: EdifactImport) -> tuple[str, dict]:
     try:
-        result = edifact.parse(upload.content)
+        result = _parse(upload.content)
     except edifact.Unreadable as error:
         return EdifactImport.Status.FAILED, {"error": str(error)}
     summary = result.summary()
-    if upload.organisation.kind == Organisation.Kind.TERMINAL_OPERATOR:
+    if upload.organisation.kind == Organisation.Kind.TERMINAL_OPERATOR and any(
+        m["type"] == "CODECO" for m in summary.get("messages", [])
+    ):
+        summary["gate"] = _report_gate_moves(upload, result)
+    elif upload.organisation.kind == Organisation.Kind.TERMINAL_OPERATOR:
         try:
             summary["discharge"] = _report_discharges(upload, result)
         except (InvalidInput, NotYours) as error:
@@ -422,6 +563,55 @@ def _report_discharges(upload: EdifactImport, result: edifact.Result) -> dict:
         skip_unknown=True,
     )
     return {"port_call": call.pk, **reported}
+
+
+# CODECO BGM document codes (SMDG / ITIGG guidelines, standards.md 1.2): gate-in, gate-out.
+CODECO_DIRECTIONS = {"34": "in", "36": "out"}
+
+
+def _report_gate_moves(upload: EdifactImport, result: edifact.Result) -> dict:
+    """Report each container of the file's CODECO messages through the gate service the JSON
+    gate API uses (inspection.services.gate_report), so the same refusals and alarms apply.
+    Re-running the import reports nothing twice (one idempotency key per file, message and
+    container)."""
+    # Imported here: the inspection app depends on this one.
+    from inspection import services as inspection_services
+
+    directions = {}
+    for message in result.messages:
+        direction = (
+            CODECO_DIRECTIONS.get(message["document"]) if message["type"] == "CODECO" else None
+        )
+        if message["type"] == "CODECO" and direction is None:
+            result.warnings.append(
+                f"CODECO message {message['reference']}: document code "
+                f"{message['document'] or '(none)'} is neither gate-in (34) nor gate-out (36); "
+                "its containers were read, not reported."
+            )
+        directions[message["reference"]] = direction
+    passed, refused, unknown = [], [], []
+    for container in result.containers:
+        direction = directions.get(container.message)
+        if direction is None:
+            continue
+        key = f"codeco:{upload.pk}:{container.message}:{container.number}"[:100]
+        try:
+            event = inspection_services.gate_report(
+                user=upload.created_by,
+                container_number=container.number,
+                direction=direction,
+                idempotency_key=key,
+            )
+        except InvalidInput as error:
+            unknown.append({"container": container.number, "segment": container.segment,
+                            "reason": " ".join(_messages(error.errors))})  # fmt: skip
+            continue
+        entry = {"container": container.number, "direction": direction}
+        if event.allowed:
+            passed.append(entry)
+        else:
+            refused.append({**entry, "segment": container.segment, "reason": event.reason})
+    return {"passed": passed, "refused_at_gate": refused, "not_reported": unknown}
 
 
 def _move_times(call: PortCall, containers: list, result: edifact.Result) -> dict:

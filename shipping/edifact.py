@@ -94,8 +94,9 @@ class Result:
         return [c for c in self.containers if c.message in references]
 
 
-def parse(text: str) -> Result:
-    """Read every message in `text`. Raises Unreadable when nothing can be tokenised."""
+def tokenise(text: str) -> tuple[str, list]:
+    """The cleaned text and its segments. Raises Unreadable when nothing can be tokenised or
+    the file holds no message."""
     text = (text or "").lstrip("\ufeff").strip()
     if not text:
         raise Unreadable("The file is empty.")
@@ -114,6 +115,28 @@ def parse(text: str) -> Result:
         raise Unreadable(f"Not readable as UN/EDIFACT: {reason}") from None
     if not any(s.tag == "UNH" for s in segments):
         raise Unreadable("No UNH message header: this is not a UN/EDIFACT message.")
+    return text, segments
+
+
+def read_messages(text: str, warnings_to: list[str]):
+    """Tokenise `text`, check its envelope and yield each message (UNH..UNT as a list of
+    (position, segment)); faults become warnings in `warnings_to`. For the readers of other
+    message types (shipping/cuscar.py, shipping/paxlst.py)."""
+    text, segments = tokenise(text)
+    holder = Result(warnings=warnings_to)
+    _check_envelope(segments, text, holder)
+    yield from _messages(segments, holder)
+
+
+def message_type(text: str) -> str:
+    """The type of the file's first message (UNH 0065), "" when there is none; cheap."""
+    found = re.search(r"UNH\+[^+']*\+([A-Z]{6})", text or "")
+    return found.group(1) if found else ""
+
+
+def parse(text: str) -> Result:
+    """Read every message in `text`. Raises Unreadable when nothing can be tokenised."""
+    text, segments = tokenise(text)
     result = Result()
     _check_envelope(segments, text, result)
     for message in _messages(segments, result):
@@ -121,7 +144,7 @@ def parse(text: str) -> Result:
     types = sorted({m["type"] for m in result.messages})
     result.message_type = types[0] if len(types) == 1 else ",".join(types)
     for kind in types:
-        if kind not in MANIFEST_TYPES:
+        if kind not in MANIFEST_TYPES | {"CODECO"}:
             result.warnings.append(
                 f"{kind} is not a bay plan or discharge list; its EQD containers are read as a list."
             )

@@ -261,6 +261,41 @@ class ManifestEntry(TimeStampedModel):
         return bool(self.un_number or self.imdg_class)
 
 
+class ManifestConsignment(TimeStampedModel):
+    """One bill of lading of a call's cargo report (CUSCAR, FAL 2): its parties and goods.
+
+    Its containers are lines of the manifest (ManifestEntry) under the same B/L."""
+
+    port_call = models.ForeignKey(
+        "port.PortCall", on_delete=models.PROTECT, related_name="manifest_consignments"
+    )
+    submitted_by = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="manifest_consignments"
+    )
+    bl_number = models.CharField(_("B/L number"), max_length=35)
+    shipper = models.CharField(_("shipper"), max_length=120, blank=True)
+    consignee = models.CharField(_("consignee"), max_length=120, blank=True)
+    notify_party = models.CharField(_("notify party"), max_length=120, blank=True)
+    port_of_loading = models.CharField(_("port of loading"), max_length=5, blank=True)
+    port_of_discharge = models.CharField(_("port of discharge"), max_length=5, blank=True)
+    # [{"number", "packages", "package_kind", "description", "gross_weight_kg", "marks",
+    #   "hs_code", "un_number", "imdg_class", "containers": [...]}]
+    goods = models.JSONField(_("goods items"), default=list)
+    containers = models.JSONField(_("containers"), default=list)
+
+    class Meta:
+        ordering = ["bl_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["port_call", "submitted_by", "bl_number"],
+                name="manifest_consignment_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.bl_number
+
+
 class EdifactImport(TimeStampedModel):
     """An uploaded UN/EDIFACT file, processed by Celery with progress."""
 

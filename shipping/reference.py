@@ -1,4 +1,5 @@
-"""Dangerous-goods reference data (shipping/data/, documented in its README) and validators."""
+"""Dangerous-goods reference data (UN numbers from the reference app; shipping/data/ holds the
+headings table, documented in its README) and validators."""
 
 import csv
 import functools
@@ -8,6 +9,8 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from reference import queries as reference_queries
 
 DATA = Path(__file__).resolve().parent / "data"
 UN_NUMBER_PATTERN = re.compile(r"^[0-9]{4}$")
@@ -29,18 +32,17 @@ class UnEntry:
     proper_shipping_name: str
 
 
-@functools.cache
 def un_table() -> dict[str, UnEntry]:
-    with (DATA / "un_numbers.csv").open(encoding="utf-8") as handle:
-        return {
-            row["un_number"]: UnEntry(
-                row["un_number"],
-                row["class"],
-                tuple(row["packing_group"].split()),
-                row["proper_shipping_name"],
-            )
-            for row in csv.DictReader(handle)
-        }
+    """The UN numbers of the edition in force (reference app), read once per edition."""
+    return _un_entries(reference_queries.edition_in_force("un_numbers"))
+
+
+@functools.lru_cache(maxsize=4)
+def _un_entries(edition) -> dict[str, UnEntry]:
+    return {
+        code: UnEntry(code, data["class"], tuple(data.get("packing_groups", ())), name)
+        for code, (name, data) in reference_queries.codes(edition).items()
+    }
 
 
 @functools.cache

@@ -258,3 +258,11 @@ def websocket_for(user: User | None):
         client.force_login(user)
         headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
     return WebsocketCommunicator(application, "/ws/live/", headers=headers)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reference_data():
+    """Reference editions are cached per process; a test's rolled-back load must not leak."""
+    from reference import queries
+
+    queries.clear_cache()

@@ -36,14 +36,14 @@ class StockItemSerializer(serializers.ModelSerializer):
         ]
 
 
-class LineSerializer(serializers.ModelSerializer):
+class MovementLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = MovementLine
         fields = ["item_no", "hs_code", "description", "unit", "quantity", "value"]
 
 
 class MovementSerializer(serializers.ModelSerializer):
-    lines = LineSerializer(many=True, read_only=True)
+    lines = MovementLineSerializer(many=True, read_only=True)
     counterparty = serializers.CharField(source="counterparty.uscc", default=None)
     gate_pass = serializers.SerializerMethodField()
 
@@ -187,7 +187,7 @@ class GateReadSerializer(serializers.Serializer):
     )
 
 
-class PassageSerializer(serializers.ModelSerializer):
+class GatePassageSerializer(serializers.ModelSerializer):
     gate = serializers.CharField(source="gate.code")
     reason_text = serializers.CharField(source="get_reason_display")
 
@@ -216,7 +216,7 @@ class GateReadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Camera reads at the zone gates your customs office supervises, each answered at once:
     release or stop, with the reason."""
 
-    serializer_class = PassageSerializer
+    serializer_class = GatePassageSerializer
     queryset = GatePassage.objects.none()
 
     def get_queryset(self):
@@ -224,13 +224,13 @@ class GateReadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return self.queryset
         return queries.passages_for(user=self.request.user)
 
-    @extend_schema(request=GateReadSerializer, responses={201: PassageSerializer})
+    @extend_schema(request=GateReadSerializer, responses={201: GatePassageSerializer})
     def create(self, request):
         serializer = GateReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         read = dict(serializer.validated_data)
         passage = services.gate_read(user=request.user, gate_id=read.pop("gate"), read=read)
-        return Response(PassageSerializer(passage).data, status=status.HTTP_201_CREATED)
+        return Response(GatePassageSerializer(passage).data, status=status.HTTP_201_CREATED)
 
 
 class TransitSerializer(serializers.ModelSerializer):

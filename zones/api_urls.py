@@ -1,8 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
+from port.api import Router
 from zones.api import GateReadViewSet, MovementViewSet, StockViewSet, TransitViewSet
 
-router = DefaultRouter()
+router = Router()
 router.register("zones/stock", StockViewSet, basename="zone-stock")
 router.register("zones/movements", MovementViewSet, basename="zone-movement")
 router.register("zones/gate-reads", GateReadViewSet, basename="zone-gate-read")

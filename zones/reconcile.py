@@ -6,6 +6,7 @@ a rule that finds it again changes nothing). A beat task runs it (port/celery.py
 """
 
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -13,6 +14,7 @@ from django.db.models import DecimalField, Exists, F, OuterRef, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from alarms import services as alarm_services
 from alarms.models import Alarm
@@ -54,15 +56,18 @@ def manifest_never_declared(now) -> list[AlarmSpec]:
             customs_office_id=offices[port],
             dedupe_key=f"{call}:{container}",
             subject=container,
-            message=_(
-                "%(container)s (B/L %(bl)s) is on the manifest and no declaration covers "
-                "it after %(hours)s hours."
-            )
-            % {
-                "container": container,
-                "bl": bl,
-                "hours": int(undeclared_after().total_seconds() // 3600),
-            },
+            message=partial(
+                _text,
+                gettext_noop(
+                    "%(container)s (B/L %(bl)s) is on the manifest and no declaration covers "
+                    "it after %(hours)s hours."
+                ),
+                {
+                    "container": container,
+                    "bl": bl,
+                    "hours": int(undeclared_after().total_seconds() // 3600),
+                },
+            ),
             data={"port_call": call, "bl_number": bl},
         )
         for call, port, container, bl in rows
@@ -99,8 +104,13 @@ def declared_not_on_manifest(now) -> list[AlarmSpec]:
             customs_office_id=offices[port],
             dedupe_key=f"{call}:{container}",
             subject=container,
-            message=_("%(container)s is declared (%(number)s) but not on its vessel's manifest.")
-            % {"container": container, "number": number},
+            message=partial(
+                _text,
+                gettext_noop(
+                    "%(container)s is declared (%(number)s) but not on its vessel's manifest."
+                ),
+                {"container": container, "number": number},
+            ),
             data={"port_call": call, "declaration": number},
         )
         for call, port, container, number in rows
@@ -128,11 +138,14 @@ def gate_out_without_release(now) -> list[AlarmSpec]:
             customs_office_id=offices[port],
             dedupe_key=f"gate-event:{pk}",
             subject=container,
-            message=_(
-                "%(container)s left through the gate of %(terminal)s and no released "
-                "declaration covers it."
-            )
-            % {"container": container, "terminal": terminal},
+            message=partial(
+                _text,
+                gettext_noop(
+                    "%(container)s left through the gate of %(terminal)s and no released "
+                    "declaration covers it."
+                ),
+                {"container": container, "terminal": terminal},
+            ),
             data={"gate_event": pk},
         )
         for pk, port, container, terminal in rows
@@ -161,11 +174,14 @@ def dangerous_goods_at_gate(now) -> list[AlarmSpec]:
             customs_office_id=offices[port],
             dedupe_key=f"gate-event:{pk}",
             subject=container,
-            message=_(
-                "Dangerous goods at the gate of %(terminal)s: %(container)s (%(direction)s)"
-                " is on a manifest with a UN number or IMDG class."
-            )
-            % {"terminal": terminal, "container": container, "direction": direction},
+            message=partial(
+                _text,
+                gettext_noop(
+                    "Dangerous goods at the gate of %(terminal)s: %(container)s (%(direction)s)"
+                    " is on a manifest with a UN number or IMDG class."
+                ),
+                {"terminal": terminal, "container": container, "direction": direction},
+            ),
             data={"gate_event": pk},
         )
         for pk, port, container, direction, terminal in rows
@@ -191,8 +207,13 @@ def zone_stock_off_its_movements(now) -> list[AlarmSpec]:
             customs_office_id=office,
             dedupe_key=f"{pk}:{quantity}:{moved}",
             subject=item_no,
-            message=_("%(org)s holds %(quantity)s of %(item)s; its movements add up to %(moved)s.")
-            % {"org": org, "quantity": quantity, "item": item_no, "moved": moved},
+            message=partial(
+                _text,
+                gettext_noop(
+                    "%(org)s holds %(quantity)s of %(item)s; its movements add up to %(moved)s."
+                ),
+                {"org": org, "quantity": quantity, "item": item_no, "moved": moved},
+            ),
             data={"stock_item": pk, "quantity": str(quantity), "moved": str(moved)},
         )
         for pk, office, item_no, quantity, moved, org in rows
@@ -221,6 +242,11 @@ def reconcile(*, now=None) -> dict[str, int]:
     for rule in RULES:
         counts[rule.__name__] = len(alarm_services.alarm_raise_many(specs=rule(now)))
     return counts
+
+
+def _text(template: str, params: dict) -> str:
+    """A message in the language active when it is called (alarms keep it in each one)."""
+    return _(template) % params
 
 
 def _port_offices() -> dict[int, int]:

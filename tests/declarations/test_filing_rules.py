@@ -123,13 +123,13 @@ def test_a_withdrawn_declaration_frees_its_containers(demo):
     assert second.status == Declaration.Status.SUBMITTED
 
 
-def test_valid_cas_number_and_unit_price_are_kept(demo):
-    item = {**TILES, "cas_number": "7647-14-5", "unit_price": "22.8888888", "value": "412000.00"}
+def test_valid_cas_number_and_unit_price_are_kept(demo):  # water: a CAS the table does not classify
+    item = {**TILES, "cas_number": "7732-18-5", "unit_price": "22.8888888", "value": "412000.00"}
 
     declaration = file(demo, items=[item])
 
     saved = DeclarationItem.objects.get(declaration=declaration)
-    assert saved.cas_number == "7647-14-5"
+    assert saved.cas_number == "7732-18-5"
     assert saved.unit_price == Decimal("22.8889")
 
 
@@ -341,7 +341,7 @@ def test_a_valid_certificate_of_origin_gives_the_preferential_rate(demo):
     assert item.duty_estimate == Decimal("0.00")
 
 
-def test_the_cas_table_has_valid_numbers_and_existing_hs_subheadings():
+def test_the_cas_table_has_valid_numbers_and_existing_hs_subheadings(db):
     from declarations import reference
 
     table = reference.cas_table()

@@ -34,7 +34,7 @@ def test_uscc_check_character_follows_gb_32100():
     assert refused.value.code == "uscc_format"
 
 
-def test_hs_codes_must_exist_in_hs_2022():
+def test_hs_codes_must_exist_in_hs_2022(db):  # the edition in force is read from the database
     identifiers.validate_hs_code("0202300090")
     with pytest.raises(ValidationError) as refused:
         identifiers.validate_hs_code("0199000000")

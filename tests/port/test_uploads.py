@@ -145,4 +145,4 @@ def test_attachment_response_never_lets_a_browser_render_the_file(settings, tmp_
         assert response["Content-Disposition"].startswith("attachment;")
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
-        response.close()
+        response.file_to_stream.close()  # not close(): that signals request_finished

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from alarms.models import Alarm
@@ -130,3 +131,19 @@ def test_a_run_is_a_fixed_number_of_queries(demo, django_assert_max_num_queries)
         manifest(demo, container_number(100 + n), hours_ago=30)
     with django_assert_max_num_queries(25):
         reconcile.reconcile()
+
+
+@pytest.mark.slow
+def test_a_worker_runs_the_reconciliation_task(celery_worker_process, demo):
+    import time
+
+    from port.celery import app
+
+    manifest(demo, OTHER, hours_ago=30)
+
+    app.send_task("zones.tasks.reconcile_task")
+
+    deadline = time.monotonic() + 60
+    while not Alarm.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert raised("recon.manifest_undeclared") == [OTHER]

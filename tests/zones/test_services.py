@@ -302,3 +302,17 @@ def test_the_living_port_runs_trucks_through_the_zone(zone):
     assert any(line and "zone gate" in line and "release" in line for line in lines)
     assert any(line and line.startswith("zone entry") for line in lines)
     assert StockItem.objects.filter(quantity__lt=0).exists() is False
+
+
+def test_a_stop_alarm_speaks_each_readers_language(zone):
+    from django.test import Client
+
+    services.gate_read(user=zone.camera, gate_id=zone.gate.pk, read=read())
+
+    alarm = Alarm.objects.get()
+    assert "No open gate pass" in alarm.data["messages"]["en"]
+    assert "该车牌没有有效核放单" in alarm.data["messages"]["zh-hans"]
+    client = Client()
+    client.force_login(zone.officer)
+    client.cookies["django_language"] = "zh-hans"
+    assert "该车牌没有有效核放单" in client.get("/alarms/").content.decode()

@@ -1,0 +1,186 @@
+"""The automated zone gate: each camera read answered at once, release or stop."""
+
+import time
+from decimal import Decimal
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alarms import services as alarm_services
+from alarms.models import Alarm
+from port import live
+from port.models import Organisation, TimelineEvent, User
+from port.timeline import timeline_record
+from port.transitions import transition
+from zones import events, queries, validation
+from zones.models import (
+    GatePass,
+    GatePassage,
+    Movement,
+    ZoneGate,
+)
+from zones.services import stock, transit
+
+
+def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
+    """Answer a camera read at a zone gate: release or stop, with the reason, at once.
+
+    Matches the plate to an open gate pass of the zone and checks container, seal and
+    weight; a matching pass is used by one conditional UPDATE, so of two reads at the same
+    moment one is released and the other stopped. A release completes the movement (an
+    entry credits the account; an exit to the port under seal opens its transit); a stop
+    raises an alarm to the zone's office. Records the passage with Portwise's answer time,
+    its timeline event, and pushes it to the gate board. A repeated read id returns the
+    first answer. Raises NotYours for another office's gate, InvalidInput for a bad read.
+    """
+    started = time.perf_counter()
+    gate = queries.gate_get_for_user(user=user, gate_id=gate_id)
+    clean = validation.gate_read(read, lanes=gate.lanes)
+    with transaction.atomic():
+        if clean["read_id"]:
+            earlier = GatePassage.objects.filter(gate=gate, read_id=clean["read_id"]).first()
+            if earlier is not None:
+                return earlier
+        gate_pass, reason, detail = _match(gate, clean)
+        movement = _complete(gate_pass, user) if gate_pass else None
+        owner = movement.organisation_id if movement else None
+        passage = GatePassage.objects.create(
+            gate=gate,
+            lane=clean["lane"],
+            read_id=clean["read_id"],
+            truck_plate=clean["truck_plate"],
+            container_numbers=clean["containers"],
+            seal_number=clean["seal"],
+            weight_kg=clean["weight_kg"],
+            read_at=clean["read_at"],
+            decision=GatePassage.Decision.RELEASE if gate_pass else GatePassage.Decision.STOP,
+            reason=reason,
+            detail=detail,
+            gate_pass=gate_pass,
+            answer_ms=(time.perf_counter() - started) * 1000,
+        )
+        _record_passage(passage, gate, user, owner)
+        if movement is not None and movement.kind in Movement.ENTRIES:
+            # Last: the account row is the one all trucks of an item share, so its lock is
+            # held from here to the commit only.
+            _credit_entry(movement)
+    return passage
+
+
+def _match(gate: ZoneGate, read: dict) -> tuple[GatePass | None, str, str]:
+    R = GatePassage.Reason
+    candidates = list(
+        GatePass.objects.filter(
+            zone_id=gate.zone_id, truck_plate=read["truck_plate"], status=GatePass.Status.OPEN
+        ).order_by("pk")[:5]
+    )
+    if not candidates:
+        used = GatePass.objects.filter(
+            zone_id=gate.zone_id, truck_plate=read["truck_plate"], status=GatePass.Status.USED
+        ).exists()
+        return None, (R.PASS_USED if used else R.NO_PASS), ""
+    first_refusal = None
+    for candidate in candidates:
+        reason, detail = _mismatch(candidate, read, gate.weight_tolerance_pct)
+        if reason:
+            first_refusal = first_refusal or (candidate, reason, detail)
+            continue
+        # Used once: the row changes only while still open; a twin read waits and gets 0.
+        used = GatePass.objects.filter(pk=candidate.pk, status=GatePass.Status.OPEN).update(
+            status=GatePass.Status.USED, used_at=timezone.now(), updated_at=timezone.now()
+        )
+        if used == 1:
+            return candidate, R.MATCHED, ""
+        first_refusal = first_refusal or (candidate, R.PASS_USED, "")
+    _candidate, reason, detail = first_refusal
+    return None, reason, detail
+
+
+def _mismatch(gate_pass: GatePass, read: dict, tolerance_pct: Decimal) -> tuple[str, str]:
+    R = GatePassage.Reason
+    if gate_pass.container_number and gate_pass.container_number not in read["containers"]:
+        # Details are figures, the same in every language.
+        return R.CONTAINER, f"{gate_pass.container_number} ≠ {', '.join(read['containers']) or '—'}"
+    if gate_pass.seal_number and gate_pass.seal_number != read["seal"]:
+        return R.SEAL, f"{gate_pass.seal_number} ≠ {read['seal'] or '—'}"
+    declared = gate_pass.declared_weight_kg
+    if abs(read["weight_kg"] - declared) > declared * tolerance_pct / 100:
+        return R.WEIGHT, f"{declared} kg ≠ {read['weight_kg']} kg (±{tolerance_pct}%)"
+    return "", ""
+
+
+def _stop_message(gate_name: str, passage: GatePassage) -> str:
+    return _("%(gate)s lane %(lane)s: %(plate)s stopped: %(reason)s %(detail)s") % {
+        "gate": gate_name,
+        "lane": passage.lane,
+        "plate": passage.truck_plate,
+        "reason": passage.get_reason_display(),
+        "detail": passage.detail,
+    }
+
+
+def _complete(gate_pass: GatePass, user: User) -> Movement:
+    movement = Movement.objects.select_for_update().get(pk=gate_pass.movement_id)
+    transition(movement, Movement.Status.COMPLETED)
+    if (
+        movement.kind == Movement.Kind.PORT_OUT
+        and gate_pass.seal_number
+        and gate_pass.container_number
+    ):
+        transit.transit_open_for_movement(
+            organisation_id=movement.organisation_id,
+            container_number=gate_pass.container_number,
+            seal_number=gate_pass.seal_number,
+            truck_plate=gate_pass.truck_plate,
+            origin=str(movement.zone),
+            declaration_number=movement.declaration_number,
+            movement=movement,
+            actor=user,
+        )
+    return movement
+
+
+def _credit_entry(movement: Movement) -> None:
+    lines = list(movement.lines.all())
+    stock.stock_credit(movement.zone_id, [(movement.organisation_id, line) for line in lines])
+    live.publish_on_commit(
+        groups=[live.organisation_group(movement.organisation_id)],
+        event=events.stock_changed([movement.pk]),
+    )
+
+
+def _record_passage(passage: GatePassage, gate: ZoneGate, user: User, owner: int | None) -> None:
+    released = passage.decision == GatePassage.Decision.RELEASE
+    timeline_record(
+        subject=passage,
+        kind=TimelineEvent.Kind.ZONE_GATE_RELEASED
+        if released
+        else TimelineEvent.Kind.ZONE_GATE_STOPPED,
+        actor=user,
+        organisation=Organisation(pk=owner) if owner else None,
+        data={
+            "plate": passage.truck_plate,
+            "reason": passage.reason,
+            "lane": passage.lane,
+            "answer_ms": round(passage.answer_ms, 2),
+        },
+    )
+    if not released:
+        seal = passage.reason == GatePassage.Reason.SEAL
+        alarm_services.alarm_raise(
+            spec=alarm_services.AlarmSpec(
+                kind=Alarm.Kind.ZONE_GATE_STOP,
+                severity=Alarm.Severity.HIGH if seal else Alarm.Severity.WARNING,
+                customs_office_id=gate.zone.customs_office_id,
+                dedupe_key=f"passage:{passage.pk}",
+                subject=passage.truck_plate,
+                message=partial(_stop_message, gate.name, passage),
+                data={"passage": passage.pk, "gate": gate.pk, "reason": passage.reason},
+            )
+        )
+    groups = [events.gate_group(gate.pk)]
+    if owner:
+        groups.append(live.organisation_group(owner))
+    live.publish_on_commit(groups=groups, event=events.gate_passed(passage))
