@@ -112,7 +112,9 @@ ORGANISATIONS = {
     "ecpay": dict(name="Lujiang Pay", name_local="鹭江支付", kind=K.ENTERPRISE),
     "eclogistics": dict(name="Egret Express", name_local="白鹭快递", kind=K.ENTERPRISE),
     "ecdeclarant": dict(
-        name="Xiamen E-commerce Declaring Services", name_local="厦门跨境申报服务", kind=K.ENTERPRISE
+        name="Xiamen E-commerce Declaring Services",
+        name_local="厦门跨境申报服务",
+        kind=K.ENTERPRISE,
     ),
     "ecsite": dict(
         name="Xiamen Cross-border Supervision Site",
@@ -281,7 +283,7 @@ class Command(BaseCommand):
             "--no-certificates",
             dest="certificates",
             action="store_false",
-            help="Leave out the demo certificates of origin (the tests' bare port).",
+            help="Leave out the demo certificates of origin and parcels (the tests' bare port).",
         )
 
     @transaction.atomic
@@ -323,6 +325,7 @@ class Command(BaseCommand):
             logistics=orgs["eclogistics"],
             declarant=orgs["ecdeclarant"],
             site=orgs["ecsite"],
+            parcels=certificates,  # the tests' bare port starts with no timeline events
         )
         for rule in RULES:
             RiskRule.objects.update_or_create(name=rule["name"], defaults=rule)
