@@ -65,6 +65,7 @@ def main() -> int:
             "zone_gate": zones_bench.run,
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,
+            "ecommerce_sorting": ecommerce_bench.run_sorting,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

@@ -103,7 +103,9 @@ DEMO_CODES = {"platform": "XMTM01", "enterprise": "XMEC01", "logistics": "XMLG01
 
 
 @transaction.atomic
-def demo_set_up(*, platform, enterprise, payment, logistics, declarant, site) -> None:
+def demo_set_up(
+    *, platform, enterprise, payment, logistics, declarant, site, parcels: bool = True
+) -> None:
     """The demo port's e-commerce: participants, positive list, one list rule, and sixty
     parcels filed and decided. Idempotent."""
     for organisation, role, code in [
@@ -134,7 +136,7 @@ def demo_set_up(*, platform, enterprise, payment, logistics, declarant, site) ->
     )
     if not ListRuleSet.objects.exists():
         services.list_rule_set_activate(officer=None)
-    if not InventoryList.objects.filter(declarant=declarant).exists():
+    if parcels and not InventoryList.objects.filter(declarant=declarant).exists():
         file_parcels(random.Random(11), declarant=declarant, first=1, count=60)  # noqa: S311
 
 

@@ -128,6 +128,20 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(embedded.database_url(), conn_max_age=60)}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Under ASGI each request runs in a thread of its own, so persistent connections pile up
+# with the request rate; DATABASE_POOL_MAX_SIZE > 0 uses a psycopg pool per process
+# instead (docs/ecommerce.md: the sorting line at 200 scans/s exhausted PostgreSQL without).
+if envint("DATABASE_POOL_MAX_SIZE", "0") > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": envint("DATABASE_POOL_MAX_SIZE", "0"),
+        "timeout": 10,
+    }
+# The key of e-commerce buyers' ID-number hashes (ecommerce/personal.py); empty derives one
+# from SECRET_KEY.
+ECOMMERCE_BUYER_KEY = env("ECOMMERCE_BUYER_KEY")
 # A streaming replica for the dashboards' reads (port/routers.py); writes stay on the primary.
 READ_REPLICA = None
 if env("DATABASE_REPLICA_URL"):

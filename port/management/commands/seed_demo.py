@@ -283,7 +283,7 @@ class Command(BaseCommand):
             "--no-certificates",
             dest="certificates",
             action="store_false",
-            help="Leave out the demo certificates of origin (the tests' bare port).",
+            help="Leave out the demo certificates of origin and parcels (the tests' bare port).",
         )
 
     @transaction.atomic
@@ -325,6 +325,7 @@ class Command(BaseCommand):
             logistics=orgs["eclogistics"],
             declarant=orgs["ecdeclarant"],
             site=orgs["ecsite"],
+            parcels=certificates,  # the tests' bare port starts with no timeline events
         )
         for rule in RULES:
             RiskRule.objects.update_or_create(name=rule["name"], defaults=rule)
