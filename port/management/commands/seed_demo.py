@@ -107,14 +107,29 @@ ORGANISATIONS = {
     ),
     # Cross-border e-commerce (ecommerce/): the three documents' senders, the declarant
     # and the supervision site with its sorting line.
-    "ecplatform": dict(name="Haixi Global Shop", name_local="海西全球购", kind=K.ENTERPRISE),
-    "ecseller": dict(name="Haixi Beauty Trading Co.", name_local="海西美妆贸易", kind=K.ENTERPRISE),
-    "ecpay": dict(name="Lujiang Pay", name_local="鹭江支付", kind=K.ENTERPRISE),
-    "eclogistics": dict(name="Egret Express", name_local="白鹭快递", kind=K.ENTERPRISE),
+    "ecplatform": dict(
+        name="Haixi Global Shop",
+        name_local="海西全球购",
+        kind=K.ENTERPRISE,
+        uscc="91350200MA8EC1010L",
+    ),
+    "ecseller": dict(
+        name="Haixi Beauty Trading Co.",
+        name_local="海西美妆贸易",
+        kind=K.ENTERPRISE,
+        uscc="91350200MA8EC2020W",
+    ),
+    "ecpay": dict(
+        name="Lujiang Pay", name_local="鹭江支付", kind=K.ENTERPRISE, uscc="91350200MA8EC30305"
+    ),
+    "eclogistics": dict(
+        name="Egret Express", name_local="白鹭快递", kind=K.ENTERPRISE, uscc="91350200MA8EC4040D"
+    ),
     "ecdeclarant": dict(
         name="Xiamen E-commerce Declaring Services",
         name_local="厦门跨境申报服务",
         kind=K.ENTERPRISE,
+        uscc="91350200MA8EC5050M",
     ),
     "ecsite": dict(
         name="Xiamen Cross-border Supervision Site",
