@@ -459,16 +459,25 @@ class EmbeddedPostgres(_EmbeddedServer):
         return home
 
     def _copy_out(self, install: Path) -> Path:
-        """A copy of pgserver's bin, lib and share in `outside_home`, made once per install."""
-        target = self._make_outside_home() / "pginstall"
+        """A copy of pgserver's bin, lib and share in `outside_home`, made once per install.
+
+        The copy keeps the wheel's layout (site/pgserver/pginstall beside site/pgserver.libs),
+        because the binaries find their bundled libraries by a path relative to themselves
+        (RPATH $ORIGIN/../../../pgserver.libs).
+        """
+        site = self._make_outside_home() / "site"
+        target = site / "pgserver" / "pginstall"
         stamp = str(install.resolve())
-        stamp_file = target / "copied-from"
+        stamp_file = site / "copied-from"
         if stamp_file.exists() and stamp_file.read_text() == stamp:
             return target
-        shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(site, ignore_errors=True)
         for part in ("bin", "lib", "share"):
             if (install / part).exists():
                 shutil.copytree(install / part, target / part, symlinks=True)
+        libs = install.parent.parent / "pgserver.libs"
+        if libs.exists():
+            shutil.copytree(libs, site / "pgserver.libs", symlinks=True)
         stamp_file.write_text(stamp)
         return target
 

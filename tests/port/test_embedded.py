@@ -106,6 +106,30 @@ def test_as_root_a_data_folder_behind_a_private_folder_works_and_changes_no_perm
     assert {folder: folder.stat().st_mode for folder in before} == before
 
 
+def test_as_root_binaries_behind_a_private_folder_are_copied_out_and_run(tmp_path, monkeypatch):
+    """A checkout inside root's 0700 home: the system user can reach neither the data nor
+    the binaries in .venv; a copy with the wheel's layout (its bundled libraries found by a
+    relative RPATH) runs outside."""
+    if os.geteuid() != 0:
+        pytest.skip("only root runs postgres as another user")
+    import shutil
+
+    private = tmp_path / "home"
+    private.mkdir(mode=0o700)
+    package = embedded._pg_bin().parent.parent  # site-packages/pgserver
+    site = private / "site-packages"
+    shutil.copytree(package / "pginstall", site / "pgserver" / "pginstall", symlinks=True)
+    shutil.copytree(package.parent / "pgserver.libs", site / "pgserver.libs", symlinks=True)
+    monkeypatch.setattr(embedded, "_pg_bin", lambda: site / "pgserver" / "pginstall" / "bin")
+    server = embedded.EmbeddedPostgres(private / "project" / ".data")
+    server.acquire()
+    try:
+        server.ensure_database("probe")
+        assert embedded.PG_OUTSIDE_ROOT in server.binaries().parents
+    finally:
+        server.release()
+
+
 def test_celery_url_converts_unix_socket_urls():
     assert embedded.celery_url("unix:///a/b/redis.sock") == "redis+socket:///a/b/redis.sock"
     assert (
