@@ -27,7 +27,13 @@ if [ "$(id -u)" = 0 ]; then  # postgres refuses root: run it as the embedded ser
   chown pgserver: "$WORK"
   RUN=(runuser -u pgserver --)
   if [ ! -r "$BIN/postgres" ] || ! runuser -u pgserver -- test -x "$BIN/postgres"; then
-    cp -a "$(dirname "$BIN")" "$WORK/pginstall"; BIN="$WORK/pginstall/bin"  # a private folder
+    # A private folder: copy the binaries out with the wheel's layout, so they still find
+    # their bundled libraries (RPATH $ORIGIN/../../../pgserver.libs).
+    pkg=$(dirname "$(dirname "$BIN")")
+    mkdir -p "$WORK/site/pgserver"
+    cp -a "$pkg/pginstall" "$WORK/site/pgserver/pginstall"
+    [ -d "$pkg/../pgserver.libs" ] && cp -a "$pkg/../pgserver.libs" "$WORK/site/"
+    BIN="$WORK/site/pgserver/pginstall/bin"
   fi
 fi
 pg() { "${RUN[@]}" "$@"; }
