@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "port.observability.RequestIdMiddleware",
     "port.observability.MetricsMiddleware",
     "port.middleware.ApiErrorsMiddleware",  # outside the rest: /api/ errors are JSON, always
+    "port.outage.DatabaseOutageMiddleware",  # a database outage is a 503, never a 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
