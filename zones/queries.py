@@ -19,6 +19,7 @@ from zones.models import (
     Zone,
     ZoneEnterprise,
     ZoneGate,
+    ZoneUpload,
 )
 
 FILING_ROLES = [Membership.Role.DECLARANT, Membership.Role.MANAGER]
@@ -200,3 +201,30 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
     if not user.is_superuser and gates_for(user=user).exists():
         entries.append((_("Zone gate"), "zones:gate"))
     return entries
+
+
+def uploads_for(*, user: User) -> QuerySet[ZoneUpload]:
+    """The ERP files of the user's zone enterprises (anyone of them may watch the progress)."""
+    return ZoneUpload.objects.filter(organisation_id__in=zone_enterprise_ids_for(user)).defer(
+        "content"
+    )
+
+
+def upload_get_for_user(*, user: User, upload_id: int) -> ZoneUpload:
+    upload = uploads_for(user=user).filter(pk=upload_id).first()
+    if upload is None:
+        raise NotYours
+    return upload
+
+
+def upload_live_group(user: User, key: str) -> str | None:
+    """Topic "zone_upload", key the upload id: its enterprise's people only."""
+    if not key.isdigit() or not uploads_for(user=user).filter(pk=int(key)).exists():
+        return None
+    return events.upload_group(int(key))
+
+
+def movement_timeline(movement: Movement):
+    from port.timeline import timeline_for
+
+    return timeline_for(movement).order_by("created_at", "pk")

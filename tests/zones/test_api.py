@@ -49,24 +49,34 @@ def test_an_idempotency_key_replays_the_first_filing(zone, api_for):
     assert Movement.objects.count() == 1
 
 
-def test_an_erp_csv_upload_reports_bad_rows_by_number(zone, api_for):
+def test_an_erp_csv_upload_is_filed_by_a_worker_and_reports_bad_rows_by_number(zone, api_for):
+    from zones import services
+
     header = "document,kind,truck_plate,declared_weight_kg,item_no,hs_code,description,unit,quantity,value\n"
     good = f"A1,domestic_in,{PLATE},18000,GPU-4090,8473302000,Graphics cards,pcs,10,1000\n"
     bad = f"A2,domestic_in,{PLATE},18000,GPU-4090,12,Graphics cards,pcs,10,1000\n"
     api = api_for(zone.co)
 
-    refused = api.post(
-        "/api/v1/zones/movements/upload/", {"file": _file(header + good + bad)}, format="multipart"
+    accepted = api.post(
+        "/api/v1/zones/movements/upload/",
+        {"file": _file(header + good + good + bad)},
+        format="multipart",
     )
-    filed = api.post(
-        "/api/v1/zones/movements/upload/", {"file": _file(header + good + good)}, format="multipart"
-    )
+    assert accepted.status_code == 202
+    assert accepted.json()["status"] == "queued"
+    assert Movement.objects.exists() is False  # nothing filed in the request
+    upload_id = accepted.json()["id"]
+    services.zone_upload_process(upload_id=upload_id)  # what the worker runs
 
-    assert refused.status_code == 400
-    assert refused.json()["file"][0].startswith("Row 3, hs_code")
-    assert filed.status_code == 201
-    assert len(filed.json()) == 1  # both rows are lines of document A1
+    report = api.get(f"/api/v1/zones/uploads/{upload_id}/").json()
+    assert report["status"] == "done"
+    assert report["percent"] == 100
+    assert [f["document"] for f in report["filed"]] == ["A1"]  # rows 2 and 3 are its lines
+    assert report["errors"][0]["document"] == "A2"
+    assert report["errors"][0]["message"].startswith("Row 4, hs_code")
     assert Movement.objects.get().source == "upload"
+    # Another enterprise neither sees the upload nor can watch it.
+    assert api_for(zone.co2).get(f"/api/v1/zones/uploads/{upload_id}/").status_code == 404
 
 
 def test_the_camera_gets_release_or_stop_with_the_reason(zone, api_for):
