@@ -18,7 +18,6 @@ from declarations.models import (
 from port.models import User
 from port.queries import enterprises_filable_by, organisation_ids_for
 
-
 # The containers' decisions shown on a declaration's page belong to the app that makes them
 # (inspection), which registers its reader here in `AppConfig.ready`, as it registers its
 # berthing hook with shipping: the declarations app never imports inspection. A reader

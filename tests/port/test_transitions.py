@@ -37,7 +37,8 @@ def test_one_update_when_the_extra_fields_are_the_same(demo):
 
     assert old == {call.pk: PortCall.Status.EXPECTED for call in calls}
     assert len(queries) == 1
-    assert "CASE" not in queries[0]["sql"] and "= ANY" in queries[0]["sql"]
+    assert "CASE" not in queries[0]["sql"]
+    assert "= ANY" in queries[0]["sql"]
     for call in PortCall.objects.filter(pk__in=[c.pk for c in calls]):
         assert (call.status, call.ata) == (PortCall.Status.BERTHED, arrived)
 
@@ -53,7 +54,8 @@ def test_values_that_differ_per_row_go_in_one_update_from_values(demo):
         transition_many(calls, PortCall.Status.BERTHED, extra_fields=["ata", "berth"])
 
     assert len(queries) == 1
-    assert "VALUES" in queries[0]["sql"] and "CASE" not in queries[0]["sql"]
+    assert "VALUES" in queries[0]["sql"]
+    assert "CASE" not in queries[0]["sql"]
     stored = dict(PortCall.objects.filter(pk__in=[c.pk for c in calls]).values_list("pk", "ata"))
     assert stored == {call.pk: call.ata for call in calls}
     assert set(
