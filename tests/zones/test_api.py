@@ -240,3 +240,30 @@ def test_the_gate_board_names_the_gate_in_the_readers_language(zone):
     page = client.get("/zones/gate/").content.decode()
     assert "<h1>象屿1号卡口</h1>" in page
     assert "象屿综合保税区" in page
+
+
+def test_the_map_shows_the_zone_gate_and_scopes_its_trucks(zone, api_for):
+    stock_in(zone, "10")  # zoneco's truck in
+    post_read(api_for(zone.camera), zone, truck_plate="闽D99999")  # stopped: no pass
+    port_wide = api_for(zone.officer).get("/api/v1/analytics/map/").json()
+    own = api_for(zone.co).get("/api/v1/analytics/map/").json()
+    other = api_for(zone.co2).get("/api/v1/analytics/map/").json()
+    client = Client()
+    client.force_login(zone.officer)
+
+    page = client.get("/analytics/map/").content.decode()
+
+    [gate] = port_wide["zones"][0]["gates"]
+    assert (gate["code"], gate["in_hour"], gate["out_hour"], gate["stopped_hour"]) == (
+        "G1",
+        1,
+        0,
+        1,
+    )
+    assert gate["average_ms"] > 0
+    assert len(gate["lane_xs"]) == 4
+    assert own["zones"][0]["gates"][0]["in_hour"] == 1
+    assert own["zones"][0]["gates"][0]["stopped_hour"] is None  # not an enterprise's to see
+    assert other["zones"][0]["gates"][0]["in_day"] == 0
+    assert 'data-zone="XYBZ"' in page
+    assert 'data-zone-gate="G1"' in page
