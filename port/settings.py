@@ -92,7 +92,7 @@ MIDDLEWARE = [
     "port.middleware.ApiErrorsMiddleware",  # outside the rest: /api/ errors are JSON, always
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "port.middleware.StaticFilesMiddleware",  # WhiteNoise, async under ASGI too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
