@@ -79,7 +79,7 @@ def filing_reference(
         )
     if summary_ids:
         statements["summaries"] = (
-            "SELECT id, enterprise_id, status, bl_number FROM declarations_declaration "
+            f"SELECT {', '.join(_SUMMARY_FIELDS)} FROM declarations_declaration "  # noqa: S608 - names of ours
             "WHERE id = ANY(%s) AND kind = %s",
             [summary_ids, Declaration.Kind.SUMMARY],
         )
@@ -100,7 +100,7 @@ def filing_reference(
         port_calls=_port_calls(rows.get("port_calls", [])),
         busy=dict(rows.get("busy", [])),
         summaries={
-            row[0]: Declaration.from_db(alias, ["id", "enterprise_id", "status", "bl_number"], row)
+            row[0]: Declaration.from_db(alias, _SUMMARY_FIELDS, row)
             for row in rows.get("summaries", [])
         },
         summaries_under_way={row[0] for row in rows.get("under_way", [])},
@@ -111,6 +111,12 @@ def filing_reference(
     )
 
 
+# What step 2 checks of its summary, in the model's field order (as `from_db` takes them).
+_SUMMARY_FIELDS = [
+    f.attname
+    for f in Declaration._meta.concrete_fields
+    if f.attname in ("id", "enterprise_id", "status", "bl_number")
+]
 # Who files for the user: the first enterprise or broker they belong to.
 _DECLARANT = (
     "FROM port_organisation o WHERE o.kind = ANY(%s) AND EXISTS (SELECT 1 FROM "
