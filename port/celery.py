@@ -127,6 +127,13 @@ app.conf.beat_schedule = {
         "schedule": 300.0,
         "options": {"expires": 300.0},
     },
+    # Every 5 minutes: zone gate passes unused past their time lapse; an exit's goods go
+    # back on its account. Idempotent (only open passes; SKIP LOCKED leaves one in use).
+    "zones-pass-expiry": {
+        "task": "zones.tasks.gate_pass_expire_task",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     "analytics-rollups-consume": {
         "task": "analytics.tasks.rollups_consume_task",
         "schedule": 5.0,

@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "port.observability.RequestIdMiddleware",
     "port.observability.MetricsMiddleware",
     "port.middleware.ApiErrorsMiddleware",  # outside the rest: /api/ errors are JSON, always
+    "port.outage.DatabaseOutageMiddleware",  # a database outage is a 503, never a 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -278,9 +279,11 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
+    # The token scheme first: it names the challenge (WWW-Authenticate: Token), so a missing,
+    # bad or expired token answers 401, not 403; a signed-in browser still uses its session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "port.auth.ExpiringTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
