@@ -6,14 +6,13 @@ of statements for 50 trucks) and one by one only in a chunk that holds a bad one
 is written in the same transaction as the documents it counts, so a task run again after a
 lost worker resumes where the last commit left it and files nothing twice."""
 
-from functools import partial
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from port import live
+from port import live, outbox
 from port.errors import InvalidInput
 from port.models import User
 from port.transitions import transition
@@ -45,7 +44,7 @@ def zone_upload_create(*, user: User, file_name: str, content: bytes) -> ZoneUpl
         content=content,
         language=(translation.get_language() or "en")[:10],
     )
-    transaction.on_commit(partial(zone_upload_process_task.delay, upload.pk))
+    outbox.enqueue(zone_upload_process_task.name, upload_id=upload.pk)
     return upload
 
 
