@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from functools import partial
 
-from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -27,7 +25,7 @@ from declarations.models import (
     GuaranteeAccount,
 )
 from declarations.tasks import declaration_assess_task
-from port import identifiers, limits, live
+from port import identifiers, limits, live, outbox
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, Organisation, PortCall, TimelineEvent, User
 from port.queries import organisation_ids_for
@@ -327,13 +325,7 @@ def _after_filing(new: list[bulk.NewDeclaration]) -> None:
 
 def assessment_queue(*, declaration_ids: list[int]) -> None:
     """Queue inspection's assessment of these declarations: one task, after commit."""
-    transaction.on_commit(
-        partial(
-            current_app.send_task,
-            ASSESS_TASK,
-            kwargs={"declaration_ids": list(declaration_ids)},
-        )
-    )
+    outbox.enqueue(ASSESS_TASK, declaration_ids=list(declaration_ids))
 
 
 @transaction.atomic

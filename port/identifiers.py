@@ -117,13 +117,34 @@ def validate_mmsi(value: str) -> None:
         )
 
 
-def validate_unlocode(value: str) -> None:
+def validate_unlocode(value: str, on_date=None) -> None:
+    """A country code and three characters, listed in the UN/LOCODE edition in force on the
+    date when a complete one is loaded (the reference app's lookup, registered at start-up)."""
     if not UNLOCODE_PATTERN.match(value) or pycountry.countries.get(alpha_2=value[:2]) is None:
         raise ValidationError(
             _("%(code)s is not a UN/LOCODE (country code and three characters)."),
             code="unlocode",
             params={"code": value},
         )
+    listed, edition = _unlocode_lookup(value, on_date)
+    if not listed:
+        raise ValidationError(
+            _("%(code)s is not a place in %(edition)s."),
+            code="unlocode_unknown",
+            params={"code": value, "edition": edition},
+        )
+
+
+def _unlocode_any(code: str, on_date=None) -> tuple[bool, str]:
+    return True, ""
+
+
+_unlocode_lookup = _unlocode_any
+
+
+def register_unlocode_lookup(lookup) -> None:
+    global _unlocode_lookup  # noqa: PLW0603 - one hook, set once at start-up
+    _unlocode_lookup = lookup
 
 
 def validate_country(value: str) -> None:
