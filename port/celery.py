@@ -77,6 +77,8 @@ app.conf.beat_schedule = {
         "task": "port.tasks.idempotency_records_purge_task",
         "schedule": 3600.0,
     },
+    # Every hour: outbox rows sent more than OUTBOX_RETENTION_HOURS ago (port/outbox.py).
+    "port-outbox-purge": {"task": "port.tasks.outbox_sent_purge_task", "schedule": 3600.0},
     "inspection-webhook-deliveries-purge": {
         "task": "inspection.tasks.webhook_deliveries_purge_task",
         "schedule": 3600.0,

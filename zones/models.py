@@ -391,6 +391,8 @@ class ZoneUpload(TimeStampedModel):
     )
     created_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
     file_name = models.CharField(_("file"), max_length=200)
+    # The uploader's language: the worker writes the report's messages in it.
+    language = models.CharField(max_length=10, default="en")
     # Kept in the database, so that any worker can read it.
     content = models.BinaryField()
     status = models.CharField(

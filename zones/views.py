@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -140,9 +142,11 @@ def _amend_forms(request, movement, gate_pass):
         "seal": gate_pass.seal_number,
         "declared_weight_kg": gate_pass.declared_weight_kg,
         "declaration_number": movement.declaration_number,
+        "duty_amount": movement.duty_declared if movement.duty_declared is not None else "",
     }
     line_initial = [
-        {f: getattr(line, f) for f in forms.LineForm.base_fields} for line in movement.lines.all()
+        {f: _plain(getattr(line, f)) for f in forms.LineForm.base_fields}
+        for line in movement.lines.all()
     ]
     return forms.AmendForm(initial=initial), forms.LineFormSet(initial=line_initial, prefix="lines")
 
@@ -172,6 +176,13 @@ def gate_board(request, gate_id: int | None = None):
     context = {"gates": gates, "board": queries.gate_board(gate=gate), "form": form}
     template = "zones/_gate_body.html" if request.htmx else "zones/gate.html"
     return render(request, template, context)
+
+
+def _plain(value):
+    """25.000 -> 25, for a form people read."""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return value
 
 
 def _document(form, lines) -> tuple[dict, list[int]]:

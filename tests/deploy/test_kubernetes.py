@@ -77,3 +77,14 @@ def test_migrations_are_a_job_and_beat_a_single_recreated_pod():
     (beat,) = [d for d in BY_KIND["Deployment"] if d["metadata"]["name"] == "portwise-beat"]
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_the_outbox_relay_runs_with_a_spare():
+    (relay,) = _containers("Deployment", "relay")
+    assert relay["command"] == ["python", "manage.py", "outbox_relay"]
+    (deployment,) = [
+        d
+        for d in BY_KIND["Deployment"]
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "relay"
+    ]
+    assert deployment["spec"]["replicas"] >= 2  # SKIP LOCKED: the two share the rows

@@ -148,3 +148,15 @@ def test_a_worker_files_an_upload(celery_worker_process, zone):
             break
         time.sleep(0.3)
     assert (upload.status, len(upload.filed)) == ("done", 120)
+
+
+def test_the_report_speaks_the_uploaders_language(zone):
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        upload = create(zone, HEADER + row("D1", hs="12"))
+
+    done = services.zone_upload_process(upload_id=upload.pk)  # the worker: no request
+
+    assert done.language == "zh-hans"
+    assert "Row" not in done.errors[0]["message"]

@@ -190,7 +190,7 @@ def _expire_batch(now) -> int:
 
 
 def _summary(lines) -> list[list[str]]:
-    return [[ln.item_no, str(ln.quantity)] for ln in lines]
+    return [[ln.item_no, f"{ln.quantity.normalize():f}"] for ln in lines]
 
 
 def _push(movement: Movement) -> None:

@@ -6,13 +6,13 @@ of statements for 50 trucks) and one by one only in a chunk that holds a bad one
 is written in the same transaction as the documents it counts, so a task run again after a
 lost worker resumes where the last commit left it and files nothing twice."""
 
-from functools import partial
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
-from port import live
+from port import live, outbox
 from port.errors import InvalidInput
 from port.models import User
 from port.transitions import transition
@@ -42,16 +42,23 @@ def zone_upload_create(*, user: User, file_name: str, content: bytes) -> ZoneUpl
         created_by=user,
         file_name=file_name[:200],
         content=content,
+        language=(translation.get_language() or "en")[:10],
     )
-    transaction.on_commit(partial(zone_upload_process_task.delay, upload.pk))
+    outbox.enqueue(zone_upload_process_task.name, upload_id=upload.pk)
     return upload
 
 
 def zone_upload_process(*, upload_id: int) -> ZoneUpload:
-    """File an upload's documents, a chunk per transaction, with progress; idempotent."""
+    """File an upload's documents, a chunk per transaction, with progress; idempotent.
+    The report's messages are in the uploader's language."""
     upload = _start(upload_id)
     if upload.status != ZoneUpload.Status.PROCESSING:
         return upload
+    with translation.override(upload.language):
+        return _process(upload)
+
+
+def _process(upload: ZoneUpload) -> ZoneUpload:
     try:
         documents, rows = erp.documents_from_file(bytes(upload.content), upload.file_name)
     except InvalidInput as refused:

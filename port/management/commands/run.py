@@ -157,6 +157,8 @@ class Command(BaseCommand):
                 [python, "-m", "celery", "-A", "port", "worker", "-l", "info"]
                 + ["--concurrency", "2", "--queues", ",".join(all_queues())],
             ),
+            # Sends the outbox's rows (the work committed changes queued) to the broker.
+            Child("relay", [python, str(settings.BASE_DIR / "manage.py"), "outbox_relay"]),
             Child(
                 "beat",
                 [python, "-m", "celery", "-A", "port", "beat", "-l", "info"]
