@@ -93,7 +93,7 @@ MIDDLEWARE = [
     "port.outage.DatabaseOutageMiddleware",  # a database outage is a 503, never a 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "port.middleware.StaticFilesMiddleware",  # WhiteNoise, async under ASGI too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -206,6 +206,8 @@ BANK_BACKEND = env("BANK_BACKEND", "billing.bank.SimulatedBank")
 SMS_BACKEND = env("SMS_BACKEND", "notifications.sms.ConsoleSms")
 # How long replays of an Idempotency-Key and finished terminal webhooks are kept.
 IDEMPOTENCY_RETENTION_DAYS = envint("IDEMPOTENCY_RETENTION_DAYS", "7")
+# Sent outbox rows (port/outbox.py) are kept this long, to trace what was queued when.
+OUTBOX_RETENTION_HOURS = envint("OUTBOX_RETENTION_HOURS", "48")
 WEBHOOK_RETENTION_DAYS = envint("WEBHOOK_RETENTION_DAYS", "30")
 # Beat runs with a leader lock in Redis, so two beats (two hosts) never both send.
 CELERY_BEAT_SCHEDULER = "port.beat:LeaderScheduler"
