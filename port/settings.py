@@ -93,7 +93,7 @@ MIDDLEWARE = [
     "port.outage.DatabaseOutageMiddleware",  # a database outage is a 503, never a 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "port.middleware.StaticFilesMiddleware",  # WhiteNoise, async under ASGI too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

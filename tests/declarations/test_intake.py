@@ -221,3 +221,17 @@ def test_the_batch_body_keeps_the_nesting_limit_of_every_body(demo, api_for):
 
     assert response.status_code == 400
     assert "nests deeper than 32 levels" in response.json()["detail"]
+
+
+def test_the_filing_reads_the_enterprises_a_user_may_file_for_as_the_queryset_does(demo):
+    from django.utils import timezone
+
+    from port.queries import enterprises_filable_by, enterprises_filable_by_sql
+
+    today = timezone.localdate()
+    for user in (demo.importer, demo.broker, demo.exporter):
+        sql, params = enterprises_filable_by_sql(user_id=user.pk, today=today)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        assert ids == list(enterprises_filable_by(user).values_list("pk", flat=True)), user
