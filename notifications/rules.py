@@ -38,7 +38,14 @@ def _status(p: dict) -> str:
         "issued": _("issued"),
         "rejected": _("rejected"),
         "correction_requested": _("returned for correction"),
+        "held": _("held"),
+        "refused": _("refused"),
+        "approved": _("approved"),
     }.get(p["to"], p["to"])
+
+
+def _stage(p: dict) -> str:
+    return {"quarantine": _("quarantine"), "permits": _("permits")}.get(p["stage"], p["stage"])
 
 
 KINDS: dict[str, Kind] = {
@@ -73,6 +80,40 @@ KINDS: dict[str, Kind] = {
         sms=True,
         text=lambda p: (
             _("Container %(container)s is at inspection area %(area)s: call number %(ticket)s.") % p
+        ),
+        link=_declaration_link,
+    ),
+    "inspection.access": Kind(
+        gettext_lazy("Goods held or released at the access stage (quarantine, permits)"),
+        email=True,
+        sms=True,
+        text=lambda p: (
+            (
+                _(
+                    "Declaration %(number)s: held at the %(stage)s stage until it releases the goods."
+                )
+                if p["to"] == "held"
+                else _("Declaration %(number)s: the %(stage)s stage has %(status)s the goods.")
+            )
+            % {"number": p["number"] or "—", "stage": _stage(p), "status": _status(p)}
+        ),
+        link=_declaration_link,
+    ),
+    "inspection.attendance": Kind(
+        gettext_lazy("Customs decides a request not to attend an inspection"),
+        email=True,
+        sms=True,
+        text=lambda p: (
+            (
+                _(
+                    "Container %(container)s (ticket %(ticket)s): you need not attend the inspection."
+                )
+                if p["to"] == "approved"
+                else _(
+                    "Container %(container)s (ticket %(ticket)s): attend the inspection (%(note)s)."
+                )
+            )
+            % p
         ),
         link=_declaration_link,
     ),
@@ -130,6 +171,10 @@ def kind_of(event: dict) -> str | None:
         return "declaration.step2"
     if kind == "inspection.queued":
         return "inspection.queued"
+    if kind in {"inspection.access_held", "inspection.access_decided"}:
+        return "inspection.access"
+    if kind == "inspection.attendance_decided":
+        return "inspection.attendance"
     if kind == "certificate.status_changed" and to in {
         "issued",
         "rejected",

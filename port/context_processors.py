@@ -15,6 +15,8 @@ NAVIGATION = [
     (_("New declaration"), "declarations:new", {K.ENTERPRISE, K.CUSTOMS_BROKER}),
     (_("Inspection queue"), "inspection:queue", {K.CUSTOMS_OFFICE}),
     (_("Risk rules"), "inspection:rules", {K.CUSTOMS_OFFICE}),
+    (_("Access stage"), "inspection:access", {K.CUSTOMS_OFFICE}),
+    (_("Requests not to attend"), "inspection:attendance", {K.CUSTOMS_OFFICE}),
     (_("Hoisting jobs"), "inspection:hoisting", {K.TERMINAL_OPERATOR}),
     (_("Gate"), "inspection:gate", {K.TERMINAL_OPERATOR}),
     (_("Certificates of origin"), "certificates:list", {K.ENTERPRISE}),
