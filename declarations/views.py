@@ -126,13 +126,15 @@ def _detail_context(request, declaration, **extra) -> dict:
     for ticket in tickets:
         ticket.queue_place = inspection_queries.queue_place(ticket)
         ticket.request = inspection_queries.attendance_request_of(ticket)
+    access_checks = inspection_queries.access_checks_for_declaration(
+        declaration_id=declaration.pk
+    )
     return {
         "declaration": declaration,
         "decisions": decisions,
         "tickets": tickets,
-        "access_checks": inspection_queries.access_checks_for_declaration(
-            declaration_id=declaration.pk
-        ),
+        "access_checks": access_checks,
+        "access_held": any(check.status != "released" for check in access_checks),
         "timeline": timeline_for(declaration),
         "reason_form": forms.ReasonForm(),
         **extra,

@@ -44,6 +44,15 @@ def _status(p: dict) -> str:
     }.get(p["to"], p["to"])
 
 
+def _boarding_status(p: dict) -> str:
+    return {
+        "booked": _("confirmed by the agency"),
+        "completed": _("boarded"),
+        "released": _("the vessel is released"),
+        "cancelled": _("cancelled"),
+    }.get(p["to"], p["to"])
+
+
 def _stage(p: dict) -> str:
     return {"quarantine": _("quarantine"), "permits": _("permits")}.get(p["stage"], p["stage"])
 
@@ -117,6 +126,21 @@ KINDS: dict[str, Kind] = {
         ),
         link=_declaration_link,
     ),
+    "shipping.boarding": Kind(
+        gettext_lazy("A boarding of your vessel is confirmed, made, released or cancelled"),
+        email=True,
+        sms=False,
+        text=lambda p: (
+            _("Boarding of %(vessel)s %(voyage)s at %(time)s: %(status)s.")
+            % {
+                "vessel": p["vessel"],
+                "voyage": p["voyage"],
+                "time": p["scheduled_at"][:16].replace("T", " "),
+                "status": _boarding_status(p),
+            }
+        ),
+        link=lambda p: reverse("shipping:call", args=[p["port_call_id"]]),
+    ),
     "certificate.decided": Kind(
         gettext_lazy("A certificate of origin is issued, rejected or returned"),
         email=True,
@@ -175,6 +199,13 @@ def kind_of(event: dict) -> str | None:
         return "inspection.access"
     if kind == "inspection.attendance_decided":
         return "inspection.attendance"
+    if kind == "shipping.boarding_changed" and to in {
+        "booked",
+        "completed",
+        "released",
+        "cancelled",
+    }:
+        return "shipping.boarding"
     if kind == "certificate.status_changed" and to in {
         "issued",
         "rejected",

@@ -35,6 +35,11 @@ NAVIGATION = [
         },
     ),
     (_("Dangerous goods"), "shipping:dg_flags", {K.MARITIME_SAFETY}),
+    (
+        _("Boardings"),
+        "shipping:boardings",
+        {K.SHIPPING_AGENT, K.MARITIME_SAFETY, K.BORDER_CONTROL, K.PORT_AUTHORITY},
+    ),
     (_("Alarms"), "alarms:board", {K.CUSTOMS_OFFICE}),
     # An agent's calls page lets it announce vessels and file for them.
     (_("Port calls"), "shipping:calls", {K.SHIPPING_AGENT}),
