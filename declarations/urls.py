@@ -10,11 +10,6 @@ urlpatterns = [
     path("<int:declaration_id>/edit/", views.declaration_edit, name="edit"),
     path("<int:declaration_id>/submit/", views.declaration_submit, name="submit"),
     path("<int:declaration_id>/withdraw/", views.declaration_withdraw, name="withdraw"),
-    path(
-        "<int:declaration_id>/tickets/<int:inspection_id>/attendance/",
-        views.declaration_attendance,
-        name="attendance",
-    ),
     path("uploads/", views.upload_list, name="upload"),
     path("uploads/<int:upload_id>/", views.upload_detail, name="upload_detail"),
     path("lookup/hs/", views.lookup_hs, name="lookup_hs"),

@@ -9,8 +9,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from declarations import forms, queries, reference, services, uploads
-from inspection import attendance
-from inspection import queries as inspection_queries
 from port import uploads as port_uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.timeline import timeline_for
@@ -109,50 +107,15 @@ def declaration_edit(request, declaration_id: int):
 @login_required
 def declaration_detail(request, declaration_id: int):
     declaration = queries.declaration_get_for_user(user=request.user, declaration_id=declaration_id)
-    template = "declarations/_live.html" if request.htmx else "declarations/detail.html"
-    return render(request, template, _detail_context(request, declaration))
-
-
-def _detail_context(request, declaration, **extra) -> dict:
-    decisions = list(inspection_queries.decisions_for_declaration(declaration_id=declaration.pk))
-    whereabouts = inspection_queries.container_whereabouts(
-        port_call_id=declaration.port_call_id, container_ids=[d.container_id for d in decisions]
-    )
-    for decision in decisions:
-        decision.whereabouts = whereabouts[decision.container_id]
-    tickets = list(
-        inspection_queries.trader_tickets(user=request.user, declaration_id=declaration.pk)
-    )
-    for ticket in tickets:
-        ticket.queue_place = inspection_queries.queue_place(ticket)
-        ticket.request = inspection_queries.attendance_request_of(ticket)
-    access_checks = inspection_queries.access_checks_for_declaration(
-        declaration_id=declaration.pk
-    )
-    return {
+    context = {
         "declaration": declaration,
-        "decisions": decisions,
-        "tickets": tickets,
-        "access_checks": access_checks,
-        "access_held": any(check.status != "released" for check in access_checks),
+        "decisions": queries.declaration_decisions(declaration=declaration),
         "timeline": timeline_for(declaration),
         "reason_form": forms.ReasonForm(),
-        **extra,
+        **queries.declaration_detail_extras(user=request.user, declaration=declaration),
     }
-
-
-@login_required
-@require_POST
-def declaration_attendance(request, declaration_id: int, inspection_id: int):
-    """Ask not to attend (免于到场) the inspection of one of the declaration's tickets."""
-    declaration = queries.declaration_get_for_user(user=request.user, declaration_id=declaration_id)
-    try:
-        attendance.attendance_request(
-            inspection_id=inspection_id, user=request.user, reason=request.POST.get("reason", "")
-        )
-    except InvalidInput as error:
-        return _detail_with_error(request, declaration, error)
-    return redirect(declaration)
+    template = "declarations/_live.html" if request.htmx else "declarations/detail.html"
+    return render(request, template, context)
 
 
 @login_required
@@ -223,8 +186,14 @@ def _detail_with_error(request, declaration, error):
     else:
         messages = [str(error)]
     declaration = queries.declaration_get_for_user(user=request.user, declaration_id=declaration.pk)
-    context = _detail_context(request, declaration, action_errors=messages)
-    context["reason_form"] = forms.ReasonForm(request.POST)
+    context = {
+        "declaration": declaration,
+        "decisions": queries.declaration_decisions(declaration=declaration),
+        "timeline": timeline_for(declaration),
+        "reason_form": forms.ReasonForm(request.POST),
+        "action_errors": messages,
+        **queries.declaration_detail_extras(user=request.user, declaration=declaration),
+    }
     return render(request, "declarations/detail.html", context, status=400)
 
 

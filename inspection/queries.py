@@ -118,6 +118,18 @@ def decisions_for_declaration(*, declaration_id: int) -> QuerySet[Decision]:
     return Decision.objects.filter(declaration_id=declaration_id).select_related("container")
 
 
+def decisions_with_whereabouts(declaration: Declaration) -> list[Decision]:
+    """A declaration's decisions, each with `whereabouts` (`container_whereabouts`): what
+    its page shows. Registered in `declarations.queries.DECISION_READERS`. Three queries."""
+    decisions = list(decisions_for_declaration(declaration_id=declaration.pk))
+    whereabouts = container_whereabouts(
+        port_call_id=declaration.port_call_id, container_ids=[d.container_id for d in decisions]
+    )
+    for decision in decisions:
+        decision.whereabouts = whereabouts[decision.container_id]
+    return decisions
+
+
 def diversion_call_for_user(*, user: User, port_call_id: int):
     """A call's diversion is seen by its terminal's operator, customs and the port authority."""
     kinds = {Organisation.Kind.CUSTOMS_OFFICE, Organisation.Kind.PORT_AUTHORITY}
@@ -344,6 +356,22 @@ def trader_tickets(*, user: User, declaration_id: int | None = None) -> QuerySet
         .annotate(ahead=Coalesce(Subquery(ahead), 0))
         .order_by("-queue_date", "queue_number")
     )
+
+
+def declaration_detail_extras(user: User, declaration) -> dict:
+    """What a declaration's page shows of its inspection to the user reading it (registered
+    in `declarations.queries.DETAIL_READERS`): the user's own tickets with their queue place
+    and request not to attend, and the access stages."""
+    tickets = list(trader_tickets(user=user, declaration_id=declaration.pk))
+    for ticket in tickets:
+        ticket.queue_place = queue_place(ticket)
+        ticket.request = attendance_request_of(ticket)
+    checks = access_checks_for_declaration(declaration_id=declaration.pk)
+    return {
+        "tickets": tickets,
+        "access_checks": checks,
+        "access_held": any(check.status != AccessCheck.Status.RELEASED for check in checks),
+    }
 
 
 def queue_place(ticket: Inspection) -> int | None:

@@ -24,5 +24,10 @@ urlpatterns = [
     path("gate/", views.gate, name="gate"),
     path("access/", views_trader.access_list, name="access"),
     path("attendance/", views_trader.attendance_list, name="attendance"),
+    path(
+        "tickets/<int:inspection_id>/attendance/",
+        views_trader.attendance_ask,
+        name="attendance_ask",
+    ),
     path("calls/<int:port_call_id>/diversion/", views.call_diversion, name="diversion"),
 ]

@@ -76,6 +76,27 @@ def attendance_list(request):
     return render(request, template, context, status=status)
 
 
+@login_required
+def attendance_ask(request, inspection_id: int):
+    """The enterprise asks not to attend (免于到场) the inspection of one of its tickets; the
+    form is on the declaration page, and comes back here with its errors (400)."""
+    ticket = queries.ticket_get_for_trader(user=request.user, inspection_id=inspection_id)
+    if request.method != "POST":
+        return render(request, "inspection/attendance_ask.html", {"ticket": ticket})
+    try:
+        attendance.attendance_request(
+            inspection_id=ticket.pk, user=request.user, reason=request.POST.get("reason", "")
+        )
+    except InvalidInput as error:
+        context = {
+            "ticket": ticket,
+            "errors": _messages(error),
+            "reason": request.POST.get("reason", ""),
+        }
+        return render(request, "inspection/attendance_ask.html", context, status=400)
+    return redirect(ticket.decision.declaration)
+
+
 def _with_errors(rows, errors: dict) -> list:
     rows = list(rows)
     for row in rows:

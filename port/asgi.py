@@ -9,11 +9,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs the apps loa
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from ecommerce.sorting_line import SortingLine  # noqa: E402 - the sorting line's fast path
 from port.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # The sorting line's scans are answered beside Django (ecommerce/sorting_line.py).
+        "http": SortingLine(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

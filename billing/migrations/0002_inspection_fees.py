@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('billing', '0001_initial'),
         ('declarations', '0003_full_header_two_step_advance_uploads'),
-        ('port', '0008_area_hours_quarantine_role'),
+        ('port', '0009_area_hours_quarantine_role'),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('declarations', '0003_full_header_two_step_advance_uploads'),
         ('inspection', '0009_rule_set_sampling'),
-        ('port', '0008_area_hours_quarantine_role'),
+        ('port', '0009_area_hours_quarantine_role'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

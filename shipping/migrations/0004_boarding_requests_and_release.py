@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('port', '0008_area_hours_quarantine_role'),
+        ('port', '0009_area_hours_quarantine_role'),
         ('shipping', '0003_cargo_report_consignments'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -24,7 +24,9 @@ def inspected(demo, api_for):
         ticket = inspection_services.inspection_report_arrival(
             user=demo.terminal, container_number=number
         )
-        called = inspection_services.inspection_call_next(area_id=ticket.area_id, officer=demo.officer)
+        called = inspection_services.inspection_call_next(
+            area_id=ticket.area_id, officer=demo.officer
+        )
         inspection_services.inspection_start(inspection_id=called.pk, officer=demo.officer)
         inspection_services.inspection_record(
             inspection_id=called.pk, officer=demo.officer, result=result

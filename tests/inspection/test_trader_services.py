@@ -78,9 +78,7 @@ def test_quarantine_holds_a_released_declaration_at_the_gate_until_it_releases(
 
     refused = _gate_out(demo, held)
     assert refused.allowed is False
-    assert refused.reason == (
-        "Held at the access stage: Quarantine has not released these goods."
-    )
+    assert refused.reason == ("Held at the access stage: Quarantine has not released these goods.")
 
     access.access_check_decide(check_id=check.pk, officer=quarantine_officer, status="released")
     check.refresh_from_db()
@@ -204,8 +202,9 @@ def test_the_enterprise_is_notified_of_the_hold_and_the_release_in_its_language(
         "released",
     ]
     assert notes.filter(recipient=demo.exporter).exists() is False
-    from notifications import rules
     from django.utils import translation
+
+    from notifications import rules
 
     with translation.override("zh-hans"):
         text, _link = rules.render("inspection.access", notes.get(data__to="held").data)
@@ -240,9 +239,9 @@ def test_tickets_through_the_api_are_the_enterprise_own(demo, queued, api_for):
         1,
         "08:30:00",
     )
-    assert api_for(demo.exporter).get("/api/v1/inspection/enterprise-tickets/").json()[
-        "results"
-    ] == []
+    assert (
+        api_for(demo.exporter).get("/api/v1/inspection/enterprise-tickets/").json()["results"] == []
+    )
     url = f"/api/v1/inspection/enterprise-tickets/{tickets[0].pk}/"
     assert api_for(demo.exporter).get(url).status_code == 404
 
@@ -293,13 +292,15 @@ def test_the_declaration_page_shows_the_ticket_and_takes_the_request(demo, queue
     page = client.get(f"/declarations/{declarations[0].pk}/").content.decode()
     assert "Your inspection" in page
     assert "Next to be called" in page
-    url = f"/declarations/{declarations[0].pk}/tickets/{tickets[0].pk}/attendance/"
-    assert client.post(url, {"reason": ""}).status_code == 400
+    url = f"/inspection/tickets/{tickets[0].pk}/attendance/"
+    assert f'action="{url}"' in page
+    refused = client.post(url, {"reason": ""})
+    assert refused.status_code == 400
+    assert "Say why nobody needs to attend." in refused.content.decode()
     assert client.post(url, {"reason": "Cold chain"}).status_code == 302
     assert _client(demo.exporter).post(url, {"reason": "x"}).status_code == 404
-    # Another declaration's ticket through this declaration's address is not found either.
-    other = f"/declarations/{declarations[1].pk}/tickets/{tickets[0].pk}/attendance/"
-    assert _client(demo.exporter).post(other, {"reason": "x"}).status_code == 404
+    assert _client(demo.exporter).get(url).status_code == 404
+    assert AttendanceRequest.objects.count() == 1
     board = _client(demo.officer).get("/inspection/attendance/").content.decode()
     assert "Cold chain" in board
 

@@ -169,6 +169,9 @@ def test_the_agent_hears_of_the_confirmation(ship, requested):
     notification_services.notifications_make(now=timezone.now() + timedelta(seconds=30))
     note = Notification.objects.get(kind="shipping.boarding", recipient=ship.agent)
     assert note.data["to"] == "booked"
-    assert Notification.objects.filter(kind="shipping.boarding").exclude(
-        recipient__memberships__organisation=ship.agent_org
-    ).exists() is False
+    assert (
+        Notification.objects.filter(kind="shipping.boarding")
+        .exclude(recipient__memberships__organisation=ship.agent_org)
+        .exists()
+        is False
+    )

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('port', '0007_unreadable_timestamps_repaired'),
+        ('port', '0008_outbox'),
     ]
 
     operations = [
