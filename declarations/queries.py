@@ -169,6 +169,9 @@ class ConsignmentRow:
     net_weight: Decimal | None
     port_call_id: int
     terminal_id: int | None
+    # Two-stage access: the stages the goods must pass besides customs.
+    quarantine_involved: bool = False
+    permits_involved: bool = False
     # (hs_code, origin_country, value) per goods line, and (container_id, number).
     items: list[tuple[str, str, Decimal]] = field(default_factory=list)
     containers: list[tuple[int, str]] = field(default_factory=list)
@@ -195,6 +198,8 @@ def consignments_locked_for_assessment(*, declaration_ids: list[int]) -> list[Co
             "net_weight",
             "port_call_id",
             "port_call__terminal_id",
+            "quarantine_involved",
+            "permits_involved",
         )
     )
     rows = {head[0]: ConsignmentRow(*head) for head in heads}

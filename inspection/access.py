@@ -38,7 +38,10 @@ def access_checks_open(*, declaration_ids: list[int]) -> list[AccessCheck]:
     """One held check per flagged stage of each of these declarations that has none yet.
 
     The caller holds the declarations' locks (assessment), so a missing check cannot be
-    inserted twice. Writes one timeline event per new check; tells the offices' lists."""
+    inserted twice. Writes one timeline event per new check; tells the offices' lists. No
+    query when none is given (the assessment passes only the flagged ones)."""
+    if not declaration_ids:
+        return []
     declarations = list(
         Declaration.objects.filter(pk__in=declaration_ids)
         .filter(Q(quarantine_involved=True) | Q(permits_involved=True))

@@ -152,7 +152,9 @@ def assess_declarations(*, declaration_ids: Iterable[int], actor_id: int | None 
     _insert(new, current, seeds, version_number, actor_id)
     _update(changed, current, seeds, versions, version_number, actor_id)
     # Before the diversion: a container held at the access stage is planned to the yard.
-    access.access_checks_open(declaration_ids=[row.id for row in rows])
+    access.access_checks_open(
+        declaration_ids=[r.id for r in rows if r.quarantine_involved or r.permits_involved]
+    )
     for call_id in dangerous:
         diversion.diversion_replan_after_decisions(
             port_call_id=call_id,
