@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('declarations', '0003_full_header_two_step_advance_uploads'),
-        ('inspection', '0009_rule_set_sampling'),
+        ('inspection', '0010_decision_fewer_per_row_costs'),
         ('port', '0009_area_hours_quarantine_role'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
