@@ -30,7 +30,12 @@ def run(measure) -> dict:
     )
     runs = []
     try:
-        time.sleep(3)  # the relay is up and listening
+        probe = outbox.enqueue(TASK)  # the relay is up and has drained once
+        deadline = time.monotonic() + 120
+        while OutboxMessage.objects.get(pk=probe.pk).sent_at is None:
+            assert time.monotonic() < deadline, "the relay did not start"
+            time.sleep(0.1)
+        time.sleep(1)
         for _ in range(RUNS):
             first = OutboxMessage.objects.order_by("-id").values_list("id", flat=True).first() or 0
             for _ in range(ROWS):
