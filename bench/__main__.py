@@ -46,6 +46,7 @@ def main() -> int:
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
     from bench import intake as intake_bench
+    from bench import outbox as outbox_bench
     from bench import reference as reference_bench
     from bench import rules as rules_bench
     from bench import zones as zones_bench
@@ -67,6 +68,7 @@ def main() -> int:
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,
             "ecommerce_sorting": ecommerce_bench.run_sorting,
+            "outbox": outbox_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)
