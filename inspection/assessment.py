@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
-from inspection import diversion, engine, events
+from inspection import access, diversion, engine, events
 from inspection.models import Decision, Inspection, Outcome, RuleSetVersion
 from inspection.rules import Consignment
 from port import live
@@ -153,6 +153,10 @@ def assess_declarations(*, declaration_ids: Iterable[int], actor_id: int | None 
         outcomes[row.id] = declaration_services.AssessmentOutcome(selected=chosen, held=held)
     _insert(new, current, seeds, version_number, actor_id)
     _update(changed, current, seeds, versions, version_number, actor_id)
+    # Before the diversion: a container held at the access stage is planned to the yard.
+    access.access_checks_open(
+        declaration_ids=[r.id for r in rows if r.quarantine_involved or r.permits_involved]
+    )
     for call_id in dangerous:
         diversion.diversion_replan_after_decisions(
             port_call_id=call_id,

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from declarations import queries as declaration_queries
-from inspection import events
+from inspection import events, queries
 from inspection.models import (
     Decision,
     Destination,
@@ -73,14 +73,20 @@ def _destinations(
         # beats testing each row against a list of thousands (`= ANY` scans the list).
         rows = rows.filter(container_id__any=list(containers.values()))
     decisions = {
-        number: (outcome, direction, inspection_status)
-        for number, outcome, direction, inspection_status in rows.order_by(
+        number: (outcome, direction, inspection_status, declaration_id)
+        for number, outcome, direction, inspection_status, declaration_id in rows.order_by(
             "created_at", "pk"
         ).values_list(
-            "container__number", "outcome", "declaration__direction", "inspection__status"
+            "container__number",
+            "outcome",
+            "declaration__direction",
+            "inspection__status",
+            "declaration_id",
         )
         if number in containers
     }
+    # Declarations still held at the access stage (quarantine, permits): one query.
+    holds = queries.access_holds(declaration_ids=sorted({d[3] for d in decisions.values()}))
     labels = {value: str(label) for value, label in Outcome.choices}
     released, not_declared = _("Released"), _("Not yet declared")
     direct = {
@@ -93,9 +99,11 @@ def _destinations(
         if decision is None:
             planned[number] = (Destination.YARD, not_declared)
             continue
-        outcome, direction, inspection_status = decision
+        outcome, direction, inspection_status, declaration_id = decision
         if outcome != Outcome.RELEASE and inspection_status != Inspection.Status.RELEASED:
             planned[number] = (Destination.INSPECTION_AREA, labels[outcome])
+        elif declaration_id in holds:
+            planned[number] = (Destination.YARD, queries.hold_reason(holds[declaration_id]))
         elif number in direct_pickup:
             planned[number] = direct["export" if direction == "export" else "import"]
         else:

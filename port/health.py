@@ -102,11 +102,23 @@ def _check_redis_roles() -> dict[str, str]:
 def _check_celery() -> str:
     from port.celery import app
 
+    from port.celery import all_queues
+
+    # Only a worker that consumes this deployment's queues counts: another deployment's (or
+    # test run's) workers on the same broker answer a ping too.
     try:
-        replies = app.control.ping(timeout=1.0)
+        replies = app.control.inspect(timeout=1.0).active_queues() or {}
     except Exception as error:  # noqa: BLE001
         return _error(error)
-    return "ok" if replies else "error: no worker answered"
+    ours = set(all_queues())
+    serving = [
+        worker
+        for worker, queues in replies.items()
+        if any(queue.get("name") in ours for queue in queues or [])
+    ]
+    if serving:
+        return "ok"
+    return "error: no worker serves this deployment's queues" if replies else "error: no worker answered"
 
 
 def _check_beat() -> str:
