@@ -47,6 +47,7 @@ def main() -> int:
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
     from bench import intake as intake_bench
+    from bench import outbox as outbox_bench
     from bench import reference as reference_bench
     from bench import rules as rules_bench
     from bench import zones as zones_bench
@@ -64,10 +65,12 @@ def main() -> int:
             "assessment": assessment_bench.run,
             "diversion": assessment_bench.run_diversion,
             "zone_gate": zones_bench.run,
+            "zone_upload": zones_bench.run_upload,
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,
             "ecommerce_sorting": ecommerce_bench.run_sorting,
             "burst": burst_bench.run,  # its own private PostgreSQL
+            "outbox": outbox_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ecommerce import events, quota, risk, tax
-from ecommerce.db import bulk_cursor
+from ecommerce.db import bulk_cursor, int_array, text_array
 from ecommerce.models import (
     Batch,
     DecisionStat,
@@ -37,6 +37,7 @@ from port.timeline import timeline_record_many
 
 S = InventoryList.Status
 CHUNK = 2000
+COALESCE_BATCHES = 50
 SINGLE_LIMIT_CENTS = 500_000
 # Upper bounds (ms) of the decision-time histogram the board merges for p50/p99.
 LATENCY_BUCKETS_MS = [
@@ -70,14 +71,25 @@ class Verdict:
 
 
 def batch_decide(*, batch_id: int) -> int:
-    """Decide the waiting lists this batch completes (idempotent: decided lists are skipped).
-    Returns how many were decided."""
+    """Decide the waiting lists this batch completes, and with them those of the other
+    batches still undecided at this moment (up to COALESCE_BATCHES): under load one task
+    takes the queue behind it in sets of CHUNK, instead of a small set per batch, and the
+    later tasks find their lists decided. Idempotent. Returns how many were decided."""
     kind = Batch.objects.filter(pk=batch_id).values_list("kind", flat=True).first()
     if kind is None:
         return 0
-    ids = _candidates(kind, batch_id)
+    pending = [
+        (batch_id, kind),
+        *Batch.objects.filter(decided_at__isnull=True)
+        .exclude(pk=batch_id)
+        .order_by("pk")
+        .values_list("pk", "kind")[:COALESCE_BATCHES],
+    ]
+    ids = sorted({list_id for pk, k in pending for list_id in _candidates(k, pk)})
     decided = sum(lists_decide(list_ids=ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK))
-    Batch.objects.filter(pk=batch_id, decided_at__isnull=True).update(decided_at=timezone.now())
+    Batch.objects.filter(pk__in=[pk for pk, _k in pending], decided_at__isnull=True).update(
+        decided_at=timezone.now()
+    )
     return decided
 
 
@@ -113,7 +125,7 @@ FROM {lists} l
 LEFT JOIN {orders} o ON o.platform_id = l.platform_id AND o.order_no = l.order_no
 LEFT JOIN {payments} p ON p.platform_id = l.platform_id AND p.order_no = l.order_no
 LEFT JOIN {waybills} w ON w.waybill_no = l.waybill_no
-WHERE l.id = ANY(%s) AND l.status = 'waiting'
+WHERE l.id = ANY(%s::bigint[]) AND l.status = 'waiting'
 ORDER BY l.id
 FOR UPDATE OF l
 """
@@ -137,7 +149,7 @@ def lists_decide(*, list_ids: list[int]) -> int:
                 payments=Payment._meta.db_table,
                 waybills=Waybill._meta.db_table,
             ),
-            [list_ids],
+            [int_array(list_ids)],
         )
         rows = [r for r in cursor.fetchall() if _complete(r)]
     if not rows:
@@ -178,17 +190,19 @@ def _judge(rows, now) -> list[Verdict]:
     with bulk_cursor() as cursor:
         cursor.execute(
             f"SELECT inventory_list_id, hs_code, quantity, unit_price_cents "  # noqa: S608
-            f"FROM {ListLine._meta.db_table} WHERE inventory_list_id = ANY(%s)",
-            [ids],
+            f"FROM {ListLine._meta.db_table} WHERE inventory_list_id = ANY(%s::bigint[])",
+            [int_array(ids)],
         )
         for list_id, hs_code, quantity, price in cursor.fetchall():
             lines.setdefault(list_id, []).append((hs_code, quantity, price))
     positive = tax.positive_list_index(PositiveListEntry.objects.all())
-    watched = set(
-        WatchedBuyer.objects.filter(buyer_key__in={r[8] for r in rows if r[8]}).values_list(
-            "buyer_key", flat=True
+    with bulk_cursor() as cursor:  # thousands of keys: bound as one array, not quoted
+        cursor.execute(
+            f"SELECT buyer_key FROM {WatchedBuyer._meta.db_table} "  # noqa: S608
+            "WHERE buyer_key = ANY(%s::text[])",
+            [text_array({r[8] for r in rows if r[8]})],
         )
-    )
+        watched = {key for (key,) in cursor.fetchall()}
     rule_set = ListRuleSet.objects.order_by("-version").first()
     verdicts, to_assess = [], []
     for r in rows:
@@ -220,6 +234,8 @@ def _retail_rules(r, lines, positive) -> Verdict:
 
 
 def _assess(to_assess, lines, positive, watched, rule_set) -> None:
+    if rule_set is None:  # no rules activated yet: every list is released, nothing to build
+        return
     consignments = []
     for _verdict, r in to_assess:
         codes = tuple(hs for hs, _q, _p in lines.get(r[0], []))
@@ -278,14 +294,14 @@ def _write(verdicts: list[Verdict], rows, now) -> None:
                 getattr(verdicts[0], "rule_set_version", None),
                 now,
                 now,
-                [v.id for v in verdicts],
-                [str(v.status) for v in verdicts],
-                [v.reason for v in verdicts],
-                [v.reason_field for v in verdicts],
-                [v.vat for v in verdicts],
-                [v.consumption for v in verdicts],
-                [v.quota for v in verdicts],
-                [json.dumps(list(v.rules_hit)) for v in verdicts],
+                int_array(v.id for v in verdicts),
+                text_array(str(v.status) for v in verdicts),
+                text_array(v.reason for v in verdicts),
+                text_array(v.reason_field for v in verdicts),
+                int_array(v.vat for v in verdicts),
+                int_array(v.consumption for v in verdicts),
+                int_array(v.quota for v in verdicts),
+                text_array(json.dumps(list(v.rules_hit)) for v in verdicts),
             ],
         )
     _record(verdicts, rows, now)

@@ -3,7 +3,6 @@
 import secrets
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -12,9 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alarms import services as alarm_services
+from declarations import events as declaration_events
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
-from inspection import diversion, engine, events, queries, rules
+from inspection import attendance, diversion, engine, events, queries, rules
 from inspection.models import (
     Alert,
     Decision,
@@ -27,7 +27,7 @@ from inspection.models import (
     RuleSetVersion,
 )
 from inspection.tasks import decisions_make_for_port_call_task
-from port import live, uploads
+from port import live, outbox, uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for, organisation_ids_for
@@ -61,8 +61,10 @@ def rule_set_activate(*, officer: User | None) -> RuleSetVersion:
         seed=secrets.token_hex(8),
         activated_by=officer,
     )
-    for port_call_id in queries.port_call_ids_with_open_assessments():
-        transaction.on_commit(partial(decisions_make_for_port_call_task.delay, port_call_id))
+    outbox.enqueue_many(
+        (decisions_make_for_port_call_task.name, {"port_call_id": port_call_id})
+        for port_call_id in queries.port_call_ids_with_open_assessments()
+    )
     return version
 
 
@@ -163,7 +165,9 @@ def port_call_reassess(*, port_call_id: int, officer: User) -> dict:
             "rule_set_version": version.number if version else None,
         },
     )
-    transaction.on_commit(partial(decisions_make_for_port_call_task.delay, call.pk, officer.pk))
+    outbox.enqueue(
+        decisions_make_for_port_call_task.name, port_call_id=call.pk, actor_id=officer.pk
+    )
     return {
         "port_call": call.pk,
         "declarations": len(declaration_ids),
@@ -444,6 +448,8 @@ def _set_status(
     inspection: Inspection, new: str, *, actor: User, extra_fields=(), note: str = ""
 ) -> None:
     old = transition(inspection, new, extra_fields=extra_fields)
+    if Inspection.Status.QUEUED in {old, new}:
+        attendance.queue_moved_publish(area_id=inspection.area_id)
     timeline_record(
         subject=inspection,
         kind=TimelineEvent.Kind.INSPECTION_STATUS_CHANGED,
@@ -461,7 +467,11 @@ def _set_status(
 
 def _publish_inspection(inspection: Inspection, decision: Decision) -> None:
     area = inspection.area
-    groups = [events.queue_group(area.customs_office_id)]
+    groups = [
+        events.queue_group(area.customs_office_id),
+        # The enterprise and its broker see their own ticket move (the declaration page).
+        *declaration_events.declaration_groups(decision.declaration),
+    ]
     if area.terminal.operator_id:
         groups.append(live.organisation_group(area.terminal.operator_id))
     live.publish_on_commit(groups=groups, event=events.inspection_changed(inspection, decision))
@@ -523,6 +533,10 @@ def container_is_released(declaration) -> tuple[bool, str]:
     if declaration is None:
         return False, _("No customs declaration covers this container.")
     if declaration.status == Declaration.Status.RELEASED:
+        # Two-stage access: customs' release is not enough while a stage holds the goods.
+        holds = queries.access_holds(declaration_ids=[declaration.pk, declaration.summary_id])
+        if holds:
+            return False, queries.hold_reason(sorted({s for h in holds.values() for s in h}))
         return True, ""
     if declaration.status == Declaration.Status.SUBMITTED:
         return False, _("The declaration is still being assessed.")

@@ -2,8 +2,9 @@ import os
 from fnmatch import fnmatchcase
 
 from celery import Celery
+from celery.signals import celeryd_init, worker_ready
 
-from port import observability
+from port import observability, workers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
 
@@ -11,6 +12,10 @@ app = Celery("port")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 observability.connect_celery_signals()
+# Each worker its own unacked hash and a heartbeat: a dead worker's tasks are redone within
+# seconds by the outbox relay, not after the broker's visibility timeout (port/workers.py).
+celeryd_init.connect(workers.on_worker_init, weak=False)
+worker_ready.connect(workers.on_worker_ready, weak=False)
 
 # Queues by workload, so a slow EDIFACT import or a terminal's dead webhook never delays an
 # assessment: each has its own worker pool and time limits in production (docker-compose.yml,
@@ -77,6 +82,8 @@ app.conf.beat_schedule = {
         "task": "port.tasks.idempotency_records_purge_task",
         "schedule": 3600.0,
     },
+    # Every hour: outbox rows sent more than OUTBOX_RETENTION_HOURS ago (port/outbox.py).
+    "port-outbox-purge": {"task": "port.tasks.outbox_sent_purge_task", "schedule": 3600.0},
     "inspection-webhook-deliveries-purge": {
         "task": "inspection.tasks.webhook_deliveries_purge_task",
         "schedule": 3600.0,
@@ -122,6 +129,13 @@ app.conf.beat_schedule = {
     # queries over a window, and a discrepancy raises its alarm once however often it is found.
     "zones-reconcile": {
         "task": "zones.tasks.reconcile_task",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
+    # Every 5 minutes: zone gate passes unused past their time lapse; an exit's goods go
+    # back on its account. Idempotent (only open passes; SKIP LOCKED leaves one in use).
+    "zones-pass-expiry": {
+        "task": "zones.tasks.gate_pass_expire_task",
         "schedule": 300.0,
         "options": {"expires": 300.0},
     },

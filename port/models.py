@@ -1,5 +1,7 @@
 """The shared core: who works here, the port's reference data, and the timeline."""
 
+import datetime
+
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -100,6 +102,8 @@ class Membership(TimeStampedModel):
         SUPERVISOR = "supervisor", _("Customs supervisor")
         OPERATOR = "operator", _("Operator")
         REVIEWER = "reviewer", _("Agency reviewer")
+        # Customs' quarantine officers: they own the quarantine access stage (两段准入).
+        QUARANTINE = "quarantine", _("Quarantine officer")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     organisation = models.ForeignKey(
@@ -212,6 +216,9 @@ class InspectionArea(models.Model):
     code = models.CharField(_("code"), max_length=10)
     name = models.CharField(_("name"), max_length=100)
     bays = models.PositiveSmallIntegerField(_("inspection bays"), default=4)
+    # Opening hours, shown to the enterprises whose containers wait there.
+    opens_at = models.TimeField(_("opens at"), default=datetime.time(8, 30))
+    closes_at = models.TimeField(_("closes at"), default=datetime.time(17, 30))
 
     class Meta:
         ordering = ["code"]
@@ -350,6 +357,16 @@ class TimelineEvent(models.Model):
         INSPECTION_STATUS_CHANGED = "inspection.status_changed", _("Inspection status changed")
         INSPECTION_RECORDED = "inspection.recorded", _("Inspection result recorded")
         EXPERT_CONSULTED = "inspection.expert_consulted", _("Expert consulted")
+        ATTENDANCE_REQUESTED = (
+            "inspection.attendance_requested",
+            _("Asked not to attend the inspection"),
+        )
+        ATTENDANCE_DECIDED = (
+            "inspection.attendance_decided",
+            _("Request not to attend decided"),
+        )
+        ACCESS_HELD = "inspection.access_held", _("Held at the access stage")
+        ACCESS_DECIDED = "inspection.access_decided", _("Access stage decided")
         GATE_PASSED = "gate.passed", _("Gate passed")
         GATE_REFUSED = "gate.refused", _("Gate refused")
         CONTAINER_DISCHARGED = "terminal.container_discharged", _("Container discharged")
@@ -372,6 +389,9 @@ class TimelineEvent(models.Model):
         ZONE_MOVEMENT_FILED = "zone.movement_filed", _("Zone movement filed")
         ZONE_GATE_RELEASED = "zone.gate_released", _("Zone gate: truck released")
         ZONE_GATE_STOPPED = "zone.gate_stopped", _("Zone gate: truck stopped")
+        ZONE_MOVEMENT_AMENDED = "zone.movement_amended", _("Zone movement amended")
+        ZONE_MOVEMENT_CANCELLED = "zone.movement_cancelled", _("Zone movement cancelled")
+        ZONE_PASS_EXPIRED = "zone.pass_expired", _("Zone gate pass expired")
         TRANSIT_OPENED = "zone.transit_opened", _("Transit under e-seal opened")
         TRANSIT_WRITTEN_OFF = "zone.transit_written_off", _("Transit written off")
         TRANSIT_SEAL_MISMATCH = "zone.transit_seal_mismatch", _("Transit seal mismatch")
@@ -444,3 +464,29 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class OutboxMessage(models.Model):
+    """A task to queue, written in the transaction of the change that asks for it, so the
+    work is queued exactly when the change commits, whether or not the broker is up then.
+    `port.outbox` writes and relays these rows; the relay marks each one sent."""
+
+    task_name = models.CharField(max_length=200)
+    kwargs = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # The relay's scan: unsent rows in order; stays as small as the backlog.
+            models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent"),
+            # The purge of sent rows past their retention.
+            models.Index(
+                fields=["sent_at"], condition=Q(sent_at__isnull=False), name="outbox_sent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} #{self.pk}"

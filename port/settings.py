@@ -93,7 +93,7 @@ MIDDLEWARE = [
     "port.outage.DatabaseOutageMiddleware",  # a database outage is a 503, never a 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "port.middleware.StaticFilesMiddleware",  # WhiteNoise, async under ASGI too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -203,6 +203,10 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portwise")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A message a worker took and has not acknowledged comes back after this timeout only as a
+# last resort: each worker has its own unacked hash and a heartbeat, and the outbox relay
+# puts a dead worker's messages back within seconds (port/workers.py). Longer than the
+# longest task (imports: 900 s), so a running task is never handed to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
@@ -225,6 +229,8 @@ BANK_BACKEND = env("BANK_BACKEND", "billing.bank.SimulatedBank")
 SMS_BACKEND = env("SMS_BACKEND", "notifications.sms.ConsoleSms")
 # How long replays of an Idempotency-Key and finished terminal webhooks are kept.
 IDEMPOTENCY_RETENTION_DAYS = envint("IDEMPOTENCY_RETENTION_DAYS", "7")
+# Sent outbox rows (port/outbox.py) are kept this long, to trace what was queued when.
+OUTBOX_RETENTION_HOURS = envint("OUTBOX_RETENTION_HOURS", "48")
 WEBHOOK_RETENTION_DAYS = envint("WEBHOOK_RETENTION_DAYS", "30")
 # Beat runs with a leader lock in Redis, so two beats (two hosts) never both send.
 CELERY_BEAT_SCHEDULER = "port.beat:LeaderScheduler"

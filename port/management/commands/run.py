@@ -139,6 +139,8 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         self._say("Loading the demo data…")
         call_command("seed_demo")
+        # Day-one reference data: the whole UN/LOCODE, shipped as UNECE's file (once).
+        call_command("load_reference", "unlocode", "shipped", verbosity=0)
         connections.close_all()  # the children open their own
 
     def _children(self, host: str, port: int, *, simulate: bool) -> list[Child]:
@@ -155,6 +157,8 @@ class Command(BaseCommand):
                 [python, "-m", "celery", "-A", "port", "worker", "-l", "info"]
                 + ["--concurrency", "2", "--queues", ",".join(all_queues())],
             ),
+            # Sends the outbox's rows (the work committed changes queued) to the broker.
+            Child("relay", [python, str(settings.BASE_DIR / "manage.py"), "outbox_relay"]),
             Child(
                 "beat",
                 [python, "-m", "celery", "-A", "port", "beat", "-l", "info"]
