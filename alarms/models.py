@@ -45,6 +45,7 @@ class Alarm(TimeStampedModel):
         GATE_WITHOUT_RELEASE = "recon.gate_without_release", _("Gate-out without release")
         ZONE_STOCK_MISMATCH = "recon.zone_stock_mismatch", _("Zone stock differs from movements")
         DANGEROUS_AT_GATE = "recon.dangerous_at_gate", _("Dangerous goods at the gate")
+        ZONE_HAZARD = "zone.hazard_at_gate", _("Hazardous chemicals at the zone gate")
         BILL_OVERDUE = "billing.overdue", _("Tax bill unpaid past its due date")
 
     kind = models.CharField(_("kind"), max_length=40, choices=Kind.choices)

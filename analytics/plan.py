@@ -15,12 +15,14 @@ from analytics import statistics
 from analytics.queries import Scope
 from inspection import queries as inspection_queries
 from port.models import PortCall, Terminal
+from zones import queries as zone_queries
 
 BERTH_WIDTH, BERTH_GAP = 150, 10
 BLOCK_WIDTH, BLOCK_HEIGHT, BLOCK_GAP = 110, 70, 12
 TERMINAL_GAP, MARGIN = 40, 20
 QUAY_Y, WATER_HEIGHT = 310, 90
 BLOCKS_PER_ROW = 3
+ZONE_WIDTH, GATE_HEIGHT = 300, 24
 
 
 def port_plan(scope: Scope) -> dict:
@@ -49,6 +51,12 @@ def port_plan(scope: Scope) -> dict:
         item = _terminal(terminal, x, at_berth, figures.get(terminal.pk, {}), discharge)
         laid_out.append(item)
         x += item["width"] + TERMINAL_GAP
+    zones = []
+    for zone in zone_queries.gate_map(
+        organisation_ids=None if scope.port_wide else list(scope.organisation_ids)
+    ):
+        zones.append(_zone(zone, x))
+        x += ZONE_WIDTH + TERMINAL_GAP
     expected = (
         PortCall.objects.filter(status=PortCall.Status.EXPECTED)
         .select_related("vessel", "terminal")
@@ -56,6 +64,7 @@ def port_plan(scope: Scope) -> dict:
     )
     return {
         "terminals": laid_out,
+        "zones": zones,
         "width": max(x - TERMINAL_GAP + MARGIN, 400),
         "height": QUAY_Y + WATER_HEIGHT,
         "quay_y": QUAY_Y,
@@ -65,6 +74,32 @@ def port_plan(scope: Scope) -> dict:
             for c in expected
         ],
         "vessels_at_berth": len(at_berth),
+    }
+
+
+def _zone(zone: dict, x: int) -> dict:
+    """A bonded zone inland of the quay: its ground, and its gates on the quay side."""
+    gates = zone["gates"]
+    width = ZONE_WIDTH // max(len(gates), 1)
+    return {
+        **zone,
+        "x": x,
+        "width": ZONE_WIDTH,
+        "gates": [
+            {
+                **gate,
+                "x": x + index * width,
+                "y": QUAY_Y - 60 - GATE_HEIGHT,
+                "width": width - BLOCK_GAP,
+                "height": GATE_HEIGHT,
+                "lane_width": (width - BLOCK_GAP) / max(gate["lanes"], 1),
+                "lane_xs": [
+                    round(x + index * width + n * (width - BLOCK_GAP) / max(gate["lanes"], 1), 1)
+                    for n in range(gate["lanes"])
+                ],
+            }
+            for index, gate in enumerate(gates)
+        ],
     }
 
 

@@ -65,6 +65,7 @@ def main() -> int:
             "assessment": assessment_bench.run,
             "diversion": assessment_bench.run_diversion,
             "zone_gate": zones_bench.run,
+            "zone_upload": zones_bench.run_upload,
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,
             "ecommerce_sorting": ecommerce_bench.run_sorting,

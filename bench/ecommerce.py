@@ -18,6 +18,7 @@ but not the broker hop. The orders, payments and waybills are filed beforehand (
    SORTING_SECONDS (the zone gate bench's load generator), each due at t0 + i/rate.
 """
 
+import asyncio
 import json
 import os
 import queue
@@ -31,16 +32,19 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from django.conf import settings
 from django.db import connection
 
-from bench.zones import _embedded_url, _load, _pct
+from bench.zones import _embedded_url, _pct
 from ecommerce import decision, intake
+from ecommerce.db import bulk_cursor
 from ecommerce.models import Batch, InventoryList, ListLine
 from tests.ecommerce import factories
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 3
-SORTING_WORKERS = 4
+SORTING_RATE = 200
+SORTING_CONNECTIONS = 16
 BATCH = 2000
 PASSWORD = "bench-portwise"  # noqa: S105 - a throw-away database's users
 
@@ -86,13 +90,8 @@ def run(measure) -> dict:
 
 
 def run_sorting(measure) -> dict:
-    """Only the sorting line (`python -m bench ecommerce_sorting`), with SORTING_WORKERS
-    connections: on a PostgreSQL shared with other work, the full run's server could not
-    always open the connections eight scanners need."""
-    from bench import zones as zones_bench
-
+    """Only the sorting line (`python -m bench ecommerce_sorting`)."""
     seconds = int(os.environ.get("BENCH_EC_SORTING_SECONDS", "15"))
-    zones_bench.WORKERS = SORTING_WORKERS
     ec = factories.world()
     ec.operator.set_password(PASSWORD)
     ec.operator.save(update_fields=["password"])
@@ -104,7 +103,7 @@ def run_sorting(measure) -> dict:
         decision.batch_decide(batch_id=batch_id)
     waybills = [p["waybill"]["waybill_no"] for p in parcels]
     server, base = _serve()
-    figures: dict = {"workers": SORTING_WORKERS}
+    figures: dict = {"rate": SORTING_RATE, "connections": SORTING_CONNECTIONS}
     try:
         operator = _token(base, "site")
         _phase(
@@ -276,18 +275,91 @@ class _Decider:
 
 
 def _sorting_run(base: str, token: str, waybills: list[str], seconds: int) -> dict:
-    rate = 200
+    """Open loop at SORTING_RATE scans/s over SORTING_CONNECTIONS keep-alive connections, one
+    in twenty an unknown waybill; each scan's time from its due time to its answer read.
+    Beside it, in the same run, PostgreSQL's own floor: the same statement sent straight
+    to the server from here, one after another."""
     numbers = [
-        waybills[i % len(waybills)] if i % 20 else f"UNKNOWN{i}" for i in range(rate * seconds)
+        waybills[i % len(waybills)] if i % 20 else f"UNKNOWN{i}"
+        for i in range(SORTING_RATE * seconds)
     ]
-    answers = _load(
-        base,
-        token,
-        rate,
-        lambda s, number: s.post(f"{base}/api/v1/ecommerce/sorting/{number}/", timeout=30),
-        numbers,
-    )
-    return {"scans": len(numbers), "p50_ms": _pct(answers, 50), "p99_ms": _pct(answers, 99)}
+    answers, late = _scan_load(base, token, numbers)
+    floor = _sql_floor(numbers[:1000], token)
+    return {
+        "scans": len(numbers),
+        "p50_ms": _pct(answers, 50),
+        "p99_ms": _pct(answers, 99),
+        "max_ms": round(max(answers), 2),
+        # How late this client sent (its own scheduling on a busy machine), part of the above.
+        "client_late_p99_ms": _pct(late, 99),
+        "sql_floor_p50_ms": _pct(floor, 50),
+        "sql_floor_p99_ms": _pct(floor, 99),
+    }
+
+
+def _scan_load(base: str, token: str, numbers: list[str]) -> tuple[list[float], list[float]]:
+    import uvloop
+
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    auth = f"Authorization: Token {token}\r\n".encode()
+
+    async def load():
+        idle: asyncio.Queue = asyncio.Queue()
+        for _ in range(SORTING_CONNECTIONS):
+            idle.put_nowait(await asyncio.open_connection(host, port))
+        answers, late = [0.0] * len(numbers), [0.0] * len(numbers)
+        t0 = time.perf_counter() + 0.5
+
+        async def one(i: int) -> None:
+            due = t0 + i / SORTING_RATE
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            reader, writer = await idle.get()
+            late[i] = (time.perf_counter() - due) * 1000
+            try:
+                writer.write(
+                    f"POST /api/v1/ecommerce/sorting/{numbers[i]}/ HTTP/1.1\r\n"
+                    f"Host: {host}\r\nContent-Length: 0\r\n".encode()
+                    + auth
+                    + b"\r\n"
+                )
+                status = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                body = await reader.readexactly(length)
+            finally:
+                idle.put_nowait((reader, writer))
+            answers[i] = (time.perf_counter() - due) * 1000
+            if not status.startswith(b"HTTP/1.1 200") or b"instruction" not in body:
+                raise RuntimeError(f"{status!r} {body[:200]!r}")
+
+        await asyncio.gather(*(one(i) for i in range(len(numbers))))
+        while not idle.empty():
+            _reader, writer = idle.get_nowait()
+            writer.close()
+        return answers, late
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(load())
+
+
+def _sql_floor(numbers: list[str], token: str) -> list[float]:
+    """The fast path's statement straight to PostgreSQL, one after another, in ms."""
+    from ecommerce.sorting_line import SCAN
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    times = []
+    with bulk_cursor() as cursor:
+        for number in numbers:
+            began = time.perf_counter()
+            cursor.execute(SCAN, {"waybill": number, "key": token})
+            cursor.fetchone()
+            times.append((time.perf_counter() - began) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = on")
+    return times
 
 
 # ------------------------------------------------------------------ helpers
@@ -316,6 +388,12 @@ def _serve() -> tuple[subprocess.Popen, str]:
         **os.environ,
         # A pool per process: per-request threads under ASGI otherwise each keep a connection.
         "DATABASE_POOL_MAX_SIZE": os.environ.get("DATABASE_POOL_MAX_SIZE", "8"),
+        # As in production: DEBUG off (it keeps every query), the same keys as this process
+        # (the buyers' hashes of the documents filed here must match the lists posted there).
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP here; TLS ends at the proxy in production
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ECOMMERCE_BUYER_KEY": settings.ECOMMERCE_BUYER_KEY or "",
         "PYTHONPATH": str(ROOT),
         "DATABASE_URL": urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}")),
     }

@@ -82,6 +82,10 @@ def _env() -> dict:
         "CHANNELS_PREFIX": tag,
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
+        # As in production: DEBUG off (no query log, no per-request static file lookups).
+        "DEBUG": "false",
+        "SECRET_KEY": f"bench-only-{os.getpid()}-not-a-secret",
+        "SECURE_SSL_REDIRECT": "false",  # the bench speaks plain HTTP on the loopback
     }
 
 

@@ -10,8 +10,10 @@ Also measured: the interpreted engine before compilation (`rules.matches` per ru
 consignment, SHA-256 + Decimal sampling), on a slice, as "today".
 """
 
+import gc
 import hashlib
 import json
+import os
 import random
 import statistics
 import time
@@ -262,12 +264,16 @@ def run(measure) -> dict:
         # Compiled afresh each run (cold caches), which a process does once per version.
         compiled_results[:] = engine.compile_rules(snapshots).evaluate_many(batch, SEED)
 
-    # The machine is shared: each run of ours is paired with a run of zen right after it,
-    # and the ratio is taken per pair, in wall time and in CPU time of this process.
+    # The machine is shared: each run of ours is paired with a run of zen next to it (the
+    # order alternating), and the ratio is taken per pair, in wall time and in CPU time of
+    # this process. Each run starts from a collected heap, so that neither pays for the
+    # garbage the other left (the collector stays on during the run, as in production).
     pairs = []
-    for _ in range(5):
+    for number in range(7):
         pair = {}
-        for name, run_once in (("compiled", compiled_run), ("zen", zen_run)):
+        order = [("compiled", compiled_run), ("zen", zen_run)]
+        for name, run_once in order if number % 2 == 0 else order[::-1]:
+            gc.collect()
             wall, cpu = time.perf_counter(), time.process_time()
             run_once()
             pair[name] = (time.perf_counter() - wall, time.process_time() - cpu)
@@ -298,6 +304,7 @@ def run(measure) -> dict:
         return spread([CONSIGNMENTS / pair[name][clock] for pair in pairs])
 
     return {
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "rules": RULES,
         "consignments": CONSIGNMENTS,
         "containers": sum(len(c.containers) for c in batch),

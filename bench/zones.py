@@ -239,3 +239,49 @@ def _pct(values: list[float], q: int) -> float:
 def _error(text: str) -> str:
     marker = 'class="exception_value">'
     return text[text.index(marker) + len(marker) :][:300] if marker in text else text[:300]
+
+
+def run_upload(measure) -> dict:
+    """An ERP file of 500 zone documents (one line each) filed by the worker's code, as the
+    worker runs it (zone_upload_process, in this process, on the bench database): chunks of
+    50 documents per call and transaction, against the peer of one document per call and
+    transaction (CHUNK = 1), each run on a fresh upload. Reported: seconds per file and
+    documents a second, median of three, min and max; the peer in the same run."""
+    from zones.services import uploads
+
+    call_command("seed_demo", verbosity=0, certificates=False)
+    from port.models import User
+
+    company = User.objects.get(username="zoneco")
+    documents = int(os.environ.get("BENCH_UPLOAD_DOCUMENTS", "500"))
+    header = "document,kind,truck_plate,declared_weight_kg,item_no,hs_code,description,unit,quantity,value\n"
+    counter = {"n": 0}
+
+    def one(chunk: int) -> None:
+        counter["n"] += 1
+        rows = "".join(
+            f"U{counter['n']}-{n},domestic_in,闽F{counter['n'] % 10}{n:04d},18000,GPU-4090,"
+            f"8473302000,Graphics cards,pcs,10,120000\n"
+            for n in range(documents)
+        )
+        upload = services.zone_upload_create(
+            user=company, file_name="bench.csv", content=(header + rows).encode()
+        )
+        saved, uploads.CHUNK = uploads.CHUNK, chunk
+        try:
+            done = services.zone_upload_process(upload_id=upload.pk)
+        finally:
+            uploads.CHUNK = saved
+        if len(done.filed) != documents:
+            raise RuntimeError(f"filed {len(done.filed)} of {documents}: {done.errors[:3]}")
+
+    result = {}
+    for name, chunk in (("chunked_50", 50), ("peer_one_by_one", 1)):
+        figures = measure(lambda chunk=chunk: one(chunk), repeat=RUNS)
+        figures["documents_per_s_median"] = round(documents / figures["median_s"], 1)
+        result[name] = figures
+    result["documents"] = documents
+    result["ratio_peer_to_chunked"] = round(
+        result["peer_one_by_one"]["median_s"] / result["chunked_50"]["median_s"], 2
+    )
+    return result

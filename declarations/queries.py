@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +17,17 @@ from declarations.models import (
 )
 from port.models import User
 from port.queries import enterprises_filable_by, organisation_ids_for
+
+# The containers' decisions shown on a declaration's page belong to the app that makes them
+# (inspection), which registers its reader here in `AppConfig.ready`, as it registers its
+# berthing hook with shipping: the declarations app never imports inspection. A reader
+# takes the declaration and returns its decisions, each with `whereabouts` set.
+DECISION_READERS: list[Callable] = []
+
+
+def declaration_decisions(*, declaration: Declaration) -> list:
+    """The decisions on each of the declaration's containers, from the registered readers."""
+    return [decision for reader in DECISION_READERS for decision in reader(declaration)]
 
 
 def declaration_list(*, user: User, filters: dict | None = None) -> QuerySet[Declaration]:

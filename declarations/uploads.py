@@ -11,7 +11,6 @@ import io
 import itertools
 import re
 import zipfile
-from functools import partial
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -19,7 +18,7 @@ from django.utils.translation import gettext as _
 from declarations import events, services
 from declarations.models import Declaration, ErpUpload
 from declarations.tasks import erp_upload_process_task
-from port import limits, live
+from port import limits, live, outbox
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Organisation, PortCall, User
 
@@ -95,7 +94,7 @@ def erp_upload_create(*, user: User, file_name: str, content: bytes) -> ErpUploa
         file_name=file_name[:200],
         content=content,
     )
-    transaction.on_commit(partial(erp_upload_process_task.delay, upload.pk))
+    outbox.enqueue(erp_upload_process_task.name, upload_id=upload.pk)
     return upload
 
 

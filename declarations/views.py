@@ -9,7 +9,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from declarations import forms, queries, reference, services, uploads
-from inspection import queries as inspection_queries
 from port import uploads as port_uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.timeline import timeline_for
@@ -108,15 +107,9 @@ def declaration_edit(request, declaration_id: int):
 @login_required
 def declaration_detail(request, declaration_id: int):
     declaration = queries.declaration_get_for_user(user=request.user, declaration_id=declaration_id)
-    decisions = list(inspection_queries.decisions_for_declaration(declaration_id=declaration.pk))
-    whereabouts = inspection_queries.container_whereabouts(
-        port_call_id=declaration.port_call_id, container_ids=[d.container_id for d in decisions]
-    )
-    for decision in decisions:
-        decision.whereabouts = whereabouts[decision.container_id]
     context = {
         "declaration": declaration,
-        "decisions": decisions,
+        "decisions": queries.declaration_decisions(declaration=declaration),
         "timeline": timeline_for(declaration),
         "reason_form": forms.ReasonForm(),
     }
@@ -191,11 +184,10 @@ def _detail_with_error(request, declaration, error):
         messages = [m for field in error.errors.values() for m in field if isinstance(m, str)]
     else:
         messages = [str(error)]
+    declaration = queries.declaration_get_for_user(user=request.user, declaration_id=declaration.pk)
     context = {
-        "declaration": queries.declaration_get_for_user(
-            user=request.user, declaration_id=declaration.pk
-        ),
-        "decisions": inspection_queries.decisions_for_declaration(declaration_id=declaration.pk),
+        "declaration": declaration,
+        "decisions": queries.declaration_decisions(declaration=declaration),
         "timeline": timeline_for(declaration),
         "reason_form": forms.ReasonForm(request.POST),
         "action_errors": messages,

@@ -13,3 +13,20 @@ from django.db import connection
 def bulk_cursor() -> psycopg.Cursor:
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
+
+
+def int_array(values) -> str:
+    """Integers as PostgreSQL's array text (`{1,2,3}`), to be cast `%s::bigint[]`.
+
+    psycopg's list dumper works element by element in Python: 19 ms for two arrays of
+    2,000 (py-spy: a fifth of a decision); the joined text costs about a tenth of that."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def text_array(values) -> str:
+    """Strings as PostgreSQL's array text, every element quoted, to be cast `%s::text[]`."""
+    return (
+        "{"
+        + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+        + "}"
+    )

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ecommerce import events, quota, risk, tax
-from ecommerce.db import bulk_cursor
+from ecommerce.db import bulk_cursor, int_array, text_array
 from ecommerce.models import (
     Batch,
     DecisionStat,
@@ -113,7 +113,7 @@ FROM {lists} l
 LEFT JOIN {orders} o ON o.platform_id = l.platform_id AND o.order_no = l.order_no
 LEFT JOIN {payments} p ON p.platform_id = l.platform_id AND p.order_no = l.order_no
 LEFT JOIN {waybills} w ON w.waybill_no = l.waybill_no
-WHERE l.id = ANY(%s) AND l.status = 'waiting'
+WHERE l.id = ANY(%s::bigint[]) AND l.status = 'waiting'
 ORDER BY l.id
 FOR UPDATE OF l
 """
@@ -137,7 +137,7 @@ def lists_decide(*, list_ids: list[int]) -> int:
                 payments=Payment._meta.db_table,
                 waybills=Waybill._meta.db_table,
             ),
-            [list_ids],
+            [int_array(list_ids)],
         )
         rows = [r for r in cursor.fetchall() if _complete(r)]
     if not rows:
@@ -178,17 +178,19 @@ def _judge(rows, now) -> list[Verdict]:
     with bulk_cursor() as cursor:
         cursor.execute(
             f"SELECT inventory_list_id, hs_code, quantity, unit_price_cents "  # noqa: S608
-            f"FROM {ListLine._meta.db_table} WHERE inventory_list_id = ANY(%s)",
-            [ids],
+            f"FROM {ListLine._meta.db_table} WHERE inventory_list_id = ANY(%s::bigint[])",
+            [int_array(ids)],
         )
         for list_id, hs_code, quantity, price in cursor.fetchall():
             lines.setdefault(list_id, []).append((hs_code, quantity, price))
     positive = tax.positive_list_index(PositiveListEntry.objects.all())
-    watched = set(
-        WatchedBuyer.objects.filter(buyer_key__in={r[8] for r in rows if r[8]}).values_list(
-            "buyer_key", flat=True
+    with bulk_cursor() as cursor:  # thousands of keys: bound as one array, not quoted
+        cursor.execute(
+            f"SELECT buyer_key FROM {WatchedBuyer._meta.db_table} "  # noqa: S608
+            "WHERE buyer_key = ANY(%s::text[])",
+            [text_array({r[8] for r in rows if r[8]})],
         )
-    )
+        watched = {key for (key,) in cursor.fetchall()}
     rule_set = ListRuleSet.objects.order_by("-version").first()
     verdicts, to_assess = [], []
     for r in rows:
@@ -220,6 +222,8 @@ def _retail_rules(r, lines, positive) -> Verdict:
 
 
 def _assess(to_assess, lines, positive, watched, rule_set) -> None:
+    if rule_set is None:  # no rules activated yet: every list is released, nothing to build
+        return
     consignments = []
     for _verdict, r in to_assess:
         codes = tuple(hs for hs, _q, _p in lines.get(r[0], []))
@@ -278,14 +282,14 @@ def _write(verdicts: list[Verdict], rows, now) -> None:
                 getattr(verdicts[0], "rule_set_version", None),
                 now,
                 now,
-                [v.id for v in verdicts],
-                [str(v.status) for v in verdicts],
-                [v.reason for v in verdicts],
-                [v.reason_field for v in verdicts],
-                [v.vat for v in verdicts],
-                [v.consumption for v in verdicts],
-                [v.quota for v in verdicts],
-                [json.dumps(list(v.rules_hit)) for v in verdicts],
+                int_array(v.id for v in verdicts),
+                text_array(str(v.status) for v in verdicts),
+                text_array(v.reason for v in verdicts),
+                text_array(v.reason_field for v in verdicts),
+                int_array(v.vat for v in verdicts),
+                int_array(v.consumption for v in verdicts),
+                int_array(v.quota for v in verdicts),
+                text_array(json.dumps(list(v.rules_hit)) for v in verdicts),
             ],
         )
     _record(verdicts, rows, now)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ecommerce import validation
+from ecommerce.db import bulk_cursor, int_array, text_array
 from ecommerce.models import Batch, InventoryList, ListLine, Order, Participant, Payment, Waybill
 
 MAX_BATCH = 5000
@@ -197,11 +198,7 @@ def _refuse_duplicates(kind: str, organisation_id: int, rows: list[dict], errors
         seen.add(key)
     if kind == "list":  # a parcel has one list: its waybill number is unique too
         waybills = [(index, rows[index]["waybill_no"]) for index, _k in keys if index not in errors]
-        taken = set(
-            InventoryList.objects.filter(waybill_no__in=[w for _i, w in waybills]).values_list(
-                "waybill_no", flat=True
-            )
-        )
+        taken = _taken(InventoryList, "waybill_no", [w for _i, w in waybills])
         seen = set()
         for index, waybill in waybills:
             if waybill in taken or waybill in seen:
@@ -224,23 +221,32 @@ def _existing_keys(kind: str, organisation_id: int, keys: list[tuple]) -> set[tu
         return set()
     if kind in ("order", "payment"):
         table = (Order if kind == "order" else Payment)._meta.db_table
-        with connection.cursor() as cursor:
+        with bulk_cursor() as cursor:
             cursor.execute(
                 f"SELECT t.platform_id, t.order_no FROM {table} t "  # noqa: S608 - our table name
                 "JOIN unnest(%s::bigint[], %s::text[]) AS k(platform_id, order_no) "
                 "ON t.platform_id = k.platform_id AND t.order_no = k.order_no",
-                [[k[0] for k in keys], [k[1] for k in keys]],
+                [int_array(k[0] for k in keys), text_array(k[1] for k in keys)],
             )
             return {tuple(r) for r in cursor.fetchall()}
     if kind == "waybill":
-        numbers = Waybill.objects.filter(waybill_no__in=[k[0] for k in keys]).values_list(
-            "waybill_no", flat=True
-        )
+        numbers = _taken(Waybill, "waybill_no", [k[0] for k in keys])
     else:
-        numbers = InventoryList.objects.filter(
-            declarant_id=organisation_id, list_no__in=[k[0] for k in keys]
-        ).values_list("list_no", flat=True)
+        numbers = _taken(InventoryList, "list_no", [k[0] for k in keys], declarant=organisation_id)
     return {(n,) for n in numbers}
+
+
+def _taken(model, column: str, numbers: list[str], declarant: int | None = None) -> set[str]:
+    """Which of `numbers` the table holds: thousands bound as one array (Django's `__in`
+    quotes each into the SQL text, a sixth of intake's time in py-spy)."""
+    sql = f"SELECT {column} FROM {model._meta.db_table} WHERE {column} = ANY(%s::text[])"  # noqa: S608
+    params: list = [text_array(numbers)]
+    if declarant is not None:
+        sql += " AND declarant_id = %s"
+        params.append(declarant)
+    with bulk_cursor() as cursor:
+        cursor.execute(sql, params)
+        return {number for (number,) in cursor.fetchall()}
 
 
 # ------------------------------------------------------------------ writing with COPY

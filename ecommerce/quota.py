@@ -10,7 +10,7 @@ No buyer is ever over the limit however many batches draw at once: a batch sees 
 the previous holder of the lock committed.
 """
 
-from ecommerce.db import bulk_cursor
+from ecommerce.db import bulk_cursor, int_array, text_array
 from ecommerce.models import BuyerQuota
 
 ANNUAL_LIMIT_CENTS = 2_600_000
@@ -28,13 +28,13 @@ def draw(requests: list[tuple[int, str, int, int]], *, limit: int = ANNUAL_LIMIT
             f"INSERT INTO {table} (buyer_key, year, used_cents) "  # noqa: S608 - our table
             "SELECT k, y, 0 FROM unnest(%s::text[], %s::int[]) AS b(k, y) "
             "ON CONFLICT (buyer_key, year) DO NOTHING",
-            [keys, years],
+            [text_array(keys), int_array(years)],
         )
         cursor.execute(
             f"SELECT q.buyer_key, q.year, q.used_cents FROM {table} q "  # noqa: S608
             "JOIN unnest(%s::text[], %s::int[]) AS b(k, y) ON q.buyer_key = b.k AND q.year = b.y "
             "ORDER BY q.buyer_key, q.year FOR UPDATE OF q",
-            [keys, years],
+            [text_array(keys), int_array(years)],
         )
         used = {(k, y): u for k, y, u in cursor.fetchall()}
         fitting, added = set(), {}
@@ -48,7 +48,11 @@ def draw(requests: list[tuple[int, str, int, int]], *, limit: int = ANNUAL_LIMIT
                 f"UPDATE {table} q SET used_cents = q.used_cents + a.cents "  # noqa: S608
                 "FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS a(k, y, cents) "
                 "WHERE q.buyer_key = a.k AND q.year = a.y",
-                [[k for k, _y in added], [y for _k, y in added], list(added.values())],
+                [
+                    text_array(k for k, _y in added),
+                    int_array(y for _k, y in added),
+                    int_array(added.values()),
+                ],
             )
     return fitting
 

@@ -7,6 +7,7 @@ class InspectionConfig(AppConfig):
     verbose_name = _("Inspection")
 
     def ready(self) -> None:
+        from declarations import queries as declaration_queries
         from inspection import diversion, queries
         from port import live
         from shipping import services as shipping_services
@@ -14,3 +15,5 @@ class InspectionConfig(AppConfig):
         live.register_topic("inspection_queue", queries.inspection_queue_live_group)
         if diversion.diversion_plan_for_berthed_call not in shipping_services.BERTHED_HOOKS:
             shipping_services.BERTHED_HOOKS.append(diversion.diversion_plan_for_berthed_call)
+        if queries.decisions_with_whereabouts not in declaration_queries.DECISION_READERS:
+            declaration_queries.DECISION_READERS.append(queries.decisions_with_whereabouts)

@@ -13,7 +13,6 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -33,7 +32,7 @@ from inspection.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from port import live, outbound
+from port import live, outbound, outbox
 from port.errors import InvalidInput, NotYours
 from port.models import Container, PortCall, TimelineEvent, User
 from port.queries import organisation_ids_for
@@ -264,7 +263,7 @@ def _notify_terminal(call: PortCall, instructions: list[Planned], *, changed: bo
         )
         from inspection.tasks import webhook_deliver_task
 
-        transaction.on_commit(partial(webhook_deliver_task.delay, delivery.pk))
+        outbox.enqueue(webhook_deliver_task.name, delivery_id=delivery.pk)
 
 
 def instruction_payload(instruction: Planned) -> dict:

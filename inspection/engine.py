@@ -34,6 +34,7 @@ Register criteria in `AppConfig.ready`, before anything is compiled.
 
 import hashlib
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -101,6 +102,7 @@ class _Rule:
         "everything",
         "bound",
         "prefix",
+        "draw",
     )
 
     def __init__(self, position: int, rule: dict, sampling: int):
@@ -125,26 +127,53 @@ class _Rule:
             bound if sampling == SAMPLING_SHA256 or self.everything else bound.to_bytes(8, "big")
         )
         self.prefix = f":{rule['id']}:"
+        self.draw = (position, self.bound, self.bit)
 
 
 class _Outcomes:
     """What a set of matching rules decides, worked out once per distinct set: the rules
-    that hit every container (`fixed`), those that hit only dangerous-goods containers
-    (`dangerous`), and the sampled ones, drawn container by container."""
+    that hit every container (`fixed`), those that hit every dangerous-goods container
+    (`dangerous`), and the sampled ones, drawn container by container: for every container
+    (`drawn`) or only for dangerous-goods containers (`drawn_dangerous`), each as
+    (position, bound, bit)."""
 
-    __slots__ = ("rules", "uniform", "verdict", "fixed", "dangerous", "sampled")
+    __slots__ = ("rules", "uniform", "verdict", "fixed", "dangerous", "drawn", "drawn_dangerous")
 
     def __init__(self, rules: list[_Rule]):
         self.rules = rules
-        self.fixed = sum(r.bit for r in rules if r.everything and not r.dangerous)
-        self.dangerous = sum(r.bit for r in rules if r.everything and r.dangerous)
-        self.sampled = [r for r in rules if not r.everything]
-        self.uniform = not self.dangerous and not self.sampled
-        fixed = [r for r in rules if r.bit & self.fixed]
-        self.verdict = (
-            OUTCOME_STRENGTH[min((r.rank for r in fixed), default=_RELEASE_RANK)],
-            [r.hit for r in fixed],
-        )
+        fixed = dangerous = 0
+        drawn, drawn_dangerous, hits = [], [], []
+        for rule in rules:
+            if rule.everything:
+                if rule.dangerous:
+                    dangerous |= rule.bit
+                else:
+                    fixed |= rule.bit
+                    hits.append(rule)
+            elif rule.dangerous:
+                drawn_dangerous.append(rule.draw)
+            else:
+                drawn.append(rule.draw)
+        self.fixed, self.dangerous = fixed, dangerous
+        self.drawn, self.drawn_dangerous = tuple(drawn), tuple(drawn_dangerous)
+        self.uniform = not dangerous and not drawn and not drawn_dangerous
+        self.verdict = _verdict_of(hits)
+
+
+def _verdict_of(hits: list[_Rule]) -> tuple[str, list[dict]]:
+    """The outcome and the hits of the rules that hit a container (in priority order)."""
+    return (
+        OUTCOME_STRENGTH[min((rule.rank for rule in hits), default=_RELEASE_RANK)],
+        [rule.hit for rule in hits],
+    )
+
+
+def _positions(mask: int):
+    """The positions of the bits set in `mask`, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
 
 
 class Engine:
@@ -212,15 +241,44 @@ class Engine:
         self._prefix_lengths = sorted({len(p) for p in self._prefix})
         self._codes: dict[str, int] = {}
         self._days: dict[date, int] = {}
+        self._values: dict[Decimal, int] = {}
         self._decided: dict[int, _Outcomes] = {}
         self._hashers: dict[str, list] = {}
         self._verdicts: dict[int, tuple[str, list[dict]]] = {}
         self._dangerous_mask = sum(1 << r.position for r in self.rules if r.dangerous)
+        self._compile_ranges()
+        self.matching_mask = self._matcher()
 
     @staticmethod
     def _add(index: dict, keys, bit: int) -> None:
         for key in keys:
             index[key] = index.get(key, 0) | bit
+
+    def _compile_ranges(self) -> None:
+        """Value-per-kg ranges as segments of the number line: the bounds of every range,
+        sorted, cut it into values below, at, between and above them, and within a segment
+        every range says the same. A value finds its segment by bisection (exact Decimal
+        comparisons), and the mask of each segment is worked out once here."""
+        self._points = points = sorted({v for key in self._ranges for v in key if v is not None})
+        samples: list[Decimal | Fraction] = []
+        for i, point in enumerate(points):
+            if i == 0:
+                samples.append(point - 1)
+            else:
+                samples.append((Fraction(points[i - 1]) + Fraction(point)) / 2)
+            samples.append(point)
+        if points:
+            samples.append(points[-1] + 1)
+        self._segments = [self._range_mask(value) for value in samples]
+
+    def _range_mask(self, value) -> int:
+        """The rules the value per kg lets through: those without a range, and those whose
+        range the value is outside of."""
+        allowed = self._free["value"]
+        for (low, high), rules in self._ranges.items():
+            if (low is not None and value < low) or (high is not None and value > high):
+                allowed |= rules
+        return allowed
 
     # ------------------------------------------------------------ evaluation
 
@@ -230,7 +288,8 @@ class Engine:
         get = self._prefix.get
         for length in self._prefix_lengths:
             mask |= get(code[:length], 0)
-        self._codes[code] = mask
+        if len(self._codes) < 1_000_000:
+            self._codes[code] = mask
         return mask
 
     def _day(self, day: date) -> int:
@@ -239,49 +298,73 @@ class Engine:
         for (start, until), rules in self._windows.items():
             if (start is None or start <= day) and (until is None or day <= until):
                 mask |= rules
-        self._days[day] = mask
+        if len(self._days) < 100_000:
+            self._days[day] = mask
         return mask
 
-    def matching_mask(self, c) -> int:
-        """The rules whose criteria all hold for the consignment, as a bitmask."""
-        free = self._free
-        mask = free["hs"]
-        codes = self._codes
-        for code in c.hs_codes:
-            found = codes.get(code)
-            mask |= self._code(code) if found is None else found
-        if not mask:
-            return 0
-        if self._country:
-            allowed = free["country"]
-            for country in c.origin_countries:
-                allowed |= self._country.get(country, 0)
-            mask &= allowed
-        if self._rating:
-            mask &= free["rating"] | self._rating.get(c.credit_rating, 0)
-        if self._enterprise:
-            mask &= free["enterprise"] | self._enterprise.get(c.enterprise_id, 0)
-        if self._bl:
-            mask &= free["bl"] | self._bl.get(c.bl_number.upper(), 0)
-        if self._summary_only and not c.is_summary:
-            mask &= ~self._summary_only
-        if self._ranges and mask:
-            allowed = free["value"]
-            value = c.value_per_kg
-            if value is not None:  # without a net weight there is nothing to compare
-                for (low, high), rules in self._ranges.items():
-                    if (low is not None and value < low) or (high is not None and value > high):
-                        allowed |= rules
-            mask &= allowed
-        if self._windows and mask:
-            day = c.filed_on
-            found = self._days.get(day)
-            mask &= self._day(day) if found is None else found
-        if self._extras and mask:
-            for bit, check, prepared in self._extras:
-                if mask & bit and not check(prepared, c):
-                    mask &= ~bit
+    def _value(self, value: Decimal) -> int:
+        """The rules a value per kg lets through (`_compile_ranges`)."""
+        points = self._points
+        i = bisect_left(points, value)
+        mask = self._segments[2 * i + 1 if i < len(points) and points[i] == value else 2 * i]
+        if len(self._values) < 100_000:
+            self._values[value] = mask
         return mask
+
+    def _matcher(self) -> Callable[[Any], int]:
+        """`matching_mask(consignment)`: the rules whose criteria all hold for the
+        consignment, as a bitmask. A closure over the indexes, so that a call reads locals
+        only, and skips the criteria no rule of this set uses."""
+        free = self._free
+        no_hs, codes, code = free["hs"], self._codes, self._code
+        country, no_country = self._country, free["country"]
+        rating, no_rating = self._rating, free["rating"]
+        enterprise, no_enterprise = self._enterprise, free["enterprise"]
+        bl, no_bl = self._bl, free["bl"]
+        summary_only, not_summary_only = self._summary_only, ~self._summary_only
+        ranges, no_value, value_mask = bool(self._ranges), free["value"], self._value
+        values = self._values
+        windows, days, day_mask = bool(self._windows), self._days, self._day
+        extras = self._extras
+
+        def matching_mask(c) -> int:
+            mask = no_hs
+            for hs_code in c.hs_codes:
+                found = codes.get(hs_code)
+                mask |= code(hs_code) if found is None else found
+            if not mask:
+                return 0
+            if country:
+                allowed = no_country
+                for origin in c.origin_countries:
+                    allowed |= country.get(origin, 0)
+                mask &= allowed
+            if rating:
+                mask &= no_rating | rating.get(c.credit_rating, 0)
+            if enterprise:
+                mask &= no_enterprise | enterprise.get(c.enterprise_id, 0)
+            if bl:
+                mask &= no_bl | bl.get(c.bl_number.upper(), 0)
+            if summary_only and not c.is_summary:
+                mask &= not_summary_only
+            if ranges and mask:
+                value = c.value_per_kg
+                if value is None:  # without a net weight there is nothing to compare
+                    mask &= no_value
+                else:
+                    found = values.get(value)
+                    mask &= value_mask(value) if found is None else found
+            if windows and mask:
+                day = c.filed_on
+                found = days.get(day)
+                mask &= day_mask(day) if found is None else found
+            if extras and mask:
+                for bit, check, prepared in extras:
+                    if mask & bit and not check(prepared, c):
+                        mask &= ~bit
+            return mask
+
+        return matching_mask
 
     def matching(self, c) -> list[_Rule]:
         """The rules whose criteria all hold for the consignment, in priority order."""
@@ -291,7 +374,7 @@ class Engine:
         found = self._decided.get(mask)
         if found is None:
             rules = self.rules
-            found = _Outcomes([rules[p] for p in range(mask.bit_length()) if mask >> p & 1])
+            found = _Outcomes([rules[p] for p in _positions(mask)])
             if len(self._decided) < 100_000:
                 self._decided[mask] = found
         return found
@@ -308,54 +391,59 @@ class Engine:
         return [decide(c, mask_of(c), s) for c, s in zip(consignments, seed, strict=True)]
 
     def _decide(self, c, mask: int, seed: str) -> Decided:
+        containers = c.containers
         if not mask:
-            return dict.fromkeys(c.containers, _RELEASED)
+            return dict.fromkeys(containers, _RELEASED)
         decided = self._decided.get(mask) or self._outcomes(mask)
         if decided.uniform:
-            return dict.fromkeys(c.containers, decided.verdict)
+            return dict.fromkeys(containers, decided.verdict)
         dangerous = c.dangerous_containers
-        sampled = decided.sampled
+        drawn = decided.drawn
+        if not drawn and dangerous.isdisjoint(containers):
+            return dict.fromkeys(containers, decided.verdict)
         blake = self.sampling == SAMPLING_BLAKE2B
-        if sampled and blake:
-            hashers = self._hashers.get(seed) or self._seeded(seed)
-        verdicts = self._verdicts
+        states = (self._hashers.get(seed) or self._seeded(seed)) if blake else None
+        fixed, verdict, verdicts = decided.fixed, decided.verdict, self._verdicts
         result = {}
-        for number in c.containers:
-            chosen = decided.fixed
+        for number in containers:
+            chosen, draws = fixed, drawn
             if number in dangerous:
                 chosen |= decided.dangerous
-            if sampled:
-                encoded = number.encode()
-                for rule in sampled:
-                    if rule.dangerous and number not in dangerous:
-                        continue
-                    if blake:
-                        hasher = hashers[rule.position].copy()
-                        hasher.update(encoded)
-                        if hasher.digest() >= rule.bound:
-                            continue
-                    elif _sha256_draw(seed, rule, number) >= rule.bound:
-                        continue
-                    chosen |= rule.bit
-            result[number] = verdicts.get(chosen) or self._verdict(chosen)
+                draws = drawn + decided.drawn_dangerous
+            if draws:
+                if blake:
+                    encoded = number.encode()
+                    for position, bound, bit in draws:
+                        state = states[position].copy()
+                        state.update(encoded)
+                        if state.digest() < bound:
+                            chosen |= bit
+                else:
+                    for position, bound, bit in draws:
+                        if _sha256_draw(seed, self.rules[position], number) < bound:
+                            chosen |= bit
+            if chosen == fixed:
+                result[number] = verdict
+            else:
+                result[number] = verdicts.get(chosen) or self._verdict(chosen)
         return result
 
     def _verdict(self, chosen: int) -> tuple[str, list[dict]]:
         """The outcome and the hits of a set of rules that hit a container."""
-        hits = [rule for rule in self.rules if chosen & rule.bit]
-        verdict = (
-            OUTCOME_STRENGTH[min((rule.rank for rule in hits), default=_RELEASE_RANK)],
-            [rule.hit for rule in hits],
-        )
+        rules = self.rules
+        verdict = _verdict_of([rules[p] for p in _positions(chosen)])
         if len(self._verdicts) < 100_000:
             self._verdicts[chosen] = verdict
         return verdict
 
     def _seeded(self, seed: str) -> list:
-        """Per rule, BLAKE2b fed with "seed:rule:": a container's draw copies it and adds
-        the container number (the same digest as hashing the whole key at once)."""
+        """Per sampled rule, BLAKE2b fed with "seed:rule:": a container's draw copies it and
+        adds the container number (the same digest as hashing the whole key at once)."""
         hashers = [
-            hashlib.blake2b(f"{seed}{rule.prefix}".encode(), digest_size=8) for rule in self.rules
+            None
+            if rule.everything
+            else hashlib.blake2b(f"{seed}{rule.prefix}".encode(), digest_size=8)
+            for rule in self.rules
         ]
         if len(self._hashers) < 64:
             self._hashers[seed] = hashers

@@ -3,7 +3,6 @@
 import secrets
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -27,7 +26,7 @@ from inspection.models import (
     RuleSetVersion,
 )
 from inspection.tasks import decisions_make_for_port_call_task
-from port import live, uploads
+from port import live, outbox, uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for, organisation_ids_for
@@ -61,8 +60,10 @@ def rule_set_activate(*, officer: User | None) -> RuleSetVersion:
         seed=secrets.token_hex(8),
         activated_by=officer,
     )
-    for port_call_id in queries.port_call_ids_with_open_assessments():
-        transaction.on_commit(partial(decisions_make_for_port_call_task.delay, port_call_id))
+    outbox.enqueue_many(
+        (decisions_make_for_port_call_task.name, {"port_call_id": port_call_id})
+        for port_call_id in queries.port_call_ids_with_open_assessments()
+    )
     return version
 
 
@@ -163,7 +164,9 @@ def port_call_reassess(*, port_call_id: int, officer: User) -> dict:
             "rule_set_version": version.number if version else None,
         },
     )
-    transaction.on_commit(partial(decisions_make_for_port_call_task.delay, call.pk, officer.pk))
+    outbox.enqueue(
+        decisions_make_for_port_call_task.name, port_call_id=call.pk, actor_id=officer.pk
+    )
     return {
         "port_call": call.pk,
         "declarations": len(declaration_ids),

@@ -9,7 +9,6 @@ so a notification goes out once per channel even when the task runs twice.
 """
 
 import logging
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -22,7 +21,7 @@ from declarations import queries as declaration_queries
 from inspection import queries as inspection_queries
 from notifications import events, rules, sms
 from notifications.models import Contact, Cursor, Notification, Preference
-from port import live
+from port import live, outbox
 from port.models import Membership, User
 from port.timeline import timeline_after
 
@@ -62,20 +61,13 @@ def notifications_make(*, batch_size: int = 2000, now=None) -> int:
     if made:
         recipients = sorted({n.recipient_id for n in made})
         _push_counts(recipients)
-        first, last = batch[0]["id"], batch[-1]["id"]
-        transaction.on_commit(partial(_queue_delivery, first, last))
-    return len(made)
-
-
-def _queue_delivery(first_event_id: int, last_event_id: int) -> None:
-    from notifications.tasks import notifications_deliver_task
-
-    try:
-        notifications_deliver_task.delay(first_event_id, last_event_id)
-    except Exception:  # noqa: BLE001 - the sweep delivers what is left
-        logger.warning(
-            "notifications: delivery of events %s-%s not queued", first_event_id, last_event_id
+        # Through the outbox: the e-mails and SMS go out even if Redis blinked at commit.
+        outbox.enqueue(
+            "notifications.tasks.notifications_deliver_task",
+            first_event_id=batch[0]["id"],
+            last_event_id=batch[-1]["id"],
         )
+    return len(made)
 
 
 def _params(wanted: list[tuple[dict, str]]) -> dict[int, dict]:

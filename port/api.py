@@ -12,7 +12,9 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
+from port import outage
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import IdempotencyRecord
 
@@ -30,7 +32,15 @@ class Router(DefaultRouter):
 
 
 def exception_handler(exc, context):
-    """Domain errors become 400/404/409 with field-level messages, never 500."""
+    """Domain errors become 400/404/409 with field-level messages, never 500; a database
+    outage is a 503 with Retry-After (port/outage.py)."""
+    if outage.is_outage(exc):
+        set_rollback()
+        return Response(
+            {"detail": outage.api_detail()},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, InvalidInput):
         exc = DRFValidationError(exc.errors)
     elif isinstance(exc, ObjectDoesNotExist):  # an id in the body that names nothing

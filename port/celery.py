@@ -77,6 +77,8 @@ app.conf.beat_schedule = {
         "task": "port.tasks.idempotency_records_purge_task",
         "schedule": 3600.0,
     },
+    # Every hour: outbox rows sent more than OUTBOX_RETENTION_HOURS ago (port/outbox.py).
+    "port-outbox-purge": {"task": "port.tasks.outbox_sent_purge_task", "schedule": 3600.0},
     "inspection-webhook-deliveries-purge": {
         "task": "inspection.tasks.webhook_deliveries_purge_task",
         "schedule": 3600.0,
@@ -122,6 +124,13 @@ app.conf.beat_schedule = {
     # queries over a window, and a discrepancy raises its alarm once however often it is found.
     "zones-reconcile": {
         "task": "zones.tasks.reconcile_task",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
+    # Every 5 minutes: zone gate passes unused past their time lapse; an exit's goods go
+    # back on its account. Idempotent (only open passes; SKIP LOCKED leaves one in use).
+    "zones-pass-expiry": {
+        "task": "zones.tasks.gate_pass_expire_task",
         "schedule": 300.0,
         "options": {"expires": 300.0},
     },

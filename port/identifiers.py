@@ -60,8 +60,25 @@ def normalise_container_number(value: str) -> str:
     return re.sub(r"[\s\-]", "", value or "").upper()
 
 
+# ISO 6346's letter values (multiples of 11 skipped), as python-stdnum counts them.
+_ISO6346_ALPHABET = "0123456789A BCDEFGHIJK LMNOPQRSTU VWXYZ"
+_ISO6346_VALUES = {c: i for i, c in enumerate(_ISO6346_ALPHABET) if c != " "}
+_ISO6346_PLAIN = re.compile(r"[A-Z]{3}[UJZR][0-9]{7}")
+
+
+def _iso6346_valid(value: str) -> bool:
+    """The common case, fast (a batch checks thousands): python-stdnum's rules for an
+    upper-case number without separators."""
+    if not _ISO6346_PLAIN.fullmatch(value):
+        return False
+    total = sum(_ISO6346_VALUES[c] << i for i, c in enumerate(value[:10]))
+    return str(total % 11 % 10) == value[10]
+
+
 def validate_container_number(value: str) -> None:
     """ISO 6346: owner code, category U/J/Z, six-digit serial and a check digit."""
+    if _iso6346_valid(value):
+        return
     try:
         iso6346.validate(value)
     except InvalidChecksum:
@@ -100,13 +117,34 @@ def validate_mmsi(value: str) -> None:
         )
 
 
-def validate_unlocode(value: str) -> None:
+def validate_unlocode(value: str, on_date=None) -> None:
+    """A country code and three characters, listed in the UN/LOCODE edition in force on the
+    date when a complete one is loaded (the reference app's lookup, registered at start-up)."""
     if not UNLOCODE_PATTERN.match(value) or pycountry.countries.get(alpha_2=value[:2]) is None:
         raise ValidationError(
             _("%(code)s is not a UN/LOCODE (country code and three characters)."),
             code="unlocode",
             params={"code": value},
         )
+    listed, edition = _unlocode_lookup(value, on_date)
+    if not listed:
+        raise ValidationError(
+            _("%(code)s is not a place in %(edition)s."),
+            code="unlocode_unknown",
+            params={"code": value, "edition": edition},
+        )
+
+
+def _unlocode_any(code: str, on_date=None) -> tuple[bool, str]:
+    return True, ""
+
+
+_unlocode_lookup = _unlocode_any
+
+
+def register_unlocode_lookup(lookup) -> None:
+    global _unlocode_lookup  # noqa: PLW0603 - one hook, set once at start-up
+    _unlocode_lookup = lookup
 
 
 def validate_country(value: str) -> None:

@@ -1,7 +1,9 @@
 """Live events: published to WebSocket groups after the transaction that caused them commits.
 
-The timeline row is the truth; a push is best effort (`robust=True`), and a page that
-missed one catches up by re-fetching its partial. It knows it missed one by the numbers:
+The timeline row is the truth; a push is best effort, and a page that missed one catches up
+by re-fetching its partial. A push that fails (Redis down) is logged and dropped: it never
+turns the committed change into an error, nor keeps the callbacks after it from running.
+A page knows it missed a push by the numbers:
 
 - **One message per group per transaction.** Every event published inside a transaction
   is held until it commits; then each group gets one frame listing its events (a batch
@@ -25,9 +27,10 @@ The browser frame: `{"type": "live.events", "stream": "org.3", "seq": 17, "event
 """
 
 import json
+import logging
 import re
 from collections.abc import Callable
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 import redis
@@ -35,6 +38,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+
+log = logging.getLogger(__name__)
 
 Authorise = Callable[[Any, str], str | None]
 _topics: dict[str, Authorise] = {}
@@ -96,7 +101,7 @@ def publish_on_commit(*, groups: list[str], event: dict[str, Any]) -> None:
     for group in groups:
         pending.setdefault(group, []).append(payload)
     if _transaction_key() is None:  # autocommit: nothing to wait for
-        transaction.on_commit(partial(publish_frames, pending), robust=True)
+        transaction.on_commit(_pusher(pending), robust=True)
 
 
 def publish_many_on_commit(messages: list[tuple[list[str], dict[str, Any]]]) -> None:
@@ -127,7 +132,7 @@ def _pending_frames() -> dict[str, list[dict[str, Any]]]:
         if any(entry[1] is callback for entry in connection.run_on_commit):
             return frames
     frames: dict[str, list[dict[str, Any]]] = {}
-    callback = partial(_publish_pending, frames)
+    callback = _pusher(frames)
     connection._live_pending = (key, frames, callback)
     transaction.on_commit(callback, robust=True)
     return frames
@@ -143,9 +148,19 @@ def _transaction_key() -> tuple | None:
     return None
 
 
-def _publish_pending(frames: dict[str, list[dict[str, Any]]]) -> None:
-    connection._live_pending = None
-    publish_frames(frames)
+def _pusher(frames: dict[str, list[dict[str, Any]]]) -> Callable[[], None]:
+    """The after-commit callback sending `frames`; it catches and logs its own failure
+    (Django's `robust=True` logs `func.__qualname__`, which a functools.partial lacks, so
+    the logging raised and the request answered 500 for a committed change)."""
+
+    def push() -> None:
+        connection._live_pending = None
+        try:
+            publish_frames(frames)
+        except Exception as error:  # noqa: BLE001 - best effort: the timeline is the truth
+            log.warning("live push not sent (%s: %s)", type(error).__name__, error)
+
+    return push
 
 
 def publish_frames(frames: dict[str, list[dict[str, Any]]]) -> list[int]:

@@ -372,6 +372,9 @@ class TimelineEvent(models.Model):
         ZONE_MOVEMENT_FILED = "zone.movement_filed", _("Zone movement filed")
         ZONE_GATE_RELEASED = "zone.gate_released", _("Zone gate: truck released")
         ZONE_GATE_STOPPED = "zone.gate_stopped", _("Zone gate: truck stopped")
+        ZONE_MOVEMENT_AMENDED = "zone.movement_amended", _("Zone movement amended")
+        ZONE_MOVEMENT_CANCELLED = "zone.movement_cancelled", _("Zone movement cancelled")
+        ZONE_PASS_EXPIRED = "zone.pass_expired", _("Zone gate pass expired")
         TRANSIT_OPENED = "zone.transit_opened", _("Transit under e-seal opened")
         TRANSIT_WRITTEN_OFF = "zone.transit_written_off", _("Transit written off")
         TRANSIT_SEAL_MISMATCH = "zone.transit_seal_mismatch", _("Transit seal mismatch")
@@ -444,3 +447,29 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class OutboxMessage(models.Model):
+    """A task to queue, written in the transaction of the change that asks for it, so the
+    work is queued exactly when the change commits, whether or not the broker is up then.
+    `port.outbox` writes and relays these rows; the relay marks each one sent."""
+
+    task_name = models.CharField(max_length=200)
+    kwargs = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # The relay's scan: unsent rows in order; stays as small as the backlog.
+            models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent"),
+            # The purge of sent rows past their retention.
+            models.Index(
+                fields=["sent_at"], condition=Q(sent_at__isnull=False), name="outbox_sent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} #{self.pk}"

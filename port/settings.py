@@ -90,9 +90,10 @@ MIDDLEWARE = [
     "port.observability.RequestIdMiddleware",
     "port.observability.MetricsMiddleware",
     "port.middleware.ApiErrorsMiddleware",  # outside the rest: /api/ errors are JSON, always
+    "port.outage.DatabaseOutageMiddleware",  # a database outage is a 503, never a 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "port.middleware.StaticFilesMiddleware",  # WhiteNoise, async under ASGI too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -207,6 +208,8 @@ BANK_BACKEND = env("BANK_BACKEND", "billing.bank.SimulatedBank")
 SMS_BACKEND = env("SMS_BACKEND", "notifications.sms.ConsoleSms")
 # How long replays of an Idempotency-Key and finished terminal webhooks are kept.
 IDEMPOTENCY_RETENTION_DAYS = envint("IDEMPOTENCY_RETENTION_DAYS", "7")
+# Sent outbox rows (port/outbox.py) are kept this long, to trace what was queued when.
+OUTBOX_RETENTION_HOURS = envint("OUTBOX_RETENTION_HOURS", "48")
 WEBHOOK_RETENTION_DAYS = envint("WEBHOOK_RETENTION_DAYS", "30")
 # Beat runs with a leader lock in Redis, so two beats (two hosts) never both send.
 CELERY_BEAT_SCHEDULER = "port.beat:LeaderScheduler"
@@ -278,9 +281,11 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
+    # The token scheme first: it names the challenge (WWW-Authenticate: Token), so a missing,
+    # bad or expired token answers 401, not 403; a signed-in browser still uses its session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "port.auth.ExpiringTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

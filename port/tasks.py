@@ -13,3 +13,10 @@ def idempotency_records_purge_task() -> None:
     from port import retention
 
     retention.idempotency_records_purge()
+
+
+@shared_task
+def outbox_sent_purge_task() -> None:
+    from port import retention
+
+    retention.outbox_sent_purge()

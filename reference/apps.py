@@ -12,3 +12,5 @@ class ReferenceConfig(AppConfig):
 
         # Commodity codes are checked against the HS edition in force on the date asked for.
         identifiers.register_hs_lookup(queries.hs_subheading_in_force)
+        # Places are checked against the UN/LOCODE edition in force, once one is loaded.
+        identifiers.register_unlocode_lookup(queries.unlocode_known)

@@ -46,12 +46,17 @@ BUILTINS = {
         "UN Model Regulations Rev. 23",
         "MIT (repository); facts from ADR / UN Model Regulations", "un_numbers.csv",
     ),
-    "unlocode": Builtin(
-        "unlocode", "UN/LOCODE sample", datetime.date(2025, 1, 1), False,
-        "28 ports from UN/LOCODE 2025-1 in datasets/un-locode's column layout",
-        "ODC-PDDL (datasets/un-locode); source UNECE", "unlocode_sample.csv",
-    ),
 }  # fmt: skip
+
+# UN/LOCODE is too large to hold in every process (116,000 places): the full edition is
+# shipped as a file and loaded into the database (`manage.py load_reference unlocode`, which
+# seed_demo runs), and codes are looked up one by one (reference.queries.unlocode_known).
+UNLOCODE = Builtin(
+    "unlocode", "UN/LOCODE 2023-1", datetime.date(2023, 7, 1), True,
+    "UNECE UN/LOCODE 2023-1, its CodeListPart1-3 CSV files as UNECE publishes them "
+    "(taken from the pyunlocode 0.1.0 wheel on PyPI)",
+    "UNECE: free of charge, with the source acknowledged", "unlocode-2023-1.zip",
+)  # fmt: skip
 
 
 @functools.cache

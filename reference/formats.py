@@ -217,38 +217,74 @@ def read_un_numbers(path: Path) -> Read:
     return read
 
 
-UNLOCODE_COLUMNS = [
-    "change", "country", "location", "name", "namewodiacritics", "subdivision", "status",
-    "function", "date", "iata", "coordinates",
+# datasets/un-locode's CSV has a header row and puts Status before Function; UNECE's own CSV
+# has no header and puts Function before Status (its "Ch, ISO 3166, LOCODE, Name,
+# NameWoDiacritics, SubDiv, Function, Status, Date, IATA, Coordinates, Remarks").
+UNECE_UNLOCODE_COLUMNS = [
+    "change", "country", "location", "name", "namewodiacritics", "subdivision", "function",
+    "status", "date", "iata", "coordinates", "remarks",
 ]  # fmt: skip
+# Change indicators of entries that are not codes in force: "X" marked for removal, "=" a
+# reference entry (another name pointing at a code listed in its own right).
+UNLOCODE_NOT_ENTRIES = {"X", "="}
 
 
 def read_unlocode(path: Path) -> Read:
-    """UN/LOCODE code list: datasets/un-locode's code-list.csv (with a header row) or UNECE's
-    own CSV (no header, the same columns in the same order, ISO 8859-1). Entries marked "X"
-    (to be removed) and the country title rows (no location) are skipped."""
+    """UN/LOCODE code list: datasets/un-locode's code-list.csv (with a header row), UNECE's
+    own CSV (no header, ISO 8859-1), or UNECE's ZIP of its CSV parts ("CodeListPart1..3").
+    Removed and reference entries and the country title rows (no location) are skipped."""
     path = Path(path)
-    records = _records(path)
-    if records and "location" not in records[0]:
-        # UNECE's file has no header: the "header" read was a data row.
-        content = path.read_bytes()
-        text = content.decode("latin-1")
-        rows = [r for r in csv.reader(io.StringIO(text)) if r]
-        records = [dict(zip(UNLOCODE_COLUMNS, (c.strip() for c in r), strict=False)) for r in rows]
+    if path.suffix.lower() == ".zip":
+        records = _unece_unlocode_zip(path)
+    else:
+        records = _records(path)
+        if records and "location" not in records[0]:
+            # UNECE's file has no header: the "header" read was a data row.
+            records = _unece_unlocode_records(path.read_bytes())
     read = Read()
+    seen: set[str] = set()
     for line, record in enumerate(records, start=1):
         country, location = record.get("country", ""), record.get("location", "")
-        if not location:
+        if not location or record.get("change", "") in UNLOCODE_NOT_ENTRIES:
             continue
         code = f"{country}{location}".upper()
-        if record.get("change") == "X":
-            continue
         if not re.fullmatch(r"[A-Z]{2}[A-Z2-9]{3}", code):
             read.skip(line, f"{code} is not a UN/LOCODE")
             continue
+        if code in seen:
+            continue  # the same place again under its name in another language (BEBRU)
+        seen.add(code)
         data = {k: record.get(k, "") for k in ("subdivision", "status", "function", "iata")}
         read.rows.append((code, record.get("name", ""), data))
     return read
+
+
+def _unece_unlocode_records(content: bytes) -> list[dict]:
+    try:
+        text = content.decode("utf-8-sig")  # UNECE's newer files
+    except UnicodeDecodeError:
+        text = content.decode("latin-1")  # and its older ones
+    rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    return [
+        dict(zip(UNECE_UNLOCODE_COLUMNS, (c.strip() for c in r), strict=False)) for r in rows
+    ]
+
+
+def _unece_unlocode_zip(path: Path) -> list[dict]:
+    if path.stat().st_size > MAX_BYTES:
+        raise Unreadable(f"{path.name} is larger than {MAX_BYTES // 1_000_000} MB.")
+    records: list[dict] = []
+    with zipfile.ZipFile(path) as archive:
+        parts = sorted(
+            n for n in archive.namelist() if "codelistpart" in n.lower().replace(" ", "")
+        )
+        if not parts:
+            raise Unreadable(f"{path.name} holds no UN/LOCODE CodeListPart CSV file.")
+        for name in parts:
+            if archive.getinfo(name).file_size > MAX_BYTES:
+                raise Unreadable(f"{name} is larger than {MAX_BYTES // 1_000_000} MB.")
+            records += _unece_unlocode_records(archive.read(name))
+    return records
 
 
 READERS = {

@@ -46,6 +46,7 @@ def clear_cache() -> None:
     with _lock:
         _state.update(editions=None, editions_at=0.0, rates=None, rates_at=0.0)
     _codes.cache_clear()
+    _unlocode_name.cache_clear()
 
 
 def _editions() -> dict[str, list[EditionInfo]]:
@@ -221,9 +222,33 @@ def un_number(number: str, on_date=None) -> tuple[str, str] | None:
     return (found[1]["class"], found[0]) if found else None
 
 
+def unlocode_known(code: str, on_date=None) -> tuple[bool, str]:
+    """Whether a UN/LOCODE is listed in the edition in force on the date, and that edition's
+    name; True when no complete edition is loaded (the code is then checked by format only).
+    One indexed read per code, remembered per process (port.identifiers asks this)."""
+    on_date = on_date or timezone.localdate()
+    items = [e for e in _editions().get("unlocode", []) if e.effective_from <= on_date]
+    if not items or not items[-1].complete:
+        return True, items[-1].name if items else ""
+    edition = items[-1]
+    return _unlocode_name(edition.key, code) is not None, edition.name
+
+
 def unlocode_name(code: str, on_date=None) -> str:
-    found = codes(edition_in_force("unlocode", on_date)).get(code)
-    return found[0] if found else ""
+    items = [
+        e
+        for e in _editions().get("unlocode", [])
+        if e.effective_from <= (on_date or timezone.localdate())
+    ]
+    return (_unlocode_name(items[-1].key, code) or "") if items else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _unlocode_name(key: tuple, code: str) -> str | None:
+    _dataset, pk, _version = key
+    return (
+        Entry.objects.filter(edition_id=pk, code=code).values_list("description", flat=True).first()
+    )
 
 
 # --- Exchange rates --------------------------------------------------------------------------

@@ -139,6 +139,10 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 
 class PersonSerializer(serializers.ModelSerializer):
+    document_number = serializers.CharField(
+        source="document_masked", read_only=True, help_text="Masked: only the last two characters"
+    )
+
     class Meta:
         model = FilingPerson
         fields = [

@@ -4,7 +4,6 @@ dangerous-goods cross-check (services.py holds the call lifecycle, filings and b
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -13,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from declarations.queries import declared_goods_for_call
-from port import identifiers, limits, live
+from port import identifiers, limits, live, outbox
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User
 from port.sweep import requeue
@@ -130,11 +129,11 @@ def _write_manifest(call, organisation, rows, *, source: str, actor: User | None
         organisation=organisation,
         data={"source": source, "lines": len(rows)},
     )
-    transaction.on_commit(partial(dangerous_goods_check_task.delay, call.pk))
+    outbox.enqueue(dangerous_goods_check_task.name, port_call_id=call.pk)
     if call.status == PortCall.Status.BERTHED:
         # Lines added once the vessel is alongside are planned as its berthing planned the
         # rest: the berthing hooks are idempotent and leave planned containers alone.
-        transaction.on_commit(partial(port_call_berthed_task.delay, call.pk))
+        outbox.enqueue(port_call_berthed_task.name, port_call_id=call.pk)
     return entries
 
 
@@ -420,7 +419,7 @@ def edifact_import_create(
         file_name=(file_name or "upload.edi")[:200],
         content=text,
     )
-    transaction.on_commit(partial(edifact_import_run_task.delay, upload.pk))
+    outbox.enqueue(edifact_import_run_task.name, import_id=upload.pk)
     return upload
 
 

@@ -139,6 +139,17 @@ class FilingPerson(models.Model):
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_names}"
 
+    @property
+    def document_masked(self) -> str:
+        """The document number as pages and the API show it: never whole."""
+        return mask_document(self.document_number)
+
+
+def mask_document(number: str) -> str:
+    """A document number as people may see it: its last two characters."""
+    number = number or ""
+    return "•" * max(len(number) - 2, 2) + number[-2:] if len(number) > 2 else "•••"
+
 
 class FilingDangerousGood(models.Model):
     """A line of the dangerous goods manifest (FAL 7)."""

@@ -20,17 +20,12 @@ from django.utils import timezone
 
 from shipping import edifact
 from shipping.edifact import _part, _parts
+from shipping.models import mask_document
 
 CREW_QUALIFIERS = {"FM", "DDT"}
 PASSENGER_QUALIFIERS = {"FL", "DDU"}
 LIST_DOCUMENTS = {"250": "crew", "745": "passenger"}
 MAX_PEOPLE = 10_000
-
-
-def mask_document(number: str) -> str:
-    """A document number as people may see it: its last two characters."""
-    number = number or ""
-    return "•" * max(len(number) - 2, 2) + number[-2:] if len(number) > 2 else "•••"
 
 
 @dataclass

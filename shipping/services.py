@@ -3,14 +3,13 @@ the cargo manifest, EDIFACT imports, the dangerous-goods cross-check and boardin
 
 import datetime
 from dataclasses import dataclass, field
-from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from port import identifiers, limits, live
+from port import identifiers, limits, live, outbox
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User, Vessel
 from port.timeline import timeline_record
@@ -63,7 +62,7 @@ def port_call_mark_berthed(
         raise InvalidInput({"berth": [_("Choose the berth the vessel is alongside.")]})
     call.ata = ata or timezone.now()
     _set_call_status(call, PortCall.Status.BERTHED, actor=user, extra_fields=fields)
-    transaction.on_commit(partial(_berthed_task.delay, call.pk))
+    outbox.enqueue(_berthed_task.name, port_call_id=call.pk)
     return call
 
 
@@ -472,7 +471,7 @@ def _set_filing_status(
     )
     if new == F.CLEARED and filing.dangerous_goods.exists():
         # A maritime approval changes what the cross-check finds.
-        transaction.on_commit(partial(dangerous_goods_check_task.delay, filing.port_call_id))
+        outbox.enqueue(dangerous_goods_check_task.name, port_call_id=filing.port_call_id)
 
 
 def _locked_filing(filing_id: int) -> VesselFiling:

@@ -199,18 +199,33 @@ def celery_worker_process(transactional_db):
         cwd=ROOT,
         env=_subprocess_env(),
     )
+    # Work reaches the worker through the outbox (port/outbox.py): its relay runs alongside.
+    relay = outbox_relay_process()
     hostname = name.replace("%h", socket.gethostname())
     deadline = time.monotonic() + 60
     while not celery_app.control.ping(destination=[hostname], timeout=0.5):
         if worker.poll() is not None or time.monotonic() > deadline:
             worker.kill()
+            relay.kill()
             pytest.fail(f"The Celery worker did not start (exit code {worker.poll()})")
     yield worker
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+    for process in (relay, worker):
+        process.terminate()
+    for process in (relay, worker):
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def outbox_relay_process(**env) -> subprocess.Popen:
+    """`manage.py outbox_relay` on the test database and this run's broker and queue."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "outbox_relay"],
+        cwd=ROOT,
+        env={**_subprocess_env(), **env},
+        stdout=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -302,3 +317,14 @@ def _fresh_reference_data():
     from reference import queries
 
     queries.clear_cache()
+
+
+def queued(task_name: str | None = None) -> list[tuple[str, dict]]:
+    """The work queued through the outbox (port/outbox.py) and not yet sent, oldest first:
+    `(task_name, kwargs)` for each row, or only those of `task_name`."""
+    from port.models import OutboxMessage
+
+    rows = OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id")
+    if task_name is not None:
+        rows = rows.filter(task_name=task_name)
+    return list(rows.values_list("task_name", "kwargs"))

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from port import uploads as port_uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 from zones import queries, services
-from zones.models import GatePassage, Movement, MovementLine, StockItem, Transit
+from zones.models import GatePassage, Movement, MovementLine, StockItem, Transit, ZoneUpload
 
 IDEMPOTENCY = OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)
 
@@ -39,7 +39,17 @@ class StockItemSerializer(serializers.ModelSerializer):
 class MovementLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = MovementLine
-        fields = ["item_no", "hs_code", "description", "unit", "quantity", "value"]
+        fields = [
+            "item_no",
+            "hs_code",
+            "description",
+            "unit",
+            "quantity",
+            "value",
+            "un_number",
+            "duty_rate",
+            "duty",
+        ]
 
 
 class MovementSerializer(serializers.ModelSerializer):
@@ -58,6 +68,8 @@ class MovementSerializer(serializers.ModelSerializer):
             "counterparty",
             "declaration_number",
             "duty_amount",
+            "duty_declared",
+            "amended_count",
             "gate_pass",
             "lines",
             "created_at",
@@ -74,16 +86,41 @@ class MovementSerializer(serializers.ModelSerializer):
             "seal": gate_pass.seal_number,
             "declared_weight_kg": str(gate_pass.declared_weight_kg),
             "status": gate_pass.status,
-            "used_at": gate_pass.used_at,
+            "used_at": _time(gate_pass.used_at),
+            "expires_at": _time(gate_pass.expires_at),
+            "hazard": gate_pass.hazard,
         }
+
+
+class ZoneUploadSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ZoneUpload
+        fields = [
+            "id",
+            "file_name",
+            "status",
+            "percent",
+            "total_documents",
+            "processed_documents",
+            "filed",
+            "errors",
+            "created_at",
+        ]
+
+
+def _time(value) -> str | None:
+    return serializers.DateTimeField().to_representation(value) if value else None
 
 
 DOCUMENT_HELP = (
     'One document, or {"documents": [...]} for a batch of up to 500 (all or nothing). '
     "kind: domestic_in, domestic_out, port_in, port_out, transfer; truck_plate, container, "
     "seal, declared_weight_kg for a truck; counterparty_uscc for a transfer; "
-    "declaration_number and duty_amount for an exit to the domestic market; lines: "
-    "item_no, hs_code, description, unit, quantity, value."
+    "declaration_number for an exit to the domestic market (its duty is computed from the "
+    "tariff in force; a duty_amount given must agree); lines: item_no, hs_code, description, "
+    "unit, quantity, value, un_number (dangerous goods)."
 )
 
 
@@ -141,12 +178,14 @@ class MovementViewSet(
                 "ZoneUpload", {"file": serializers.FileField()}
             )
         },
-        responses={201: MovementSerializer(many=True)},
+        responses={202: ZoneUploadSerializer},
         parameters=[IDEMPOTENCY],
     )
     @action(detail=False, methods=["post"], parser_classes=[MultiPartParser])
     def upload(self, request):
-        """An ERP file (CSV or XLSX, one row per goods line, rows grouped by `document`)."""
+        """An ERP file (CSV or XLSX, one row per goods line, rows grouped by `document`):
+        202 with the upload; a worker files it, `GET /api/v1/zones/uploads/{id}/` follows
+        its progress, the documents filed and the errors by row."""
         return self.run_once(request, self._upload)
 
     def _upload(self, request):
@@ -157,16 +196,56 @@ class MovementViewSet(
             port_uploads.check_erp_file(file)
         except ValidationError as error:
             raise DRFValidationError({"file": error.messages}) from None
-        movements = services.movement_file_upload(
-            user=request.user, content=file.read(), name=file.name
+        upload = services.zone_upload_create(
+            user=request.user, file_name=file.name, content=file.read()
         )
-        return Response(
-            MovementSerializer(self._reload(movements), many=True).data,
-            status=status.HTTP_201_CREATED,
+        return Response(ZoneUploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        description="The corrected document (same kind), while its truck has not passed. "
+        "An exit's old lines return to the account and the new ones are taken.",
+        request=inline_serializer("ZoneAmendment", {"lines": serializers.ListField()}),
+        responses={200: MovementSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def amend(self, request, pk=None):
+        movement = services.movement_amend(
+            user=request.user, movement_id=self._pk(pk), document=request.data
         )
+        return Response(MovementSerializer(self._reload([movement]).get()).data)
+
+    @extend_schema(
+        request=inline_serializer("ZoneCancel", {"reason": serializers.CharField()}),
+        responses={200: MovementSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Withdraw a document whose truck has not passed; an exit's goods return."""
+        reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        movement = services.movement_cancel(
+            user=request.user, movement_id=self._pk(pk), reason=str(reason)
+        )
+        return Response(MovementSerializer(self._reload([movement]).get()).data)
+
+    def _pk(self, pk) -> int:
+        if not str(pk).isdigit() or len(str(pk)) > 18:
+            raise DRFValidationError({"id": ["Not a movement id."]})
+        return int(pk)
 
     def _reload(self, movements):
         return self.get_queryset().filter(pk__in=[m.pk for m in movements]).order_by("pk")
+
+
+class ZoneUploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Your ERP files of zone documents and how far the worker has filed them."""
+
+    serializer_class = ZoneUploadSerializer
+    queryset = ZoneUpload.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return queries.uploads_for(user=self.request.user)
 
 
 class GateReadSerializer(serializers.Serializer):
@@ -207,6 +286,7 @@ class GatePassageSerializer(serializers.ModelSerializer):
             "reason",
             "reason_text",
             "detail",
+            "hazard",
             "answer_ms",
             "created_at",
         ]

@@ -11,5 +11,6 @@ class ZonesConfig(AppConfig):
         from zones import queries
 
         live.register_topic("zone_gate", queries.gate_live_group)
+        live.register_topic("zone_upload", queries.upload_live_group)
         if queries.navigation_for not in context_processors.EXTRA_NAVIGATION:
             context_processors.EXTRA_NAVIGATION.append(queries.navigation_for)

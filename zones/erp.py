@@ -18,13 +18,32 @@ DOCUMENT_COLUMNS = [
     "declaration_number",
     "duty_amount",
 ]
-LINE_COLUMNS = ["item_no", "hs_code", "description", "unit", "quantity", "value"]
-REQUIRED = {"document", "kind", *LINE_COLUMNS}
+LINE_COLUMNS = ["item_no", "hs_code", "description", "unit", "quantity", "value", "un_number"]
+REQUIRED = {"document", "kind", *LINE_COLUMNS} - {"un_number"}
 MAX_ROWS = 5000
 
 
+def check_shape(content: bytes, name: str) -> None:
+    """Before queueing: a CSV's row count, an XLSX's size once unzipped (from the ZIP
+    directory only), so a worker never inflates a bomb or reads 100,000 rows."""
+    import zipfile
+
+    from port import limits
+
+    if name.lower().endswith(".xlsx"):
+        try:
+            members = zipfile.ZipFile(io.BytesIO(content)).infolist()
+        except zipfile.BadZipFile:
+            raise InvalidInput({"file": [_("This is not a readable XLSX workbook.")]}) from None
+        if sum(m.file_size for m in members) > limits.MAX_ERP_UNCOMPRESSED_BYTES:
+            raise InvalidInput({"file": [_("The workbook expands to more than 50 MB.")]})
+    elif content.count(b"\n") > MAX_ROWS + 1:
+        raise InvalidInput({"file": [_("At most %(n)d rows a file.") % {"n": MAX_ROWS}]})
+
+
 def documents_from_file(content: bytes, name: str) -> tuple[list[dict], list[list[int]]]:
-    """The documents a file holds, and for each the row numbers of its lines."""
+    """The documents a file holds, and for each the row numbers of its lines (each document
+    also names its `document` reference)."""
     table = _xlsx(content) if name.lower().endswith(".xlsx") else _csv(content)
     if not table:
         raise InvalidInput({"file": [_("The file is empty.")]})
@@ -49,7 +68,9 @@ def documents_from_file(content: bytes, name: str) -> tuple[list[dict], list[lis
             continue
         reference = cells.get("document") or f"row-{number}"
         doc = docs.setdefault(
-            reference, {c: cells.get(c, "") for c in DOCUMENT_COLUMNS} | {"lines": []}
+            reference,
+            {c: cells.get(c, "") for c in DOCUMENT_COLUMNS}
+            | {"lines": [], "document": reference[:60]},
         )
         doc["lines"].append({c: cells.get(c, "") for c in LINE_COLUMNS})
         rows.setdefault(reference, []).append(number)

@@ -39,3 +39,23 @@ def gate_passed(passage) -> GatePassed:
 def stock_changed(movement_ids: list[int]) -> StockChanged:
     """To the enterprise's organisation group: its stock page re-fetches."""
     return {"type": "zones.stock_changed", "movement_ids": movement_ids}
+
+
+class UploadProgress(TypedDict):
+    type: str
+    id: int
+    status: str
+    percent: int
+
+
+def upload_group(upload_id: int) -> str:
+    return f"zone-upload.{upload_id}"
+
+
+def upload_progress(upload) -> UploadProgress:
+    return {
+        "type": "zones.upload_progress",
+        "id": upload.pk,
+        "status": upload.status,
+        "percent": upload.percent,
+    }

@@ -21,7 +21,21 @@ class MovementForm(forms.Form):
     declaration_number = forms.CharField(
         label=_("Declaration number"), required=False, max_length=30
     )
-    duty_amount = forms.CharField(label=_("Duty (CNY)"), required=False, max_length=20)
+    duty_amount = forms.CharField(
+        label=_("Duty (CNY)"),
+        required=False,
+        max_length=20,
+        help_text=_("Computed from the tariff in force; give it to have it checked."),
+    )
+
+
+class AmendForm(MovementForm):
+    """The corrected document: a movement keeps its kind and its receiver."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["kind"]
+        del self.fields["counterparty_uscc"]
 
 
 class LineForm(forms.Form):
@@ -31,6 +45,7 @@ class LineForm(forms.Form):
     unit = forms.CharField(label=_("Unit"), required=False, max_length=10)
     quantity = forms.CharField(label=_("Quantity"), required=False, max_length=20)
     value = forms.CharField(label=_("Value (CNY)"), required=False, max_length=20)
+    un_number = forms.CharField(label=_("UN number"), required=False, max_length=6)
 
 
 LineFormSet = forms.formset_factory(LineForm, extra=3, max_num=100)

@@ -125,8 +125,16 @@ class Movement(TimeStampedModel):
     class Status(models.TextChoices):
         AT_GATE = "at_gate", _("Awaiting the gate")
         COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Pass expired")
 
-    TRANSITIONS = {Status.AT_GATE: {Status.COMPLETED}, Status.COMPLETED: set()}
+    # Amending keeps a movement at the gate; cancelling or expiry returns an exit's goods.
+    TRANSITIONS = {
+        Status.AT_GATE: {Status.COMPLETED, Status.CANCELLED, Status.EXPIRED},
+        Status.COMPLETED: set(),
+        Status.CANCELLED: set(),
+        Status.EXPIRED: set(),
+    }
 
     class Source(models.TextChoices):
         BROWSER = "browser", _("Browser")
@@ -148,14 +156,21 @@ class Movement(TimeStampedModel):
     # The customs declaration an exit to the domestic market (with its duty) or a movement
     # to or from the port goes with.
     declaration_number = models.CharField(_("declaration number"), max_length=18, blank=True)
+    # An exit to the domestic market: the sum of its lines' duty at the tariff in force
+    # (the declared figure when a line's code has no tariff line).
     duty_amount = models.DecimalField(_("duty (CNY)"), max_digits=14, decimal_places=2, default=0)
+    duty_declared = models.DecimalField(
+        _("duty declared (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    amended_count = models.PositiveSmallIntegerField(_("amendments"), default=0)
     created_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["at_gate", "completed"]), name="movement_status_valid"
+                condition=Q(status__in=["at_gate", "completed", "cancelled", "expired"]),
+                name="movement_status_valid",
             ),
         ]
         indexes = [models.Index(fields=["organisation", "created_at"], name="movement_org_time")]
@@ -172,6 +187,16 @@ class MovementLine(models.Model):
     unit = models.CharField(_("unit"), max_length=10)
     quantity = models.DecimalField(_("quantity"), max_digits=16, decimal_places=3)
     value = models.DecimalField(_("value (CNY)"), max_digits=16, decimal_places=2)
+    # Dangerous goods: the UN number (hazardous chemicals are flagged at the gate).
+    un_number = models.CharField(_("UN number"), max_length=4, blank=True)
+    # An exit to the domestic market: the MFN rate of the tariff line in force and the duty;
+    # null when the tariff has no line for the code.
+    duty_rate = models.DecimalField(
+        _("duty rate"), max_digits=6, decimal_places=4, null=True, blank=True
+    )
+    duty = models.DecimalField(
+        _("duty (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
 
     def __str__(self) -> str:
         return f"{self.item_no} × {self.quantity}"
@@ -201,6 +226,8 @@ class GatePass(TimeStampedModel):
     class Status(models.TextChoices):
         OPEN = "open", _("Not yet used")
         USED = "used", _("Used")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
 
     movement = models.OneToOneField(Movement, on_delete=models.CASCADE, related_name="gate_pass")
     zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="+")
@@ -211,19 +238,28 @@ class GatePass(TimeStampedModel):
     declared_weight_kg = models.DecimalField(
         _("declared gross weight (kg)"), max_digits=8, decimal_places=1
     )
-    status = models.CharField(_("status"), max_length=6, choices=Status.choices, default="open")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default="open")
     used_at = models.DateTimeField(null=True, blank=True)
+    # Unused by then, the pass lapses: its movement expires and an exit's goods return.
+    expires_at = models.DateTimeField(_("valid until"), null=True, blank=True)
+    # Hazardous chemicals among its lines, for the gate's warning: "UN1993 (3)".
+    hazard = models.CharField(_("hazardous goods"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["open", "used"]), name="gate_pass_status_valid"
+                condition=Q(status__in=["open", "used", "expired", "cancelled"]),
+                name="gate_pass_status_valid",
             ),
         ]
         indexes = [
             # The gate's match: WHERE zone_id = ? AND truck_plate = ? AND status = 'open'
             models.Index(fields=["zone", "truck_plate", "status"], name="gate_pass_match"),
+            # The sweep: WHERE status = 'open' AND expires_at < now()
+            models.Index(
+                fields=["expires_at"], condition=Q(status="open"), name="gate_pass_open_expiry"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -241,6 +277,7 @@ class GatePassage(models.Model):
         MATCHED = "matched", _("Matches its gate pass")
         NO_PASS = "no_pass", _("No open gate pass for this plate")
         PASS_USED = "pass_used", _("The gate pass was already used")
+        PASS_EXPIRED = "pass_expired", _("The gate pass has expired")
         CONTAINER = "container", _("Container differs from the gate pass")
         SEAL = "seal", _("Seal differs from the gate pass")
         WEIGHT = "weight", _("Weight far from the declared weight")
@@ -254,8 +291,10 @@ class GatePassage(models.Model):
     weight_kg = models.DecimalField(_("weight (kg)"), max_digits=8, decimal_places=1)
     read_at = models.DateTimeField(_("read at"))
     decision = models.CharField(_("answer"), max_length=8, choices=Decision.choices)
-    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
     detail = models.CharField(_("detail"), max_length=200, blank=True)
+    # Hazardous chemicals on the pass: the officer's warning, "UN1993 (3), UN1090 (3)".
+    hazard = models.CharField(_("hazardous goods"), max_length=200, blank=True)
     gate_pass = models.ForeignKey(
         GatePass, on_delete=models.PROTECT, null=True, blank=True, related_name="passages"
     )
@@ -329,3 +368,66 @@ class Transit(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.container_number} {self.seal_number} {self.status}"
+
+
+class ZoneUpload(TimeStampedModel):
+    """An ERP file of zone documents (CSV or XLSX), filed by a Celery task with progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        PROCESSING = "processing", _("Processing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    TRANSITIONS = {
+        Status.QUEUED: {Status.PROCESSING, Status.FAILED},
+        Status.PROCESSING: {Status.DONE, Status.FAILED},
+        Status.DONE: set(),
+        Status.FAILED: set(),
+    }
+
+    organisation = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField(_("file"), max_length=200)
+    # The uploader's language: the worker writes the report's messages in it.
+    language = models.CharField(max_length=10, default="en")
+    # Kept in the database, so that any worker can read it.
+    content = models.BinaryField()
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.QUEUED
+    )
+    total_documents = models.PositiveIntegerField(default=0)
+    # Documents handled so far: written in the same transaction as their filing, so a task
+    # run again after a lost worker resumes here and files nothing twice.
+    processed_documents = models.PositiveIntegerField(default=0)
+    filed = models.JSONField(default=list)  # [{"document", "id", "number"}]
+    errors = models.JSONField(default=list)  # [{"row", "document", "message"}]
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "processing", "done", "failed"]),
+                name="zone_upload_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("zones:upload_detail", args=[self.pk])
+
+    @property
+    def percent(self) -> int:
+        if not self.total_documents:
+            return 100 if self.status in (self.Status.DONE, self.Status.FAILED) else 0
+        return min(100, self.processed_documents * 100 // self.total_documents)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

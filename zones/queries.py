@@ -19,6 +19,7 @@ from zones.models import (
     Zone,
     ZoneEnterprise,
     ZoneGate,
+    ZoneUpload,
 )
 
 FILING_ROLES = [Membership.Role.DECLARANT, Membership.Role.MANAGER]
@@ -200,3 +201,82 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
     if not user.is_superuser and gates_for(user=user).exists():
         entries.append((_("Zone gate"), "zones:gate"))
     return entries
+
+
+def uploads_for(*, user: User) -> QuerySet[ZoneUpload]:
+    """The ERP files of the user's zone enterprises (anyone of them may watch the progress)."""
+    return ZoneUpload.objects.filter(organisation_id__in=zone_enterprise_ids_for(user)).defer(
+        "content"
+    )
+
+
+def upload_get_for_user(*, user: User, upload_id: int) -> ZoneUpload:
+    upload = uploads_for(user=user).filter(pk=upload_id).first()
+    if upload is None:
+        raise NotYours
+    return upload
+
+
+def upload_live_group(user: User, key: str) -> str | None:
+    """Topic "zone_upload", key the upload id: its enterprise's people only."""
+    if not key.isdigit() or not uploads_for(user=user).filter(pk=int(key)).exists():
+        return None
+    return events.upload_group(int(key))
+
+
+def movement_timeline(movement: Movement):
+    from port.timeline import timeline_for
+
+    return timeline_for(movement).order_by("created_at", "pk")
+
+
+def gate_map(*, organisation_ids: list[int] | None = None) -> list[dict]:
+    """Each zone and its gates for the port map: trucks in and out in the last hour and the
+    last 24 hours, trucks stopped in the last hour, Portwise's average answer time. With
+    `organisation_ids` (an enterprise's map), only those enterprises' own trucks count
+    (stops are then not theirs to see). Two queries, whatever the number of gates."""
+    now = timezone.now()
+    hour, day = now - timedelta(hours=1), now - timedelta(hours=24)
+    passages = GatePassage.objects.filter(created_at__gte=day)
+    if organisation_ids is not None:
+        passages = passages.filter(gate_pass__movement__organisation_id__in=organisation_ids)
+    released = Q(decision=GatePassage.Decision.RELEASE)
+    inbound = released & Q(gate_pass__direction=GatePass.Direction.IN)
+    outbound = released & Q(gate_pass__direction=GatePass.Direction.OUT)
+    rows = {
+        row["gate_id"]: row
+        for row in passages.values("gate_id").annotate(
+            in_hour=Count("pk", filter=inbound & Q(created_at__gte=hour)),
+            out_hour=Count("pk", filter=outbound & Q(created_at__gte=hour)),
+            in_day=Count("pk", filter=inbound),
+            out_day=Count("pk", filter=outbound),
+            stopped_hour=Count(
+                "pk", filter=Q(decision=GatePassage.Decision.STOP, created_at__gte=hour)
+            ),
+            average_ms=Avg("answer_ms"),
+        )
+    }
+    zones: dict[int, dict] = {}
+    for gate in ZoneGate.objects.select_related("zone").order_by("zone__code", "code"):
+        figures = rows.get(gate.pk, {})
+        zone = zones.setdefault(
+            gate.zone_id, {"code": gate.zone.code, "name": gate.zone.display_name, "gates": []}
+        )
+        zone["gates"].append(
+            {
+                "id": gate.pk,
+                "code": gate.code,
+                "name": gate.display_name,
+                "lanes": gate.lanes,
+                "in_hour": figures.get("in_hour", 0),
+                "out_hour": figures.get("out_hour", 0),
+                "in_day": figures.get("in_day", 0),
+                "out_day": figures.get("out_day", 0),
+                "per_hour": round((figures.get("in_day", 0) + figures.get("out_day", 0)) / 24, 1),
+                "stopped_hour": figures.get("stopped_hour", 0)
+                if organisation_ids is None
+                else None,
+                "average_ms": figures.get("average_ms"),
+            }
+        )
+    return list(zones.values())

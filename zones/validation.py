@@ -26,6 +26,7 @@ PLATE = re.compile(r"^[\u4e00-\u9fff][A-Z][A-HJ-NP-Z0-9]{4,6}挂?$")
 SEAL = re.compile(r"^[A-Z0-9\-]{4,20}$")
 ITEM_NO = re.compile(r"^[A-Za-z0-9._\-]{1,30}$")
 DECLARATION_NUMBER = re.compile(r"^\d{18}$")
+UN_NUMBER = re.compile(r"^(?!000[0-3])(?:[0-2]\d{3}|3[0-4]\d{2}|35[0-3]\d|354[0-8])$")
 GATE_KINDS = {k for k in Movement.Kind.values if k != Movement.Kind.TRANSFER}
 
 
@@ -130,6 +131,7 @@ def document(raw: Any) -> tuple[dict, dict]:
             _("An exit to the domestic market goes with its customs declaration.")
         ]
     clean["declaration_number"] = declaration
+    clean["duty_given"] = raw.get("duty_amount") not in (None, "")
     clean["duty_amount"] = number(
         raw.get("duty_amount") or 0,
         errors,
@@ -176,6 +178,9 @@ def _line(raw: Any) -> tuple[dict, dict]:
     unit = str(raw.get("unit") or "").strip()
     if not unit or len(unit) > 10:
         errors["unit"] = [_("Give the unit (at most 10 characters).")]
+    un = str(raw.get("un_number") or "").strip().upper().removeprefix("UN").strip()
+    if un and not UN_NUMBER.match(un):
+        errors["un_number"] = [_("A UN number has four digits, 0004 to 3548.")]
     clean = {
         "item_no": item_no,
         "hs_code": hs_code,
@@ -198,8 +203,21 @@ def _line(raw: Any) -> tuple[dict, dict]:
             high=Decimal("99999999999999"),
             places=2,
         ),
+        "un_number": un,
     }
     return clean, errors
+
+
+def hazard_summary(lines: list[dict]) -> str:
+    """The gate's warning for a pass: each UN number with its class when the list knows it,
+    "UN1993 (3), UN1090 (3)"."""
+    from reference import queries as reference_queries
+
+    found = []
+    for un in dict.fromkeys(line.get("un_number") for line in lines if line.get("un_number")):
+        known = reference_queries.un_number(un)
+        found.append(f"UN{un} ({known[0]})" if known else f"UN{un}")
+    return ", ".join(found)[:200]
 
 
 def documents(raw: Any) -> list[dict]:

@@ -1,10 +1,11 @@
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from port import uploads as port_uploads
@@ -49,6 +50,7 @@ def account(request):
 @login_required
 @require_POST
 def upload(request):
+    """Keep the ERP file and send the user to watch a worker file it."""
     form = forms.UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("Choose a .csv or .xlsx file."))
@@ -56,8 +58,8 @@ def upload(request):
     file = form.cleaned_data["file"]
     try:
         port_uploads.check_erp_file(file)
-        movements = services.movement_file_upload(
-            user=request.user, content=file.read(), name=file.name
+        upload = services.zone_upload_create(
+            user=request.user, file_name=file.name, content=file.read()
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -65,12 +67,88 @@ def upload(request):
         for message in error.errors.get("file", [])[:20]:
             messages.error(request, message)
     else:
-        messages.success(
-            request,
-            ngettext("Filed %(n)d document.", "Filed %(n)d documents.", len(movements))
-            % {"n": len(movements)},
-        )
+        return redirect(upload)
     return redirect("zones:account")
+
+
+@login_required
+def upload_detail(request, upload_id: int):
+    """An ERP file's progress (live), then its report: documents filed, errors by row."""
+    upload = queries.upload_get_for_user(user=request.user, upload_id=upload_id)
+    template = "zones/_upload_live.html" if request.htmx else "zones/upload.html"
+    return render(request, template, {"upload": upload})
+
+
+@login_required
+def movement_detail(request, movement_id: int):
+    """One document: its lines (with the duty of an exit), its pass, its history; while the
+    truck has not passed, the corrected document or its cancellation."""
+    movement = queries.movement_get_for_user(user=request.user, movement_id=movement_id)
+    gate_pass = getattr(movement, "gate_pass", None)
+    changeable = (
+        movement.status == Movement.Status.AT_GATE
+        and gate_pass is not None
+        and gate_pass.status == gate_pass.Status.OPEN
+        and queries.zone_enterprise_for(request.user) is not None
+    )
+    form = lines = None
+    if changeable:
+        form, lines = _amend_forms(request, movement, gate_pass)
+    if request.method == "POST" and changeable:
+        try:
+            if "cancel" in request.POST:
+                services.movement_cancel(
+                    user=request.user,
+                    movement_id=movement.pk,
+                    reason=request.POST.get("reason", ""),
+                )
+                messages.success(request, _("Cancelled %(number)s.") % {"number": movement})
+                return redirect("zones:movement", movement_id=movement.pk)
+            if form.is_valid() and lines.is_valid():
+                document, kept = _document(form, lines)
+                services.movement_amend(
+                    user=request.user, movement_id=movement.pk, document=document
+                )
+                messages.success(request, _("Amended %(number)s.") % {"number": movement})
+                return redirect("zones:movement", movement_id=movement.pk)
+        except InvalidInput as error:
+            errors = error.errors
+            if "cancel" in request.POST:
+                for found in errors.values():
+                    for message in found if isinstance(found, list) else [str(found)]:
+                        messages.error(request, message)
+            else:
+                _show(errors, form, lines, kept)
+    context = {
+        "movement": movement,
+        "gate_pass": gate_pass,
+        "timeline": queries.movement_timeline(movement),
+        "changeable": changeable,
+        "form": form,
+        "lines": lines,
+    }
+    return render(request, "zones/movement.html", context)
+
+
+def _amend_forms(request, movement, gate_pass):
+    if request.method == "POST" and "cancel" not in request.POST:
+        return (
+            forms.AmendForm(request.POST),
+            forms.LineFormSet(request.POST, prefix="lines"),
+        )
+    initial = {
+        "truck_plate": gate_pass.truck_plate,
+        "container": gate_pass.container_number,
+        "seal": gate_pass.seal_number,
+        "declared_weight_kg": gate_pass.declared_weight_kg,
+        "declaration_number": movement.declaration_number,
+        "duty_amount": movement.duty_declared if movement.duty_declared is not None else "",
+    }
+    line_initial = [
+        {f: _plain(getattr(line, f)) for f in forms.LineForm.base_fields}
+        for line in movement.lines.all()
+    ]
+    return forms.AmendForm(initial=initial), forms.LineFormSet(initial=line_initial, prefix="lines")
 
 
 @login_required
@@ -100,10 +178,21 @@ def gate_board(request, gate_id: int | None = None):
     return render(request, template, context)
 
 
+def _plain(value):
+    """25.000 -> 25, for a form people read."""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return value
+
+
 def _document(form, lines) -> tuple[dict, list[int]]:
     """The document the form holds, and which rows of the formset are its lines."""
     doc = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
-    kept = [i for i, line in enumerate(lines.forms) if any(line.cleaned_data.values())]
+    kept = [
+        i
+        for i, line in enumerate(lines.forms)
+        if any(v for k, v in line.cleaned_data.items() if k != "DELETE")
+    ]
     doc["lines"] = [lines.forms[i].cleaned_data for i in kept]
     return doc, kept
 

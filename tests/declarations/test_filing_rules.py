@@ -9,6 +9,7 @@ from declarations.models import Declaration, DeclarationItem
 from inspection import assessment
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import TimelineEvent
+from tests.conftest import queued
 from tests.declarations.factories import MEAT_ITEM, TILES, file, filing_input
 
 HEADER = {
@@ -168,7 +169,8 @@ def test_a_draft_is_edited_then_submitted(demo, django_capture_on_commit_callbac
     assert draft.bl_number == "EDITED0001"
     assert draft.items.get().hs_code == MEAT_ITEM["hs_code"]
     assert draft.status == Declaration.Status.SUBMITTED
-    assert len(callbacks) == 2  # live push and assessment
+    assert len(callbacks) == 1  # the live push; the assessment is an outbox row
+    assert queued() == [(services.ASSESS_TASK, {"declaration_ids": [draft.pk]})]
     assert TimelineEvent.objects.filter(kind="declaration.updated").count() == 1
 
 
@@ -207,7 +209,8 @@ def test_amend_records_the_reason_and_queues_assessment(demo, django_capture_on_
         "reason": "Short shipped: 1,000 m2 fewer",
     }
     assert event.actor == demo.importer
-    assert len(callbacks) == 2
+    assert len(callbacks) == 1  # the live push
+    assert queued()[-1] == (services.ASSESS_TASK, {"declaration_ids": [declaration.pk]})
     assessment.assess_declarations(declaration_ids=[declaration.pk])
     declaration.refresh_from_db()
     assert declaration.status == Declaration.Status.RELEASED

@@ -12,7 +12,7 @@ from declarations import api, services
 from declarations.models import Declaration, DeclarationContainer, DeclarationItem
 from port import structure
 from port.models import TimelineEvent
-from tests.conftest import MEAT_ITEM, container_number, filing
+from tests.conftest import MEAT_ITEM, container_number, filing, queued
 
 URL = "/api/v1/declarations/"
 
@@ -45,8 +45,8 @@ def test_a_batch_of_1000_takes_as_many_queries_as_a_batch_of_10(demo, api_for):
 
     # declarant, enterprises, port calls, busy containers, ids and numbers, containers,
     # one COPY each for declarations, items, container links and timeline, and the
-    # transaction (a savepoint pair inside the test's own)
-    assert counts == {10: 12, 1000: 12}
+    # transaction (a savepoint pair inside the test's own), and the batch's one outbox row
+    assert counts == {10: 13, 1000: 13}
     assert Declaration.objects.filter(status="submitted").count() == 1011
     assert DeclarationItem.objects.count() == 1011
     assert DeclarationContainer.objects.count() == 1011
@@ -62,8 +62,8 @@ def test_a_single_filing_takes_a_pinned_number_of_queries(demo, api_for):
         response = client.post(URL, second, format="json")
 
     assert response.status_code == 201
-    # the batch of one (12, as above); the answer is built from what was written
-    assert len(queries) == 12, "\n".join(q["sql"][:100] for q in queries.captured_queries)
+    # the batch of one (13, as above); the answer is built from what was written
+    assert len(queries) == 13, "\n".join(q["sql"][:100] for q in queries.captured_queries)
 
 
 def test_a_batch_queues_one_assessment_and_one_push_per_organisation(
@@ -79,11 +79,12 @@ def test_a_batch_queues_one_assessment_and_one_push_per_organisation(
         )
 
     assert all(r.declaration is not None for r in results), [r.errors for r in results]
-    tasks = [c for c in callbacks if getattr(c, "args", ())[:1] == (services.ASSESS_TASK,)]
-    assert len(tasks) == 1
-    assert tasks[0].keywords["kwargs"]["declaration_ids"] == [r.declaration.pk for r in results]
+    # one outbox row for the whole batch, never one per declaration
+    assert queued() == [
+        (services.ASSESS_TASK, {"declaration_ids": [r.declaration.pk for r in results]})
+    ]
     # the broker's group, and each enterprise's: one message each for 100 declarations
-    assert len(callbacks) == 1 + 3
+    assert len(callbacks) == 3
 
 
 def test_a_container_twice_in_one_batch_is_refused_the_second_time(demo, api_for):
@@ -220,3 +221,17 @@ def test_the_batch_body_keeps_the_nesting_limit_of_every_body(demo, api_for):
 
     assert response.status_code == 400
     assert "nests deeper than 32 levels" in response.json()["detail"]
+
+
+def test_the_filing_reads_the_enterprises_a_user_may_file_for_as_the_queryset_does(demo):
+    from django.utils import timezone
+
+    from port.queries import enterprises_filable_by, enterprises_filable_by_sql
+
+    today = timezone.localdate()
+    for user in (demo.importer, demo.broker, demo.exporter):
+        sql, params = enterprises_filable_by_sql(user_id=user.pk, today=today)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        assert ids == list(enterprises_filable_by(user).values_list("pk", flat=True)), user

@@ -10,7 +10,7 @@ from inspection import assessment
 from inspection.models import Decision
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Container, TimelineEvent
-from tests.conftest import MEAT_ITEM, filing
+from tests.conftest import MEAT_ITEM, filing, queued
 
 
 def file(demo, user=None, **overrides):
@@ -47,7 +47,9 @@ def test_filing_submits_with_number_timeline_and_after_commit_work(
     kinds = list(TimelineEvent.objects.order_by("id").values_list("kind", "data"))
     assert kinds[0][0] == "declaration.filed"
     assert kinds[1] == ("declaration.status_changed", {"from": "draft", "to": "submitted"})
-    assert len(callbacks) == 2  # the live push and the assessment task, nothing before commit
+    assert len(callbacks) == 1  # the live push, nothing before commit
+    # the assessment: a row written in the filing's own transaction
+    assert queued() == [(services.ASSESS_TASK, {"declaration_ids": [declaration.pk]})]
 
 
 def test_broker_files_for_an_enterprise_that_authorised_it(demo):

@@ -59,3 +59,9 @@ def test_probes_ask_the_right_questions():
     web_probe = " ".join(SERVICES["web"]["healthcheck"]["test"])
     assert "/readyz" in web_probe  # busy or absent workers never take web out of rotation
     assert "valkey" in SERVICES["valkey"]["image"]
+
+
+def test_the_outbox_relay_runs_after_migrations():
+    relay = SERVICES["relay"]
+    assert relay["command"] == ["python", "manage.py", "outbox_relay"]
+    assert relay["depends_on"]["migrate"]["condition"] == "service_completed_successfully"

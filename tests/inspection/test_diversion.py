@@ -16,7 +16,7 @@ from inspection import assessment, diversion
 from inspection.models import Decision, DiversionInstruction, WebhookDelivery, WebhookEndpoint
 from port.errors import InvalidInput
 from port.models import PortCall
-from tests.conftest import MEAT_ITEM, container_number, filing
+from tests.conftest import MEAT_ITEM, container_number, filing, queued
 
 FEED = "/api/v1/diversion/instructions/"
 
@@ -217,7 +217,8 @@ def test_webhooks_are_signed_and_retried_until_delivered(
     with django_capture_on_commit_callbacks() as callbacks:
         diversion.diversion_plan(port_call_id=demo.port_call.pk, container_numbers=["COSU6123451"])
     delivery = WebhookDelivery.objects.get()
-    assert len(callbacks) == 2  # the live push and the delivery task
+    assert len(callbacks) == 1  # the live push; the delivery task is an outbox row
+    assert queued() == [("inspection.tasks.webhook_deliver_task", {"delivery_id": delivery.pk})]
 
     first = diversion.webhook_deliver(delivery_id=delivery.pk)
     assert (first.status, first.attempts, first.last_error) == ("pending", 1, "HTTP 503")

@@ -1,8 +1,6 @@
 """The vessel-wide assessment: one pass over a call's open declarations, the same decisions
 as one declaration at a time, a fixed number of queries, and nothing decided twice."""
 
-from functools import partial
-
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -12,7 +10,7 @@ from declarations.models import Declaration
 from inspection import assessment, services, tasks
 from inspection.models import Decision, Inspection, Outcome, RiskRule
 from port.models import Membership, Organisation, Port, PortCall, TimelineEvent, User
-from tests.conftest import MEAT_ITEM, container_number
+from tests.conftest import MEAT_ITEM, container_number, queued
 
 REASSESS = "/api/v1/inspection/reassessments/"
 TILES = declaration_services.ItemInput(
@@ -258,11 +256,10 @@ def test_activation_queues_one_task_per_call_with_open_work(
     assessment.assess_declarations(declaration_ids=[released.pk])
     RiskRule.objects.filter(hs_prefix="8479").update(is_active=False)
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        services.rule_set_activate(officer=demo.officer)
+    services.rule_set_activate(officer=demo.officer)
 
-    assert [(c.func, c.args) for c in callbacks] == [
-        (tasks.decisions_make_for_port_call_task.delay, (demo.port_call.pk,))
+    assert queued(tasks.decisions_make_for_port_call_task.name) == [
+        (tasks.decisions_make_for_port_call_task.name, {"port_call_id": demo.port_call.pk})
     ]
 
 
@@ -274,11 +271,12 @@ def test_activation_queues_a_call_whose_selections_are_still_open(
     file(demo, items=TILES, call=other_call)
     RiskRule.objects.filter(hs_prefix="8479").update(is_active=False)
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        services.rule_set_activate(officer=demo.officer)
+    services.rule_set_activate(officer=demo.officer)
 
-    assert sorted(c.args[0] for c in callbacks) == sorted([demo.port_call.pk, other_call.pk])
-    assert all(isinstance(c, partial) for c in callbacks)
+    rows = queued(tasks.decisions_make_for_port_call_task.name)
+    assert sorted(kw["port_call_id"] for _, kw in rows) == sorted(
+        [demo.port_call.pk, other_call.pk]
+    )
 
 
 def test_an_unchanged_rule_set_queues_nothing(demo, django_capture_on_commit_callbacks):
@@ -298,7 +296,7 @@ def test_an_officer_queues_the_reassessment_of_a_call(
 ):
     file_mix(demo, 3)
 
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks():
         response = api_for(demo.officer).post(
             REASSESS, {"port_call": demo.port_call.pk}, format="json"
         )
@@ -316,8 +314,11 @@ def test_an_officer_queues_the_reassessment_of_a_call(
         demo.customs,
         3,
     )
-    assert [(c.func, c.args) for c in callbacks] == [
-        (tasks.decisions_make_for_port_call_task.delay, (demo.port_call.pk, demo.officer.pk))
+    assert queued(tasks.decisions_make_for_port_call_task.name) == [
+        (
+            tasks.decisions_make_for_port_call_task.name,
+            {"port_call_id": demo.port_call.pk, "actor_id": demo.officer.pk},
+        )
     ]
     assert Decision.objects.exists() is False  # the task decides, not the request
 
@@ -369,13 +370,13 @@ def test_the_rules_page_reassesses_a_call(demo, client, django_capture_on_commit
     page = client.get("/inspection/rules/")
     assert "Re-assess this vessel call" in page.content.decode()
 
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks():
         response = client.post(
             "/inspection/rules/", {"do": "reassess", "port_call": demo.port_call.pk}
         )
 
     assert response.status_code == 302
-    assert len(callbacks) == 1
+    assert len(queued(tasks.decisions_make_for_port_call_task.name)) == 1
     assert (
         TimelineEvent.objects.filter(kind="inspection.port_call_reassessment_requested").count()
         == 1

@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 PASSWORD = "portwise-demo"
 TOKEN = "/api/v1/auth/token/"
 ME = "/api/v1/declarations/"
-# A refused token answers 403, as every unauthenticated API request does (the session
-# authentication comes first and has no WWW-Authenticate challenge).
+# A refused or missing token answers 401 with the Token challenge (the token scheme comes
+# first in DEFAULT_AUTHENTICATION_CLASSES).
 ATTACKER = "203.0.113.7"
 USER_AT_HOME = "198.51.100.20"
 
@@ -81,7 +81,7 @@ def test_a_token_answer_says_when_it_expires_and_each_sign_in_rotates_it(demo):
     old, new = APIClient(), APIClient()
     old.credentials(HTTP_AUTHORIZATION=f"Token {first['token']}")
     new.credentials(HTTP_AUTHORIZATION=f"Token {second['token']}")
-    assert old.get(ME).status_code == 403
+    assert old.get(ME).status_code == 401
     assert new.get(ME).status_code == 200
 
 
@@ -96,7 +96,8 @@ def test_an_expired_token_is_refused(demo, settings):
 
     response = client.get(ME)
 
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
     assert "expired" in response.json()["detail"]
 
 
@@ -105,7 +106,7 @@ def test_api_logout_revokes_the_token(demo):
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_for('importer').json()['token']}")
 
     assert client.post("/api/v1/auth/logout/").status_code == 204
-    assert client.get(ME).status_code == 403
+    assert client.get(ME).status_code == 401
     assert Token.objects.filter(user=demo.importer).exists() is False
 
 
@@ -118,5 +119,5 @@ def test_signing_out_of_the_site_revokes_the_token(demo, client, logout):
 
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    assert api.get(ME).status_code == 403
+    assert api.get(ME).status_code == 401
     assert client.get("/declarations/").status_code == 302  # the session is gone too

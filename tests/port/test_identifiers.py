@@ -56,7 +56,7 @@ def test_customs_codes_have_ten_characters_of_the_right_kinds(value, valid):
             identifiers.validate_customs_code(value)
 
 
-def test_unlocode_and_imo_numbers():
+def test_unlocode_and_imo_numbers(db):  # places are looked up in the edition in force
     identifiers.validate_unlocode("CNXMN")
     identifiers.validate_imo_number("9417402")
     with pytest.raises(ValidationError):

@@ -298,3 +298,24 @@ def test_a_group_name_that_could_break_the_frame_is_refused(demo):
 
     with pytest.raises(ValueError, match="group name"):
         live.publish_on_commit(groups=['org.1","x'], event={"type": "x"})
+
+
+def test_a_push_that_cannot_reach_redis_is_logged_and_the_commit_stands(
+    transactional_db, demo, settings, caplog
+):
+    from port.models import Organisation
+
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **layer,
+            "CONFIG": {**layer["CONFIG"], "hosts": [{"address": "redis://127.0.0.1:1/0"}]},
+        }
+    }
+
+    with transaction.atomic():
+        Organisation.objects.filter(pk=demo.importer_org.pk).update(name="Renamed")
+        live.publish_on_commit(groups=["org.1"], event={"type": "x.changed"})
+
+    assert Organisation.objects.get(pk=demo.importer_org.pk).name == "Renamed"
+    assert "live push not sent" in caplog.text

@@ -203,18 +203,49 @@ def test_the_tariff_loader_reads_rates_in_percent_per_agreement(tmp_path, db):
 
 
 def test_the_unlocode_loader_reads_unece_headerless_csv(tmp_path, db):
+    """UNECE's own CSV: no header, Function before Status, ISO 8859-1; removed ("X") and
+    reference ("=") entries are not places, and a place listed again under its name in another
+    language (BEBRU) is read once."""
     path = tmp_path / "2025-1 UNLOCODE CodeListPart1.csv"
     path.write_bytes(
         ',"CN","","CHINA","CHINA","","","","","",""\n'
-        ',"CN","XMN","Xiamen","Xiamen","FJ","AI","12345---","0307","",""\n'
-        'X,"CN","OLD","Gone","Gone","","","1-------","","",""\n'
-        ',"ES","LCG","A Coru\xf1a","A Coruna","C","AI","1234----","","",""\n'.encode("latin-1")
+        ',"CN","XMN","Xiamen","Xiamen","FJ","12345---","AI","0307","",""\n'
+        'X,"CN","OLD","Gone","Gone","","1-------","","","",""\n'
+        '"=","CN","","Amoy = Xiamen","Amoy = Xiamen","","","","","",""\n'
+        ',"BE","BRU","Brussel (Bruxelles)","Brussel (Bruxelles)","BRU","1234----","AI","","",""\n'
+        ',"BE","BRU","Bruxelles (Brussel)","Bruxelles (Brussel)","BRU","1234----","AI","","",""\n'
+        ',"ES","LCG","A Coru\xf1a","A Coruna","C","1234----","AI","","",""\n'.encode("latin-1")
     )
     read = formats.read_unlocode(path)
     assert [(code, name) for code, name, _ in read.rows] == [
         ("CNXMN", "Xiamen"),
+        ("BEBRU", "Brussel (Bruxelles)"),
         ("ESLCG", "A Coruña"),
     ]
+    assert read.rows[0][2] == {"subdivision": "FJ", "status": "AI", "function": "12345---", "iata": ""}
+
+
+@pytest.mark.slow
+def test_the_shipped_unlocode_edition_loads_whole_and_places_are_checked_against_it(db):
+    """UNECE's UN/LOCODE 2023-1 (its three CodeListPart files, shipped in reference/data):
+    every place loads, and once it is loaded a code that is no place is refused, with the
+    edition named, where vessel filings and certificates check places."""
+    identifiers.validate_unlocode("CNQQQ")  # no complete edition yet: format and country only
+
+    edition = services.unlocode_load_shipped()
+
+    assert (edition.name, edition.complete) == ("UN/LOCODE 2023-1", True)
+    assert edition.rows > 115_000
+    assert services.unlocode_load_shipped().pk == edition.pk  # a second load is a no-op
+    for code in ("CNXMN", "CNNSA", "NLRTM", "USLGB", "SGSIN", "DEHAM"):
+        identifiers.validate_unlocode(code)
+    assert queries.unlocode_name("NLRTM") == "Rotterdam"
+    with pytest.raises(ValidationError) as refused:
+        identifiers.validate_unlocode("CNQQQ")
+    assert refused.value.code == "unlocode_unknown"
+    assert "UN/LOCODE 2023-1" in str(refused.value.messages)
+    # Before the edition took effect, places are checked by format only.
+    assert queries.unlocode_known("CNQQQ", datetime.date(2023, 6, 30)) == (True, "")
 
 
 def test_ecb_rates_become_cny_per_unit_and_the_rate_of_the_day_is_the_latest_published(

@@ -11,6 +11,7 @@ from shipping.models import (
     ManifestEntry,
     VesselFiling,
 )
+from tests.conftest import queued
 from tests.shipping.factories import DANGEROUS_GOOD, filing_body
 
 SAMPLES = Path(__file__).resolve().parent / "edifact"
@@ -182,7 +183,7 @@ def test_edifact_upload_is_queued_then_processed_with_progress(
     ship, api_for, django_capture_on_commit_callbacks
 ):
     upload = SimpleUploadedFile("bay.edi", (SAMPLES / "baplie_d95b_longbeach.edi").read_bytes())
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks():
         response = api_for(ship.agent).post(
             "/api/v1/edifact-imports/",
             {"file": upload, "port_call": ship.call.pk},
@@ -190,7 +191,9 @@ def test_edifact_upload_is_queued_then_processed_with_progress(
         )
     assert response.status_code == 202
     assert (response.json()["status"], response.json()["progress"]) == ("queued", 0)
-    assert len(callbacks) == 1  # the Celery task
+    assert queued() == [
+        ("shipping.tasks.edifact_import_run_task", {"import_id": response.json()["id"]})
+    ]
 
     cargo.edifact_import_run(import_id=response.json()["id"])
     cargo.edifact_import_run(import_id=response.json()["id"])  # a second run changes nothing

@@ -8,6 +8,7 @@ from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Organisation, PortCall, TimelineEvent, User
 from shipping import services
 from shipping.models import AgencyReview, FilingPerson, VesselFiling
+from tests.conftest import queued
 from tests.shipping.conftest import submit
 from tests.shipping.factories import CREW, DANGEROUS_GOOD, filing_input
 
@@ -283,7 +284,8 @@ def test_mark_berthed_records_ata_timeline_and_schedules_hooks(
     assert ship.call.ata is not None
     event = TimelineEvent.objects.get(kind="shipping.port_call_status_changed")
     assert (event.data["from"], event.data["to"]) == ("expected", "berthed")
-    assert len(callbacks) == 2  # the live push and port_call_berthed_task
+    assert len(callbacks) == 1  # the live push; port_call_berthed_task is an outbox row
+    assert queued() == [("shipping.tasks.port_call_berthed_task", {"port_call_id": ship.call.pk})]
 
 
 def test_mark_berthed_refuses_other_agencies_and_other_terminals_berths(ship):

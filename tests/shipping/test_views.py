@@ -298,3 +298,17 @@ def test_navigation_per_kind(ship):
     assert b'href="/shipping/dangerous-goods/"' in maritime
     assert b'<a href="/port-calls/">Port calls</a>' in maritime
     assert client_for(ship.agent).get("/")["Location"] == "/shipping/filings/"
+
+
+def test_crew_document_numbers_are_never_shown_whole(ship, filed, client):
+    """The crew list shows each document number by its last two characters, on the page and in
+    the API, to the agent and to every agency; the stored number stays whole."""
+    whole = CREW[0]["document_number"]
+    assert filed.people.filter(document_number=whole).exists()
+    for user in (ship.agent, ship.reviewers["border_control"]):
+        page = client_for(user).get(f"/shipping/filings/{filed.pk}/").content.decode()
+        assert whole not in page
+        assert "•" * (len(whole) - 2) + whole[-2:] in page
+        client.force_login(user)
+        api = client.get(f"/api/v1/vessel-filings/{filed.pk}/").content.decode()
+        assert whole not in api

@@ -49,24 +49,34 @@ def test_an_idempotency_key_replays_the_first_filing(zone, api_for):
     assert Movement.objects.count() == 1
 
 
-def test_an_erp_csv_upload_reports_bad_rows_by_number(zone, api_for):
+def test_an_erp_csv_upload_is_filed_by_a_worker_and_reports_bad_rows_by_number(zone, api_for):
+    from zones import services
+
     header = "document,kind,truck_plate,declared_weight_kg,item_no,hs_code,description,unit,quantity,value\n"
     good = f"A1,domestic_in,{PLATE},18000,GPU-4090,8473302000,Graphics cards,pcs,10,1000\n"
     bad = f"A2,domestic_in,{PLATE},18000,GPU-4090,12,Graphics cards,pcs,10,1000\n"
     api = api_for(zone.co)
 
-    refused = api.post(
-        "/api/v1/zones/movements/upload/", {"file": _file(header + good + bad)}, format="multipart"
+    accepted = api.post(
+        "/api/v1/zones/movements/upload/",
+        {"file": _file(header + good + good + bad)},
+        format="multipart",
     )
-    filed = api.post(
-        "/api/v1/zones/movements/upload/", {"file": _file(header + good + good)}, format="multipart"
-    )
+    assert accepted.status_code == 202
+    assert accepted.json()["status"] == "queued"
+    assert Movement.objects.exists() is False  # nothing filed in the request
+    upload_id = accepted.json()["id"]
+    services.zone_upload_process(upload_id=upload_id)  # what the worker runs
 
-    assert refused.status_code == 400
-    assert refused.json()["file"][0].startswith("Row 3, hs_code")
-    assert filed.status_code == 201
-    assert len(filed.json()) == 1  # both rows are lines of document A1
+    report = api.get(f"/api/v1/zones/uploads/{upload_id}/").json()
+    assert report["status"] == "done"
+    assert report["percent"] == 100
+    assert [f["document"] for f in report["filed"]] == ["A1"]  # rows 2 and 3 are its lines
+    assert report["errors"][0]["document"] == "A2"
+    assert report["errors"][0]["message"].startswith("Row 4, hs_code")
     assert Movement.objects.get().source == "upload"
+    # Another enterprise neither sees the upload nor can watch it.
+    assert api_for(zone.co2).get(f"/api/v1/zones/uploads/{upload_id}/").status_code == 404
 
 
 def test_the_camera_gets_release_or_stop_with_the_reason(zone, api_for):
@@ -230,3 +240,30 @@ def test_the_gate_board_names_the_gate_in_the_readers_language(zone):
     page = client.get("/zones/gate/").content.decode()
     assert "<h1>象屿1号卡口</h1>" in page
     assert "象屿综合保税区" in page
+
+
+def test_the_map_shows_the_zone_gate_and_scopes_its_trucks(zone, api_for):
+    stock_in(zone, "10")  # zoneco's truck in
+    post_read(api_for(zone.camera), zone, truck_plate="闽D99999")  # stopped: no pass
+    port_wide = api_for(zone.officer).get("/api/v1/analytics/map/").json()
+    own = api_for(zone.co).get("/api/v1/analytics/map/").json()
+    other = api_for(zone.co2).get("/api/v1/analytics/map/").json()
+    client = Client()
+    client.force_login(zone.officer)
+
+    page = client.get("/analytics/map/").content.decode()
+
+    [gate] = port_wide["zones"][0]["gates"]
+    assert (gate["code"], gate["in_hour"], gate["out_hour"], gate["stopped_hour"]) == (
+        "G1",
+        1,
+        0,
+        1,
+    )
+    assert gate["average_ms"] > 0
+    assert len(gate["lane_xs"]) == 4
+    assert own["zones"][0]["gates"][0]["in_hour"] == 1
+    assert own["zones"][0]["gates"][0]["stopped_hour"] is None  # not an enterprise's to see
+    assert other["zones"][0]["gates"][0]["in_day"] == 0
+    assert 'data-zone="XYBZ"' in page
+    assert 'data-zone-gate="G1"' in page

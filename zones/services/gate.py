@@ -59,6 +59,7 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
             reason=reason,
             detail=detail,
             gate_pass=gate_pass,
+            hazard=gate_pass.hazard if gate_pass else "",
             answer_ms=(time.perf_counter() - started) * 1000,
         )
         _record_passage(passage, gate, user, owner)
@@ -71,26 +72,39 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
 
 def _match(gate: ZoneGate, read: dict) -> tuple[GatePass | None, str, str]:
     R = GatePassage.Reason
+    now = timezone.now()
     candidates = list(
         GatePass.objects.filter(
             zone_id=gate.zone_id, truck_plate=read["truck_plate"], status=GatePass.Status.OPEN
         ).order_by("pk")[:5]
     )
     if not candidates:
-        used = GatePass.objects.filter(
-            zone_id=gate.zone_id, truck_plate=read["truck_plate"], status=GatePass.Status.USED
-        ).exists()
-        return None, (R.PASS_USED if used else R.NO_PASS), ""
+        last = (
+            GatePass.objects.filter(zone_id=gate.zone_id, truck_plate=read["truck_plate"])
+            .order_by("-updated_at")
+            .values_list("status", flat=True)
+            .first()
+        )
+        reason = {GatePass.Status.USED: R.PASS_USED, GatePass.Status.EXPIRED: R.PASS_EXPIRED}
+        return None, reason.get(last, R.NO_PASS), ""
     first_refusal = None
     for candidate in candidates:
-        reason, detail = _mismatch(candidate, read, gate.weight_tolerance_pct)
+        reason, detail = _mismatch(candidate, read, gate.weight_tolerance_pct, now)
         if reason:
             first_refusal = first_refusal or (candidate, reason, detail)
             continue
-        # Used once: the row changes only while still open; a twin read waits and gets 0.
-        used = GatePass.objects.filter(pk=candidate.pk, status=GatePass.Status.OPEN).update(
-            status=GatePass.Status.USED, used_at=timezone.now(), updated_at=timezone.now()
-        )
+        # Used once: the row changes only while still open, unexpired and as it was
+        # compared; a twin read (or an amendment or cancellation of the document) that
+        # got there first leaves 0 rows here.
+        used = GatePass.objects.filter(
+            pk=candidate.pk,
+            status=GatePass.Status.OPEN,
+            expires_at__gt=now,
+            truck_plate=candidate.truck_plate,
+            container_number=candidate.container_number,
+            seal_number=candidate.seal_number,
+            declared_weight_kg=candidate.declared_weight_kg,
+        ).update(status=GatePass.Status.USED, used_at=now, updated_at=now)
         if used == 1:
             return candidate, R.MATCHED, ""
         first_refusal = first_refusal or (candidate, R.PASS_USED, "")
@@ -98,8 +112,10 @@ def _match(gate: ZoneGate, read: dict) -> tuple[GatePass | None, str, str]:
     return None, reason, detail
 
 
-def _mismatch(gate_pass: GatePass, read: dict, tolerance_pct: Decimal) -> tuple[str, str]:
+def _mismatch(gate_pass: GatePass, read: dict, tolerance_pct: Decimal, now) -> tuple[str, str]:
     R = GatePassage.Reason
+    if gate_pass.expires_at is not None and gate_pass.expires_at <= now:
+        return R.PASS_EXPIRED, timezone.localtime(gate_pass.expires_at).strftime("%Y-%m-%d %H:%M")
     if gate_pass.container_number and gate_pass.container_number not in read["containers"]:
         # Details are figures, the same in every language.
         return R.CONTAINER, f"{gate_pass.container_number} ≠ {', '.join(read['containers']) or '—'}"
@@ -118,6 +134,18 @@ def _stop_message(gate: ZoneGate, passage: GatePassage) -> str:
         "plate": passage.truck_plate,
         "reason": passage.get_reason_display(),
         "detail": passage.detail,
+    }
+
+
+def _hazard_message(gate: ZoneGate, passage: GatePassage) -> str:
+    return _(
+        "%(gate)s lane %(lane)s: %(plate)s carries hazardous chemicals %(hazard)s: check "
+        "placards, packaging and the driver's permit."
+    ) % {
+        "gate": gate.display_name,
+        "lane": passage.lane,
+        "plate": passage.truck_plate,
+        "hazard": passage.hazard,
     }
 
 
@@ -178,6 +206,18 @@ def _record_passage(passage: GatePassage, gate: ZoneGate, user: User, owner: int
                 subject=passage.truck_plate,
                 message=partial(_stop_message, gate, passage),
                 data={"passage": passage.pk, "gate": gate.pk, "reason": passage.reason},
+            )
+        )
+    if passage.hazard:
+        alarm_services.alarm_raise(
+            spec=alarm_services.AlarmSpec(
+                kind=Alarm.Kind.ZONE_HAZARD,
+                severity=Alarm.Severity.HIGH,
+                customs_office_id=gate.zone.customs_office_id,
+                dedupe_key=f"passage:{passage.pk}",
+                subject=passage.truck_plate,
+                message=partial(_hazard_message, gate, passage),
+                data={"passage": passage.pk, "gate": gate.pk, "hazard": passage.hazard},
             )
         )
     groups = [events.gate_group(gate.pk)]

@@ -2,7 +2,9 @@
 pass, stock change), from the browser, the API or an ERP file."""
 
 from collections import defaultdict
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
@@ -12,7 +14,7 @@ from port import live
 from port.errors import InvalidInput
 from port.models import Organisation, TimelineEvent, User
 from port.timeline import timeline_record_many
-from zones import erp, events, queries, validation
+from zones import duty, events, queries, validation
 from zones.models import (
     GatePass,
     Movement,
@@ -39,9 +41,12 @@ def movement_file_many(*, user: User, documents: list, source: str) -> list[Move
     if account is None:
         raise PermissionDenied(_("Only a zone enterprise's declarants file zone movements."))
     docs = validation.documents(documents)
+    duty_errors = duty.apply(docs)
+    if duty_errors:
+        raise InvalidInput({"documents": duty_errors})
     zone, org = account.zone, account.organisation
     receivers = _receivers(docs, zone, org)
-    _check_items(docs, zone, org)
+    check_items(docs, zone, org)
     movements = _write_documents(docs, zone, org, receivers, user, source)
     debits, credits = [], []
     for i, (doc, movement) in enumerate(zip(docs, movements, strict=True)):
@@ -83,7 +88,12 @@ def _receivers(docs: list[dict], zone, org) -> dict[int, Organisation]:
     return receivers
 
 
-def _check_items(docs: list[dict], zone, org) -> None:
+def pass_valid_until():
+    """When a pass filed now lapses (ZONE_PASS_VALID_HOURS, 72 by default)."""
+    return timezone.now() + timedelta(hours=getattr(settings, "ZONE_PASS_VALID_HOURS", 72))
+
+
+def check_items(docs: list[dict], zone, org) -> None:
     """One read of the account: a line's item must keep its commodity code, and what leaves
     must be on the account. (Quantities are checked by the UPDATE itself.)"""
     item_nos = {line["item_no"] for d in docs for line in d["lines"]}
@@ -127,6 +137,7 @@ def _write_documents(docs, zone, org, receivers, user, source) -> list[Movement]
             counterparty=receivers.get(i),
             declaration_number=doc["declaration_number"],
             duty_amount=doc["duty_amount"],
+            duty_declared=doc["duty_declared"],
             created_by=user,
         )
         for i, doc in enumerate(docs)
@@ -150,6 +161,7 @@ def _write_documents(docs, zone, org, receivers, user, source) -> list[Movement]
         by_movement[line.movement_id].append(line)
     for movement in movements:
         movement.line_list = by_movement[movement.pk]
+    valid_until = pass_valid_until()
     GatePass.objects.bulk_create(
         GatePass(
             movement=movement,
@@ -161,18 +173,10 @@ def _write_documents(docs, zone, org, receivers, user, source) -> list[Movement]
             container_number=doc["container"],
             seal_number=doc["seal"],
             declared_weight_kg=doc["declared_weight_kg"],
+            expires_at=valid_until,
+            hazard=validation.hazard_summary(doc["lines"]),
         )
         for doc, movement in zip(docs, movements, strict=True)
         if doc["kind"] != K.TRANSFER
     )
     return movements
-
-
-@transaction.atomic
-def movement_file_upload(*, user: User, content: bytes, name: str) -> list[Movement]:
-    """File the documents of an ERP file (all or nothing); errors name the file's rows."""
-    documents, rows = erp.documents_from_file(content, name)
-    try:
-        return movement_file_many(user=user, documents=documents, source=Movement.Source.UPLOAD)
-    except InvalidInput as error:
-        raise InvalidInput(erp.errors_by_row(error.errors, rows)) from None

@@ -2,26 +2,25 @@
 
 Checks the HTTP port is free, migrates, collects static files and loads the demo data,
 then runs the web server (uvicorn: HTTP and WebSockets), a Celery worker and Celery beat
-as child processes, each line of their output prefixed with the child's name. When a
-child dies the whole group stops with a non-zero exit; Ctrl-C or SIGTERM stops every
-child cleanly (SIGTERM, then SIGKILL after a timeout). The embedded PostgreSQL and Redis,
-if used, stop when the last process using them exits: normally this one.
+as child processes of a supervisor (port/supervisor.py), each line of their output
+prefixed with the child's name. A child that dies is restarted with a back-off while the
+others carry on (the web server keeps serving while the worker comes back); after repeated
+deaths soon after starting, the supervisor gives up, stops the group and exits non-zero.
+Ctrl-C or SIGTERM stops every child cleanly (SIGTERM, then SIGKILL after a timeout). The
+embedded PostgreSQL and Redis, if used, stop when the last process using them exits:
+normally this one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import errno
 import http.client
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.management import call_command, get_commands
@@ -31,11 +30,11 @@ from django.db import connections
 from port import embedded
 from port.celery import all_queues
 from port.management.commands.seed_demo import DEMO_PASSWORD, USERS
+from port.supervisor import Child, GaveUp, Supervisor
 
 DEMO_USERNAMES = [*USERS, "admin"]
 STOP_TIMEOUT = 10  # seconds a child gets between SIGTERM and SIGKILL
 HEALTH_GRACE = 30  # seconds the web server may answer /healthz with an error before we say so
-COLOURS = ["36", "33", "35", "32", "34"]
 
 
 def port_problem(host: str, port: int) -> str | None:
@@ -67,23 +66,6 @@ def display_url(host: str, port: int) -> str:
     return f"http://{host}:{port}/"
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the supervisor dies (even by SIGKILL)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
-
-
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    proc: subprocess.Popen | None = None
-    pump: threading.Thread | None = field(default=None, repr=False)
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-
 class Command(BaseCommand):
     help = "Run Portwise: web (HTTP + WebSockets), Celery worker and beat, supervised together."
     requires_system_checks = []  # migrate runs them, after the port check
@@ -108,35 +90,31 @@ class Command(BaseCommand):
 
         self._out_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._force = False
         self._describe_servers()
         self._prepare()
 
         self._simulate = options["simulate"]
-        children = self._children(host, port, simulate=self._simulate)
-        width = max(len(c.name) for c in children)
+        self._supervisor = Supervisor(
+            self._children(host, port, simulate=self._simulate),
+            cwd=settings.BASE_DIR,
+            say=self._say,
+            warn=self.stderr.write,
+            out_lock=self._out_lock,
+            stop_timeout=STOP_TIMEOUT,
+            colour=self.stdout.isatty(),
+        )
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
         }
         try:
-            for child in children:
-                self._start(child)
-            for i, child in enumerate(children):  # pumps after all forks: no threads at fork
-                child.pump = threading.Thread(
-                    target=self._pump, args=(child, width, COLOURS[i % len(COLOURS)]), daemon=True
-                )
-                child.pump.start()
-            failed = self._supervise(children, host, port)
-            if failed is not None:
-                child, code = failed
-                how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
-                self.stderr.write(f"{child.name} stopped unexpectedly ({how}); stopping all.")
+            self._supervisor.start_all()
+            gave_up = self._supervise(host, port)
         finally:
-            self._stop(children)
+            self._supervisor.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        if failed is not None:
-            self._fail(f"Portwise stopped because {failed[0].name} died; its output says why.")
+        if gave_up is not None:
+            self._fail(f"Portwise stopped because {gave_up.child.name} kept dying (see above).")
         self._say("Portwise stopped.")
 
     # --- steps ---------------------------------------------------------------------------
@@ -161,6 +139,8 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         self._say("Loading the demo data…")
         call_command("seed_demo")
+        # Day-one reference data: the whole UN/LOCODE, shipped as UNECE's file (once).
+        call_command("load_reference", "unlocode", "shipped", verbosity=0)
         connections.close_all()  # the children open their own
 
     def _children(self, host: str, port: int, *, simulate: bool) -> list[Child]:
@@ -177,6 +157,8 @@ class Command(BaseCommand):
                 [python, "-m", "celery", "-A", "port", "worker", "-l", "info"]
                 + ["--concurrency", "2", "--queues", ",".join(all_queues())],
             ),
+            # Sends the outbox's rows (the work committed changes queued) to the broker.
+            Child("relay", [python, str(settings.BASE_DIR / "manage.py"), "outbox_relay"]),
             Child(
                 "beat",
                 [python, "-m", "celery", "-A", "port", "beat", "-l", "info"]
@@ -191,37 +173,14 @@ class Command(BaseCommand):
                 self.stderr.write("--simulate ignored: there is no `simulate` command yet.")
         return children
 
-    def _start(self, child: Child) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        child.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            child.argv,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            process_group=0,  # Ctrl-C reaches only this supervisor, which stops children in order
-            preexec_fn=_die_with_parent,  # safe: no other thread runs yet
-        )
-
-    def _pump(self, child: Child, width: int, colour: str) -> None:
-        """Copy a child's output to ours, each line prefixed with its name."""
-        prefix = f"{child.name:<{width}} | "
-        if self.stdout.isatty():
-            prefix = f"\033[{colour}m{prefix}\033[0m"
-        for raw in iter(child.proc.stdout.readline, b""):  # type: ignore[union-attr]
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            with self._out_lock, contextlib.suppress(OSError, ValueError):
-                sys.stdout.write(prefix + line + "\n")
-                sys.stdout.flush()
-
     def _on_signal(self, signum, frame) -> None:
         if self._stopping.is_set():
-            self._force = True  # a second Ctrl-C: no more waiting
+            self._supervisor.force = True  # a second Ctrl-C: no more waiting
         self._stopping.set()
 
-    def _supervise(self, children: list[Child], host: str, port: int) -> tuple[Child, int] | None:
-        """Wait for a signal or a child's death; announce the URL once all is healthy.
+    def _supervise(self, host: str, port: int) -> GaveUp | None:
+        """Restart dead children until a signal comes or the supervisor gives up on one;
+        announce the URL once all is healthy.
 
         If the web server answers but /healthz stays unhealthy for HEALTH_GRACE seconds,
         announce anyway and say so.
@@ -229,10 +188,9 @@ class Command(BaseCommand):
         announced = False
         first_answer = None
         while not self._stopping.is_set():
-            for child in children:
-                code = child.proc.poll()
-                if code is not None:
-                    return child, code
+            gave_up = self._supervisor.check()
+            if gave_up is not None:
+                return gave_up
             if not announced:
                 status = self._health(host, port)
                 if status is not None and first_answer is None:
@@ -279,27 +237,3 @@ class Command(BaseCommand):
             for line in lines:
                 self.stdout.write(self.style.SUCCESS(line) if line else line)
             self.stdout.flush()
-
-    def _stop(self, children: list[Child]) -> None:
-        """SIGTERM every child, wait up to STOP_TIMEOUT, SIGKILL what is left."""
-        started = [c for c in children if c.proc is not None]
-        if any(c.running() for c in started):
-            self._say("Stopping…")
-        for child in started:
-            if child.running():
-                with contextlib.suppress(ProcessLookupError):
-                    child.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while any(c.running() for c in started):
-            if self._force or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        for child in started:
-            if child.running():
-                self.stderr.write(f"{child.name} did not stop in time; killing it.")
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(child.proc.pid, signal.SIGKILL)  # the child and all it forked
-            child.proc.wait()
-        for child in started:
-            if child.pump is not None:
-                child.pump.join(timeout=2)

@@ -4,6 +4,7 @@
     manage.py load_reference tariff cn-tariff-2027.xlsx --name "CN tariff 2027" \
         --effective-from 2027-01-01 --source "..." --licence "..."
     manage.py load_reference rates eurofxref-hist.zip [--since 2026-01-01]
+    manage.py load_reference unlocode shipped      # the UN/LOCODE edition shipped as a file
     manage.py load_reference list
 
 Prints what was read, skipped and what changed against the edition before.
@@ -45,6 +46,13 @@ class Command(BaseCommand):
     def handle(self, *args, dataset, file, **options):
         if dataset == "list":
             return self._list()
+        if dataset == "unlocode" and str(file) == "shipped":
+            edition = services.unlocode_load_shipped()
+            if options["verbosity"]:
+                self.stdout.write(
+                    f"{edition.name}: {edition.rows} places, from {edition.effective_from}"
+                )
+            return None
         if file is None or not file.is_file():
             raise CommandError(f"No such file: {file}")
         try:

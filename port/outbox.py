@@ -1,0 +1,200 @@
+"""The transactional outbox: work that a change queues is written as a row in the change's
+own transaction, and a relay (`manage.py outbox_relay`) sends it to Celery after commit.
+
+So a committed change always gets its work, even when Redis was down at commit time (the row
+waits, and the relay sends it once Redis answers), and a rolled-back change never does. The
+relay sends each row at least once: a relay that dies between sending and marking the row
+sends it again, so every task queued here must be idempotent (they are: a second run
+finds the work done and changes nothing).
+
+Write one row for one unit of work: a batch of declarations is one row with their ids, never
+a row per declaration (`enqueue_many` writes several different ones in one INSERT).
+
+Wake-up: every INSERT into the table NOTIFYs `portwise_outbox` at commit (a trigger,
+port/migrations/0008_outbox.py); the relay LISTENs, so the latency from commit to broker is
+milliseconds, and it polls every `POLL_SECONDS` as well, in case a notification is missed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import Count, F, Min
+from django.utils import timezone
+
+from port.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "portwise_outbox"
+BATCH = 100
+POLL_SECONDS = 1.0  # the longest a row waits when its NOTIFY was missed
+BACKOFF_FIRST = 0.2  # seconds after the first failed send; doubles each time
+BACKOFF_MAX = 5.0  # so work flows again within 5 s of Redis coming back
+
+
+class BrokerUnavailable(Exception):
+    """The relay could not send to the broker; the rows stay and are sent later."""
+
+
+def _plain(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs as plain JSON (dates, decimals, UUIDs as strings): what the task will get,
+    and a payload that cannot be sent fails here, where it was built."""
+    return json.loads(json.dumps(kwargs, cls=DjangoJSONEncoder))
+
+
+def enqueue(task_name: str, **kwargs: Any) -> OutboxMessage:
+    """Queue `task_name(**kwargs)` once the current transaction commits (one row, written in
+    that transaction: rolled back with it)."""
+    return OutboxMessage.objects.create(task_name=task_name, kwargs=_plain(kwargs))
+
+
+def enqueue_many(messages: Iterable[tuple[str, dict[str, Any]]]) -> list[OutboxMessage]:
+    """Queue several `(task_name, kwargs)` in one INSERT, e.g. a batch's work for each of
+    the few tasks it needs. Each message is one unit of work (a list of ids), not an object."""
+    rows = [OutboxMessage(task_name=name, kwargs=_plain(kwargs)) for name, kwargs in messages]
+    return OutboxMessage.objects.bulk_create(rows) if rows else []
+
+
+def backlog() -> tuple[int, datetime | None]:
+    """How many rows wait to be sent, and when the oldest of them was written."""
+    found = OutboxMessage.objects.filter(sent_at__isnull=True).aggregate(
+        pending=Count("id"), oldest=Min("created_at")
+    )
+    return found["pending"], found["oldest"]
+
+
+def _send(row: OutboxMessage) -> None:
+    from port.celery import app
+
+    # No retries inside Celery: a broker that is down fails at once, and the relay backs
+    # off with the row kept. The task id names the row, so a second send is traceable.
+    app.send_task(row.task_name, kwargs=row.kwargs, task_id=f"outbox-{row.pk}", retry=False)
+
+
+def relay_once(batch: int = BATCH) -> int:
+    """Send up to `batch` unsent rows, oldest first, and mark them sent; return how many.
+
+    Rows are claimed with FOR UPDATE SKIP LOCKED, so several relays share the work without
+    sending a row twice. When a send fails, the rows sent before it are marked, the failed
+    one records its error, and BrokerUnavailable is raised: the rest wait for the next try.
+    """
+    with transaction.atomic():
+        rows = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(sent_at__isnull=True)
+            .order_by("id")
+            .only("id", "task_name", "kwargs")[:batch]
+        )
+        sent: list[int] = []
+        failure: Exception | None = None
+        for row in rows:
+            try:
+                _send(row)
+            except Exception as error:  # noqa: BLE001 - any failure keeps the row
+                failure = error
+                OutboxMessage.objects.filter(pk=row.pk).update(
+                    attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+                )
+                break
+            sent.append(row.pk)
+        if sent:
+            OutboxMessage.objects.filter(pk__in=sent).update(
+                sent_at=timezone.now(), attempts=F("attempts") + 1
+            )
+    if failure is not None:
+        raise BrokerUnavailable(f"{type(failure).__name__}: {failure}") from failure
+    return len(sent)
+
+
+def purge_sent(*, now: datetime | None = None) -> int:
+    """Delete rows sent more than OUTBOX_RETENTION_HOURS ago; return how many."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.OUTBOX_RETENTION_HOURS)
+    deleted, _ = OutboxMessage.objects.filter(sent_at__lt=cutoff).delete()
+    return deleted
+
+
+# --- the relay loop ------------------------------------------------------------------------
+
+
+class _Listener:
+    """A connection of its own that LISTENs on CHANNEL; `wait(t)` returns when a row was
+    committed or after t seconds. Falls back to plain sleeping while it cannot connect."""
+
+    def __init__(self) -> None:
+        self.conn = None
+
+    def _connect(self) -> None:
+        import psycopg
+
+        params = connection.get_connection_params()
+        params = {k: v for k, v in params.items() if isinstance(v, str | int) and k != "pool"}
+        self.conn = psycopg.connect(**params, autocommit=True)
+        self.conn.execute(f"LISTEN {CHANNEL}")
+
+    def wait(self, timeout: float) -> bool:
+        """True when woken by a notification."""
+        try:
+            if self.conn is None or self.conn.closed:
+                self._connect()
+            woken = False
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                woken = True
+            if woken:  # drain the others that came with it: one pass sends them all
+                for _ in self.conn.notifies(timeout=0):
+                    pass
+            return woken
+        except Exception as error:  # noqa: BLE001 - the database is away: poll until back
+            log.warning("outbox relay: LISTEN unavailable (%s); polling", error)
+            self.close()
+            time.sleep(timeout)
+            return False
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+        self.conn = None
+
+
+def relay_forever(stop: threading.Event | None = None, *, batch: int = BATCH) -> None:
+    """Relay until `stop` is set: drain, then wait for a NOTIFY (or POLL_SECONDS)."""
+    stop = stop or threading.Event()
+    listener = _Listener()
+    backoff = 0.0
+    try:
+        while not stop.is_set():
+            try:
+                sent = relay_once(batch)
+            except BrokerUnavailable as error:
+                backoff = min(max(backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
+                log.warning("outbox relay: broker unavailable (%s); retry in %.1fs", error, backoff)
+                stop.wait(backoff)
+                continue
+            except DatabaseError as error:
+                backoff = min(max(backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
+                log.warning(
+                    "outbox relay: database unavailable (%s); retry in %.1fs", error, backoff
+                )
+                close_old_connections()
+                connection.close()
+                stop.wait(backoff)
+                continue
+            if backoff:
+                log.info("outbox relay: sending again")
+            backoff = 0.0
+            if sent == batch:
+                continue  # more waiting: no sleep
+            listener.wait(POLL_SECONDS)
+    finally:
+        listener.close()
