@@ -7,8 +7,8 @@ on-commit callback: one numbered frame per group) and each carries the time just
 its commit. Per event: commit to the first and to the last socket; per run the p50, p95
 and p99 of commit to the last socket.
 
-- steady: EVENTS_STEADY events at EVENTS_PER_S, each its own transaction.
-- burst: EVENTS_BURST transactions as fast as one thread commits them; then the sockets
+- steady: EVENTS_STEADY (20) events at EVENTS_PER_S (1 a second), each its own transaction.
+- burst: EVENTS_BURST (100) transactions as fast as one thread commits them; then the sockets
   are drained, and every (socket, event) that did not arrive is counted as missed, and as
   gap-detected when a later frame of that socket carries a number past it (the page
   re-fetches), silent otherwise.
