@@ -225,11 +225,11 @@ def run(measure) -> dict:
     importer = User.objects.get(username="importer")
     organisation_id = importer.memberships.values_list("organisation_id", flat=True).first()
     group = live.organisation_group(organisation_id)
-    client = Client()
-    client.force_login(importer)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
-
     env, port = intake._env(), intake._free_port()
+    client = Client()
+    with override_settings(SECRET_KEY=env["SECRET_KEY"]):  # the server's key signs sessions
+        client.force_login(importer)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
     layers = {
         "default": {
             **settings.CHANNEL_LAYERS["default"],
