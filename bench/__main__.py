@@ -48,6 +48,7 @@ def main() -> int:
     from bench import ecommerce as ecommerce_bench
     from bench import intake as intake_bench
     from bench import live as live_bench
+    from bench import outbox as outbox_bench
     from bench import reference as reference_bench
     from bench import rules as rules_bench
     from bench import zones as zones_bench
@@ -71,6 +72,7 @@ def main() -> int:
             "ecommerce_sorting": ecommerce_bench.run_sorting,
             "live": live_bench.run,
             "dashboard": dashboard_bench.run,
+            "outbox": outbox_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

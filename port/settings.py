@@ -186,6 +186,10 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portwise")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A message a worker took and has not acknowledged comes back after this timeout only as a
+# last resort: each worker has its own unacked hash and a heartbeat, and the outbox relay
+# puts a dead worker's messages back within seconds (port/workers.py). Longer than the
+# longest task (imports: 900 s), so a running task is never handed to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"

@@ -173,10 +173,9 @@ def _subprocess_env() -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db):
-    """A real Celery worker process on the test database and this run's queue."""
-    name = f"test-{RUN_ID}-{uuid.uuid4().hex[:4]}@%h"
+def start_celery_worker(name: str, **env) -> subprocess.Popen:
+    """A real Celery worker process (solo pool) named `name` on the test database and this
+    run's queues; returns once it answers a ping."""
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -197,25 +196,56 @@ def celery_worker_process(transactional_db):
             "--without-gossip",
         ],
         cwd=ROOT,
-        env=_subprocess_env(),
+        env={**_subprocess_env(), **env},
     )
-    # Work reaches the worker through the outbox (port/outbox.py): its relay runs alongside.
-    relay = outbox_relay_process()
     hostname = name.replace("%h", socket.gethostname())
     deadline = time.monotonic() + 60
-    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
+    while not _answers(hostname, env.get("REDIS_URL")):
         if worker.poll() is not None or time.monotonic() > deadline:
             worker.kill()
-            relay.kill()
             pytest.fail(f"The Celery worker did not start (exit code {worker.poll()})")
-    yield worker
-    for process in (relay, worker):
-        process.terminate()
-    for process in (relay, worker):
+    return worker
+
+
+def _answers(hostname: str, redis_url: str | None) -> bool:
+    """The worker answers a ping; on another broker than the tests', it beats as ready."""
+    if redis_url is None:
+        return bool(celery_app.control.ping(destination=[hostname], timeout=0.5))
+    import redis
+
+    from port import workers
+
+    try:
+        beat = redis.Redis.from_url(redis_url).get(f"{workers.PREFIX}{hostname}")
+    except redis.RedisError:
+        beat = None
+    time.sleep(0.2)
+    return beat == b"alive"
+
+
+def stop_processes(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker process on the test database and this run's queue, with the
+    outbox relay (port/outbox.py) alongside: work reaches the worker through it."""
+    relay = outbox_relay_process()
+    try:
+        worker = start_celery_worker(f"test-{RUN_ID}-{uuid.uuid4().hex[:4]}@%h")
+    except BaseException:
+        stop_processes(relay)
+        raise
+    yield worker
+    stop_processes(relay, worker)
 
 
 def outbox_relay_process(**env) -> subprocess.Popen:
