@@ -43,6 +43,7 @@ def measure(run: Callable[[], None], *, repeat: int) -> dict:
 def main() -> int:
     from bench import analytics as analytics_bench
     from bench import assessment as assessment_bench
+    from bench import burst as burst_bench
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
     from bench import intake as intake_bench
@@ -68,6 +69,7 @@ def main() -> int:
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,
             "ecommerce_sorting": ecommerce_bench.run_sorting,
+            "burst": burst_bench.run,  # its own private PostgreSQL
             "outbox": outbox_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.

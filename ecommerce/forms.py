@@ -15,7 +15,7 @@ ACTIONS = [
 
 
 class ListRiskRuleForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=_("Rule name"), max_length=120)
     public_reason = forms.CharField(label=_("Reason shown to the filer"), max_length=200)
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS, initial="manual")
     sampling_rate = forms.DecimalField(
