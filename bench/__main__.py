@@ -43,6 +43,7 @@ def measure(run: Callable[[], None], *, repeat: int) -> dict:
 def main() -> int:
     from bench import analytics as analytics_bench
     from bench import assessment as assessment_bench
+    from bench import burst as burst_bench
     from bench import dashboard as dashboard_bench
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
@@ -72,6 +73,7 @@ def main() -> int:
             "ecommerce_sorting": ecommerce_bench.run_sorting,
             "live": live_bench.run,
             "dashboard": dashboard_bench.run,
+            "burst": burst_bench.run,  # its own private PostgreSQL
             "outbox": outbox_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.

@@ -4,7 +4,15 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
+# The web server takes its database connections from a pool (port/settings.py says why),
+# unless DATABASE_POOL says otherwise. Only for the settings read here: processes this one
+# starts do not inherit it.
+_pool_by_default = "DATABASE_POOL" not in os.environ
+if _pool_by_default:
+    os.environ["DATABASE_POOL"] = "on"
 django_asgi_app = get_asgi_application()
+if _pool_by_default:
+    del os.environ["DATABASE_POOL"]
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs the apps loaded above
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -100,9 +100,7 @@ def _check_redis_roles() -> dict[str, str]:
 
 
 def _check_celery() -> str:
-    from port.celery import app
-
-    from port.celery import all_queues
+    from port.celery import all_queues, app
 
     # Only a worker that consumes this deployment's queues counts: another deployment's (or
     # test run's) workers on the same broker answer a ping too.

@@ -129,16 +129,35 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(embedded.database_url(), conn_max_age=60)}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Under ASGI each request runs in a thread of its own, so persistent connections pile up
-# with the request rate; DATABASE_POOL_MAX_SIZE > 0 uses a psycopg pool per process
-# instead (docs/ecommerce.md: the sorting line at 200 scans/s exhausted PostgreSQL without).
-if envint("DATABASE_POOL_MAX_SIZE", "0") > 0:
+# Connections. A worker, beat or command keeps one persistent connection per process. The
+# web server cannot: under ASGI each request runs in a thread of its own, so persistent
+# connections pile up with concurrency until PostgreSQL refuses ("too many clients": 117
+# of 1,000 filings at concurrency 50, issue 12). It takes them from a psycopg pool per
+# process instead, which port/asgi.py turns on (DATABASE_POOL; a DATABASE_POOL_MAX_SIZE
+# above 0 turns it on anywhere). The web processes of one host (WEB_CONCURRENCY) share
+# DATABASE_CONNECTION_BUDGET, leaving the rest of PostgreSQL's max_connections (100 by
+# default) to workers, beat, relays and operators; at most 20 a process. A request that
+# waits DATABASE_POOL_TIMEOUT seconds for a connection gets a 503 (port/outage.py).
+# docs/reliability.md has the figures.
+DATABASE_POOL_MAX_SIZE = envint("DATABASE_POOL_MAX_SIZE", "0")
+if DATABASE_POOL_MAX_SIZE > 0 or envbool("DATABASE_POOL", "off"):
+    if DATABASE_POOL_MAX_SIZE <= 0:
+        web_processes = max(1, envint("WEB_CONCURRENCY", "1"))
+        budget = envint("DATABASE_CONNECTION_BUDGET", "60")
+        DATABASE_POOL_MAX_SIZE = max(2, min(20, budget // web_processes))
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    # With a pool, Django's health checks become the pool's: each connection is checked as
+    # it is handed out, so after a PostgreSQL restart the first request gets a fresh one.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": envint("DATABASE_POOL_MAX_SIZE", "0"),
-        "timeout": 10,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": envint("DATABASE_POOL_TIMEOUT", "5"),
+        # While PostgreSQL is down the pool retries with a doubling delay; giving up after
+        # this many seconds lets the next request start afresh, so the first requests after
+        # a restart find it within seconds, not after the outage's length again.
+        "reconnect_timeout": envint("DATABASE_POOL_TIMEOUT", "5"),
+        "max_idle": 300,
     }
 # The key of e-commerce buyers' ID-number hashes (ecommerce/personal.py); empty derives one
 # from SECRET_KEY.
