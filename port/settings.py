@@ -185,9 +185,11 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
 }
 
+# Redis PUBLISH per group; each server process subscribes once per group and hands the
+# message to its sockets (port/live.py numbers the frames, so a page can tell a gap).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             # No socket timeout: with one, redis-py sends through asyncio.wait_for, which on
             # Python 3.11 can swallow the cancellation of a closing WebSocket's consumer.

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from channels.layers import channel_layers
+from channels.testing.websocket import WebsocketCommunicator
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
@@ -292,7 +293,6 @@ def asgi_server(transactional_db):
 
 def websocket_for(user: User | None):
     """A WebSocket client on /ws/live/ through the real ASGI stack, signed in as `user`."""
-    from channels.testing import WebsocketCommunicator
     from django.test import Client
 
     from port.asgi import application
@@ -302,7 +302,43 @@ def websocket_for(user: User | None):
         client = Client()
         client.force_login(user)
         headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    return WebsocketCommunicator(application, "/ws/live/", headers=headers)
+    return LiveSocket(application, "/ws/live/", headers=headers)
+
+
+class LiveSocket(WebsocketCommunicator):
+    """The browser's side of /ws/live/, as port/static/js/live.js reads it.
+
+    `connect()` keeps the `live.joined` frame in `joined`; `receive_json_from()` returns the
+    events of numbered frames one by one (every frame is kept in `frames`), and any other
+    frame as it is. `receive_frame()` returns the next frame unopened."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.joined: dict | None = None
+        self.frames: list[dict] = []
+        self._events: list[dict] = []
+
+    async def connect(self, timeout=1):
+        connected = await super().connect(timeout)
+        if connected[0]:
+            self.joined = await self.receive_frame(timeout=5)
+            assert self.joined["type"] == "live.joined", self.joined
+        return connected
+
+    async def receive_frame(self, timeout=1):
+        return await super().receive_json_from(timeout)
+
+    async def receive_json_from(self, timeout=1):
+        if not self._events:
+            frame = await self.receive_frame(timeout)
+            if frame.get("type") != "live.events":
+                return frame
+            self.frames.append(frame)
+            self._events.extend(frame["events"])
+        return self._events.pop(0)
+
+    async def receive_nothing(self, timeout=0.1, interval=0.01):
+        return not self._events and await super().receive_nothing(timeout, interval)
 
 
 @pytest.fixture(autouse=True)
