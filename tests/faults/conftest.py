@@ -182,3 +182,20 @@ def token_for(base: str, username: str) -> str:
     )
     response.raise_for_status()
     return response.json()["token"]
+
+
+@pytest.fixture
+def relay(database, tmp_path):
+    """The outbox relay on the private server, as `make run` starts it: filings queue their
+    assessment through it."""
+    log = (tmp_path / "relay.log").open("w")
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "outbox_relay"],
+        cwd=ROOT,
+        env=database.env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield process
+    _stop(process)
+    log.close()
