@@ -151,3 +151,88 @@ class DailyClearance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.direction}"
+
+
+class PeriodClearance(models.Model):
+    """Clearance per stage of the declarations filed in one local day or ISO week.
+
+    What the dashboard's clearance tables show, computed once by the consumer for the
+    periods its batch touched (percentiles cannot be added up, so a week has its own rows):
+    one row per period and direction for the port, per terminal, per enterprise and per
+    both (ALL marks the dimension summed over). Each stage has its median, 90th percentile
+    and count in hours, as `statistics.STAGES` defines them.
+    """
+
+    ALL = -1
+
+    kind = models.CharField(max_length=4)  # day | week
+    start = models.DateField()
+    direction = models.CharField(max_length=6)
+    terminal_id = models.BigIntegerField()
+    enterprise_id = models.BigIntegerField()
+    declarations = models.PositiveIntegerField()
+    overall_median = models.FloatField(null=True)
+    overall_p90 = models.FloatField(null=True)
+    overall_count = models.PositiveIntegerField()
+    filing_to_decision_median = models.FloatField(null=True)
+    filing_to_decision_p90 = models.FloatField(null=True)
+    filing_to_decision_count = models.PositiveIntegerField()
+    decision_to_inspection_median = models.FloatField(null=True)
+    decision_to_inspection_p90 = models.FloatField(null=True)
+    decision_to_inspection_count = models.PositiveIntegerField()
+    inspection_to_release_median = models.FloatField(null=True)
+    inspection_to_release_p90 = models.FloatField(null=True)
+    inspection_to_release_count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            # The dashboard: WHERE kind = ? AND start IN (?, ?) AND terminal_id = ?
+            #   AND enterprise_id = ? (the period and the one before)
+            models.UniqueConstraint(
+                fields=["kind", "start", "terminal_id", "enterprise_id", "direction"],
+                name="period_clearance_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.start} {self.direction}"
+
+
+class DailyTrade(models.Model):
+    """Declarations, containers and value filed on one local day, per trade dimension.
+
+    One row per day, dimension (trade mode, country of origin, HS chapter, enterprise),
+    its value (`key`) and direction, for the port, per terminal, per enterprise and per both
+    (ALL as in PeriodClearance). Counts and sums add up, so a week reads seven days.
+    """
+
+    ALL = -1
+
+    day = models.DateField()
+    dimension = models.CharField(max_length=12)
+    key = models.CharField(max_length=20)
+    direction = models.CharField(max_length=6)
+    terminal_id = models.BigIntegerField()
+    enterprise_id = models.BigIntegerField()
+    declarations = models.PositiveIntegerField()
+    containers = models.PositiveIntegerField()
+    value = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "dimension", "key", "direction", "terminal_id", "enterprise_id"],
+                name="daily_trade_key",
+            )
+        ]
+        indexes = [
+            # A period's breakdown: WHERE dimension = ? AND terminal_id = ?
+            #   AND enterprise_id IN (...) AND day >= ? AND day < ?
+            models.Index(
+                fields=["dimension", "terminal_id", "enterprise_id", "day"],
+                name="daily_trade_dimension_day",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.dimension}={self.key}"

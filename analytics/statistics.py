@@ -26,7 +26,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import ClearanceFact, DailyClearance, HourlyCount
+from analytics.models import ClearanceFact, DailyClearance, DailyTrade, HourlyCount, PeriodClearance
 from analytics.queries import Scope
 
 # (key, label, from column, to column); the overall stage's label depends on the direction.
@@ -138,10 +138,55 @@ def _in_period(facts, period: Period):
 
 def clearance_summary(scope: Scope, period: Period, **filters) -> list[dict]:
     """Per direction: each stage's median, 90th percentile and count, now and the period
-    before, with the change of the median in per cent (negative is faster)."""
+    before, with the change of the median in per cent (negative is faster); from the
+    period rollup (an enterprise of several organisations: from the facts)."""
+    if not _one_rollup_scope(scope):
+        return clearance_summary_from_facts(scope, period, **filters)
+    current, previous = {}, {}
+    for row in _period_rows(scope, [period, period.previous], **filters).values():
+        (current if row["start"] == period.start else previous)[row["direction"]] = row
+    return _summary_rows(current, previous)
+
+
+def clearance_summary_from_facts(scope: Scope, period: Period, **filters) -> list[dict]:
+    """The same summary computed from the facts (the rollup's check, and its fallback)."""
     facts = facts_in_scope(scope, **filters)
     current = _by_direction(_in_period(facts, period))
     previous = _by_direction(_in_period(facts, period.previous))
+    return _summary_rows(current, previous)
+
+
+def _one_rollup_scope(scope: Scope) -> bool:
+    """The period rollups hold the port and each enterprise, not sets of enterprises."""
+    return scope.port_wide or len(scope.organisation_ids) == 1
+
+
+def _period_rows(
+    scope: Scope,
+    periods: list[Period],
+    *,
+    terminal_id: int | None = None,
+    direction: str = "",
+    per_terminal: bool = False,
+):
+    """The PeriodClearance rows of these periods, in the scope, as dicts keyed by id."""
+    rows = PeriodClearance.objects.filter(
+        kind=periods[0].kind,
+        start__in=[p.start for p in periods],
+        enterprise_id=PeriodClearance.ALL if scope.port_wide else scope.organisation_ids[0],
+    )
+    if terminal_id:
+        rows = rows.filter(terminal_id=terminal_id)
+    elif per_terminal:
+        rows = rows.exclude(terminal_id=PeriodClearance.ALL)
+    else:
+        rows = rows.filter(terminal_id=PeriodClearance.ALL)
+    if direction:
+        rows = rows.filter(direction=direction)
+    return {row["id"]: row for row in rows.values()}
+
+
+def _summary_rows(current: dict, previous: dict) -> list[dict]:
     rows = []
     for direction in ("import", "export"):
         now, before = current.get(direction, {}), previous.get(direction, {})
@@ -231,6 +276,29 @@ def clearance_series_from_facts(
 def clearance_by_terminal(
     scope: Scope, period: Period, terminal_names: dict[int, str], **filters
 ) -> list[dict]:
+    """Overall clearance per terminal and direction in the period, from the period rollup
+    (an enterprise of several organisations: from the facts)."""
+    if not _one_rollup_scope(scope):
+        return clearance_by_terminal_from_facts(scope, period, terminal_names, **filters)
+    rows = sorted(
+        _period_rows(scope, [period], per_terminal=True, **filters).values(),
+        key=lambda row: (row["terminal_id"], row["direction"]),
+    )
+    return [
+        {
+            "terminal": terminal_names.get(row["terminal_id"], "—"),
+            "direction": row["direction"],
+            "median_h": round_hours(row["overall_median"]),
+            "p90_h": round_hours(row["overall_p90"]),
+            "declarations": row["declarations"],
+        }
+        for row in rows
+    ]
+
+
+def clearance_by_terminal_from_facts(
+    scope: Scope, period: Period, terminal_names: dict[int, str], **filters
+) -> list[dict]:
     hours = _hours_between("cleared_from", "released_at")
     rows = (
         _in_period(facts_in_scope(scope, **filters), period)
@@ -261,9 +329,47 @@ TRADE_DIMENSIONS = {
 
 
 def trade_breakdown(
+    scope: Scope,
+    period: Period,
+    dimension: str,
+    *,
+    limit: int = 10,
+    terminal_id: int | None = None,
+    direction: str = "",
+) -> list[dict]:
+    """Declarations, containers and value by one dimension, largest value first, summed
+    from the daily trade rollup."""
+    rows = DailyTrade.objects.filter(
+        dimension=dimension,
+        terminal_id=terminal_id or DailyTrade.ALL,
+        enterprise_id__in=[DailyTrade.ALL] if scope.port_wide else scope.organisation_ids,
+        day__gte=period.start,
+        day__lt=period.end,
+    )
+    if direction:
+        rows = rows.filter(direction=direction)
+    rows = (
+        rows.values("key")
+        .annotate(
+            declarations=Sum("declarations"), containers=Sum("containers"), value=Sum("value")
+        )
+        .order_by("-value", "key")[:limit]
+    )
+    return [
+        {
+            "key": int(row["key"]) if dimension == "enterprise" else row["key"],
+            "declarations": row["declarations"],
+            "containers": row["containers"] or 0,
+            "value": float(row["value"] or 0),
+        }
+        for row in rows
+    ]
+
+
+def trade_breakdown_from_facts(
     scope: Scope, period: Period, dimension: str, *, limit: int = 10, **filters
 ) -> list[dict]:
-    """Declarations, containers and value by one dimension, largest value first."""
+    """The same breakdown computed from the facts (the rollup's check)."""
     column = TRADE_DIMENSIONS[dimension]
     rows = (
         _in_period(facts_in_scope(scope, **filters), period)

@@ -43,9 +43,13 @@ def measure(run: Callable[[], None], *, repeat: int) -> dict:
 def main() -> int:
     from bench import analytics as analytics_bench
     from bench import assessment as assessment_bench
+    from bench import burst as burst_bench
+    from bench import dashboard as dashboard_bench
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
     from bench import intake as intake_bench
+    from bench import live as live_bench
+    from bench import outbox as outbox_bench
     from bench import reference as reference_bench
     from bench import rules as rules_bench
     from bench import zones as zones_bench
@@ -67,6 +71,10 @@ def main() -> int:
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,
             "ecommerce_sorting": ecommerce_bench.run_sorting,
+            "live": live_bench.run,
+            "dashboard": dashboard_bench.run,
+            "burst": burst_bench.run,  # its own private PostgreSQL
+            "outbox": outbox_bench.run,
         }
         # `python -m bench analytics` runs one; no names runs them all.
         chosen = sys.argv[1:] or list(benches)

@@ -12,6 +12,7 @@ bench/rules.py activated as a rule-set version, then times:
 Limit: 1 s each (issue 13). Query counts are reported beside the times.
 """
 
+import os
 import random
 import secrets
 import time
@@ -121,12 +122,14 @@ def _file_vessel(template: PortCall, importer: User, codes: list[str], rng, voya
     return call
 
 
-def _timed(run) -> tuple[float, int]:
+def _timed(run) -> tuple[float, int, float]:
+    """Wall seconds, queries, and this process's CPU seconds (the Python side's share: on a
+    shared machine the wall time is mostly PostgreSQL waiting for a core)."""
     with CaptureQueriesContext(connection) as queries:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         run()
         seconds = time.perf_counter() - started
-    return seconds, len(queries)
+    return seconds, len(queries), time.process_time() - cpu
 
 
 _figures: dict = {}
@@ -152,13 +155,15 @@ def _run() -> dict:
     codes = rules_bench._hs_codes(rng)
     _activate(rules_bench.rule_set(rng, codes))
     assess, divert, assess_queries, divert_queries = [], [], [], []
+    assess_cpu, divert_cpu = [], []
     selected = 0
     for round_number in range(ROUNDS):
         call = _file_vessel(template, importer, codes, rng, f"VS{round_number:02d}")
-        seconds, queries = _timed(
+        seconds, queries, cpu = _timed(
             lambda call=call: inspection_tasks.decisions_make_for_port_call_task(call.pk)
         )
         assess.append(seconds)
+        assess_cpu.append(cpu)
         assess_queries.append(queries)
         decided = Decision.objects.filter(declaration__port_call=call)
         assert decided.count() == DECLARATIONS * CONTAINERS_EACH
@@ -166,15 +171,16 @@ def _run() -> dict:
         PortCall.objects.filter(pk=call.pk).update(
             status=PortCall.Status.BERTHED, ata=timezone.now() - timedelta(minutes=1)
         )
-        seconds, queries = _timed(
+        seconds, queries, cpu = _timed(
             lambda call=call: diversion.diversion_plan_for_berthed_call(port_call_id=call.pk)
         )
         divert.append(seconds)
+        divert_cpu.append(cpu)
         divert_queries.append(queries)
         planned = DiversionInstruction.objects.filter(port_call=call).count()
         assert planned == DECLARATIONS * CONTAINERS_EACH
 
-    def figure(samples, queries):
+    def figure(samples, queries, cpu):
         ordered = sorted(samples)
         median = ordered[len(ordered) // 2]
         return {
@@ -182,6 +188,11 @@ def _run() -> dict:
             "min_s": round(ordered[0], 3),
             "max_s": round(ordered[-1], 3),
             "runs": len(samples),
+            "process_cpu_s": {
+                "median": round(sorted(cpu)[len(cpu) // 2], 3),
+                "min": round(min(cpu), 3),
+                "max": round(max(cpu), 3),
+            },
             "queries": sorted(set(queries)),
             "limit_s": LIMIT_S,
             "ratio_to_limit": round(median / LIMIT_S, 2),
@@ -193,8 +204,9 @@ def _run() -> dict:
             "containers": DECLARATIONS * CONTAINERS_EACH,
             "rules": rules_bench.RULES,
             "containers_selected_last_round": selected,
-            "assessment": figure(assess, assess_queries),
-            "diversion": figure(divert, divert_queries),
+            "load_average": [round(x, 1) for x in os.getloadavg()],
+            "assessment": figure(assess, assess_queries, assess_cpu),
+            "diversion": figure(divert, divert_queries, divert_cpu),
         }
     )
     return _figures

@@ -20,10 +20,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 from django.core.management import call_command
 from django.db import connection
 from stdnum import iso6346
@@ -82,6 +84,10 @@ def _env() -> dict:
         "CHANNELS_PREFIX": tag,
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
+        # As in production: DEBUG off (no query log, no per-request static file lookups).
+        "DEBUG": "false",
+        "SECRET_KEY": f"bench-only-{os.getpid()}-not-a-secret",
+        "SECURE_SSL_REDIRECT": "false",  # the bench speaks plain HTTP on the loopback
     }
 
 
@@ -114,7 +120,8 @@ def _web_argv(server: str, port: int) -> list[str]:
 
 @contextlib.contextmanager
 def servers(server: str):
-    """A web server (2 processes) and a Celery worker on the bench database."""
+    """A web server (2 processes), a Celery worker and the outbox relay on the bench
+    database."""
     env, port = _env(), _free_port()
     queues = ",".join(all_queues(env["CELERY_QUEUE"]))
     children = [
@@ -126,10 +133,14 @@ def servers(server: str):
             cwd=ROOT,
             env=env,
         ),
+        # Filings queue their assessment through the outbox (port/outbox.py): its relay.
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, str(ROOT / "manage.py"), "outbox_relay"], cwd=ROOT, env=env
+        ),
     ]
     try:
         _wait_for(port)
-        yield port
+        yield port, (children[0].pid, children[1].pid, children[2].pid)
     finally:
         for child in children:
             child.terminate()
@@ -162,6 +173,55 @@ def _request(port, method, path, body: bytes | None, headers: dict) -> tuple[int
         client.close()
 
 
+class CpuMeter:
+    """CPU seconds used by the web server's processes, the Celery worker and this
+    database's PostgreSQL backends between `start` and `stop`: on a shared machine, what a
+    request costs whatever share of the cores it was given."""
+
+    def __init__(self, pids: tuple[int, int, int]):
+        self.web, *self.queue = (psutil.Process(pid) for pid in pids)  # worker, relay
+
+    def _processes(self) -> dict[int, psutil.Process]:
+        found = {self.web.pid: self.web, **{p.pid: p for p in self.web.children(recursive=True)}}
+        found.update({p.pid: p for p in self.queue})
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            backends = [row[0] for row in cursor.fetchall()]
+        for pid in backends:
+            with contextlib.suppress(psutil.Error):
+                found[pid] = psutil.Process(pid)
+        return found
+
+    @staticmethod
+    def _cpu(process) -> float:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            return times.user + times.system
+        return 0.0
+
+    def start(self) -> None:
+        self.before = {pid: (p, self._cpu(p)) for pid, p in self._processes().items()}
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds of the web processes, the Celery worker with the outbox relay
+        ("worker") and the database backends since `start` (processes alive at both ends)."""
+        used = {"web": 0.0, "worker": 0.0, "database": 0.0}
+        for process, before in self.before.values():
+            with contextlib.suppress(psutil.Error):
+                kind = (
+                    "worker"
+                    if process in self.queue
+                    else "database"
+                    if process.name().startswith("postgres")
+                    else "web"
+                )
+                used[kind] += max(0.0, self._cpu(process) - before)
+        return used
+
+
 def _fresh_call(template: PortCall, voyage: str) -> PortCall:
     return PortCall.objects.create(
         vessel=template.vessel,
@@ -183,48 +243,81 @@ def _setup() -> tuple[User, str, PortCall]:
 
 
 def run_batch(measure) -> dict:
+    """Batches of 5,000 to decision, sent by one client one after the other, and by two
+    clients at once (each web process takes one)."""
     importer, token, template = _setup()
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-    rates, api_rates, copy_rates = [], [], []
-    with servers("wsgi") as port:
-        for run in range(RUNS + 1):  # run 0 warms up and is not counted
-            call = _fresh_call(template, f"BB{run:03d}")
-            bodies = [
-                json.dumps({"declarations": _batch(call, run, b)}).encode()
-                for b in range(BATCHES_PER_RUN)
-            ]
-            total = BATCH * BATCHES_PER_RUN
-            started = time.perf_counter()
-            for body in bodies:
-                status, answer = _request(
-                    port, "POST", "/api/v1/declarations/batch/", body, headers
+    figures = {}
+    with servers("wsgi") as (port, pids):
+        meter = CpuMeter(pids)
+        for clients in (1, 2):
+            rates, api_rates, copy_rates, cpu_web, cpu_worker, cpu_db = [], [], [], [], [], []
+            for run in range(RUNS + 1):  # run 0 warms up and is not counted
+                call = _fresh_call(template, f"B{clients}{run:03d}")
+                bodies = [
+                    json.dumps({"declarations": _batch(call, run, b, clients)}).encode()
+                    for b in range(BATCHES_PER_RUN)
+                ]
+                total = BATCH * BATCHES_PER_RUN
+                meter.start()
+                started = time.perf_counter()
+                _post_all(port, bodies, headers, clients)
+                api_done = time.perf_counter()
+                _wait_decided(call, total)
+                decided = time.perf_counter()
+                used = meter.stop()
+                print(
+                    f"batch, {clients} client(s), run {run}: filed {api_done - started:.2f} s, "
+                    f"decided {decided - started:.2f} s, CPU: web {used['web']:.2f} s, "
+                    f"worker {used['worker']:.2f} s, database {used['database']:.2f} s"
                 )
-                filed = json.loads(answer)["filed"] if status == 200 else answer[:300]
-                assert filed == BATCH, (status, filed)
-            api_done = time.perf_counter()
-            _wait_decided(call, total)
-            decided = time.perf_counter()
-            print(
-                f"batch run {run}: filed {api_done - started:.2f} s, decided {decided - started:.2f} s"
-            )
-            if run:
-                rates.append(total / (decided - started))
-                api_rates.append(total / (api_done - started))
-                copy_rates.append(_copy_rows_per_s(total))
+                if run:
+                    rates.append(total / (decided - started))
+                    api_rates.append(total / (api_done - started))
+                    copy_rates.append(_copy_rows_per_s(total))
+                    cpu_web.append(1e6 * used["web"] / total)
+                    cpu_worker.append(1e6 * used["worker"] / total)
+                    cpu_db.append(1e6 * used["database"] / total)
+            figures[f"{clients}_client" + ("s" if clients > 1 else "")] = {
+                "batch_to_decision_per_s": _summary(rates),
+                "batch_api_filed_per_s": _summary(api_rates),
+                "copy_declaration_rows_per_s": _summary(copy_rates, 0),
+                "ratio_to_copy": round(statistics.median(rates) / statistics.median(copy_rates), 4),
+                "web_cpu_us_per_declaration": _summary(cpu_web, 0),
+                "worker_cpu_us_per_declaration": _summary(cpu_worker, 0),
+                "database_cpu_us_per_declaration": _summary(cpu_db, 0),
+            }
     return {
         "batch_size": BATCH,
         "declarations_per_run": BATCH * BATCHES_PER_RUN,
         "runs": RUNS,
-        "batch_to_decision_per_s": _summary(rates),
-        "batch_api_filed_per_s": _summary(api_rates),
-        "copy_declaration_rows_per_s": _summary(copy_rates, 0),
-        "ratio_to_copy": round(statistics.median(rates) / statistics.median(copy_rates), 4),
+        **figures,
+        "load_average": os.getloadavg(),
         "target_per_s": 5000,
     }
 
 
-def _batch(call: PortCall, run: int, batch: int) -> list[dict]:
-    start = (run * BATCHES_PER_RUN + batch) * BATCH
+def _post_all(port: int, bodies: list[bytes], headers: dict, clients: int) -> None:
+    """Post the batches, `clients` at a time; each must be filed whole."""
+    failures = []
+
+    def post(mine: list[bytes]) -> None:
+        for body in mine:
+            status, answer = _request(port, "POST", "/api/v1/declarations/batch/", body, headers)
+            filed = json.loads(answer)["filed"] if status == 200 else answer[:300]
+            if filed != BATCH:
+                failures.append((status, filed))
+
+    threads = [threading.Thread(target=post, args=(bodies[n::clients],)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+
+
+def _batch(call: PortCall, run: int, batch: int, clients: int) -> list[dict]:
+    start = ((clients * (RUNS + 1) + run) * BATCHES_PER_RUN + batch) * BATCH
     return [
         {
             "port_call": call.pk,
@@ -279,10 +372,12 @@ def run_load(measure) -> dict:
     servers_to_run = os.environ.get("BENCH_LOAD_SERVERS", "wsgi,asgi").split(",")
     for server in servers_to_run:
         filing_runs, bare_runs = [], []
-        with servers(server) as port:
+        with servers(server) as (port, pids):
+            meter = CpuMeter(pids)
             for run in range(RUNS + 1):  # run 0 warms up (shorter) and is not counted
                 seconds = LOAD_SECONDS if run else 5
                 prefix = server[0].upper() + "ABCDEFGHIJ"[run]  # letters: owner codes
+                meter.start()
                 filing = load.run(
                     host="127.0.0.1",
                     port=port,
@@ -292,6 +387,8 @@ def run_load(measure) -> dict:
                     clients=LOAD_CLIENTS,
                     seconds=seconds,
                 )
+                _per_request(filing, meter.stop())
+                meter.start()
                 bare = load.run(
                     host="127.0.0.1",
                     port=port,
@@ -301,6 +398,8 @@ def run_load(measure) -> dict:
                     clients=LOAD_CLIENTS,
                     seconds=seconds,
                 )
+                _per_request(bare, meter.stop())
+                print(f"{server} run {run}: filing {filing}\n  bare {bare}")
                 if run:
                     filing_runs.append(filing)
                     bare_runs.append(bare)
@@ -312,6 +411,11 @@ def run_load(measure) -> dict:
                 / statistics.median(r["requests_per_s"] for r in bare_runs),
                 2,
             ),
+            "cpu_ratio_to_bare": round(
+                statistics.median(r["web_cpu_ms"] for r in filing_runs)
+                / statistics.median(r["web_cpu_ms"] for r in bare_runs),
+                2,
+            ),
         }
     return {
         "clients": LOAD_CLIENTS,
@@ -319,6 +423,7 @@ def run_load(measure) -> dict:
         "web_processes": WEB_PROCESSES,
         "runs": RUNS,
         **figures,
+        "load_average": os.getloadavg(),
         "target": {"requests_per_s": 300, "p95_ms": 50, "errors": 0},
     }
 
@@ -332,9 +437,20 @@ def _one(call: PortCall, prefix: str, n: int) -> dict:
     }
 
 
+def _per_request(result: dict, used: dict) -> None:
+    """CPU milliseconds per answered request: the web processes', the database's."""
+    answered = max(1, result["requests"])
+    result["web_cpu_ms"] = round(1000 * used["web"] / answered, 2)
+    result["worker_cpu_ms"] = round(1000 * used["worker"] / answered, 2)
+    result["database_cpu_ms"] = round(1000 * used["database"] / answered, 2)
+
+
 def _load_summary(runs: list[dict]) -> dict:
     out = {}
-    for key in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms"):
+    for key in (
+        *("requests_per_s", "p50_ms", "p95_ms", "p99_ms"),
+        *("web_cpu_ms", "worker_cpu_ms", "database_cpu_ms"),
+    ):
         out[key] = _summary([r[key] for r in runs])
     out["errors"] = [r["errors"] for r in runs]
     out["statuses"] = [r["statuses"] for r in runs]

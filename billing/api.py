@@ -4,7 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from billing import queries, services
-from billing.models import Payment, TaxBill, TaxBillLine
+from billing.models import InspectionFee, Payment, TaxBill, TaxBillLine
 from port.api import IdempotentMixin
 
 
@@ -12,6 +12,20 @@ class LineSerializer(serializers.ModelSerializer):
     class Meta:
         model = TaxBillLine
         exclude = ["id", "bill"]
+
+
+class FeeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InspectionFee
+        fields = ["inspection_id", "container", "outcome", "result", "amount_cents", "borne_by"]
+
+
+class FeesSummarySerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    waived_cents = serializers.IntegerField(help_text="Borne by the government (compliant goods)")
+    waived_count = serializers.IntegerField()
+    charged_cents = serializers.IntegerField(help_text="Billed: the inspection found a problem")
+    charged_count = serializers.IntegerField()
 
 
 class PaymentSerializer(serializers.ModelSerializer):
@@ -31,6 +45,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 class BillSerializer(serializers.ModelSerializer):
     declaration_number = serializers.CharField(source="declaration.number", read_only=True)
     lines = LineSerializer(many=True, read_only=True)
+    fees = FeeSerializer(many=True, read_only=True)
     payment = PaymentSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -45,11 +60,14 @@ class BillSerializer(serializers.ModelSerializer):
             "tariff_cents",
             "consumption_cents",
             "vat_cents",
+            "fees_cents",
+            "fees_waived_cents",
             "total_cents",
             "status",
             "due_at",
             "paid_at",
             "lines",
+            "fees",
             "payment",
         ]
 
@@ -77,7 +95,13 @@ class BillViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return queries.bill_list(user=self.request.user).prefetch_related("lines")
+        return queries.bill_list(user=self.request.user).prefetch_related("lines", "fees")
+
+    @extend_schema(request=None, responses=FeesSummarySerializer)
+    @action(detail=False, methods=["get"])
+    def fees(self, request):
+        """Inspection fees: borne by the government for compliant goods, or billed."""
+        return Response(FeesSummarySerializer(queries.fees_summary(user=request.user)).data)
 
     @extend_schema(request=PayInput, responses=BillSerializer)
     @action(detail=True, methods=["post"])

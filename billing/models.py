@@ -33,6 +33,12 @@ class TaxBill(TimeStampedModel):
     tariff_cents = models.BigIntegerField(_("customs duty"))
     consumption_cents = models.BigIntegerField(_("consumption tax"))
     vat_cents = models.BigIntegerField(_("import VAT"))
+    # Inspection fees the enterprise pays (an inspection that found a problem), and those
+    # the government bears (compliant goods); only the first is in the total.
+    fees_cents = models.BigIntegerField(_("inspection fees"), default=0, db_default=0)
+    fees_waived_cents = models.BigIntegerField(
+        _("inspection fees borne by the government"), default=0, db_default=0
+    )
     total_cents = models.BigIntegerField(_("total"))
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNPAID)
     due_at = models.DateTimeField(_("due"))
@@ -46,8 +52,9 @@ class TaxBill(TimeStampedModel):
                     total_cents=models.F("tariff_cents")
                     + models.F("consumption_cents")
                     + models.F("vat_cents")
+                    + models.F("fees_cents")
                 ),
-                name="bill_total_is_its_parts",
+                name="bill_total_is_its_parts_and_fees",
             ),
             models.CheckConstraint(condition=Q(total_cents__gte=0), name="bill_total_not_negative"),
         ]
@@ -79,6 +86,36 @@ class TaxBillLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bill_id}:{self.line_number}"
+
+
+class InspectionFee(models.Model):
+    """The fee of one container's inspection: billed to the enterprise when the inspection
+    found the goods not conforming, borne by the government when they conformed."""
+
+    class BorneBy(models.TextChoices):
+        GOVERNMENT = "government", _("Government (compliant goods)")
+        ENTERPRISE = "enterprise", _("Enterprise (the inspection found a problem)")
+
+    bill = models.ForeignKey(TaxBill, on_delete=models.CASCADE, related_name="fees")
+    inspection_id = models.BigIntegerField(unique=True)  # inspection.Inspection, billed once
+    container = models.CharField(max_length=11)
+    outcome = models.CharField(max_length=12)  # scan, manual, quarantine
+    result = models.CharField(max_length=14)  # conforming, nonconforming
+    amount_cents = models.BigIntegerField()
+    borne_by = models.CharField(max_length=10, choices=BorneBy.choices)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(borne_by__in=["government", "enterprise"]),
+                name="inspection_fee_borne_by_valid",
+            ),
+            models.CheckConstraint(condition=Q(amount_cents__gte=0), name="inspection_fee_amount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.container} {self.outcome}: {self.borne_by}"
 
 
 class Payment(TimeStampedModel):

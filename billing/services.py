@@ -18,9 +18,10 @@ from django.utils.translation import gettext as _
 
 from alarms import services as alarm_services
 from billing import bank, events, tariff
-from billing.models import Payment, TaxBill, TaxBillLine
+from billing.models import InspectionFee, Payment, TaxBill, TaxBillLine
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
+from inspection import queries as inspection_queries
 from port import live
 from port.errors import InvalidInput, NotYours
 from port.models import Organisation, TimelineEvent, User
@@ -86,6 +87,36 @@ def bill_lines(items: list[dict], *, exchange_rate: Decimal = Decimal(1)) -> lis
     return lines
 
 
+@dataclass(frozen=True)
+class Fee:
+    inspection_id: int
+    container: str
+    outcome: str
+    result: str
+    amount_cents: int
+    borne_by: str
+
+
+def inspection_fees(inspections: list[dict]) -> list[Fee]:
+    """Each released inspection's fee and who bears it: the government when the goods
+    conformed, the enterprise when the inspection found them not conforming."""
+    return [
+        Fee(
+            inspection_id=row["pk"],
+            container=row["container"],
+            outcome=row["outcome"],
+            result=row["result"],
+            amount_cents=tariff.inspection_fee_cents(row["outcome"]),
+            borne_by=(
+                InspectionFee.BorneBy.ENTERPRISE
+                if row["result"] == "nonconforming"
+                else InspectionFee.BorneBy.GOVERNMENT
+            ),
+        )
+        for row in inspections
+    ]
+
+
 @transaction.atomic
 def bills_make(*, now=None) -> list[TaxBill]:
     """Bill every released full import declaration that has none; idempotent."""
@@ -95,10 +126,17 @@ def bills_make(*, now=None) -> list[TaxBill]:
         TaxBill.objects.filter(declaration_id__in=released).values_list("declaration_id", flat=True)
     )
     made = []
-    for declaration in declaration_queries.full_imports_with_items(
-        declaration_ids=[pk for pk in released if pk not in billed]
-    ):
+    to_bill = [pk for pk in released if pk not in billed]
+    fees_of: dict[int, list[Fee]] = {}
+    for row in inspection_queries.finished_inspections_of(declaration_ids=to_bill):
+        fees_of.setdefault(row["declaration_id"], []).extend(inspection_fees([row]))
+    for declaration in declaration_queries.full_imports_with_items(declaration_ids=to_bill):
         lines = bill_lines(declaration["items"])
+        fees = fees_of.get(declaration["pk"], [])
+        charged = sum(
+            f.amount_cents for f in fees if f.borne_by == InspectionFee.BorneBy.ENTERPRISE
+        )
+        waived = sum(f.amount_cents for f in fees if f.borne_by == InspectionFee.BorneBy.GOVERNMENT)
         try:
             with transaction.atomic():  # a concurrent run billed it first: skip
                 bill = TaxBill.objects.create(
@@ -109,10 +147,13 @@ def bills_make(*, now=None) -> list[TaxBill]:
                     tariff_cents=sum(line.tariff_cents for line in lines),
                     consumption_cents=sum(line.consumption_cents for line in lines),
                     vat_cents=sum(line.vat_cents for line in lines),
+                    fees_cents=charged,
+                    fees_waived_cents=waived,
                     total_cents=sum(
                         line.tariff_cents + line.consumption_cents + line.vat_cents
                         for line in lines
-                    ),
+                    )
+                    + charged,
                     due_at=now + timedelta(days=PAYMENT_DAYS),
                 )
         except IntegrityError:
@@ -120,6 +161,7 @@ def bills_make(*, now=None) -> list[TaxBill]:
         bill.number = f"TB{now:%Y}{bill.pk:09d}"
         bill.save(update_fields=["number"])
         TaxBillLine.objects.bulk_create([TaxBillLine(bill=bill, **vars(line)) for line in lines])
+        InspectionFee.objects.bulk_create([InspectionFee(bill=bill, **vars(fee)) for fee in fees])
         made.append(bill)
     timeline_record_many(
         subjects=made,
@@ -129,6 +171,8 @@ def bills_make(*, now=None) -> list[TaxBill]:
         data_for=lambda b: {
             "number": b.number,
             "total_cents": b.total_cents,
+            "fees_cents": b.fees_cents,
+            "fees_waived_cents": b.fees_waived_cents,
             "due": b.due_at.isoformat(),
         },
     )

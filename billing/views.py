@@ -11,9 +11,11 @@ from port.errors import InvalidInput
 
 @login_required
 def bill_list(request):
-    return render(
-        request, "billing/list.html", {"bills": queries.bill_list(user=request.user)[:200]}
-    )
+    context = {
+        "bills": queries.bill_list(user=request.user)[:200],
+        "fees": queries.fees_summary(user=request.user),
+    }
+    return render(request, "billing/list.html", context)
 
 
 @login_required

@@ -1,3 +1,5 @@
+import functools
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -234,6 +236,18 @@ class DeclarationDetailSerializer(DeclarationSerializer):
         fields = [*DeclarationSerializer.Meta.fields, "items", "decisions"]
 
 
+@functools.cache
+def _detail_serializer() -> DeclarationDetailSerializer:
+    return DeclarationDetailSerializer()
+
+
+def detail_representation(declaration: Declaration) -> dict:
+    """DeclarationDetailSerializer(declaration).data from one serializer built per process:
+    a ModelSerializer builds its fields from the model on every instance (a tenth of a
+    filing's time). `to_representation` keeps no state on the serializer."""
+    return _detail_serializer().to_representation(declaration)
+
+
 class DeclarationBatchItemResultSerializer(serializers.Serializer):
     """For the schema: the batch answer is built as plain dicts (thousands of rows)."""
 
@@ -295,7 +309,7 @@ class DeclarationViewSet(
             submit=not fields["draft"],
         )
         # The service answers with the declaration's lines at hand: nothing to read back.
-        return Response(DeclarationDetailSerializer(declaration).data, status.HTTP_201_CREATED)
+        return Response(detail_representation(declaration), status.HTTP_201_CREATED)
 
     @extend_schema(
         request=DeclarationCreateSerializer, responses={200: DeclarationDetailSerializer}

@@ -6,20 +6,20 @@ the good ones with COPY: declarations, goods lines, container links and timeline
 statement each. One declaration filed alone takes the same path as a batch of 5,000.
 """
 
+import datetime
 import functools
 import json
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import OuterRef, Subquery
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
 from certificates import queries as certificate_queries
 from declarations.models import Declaration, DeclarationContainer, DeclarationItem
 from port import identifiers
-from port.models import Container, Organisation, PortCall, TimelineEvent, User
-from port.queries import enterprises_filable_by
+from port import queries as port_queries
+from port.models import Container, Organisation, Port, PortCall, TimelineEvent, User, Vessel
 from port.timeline import subject_type_of
 
 
@@ -33,85 +33,158 @@ class FilingReference:
     summaries: dict[int, Declaration] = field(default_factory=dict)
     summaries_under_way: set[int] = field(default_factory=set)  # have a step 2 open or draft
     duty_rates: dict[str, dict] = field(default_factory=dict)  # hs code -> duty_rates()
+    declarant: Organisation | None = None  # who files: the user's enterprise or broker
+    earlier: dict[str, int] = field(default_factory=dict)  # reference -> declaration filed
+    today: datetime.date | None = None  # the filing date: editions and tariffs in force
 
 
-def filing_reference(*, user: User, filings: list, exclude_declaration_id=None) -> FilingReference:
-    """Read the reference data for `filings` (FilingInput): one query per kind of thing."""
-    return FilingReference(
-        enterprises={e.pk: e for e in enterprises_filable_by(user)},
-        port_calls=_port_calls({f.port_call_id for f in filings if f.port_call_id}),
-        busy=_busy_containers(filings, exclude_declaration_id),
-        **_summaries({f.summary_id for f in filings if f.summary_id}),
-        duty_rates=_duty_rates(filings),
+def filing_reference(
+    *, user: User, filings: list, exclude_declaration_id=None, references=()
+) -> FilingReference:
+    """Read the reference data for `filings` (FilingInput) and the declarations filed before
+    under `references`: one statement per kind of thing, all sent in one round trip."""
+    today = timezone.localdate()
+    numbers = sorted(
+        {
+            identifiers.normalise_container_number(n)
+            for f in filings
+            for n in f.container_numbers
+            if n.strip()
+        }
     )
-
-
-def _port_calls(ids: set) -> dict[int, PortCall]:
-    if not ids:
-        return {}
-    # The customs office of the call's port numbers its declarations: read with the call.
-    office = Organisation.objects.filter(
-        kind=Organisation.Kind.CUSTOMS_OFFICE, port=OuterRef("port_id")
-    ).exclude(office_code="")
-    calls = (
-        PortCall.objects.exclude(status=PortCall.Status.DEPARTED)
-        .select_related("port", "vessel")
-        .annotate(office_code=Subquery(office.order_by("pk").values("office_code")[:1]))
-        .filter(pk__in=[i for i in ids if isinstance(i, int)])
-    )
-    return {call.pk: call for call in calls}
-
-
-def _busy_containers(filings: list, exclude_declaration_id) -> dict[str, str]:
-    numbers = {
-        identifiers.normalise_container_number(n)
-        for f in filings
-        for n in f.container_numbers
-        if n.strip()
+    call_ids = sorted({i for f in filings if _is_id(i := f.port_call_id)})
+    summary_ids = sorted({i for f in filings if _is_id(i := f.summary_id)})
+    statements = {
+        "declarant": (
+            f"SELECT {_columns(Organisation, 'o')} {_DECLARANT}",
+            _declarant_params(user),
+        ),
+        "enterprises": port_queries.enterprises_filable_by_sql(user_id=user.pk, today=today),
     }
-    if not numbers:
-        return {}
-    # `= ANY(array)`: one parameter, where `__in` would compile thousands.
-    with connection.cursor() as cursor:
-        cursor.execute(
+    if call_ids:
+        statements["port_calls"] = (_port_calls_sql(), [call_ids])
+    if numbers:
+        statements["busy"] = (
             "SELECT c.number, d.number FROM declarations_declarationcontainer l "
             "JOIN port_container c ON c.id = l.container_id "
             "JOIN declarations_declaration d ON d.id = l.declaration_id "
             "WHERE c.number = ANY(%s) AND d.status = ANY(%s) AND d.id <> %s",
-            [sorted(numbers), list(Declaration.OPEN_STATUSES), exclude_declaration_id or 0],
+            [numbers, list(Declaration.OPEN_STATUSES), exclude_declaration_id or 0],
         )
-        return dict(cursor.fetchall())
-
-
-def declaration_ids_by_key(*, declarant_id: int, keys: list[str]) -> dict[str, int]:
-    """Declarations filed before under these idempotency keys (client references)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT idempotency_key, id FROM declarations_declaration "
-            "WHERE declarant_id = %s AND idempotency_key = ANY(%s)",
-            [declarant_id, keys],
+    if references:
+        statements["earlier"] = (
+            "SELECT idempotency_key, id FROM declarations_declaration "  # noqa: S608 - names and constants of ours
+            f"WHERE idempotency_key = ANY(%s) AND declarant_id = (SELECT o.id {_DECLARANT})",
+            [sorted(set(references)), *_declarant_params(user)],
         )
-        return dict(cursor.fetchall())
-
-
-def _summaries(ids: set) -> dict:
-    if not ids:
-        return {}
-    summaries = {
-        s.pk: s
-        for s in Declaration.objects.filter(pk__in=ids, kind=Declaration.Kind.SUMMARY).only(
-            "pk", "enterprise_id", "status", "bl_number"
+    if summary_ids:
+        statements["summaries"] = (
+            f"SELECT {', '.join(_SUMMARY_FIELDS)} FROM declarations_declaration "  # noqa: S608 - names of ours
+            "WHERE id = ANY(%s) AND kind = %s",
+            [summary_ids, Declaration.Kind.SUMMARY],
         )
-    }
-    under_way = set(
-        Declaration.objects.filter(
-            summary_id__in=ids, status__in=[*Declaration.OPEN_STATUSES, Declaration.Status.DRAFT]
-        ).values_list("summary_id", flat=True)
+        statements["under_way"] = (
+            "SELECT DISTINCT summary_id FROM declarations_declaration "
+            "WHERE summary_id = ANY(%s) AND status = ANY(%s)",
+            [summary_ids, [*Declaration.OPEN_STATUSES, Declaration.Status.DRAFT]],
+        )
+    rows = run_at_once(statements)
+    alias = connection.alias
+    organisation_names = _attnames(Organisation)
+    declarant = [Organisation.from_db(alias, organisation_names, r) for r in rows["declarant"]]
+    return FilingReference(
+        enterprises={
+            row[0]: Organisation.from_db(alias, organisation_names, row)
+            for row in rows["enterprises"]
+        },
+        port_calls=_port_calls(rows.get("port_calls", [])),
+        busy=dict(rows.get("busy", [])),
+        summaries={
+            row[0]: Declaration.from_db(alias, _SUMMARY_FIELDS, row)
+            for row in rows.get("summaries", [])
+        },
+        summaries_under_way={row[0] for row in rows.get("under_way", [])},
+        duty_rates=_duty_rates(filings, today),
+        declarant=declarant[0] if declarant else None,
+        earlier=dict(rows.get("earlier", [])),
+        today=today,
     )
-    return {"summaries": summaries, "summaries_under_way": under_way}
 
 
-def _duty_rates(filings: list) -> dict[str, dict]:
+# What step 2 checks of its summary, in the model's field order (as `from_db` takes them).
+_SUMMARY_FIELDS = [
+    f.attname
+    for f in Declaration._meta.concrete_fields
+    if f.attname in ("id", "enterprise_id", "status", "bl_number")
+]
+# Who files for the user: the first enterprise or broker they belong to.
+_DECLARANT = (
+    "FROM port_organisation o WHERE o.kind = ANY(%s) AND EXISTS (SELECT 1 FROM "
+    "port_membership m WHERE m.organisation_id = o.id AND m.user_id = %s) ORDER BY o.id LIMIT 1"
+)
+
+
+def _declarant_params(user: User) -> list:
+    return [[Organisation.Kind.ENTERPRISE, Organisation.Kind.CUSTOMS_BROKER], user.pk]
+
+
+def run_at_once(statements: dict[str, tuple[str, list]]) -> dict[str, list[tuple]]:
+    """Run the statements in one round trip (psycopg's pipeline mode), in the caller's
+    transaction; the rows of each, by name."""
+    connection.ensure_connection()
+    raw = connection.connection
+    cursors = {}
+    with raw.pipeline():
+        for name, (sql, params) in statements.items():
+            cursors[name] = raw.cursor()
+            cursors[name].execute(sql, params)
+    for sql, _params in statements.values():
+        _log(sql)
+    return {name: cursor.fetchall() for name, cursor in cursors.items()}
+
+
+def _is_id(value) -> bool:
+    return type(value) is int and 0 < value < 2**63
+
+
+@functools.cache
+def _attnames(model) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+def _columns(model, alias: str) -> str:
+    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+
+@functools.cache
+def _port_calls_sql() -> str:
+    # The customs office of the call's port numbers its declarations: read with the call.
+    return (
+        f"SELECT {_columns(PortCall, 'pc')}, {_columns(Port, 'p')}, {_columns(Vessel, 'v')}, "  # noqa: S608 - names and constants of ours
+        "(SELECT o.office_code FROM port_organisation o WHERE o.kind = "
+        f"'{Organisation.Kind.CUSTOMS_OFFICE.value}' AND o.port_id = pc.port_id "
+        "AND o.office_code <> '' ORDER BY o.id LIMIT 1) "
+        "FROM port_portcall pc JOIN port_port p ON p.id = pc.port_id "
+        "JOIN port_vessel v ON v.id = pc.vessel_id "
+        f"WHERE pc.id = ANY(%s) AND pc.status <> '{PortCall.Status.DEPARTED.value}'"
+    )
+
+
+def _port_calls(rows) -> dict[int, PortCall]:
+    alias = connection.alias
+    names = (_attnames(PortCall), _attnames(Port), _attnames(Vessel))
+    calls = {}
+    for row in rows:
+        a, b = len(names[0]), len(names[0]) + len(names[1])
+        call = PortCall.from_db(alias, names[0], row[:a])
+        call.port = Port.from_db(alias, names[1], row[a:b])
+        call.vessel = Vessel.from_db(alias, names[2], row[b:-1])
+        call.office_code = row[-1]
+        calls[call.pk] = call
+    return calls
+
+
+def _duty_rates(filings: list, today) -> dict[str, dict]:
     hs_codes = {(i.hs_code or "").strip() for f in filings for i in f.items}
     certificates = {
         (i.certificate_number or "").strip().upper()
@@ -120,10 +193,14 @@ def _duty_rates(filings: list) -> dict[str, dict]:
         if i.certificate_number
     }
     return certificate_queries.duty_rates_many(
-        hs_codes=sorted(hs_codes),
-        certificate_numbers=sorted(certificates),
-        on_date=timezone.localdate(),
+        hs_codes=sorted(hs_codes), certificate_numbers=sorted(certificates), on_date=today
     )
+
+
+def _log(sql: str) -> None:
+    """Statements sent past Django's cursor wrapper (COPY, pipelines) count as the others."""
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": "0.000"})
 
 
 # --- writes -----------------------------------------------------------------------------
@@ -142,54 +219,77 @@ class NewDeclaration:
     row: list | None = None  # its row, as written
 
 
+# Up to this many declarations are written with INSERTs sent in one round trip (psycopg's
+# pipeline); more with one COPY per table, which costs a round trip or two each.
+PIPELINED_AT_MOST = 20
+
+
 def write(*, user: User, declarant: Organisation, new: list[NewDeclaration]) -> None:
     """Write `new` in one go (the caller holds the transaction); sets each `.declaration`.
 
-    Ids and numbers come from their sequences in one query; containers are upserted in
-    one statement; declarations, items, container links and the timeline (filed, and
-    draft -> submitted for those submitted) go in with one COPY each.
+    Ids and numbers come from their sequences and containers are upserted, in one round
+    trip; then declarations, items, container links and the timeline (filed, and draft ->
+    submitted for those submitted) go in with one statement each: INSERTs sent together
+    for a few declarations, COPY for more.
     """
     if not new:
         return
     now = timezone.now()
     year = timezone.localdate(now).year
-    ids, serials = _reserve(len(new))
-    for entry, pk, serial in zip(new, ids, serials, strict=True):
+    numbers = sorted({n for e in new for n in e.container_numbers})
+    statements = {"reserve": (_RESERVE, [len(new)])}
+    if numbers:
+        statements["containers"] = (_CONTAINERS, [numbers])
+    reserved = run_at_once(statements)
+    containers = {number: pk for pk, number in reserved.get("containers", [])}
+    for entry, (pk, serial) in zip(new, reserved["reserve"], strict=True):
         entry.declaration = _declaration(entry, pk, serial, user, declarant, now, year)
-    containers = _container_ids({n for e in new for n in e.container_numbers})
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg 3, in Django's transaction
-        _copy(raw, Declaration, [name for name, _ in _defaults()], (e.row for e in new))
-        _copy(
-            raw,
+    item_names = _item_names(new)
+    tables = [
+        (Declaration, [name for name, _ in _defaults()], [e.row for e in new]),
+        (
             DeclarationItem,
-            ["declaration_id", "line_number", *_item_names(new)],
-            (
-                [e.declaration.pk, line, *(item[k] for k in _item_names(new))]
+            ["declaration_id", "line_number", *item_names],
+            [
+                [e.declaration.pk, line, *(item[k] for k in item_names)]
                 for e in new
                 for line, item in enumerate(e.items, start=1)
-            ),
-        )
-        _copy(
-            raw,
+            ],
+        ),
+        (
             DeclarationContainer,
             ["declaration_id", "container_id"],
-            ([e.declaration.pk, containers[n]] for e in new for n in e.container_numbers),
-        )
-        _copy(
-            raw,
+            [[e.declaration.pk, containers[n]] for e in new for n in e.container_numbers],
+        ),
+        (
             TimelineEvent,
-            [
-                "kind",
-                "actor_id",
-                "organisation_id",
-                "subject_type",
-                "subject_id",
-                "data",
-                "created_at",
-            ],
-            _timeline_rows(new, user, declarant, now),
-        )
+            ["kind", "actor_id", "organisation_id", "subject_type", "subject_id", "data"]
+            + ["created_at"],
+            list(_timeline_rows(new, user, declarant, now)),
+        ),
+    ]
+    if len(new) <= PIPELINED_AT_MOST:
+        _insert_at_once(tables)
+        return
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg 3, in Django's transaction
+        for model, columns, rows in tables:
+            _copy(raw, model, columns, rows)
+
+
+def _insert_at_once(tables) -> None:
+    connection.ensure_connection()
+    raw = connection.connection
+    with raw.pipeline():
+        cursor = raw.cursor()
+        for model, columns, rows in tables:
+            if rows:
+                sql = (
+                    f"INSERT INTO {model._meta.db_table} ({_column_names(model, columns)}) "  # noqa: S608 - names and constants of ours
+                    f"VALUES ({', '.join(['%s'] * len(columns))})"
+                )
+                cursor.executemany(sql, rows)
+                _log(sql)
 
 
 def with_lines(entry: NewDeclaration, declarant: Organisation) -> Declaration:
@@ -259,32 +359,19 @@ def _item_names(new: list[NewDeclaration]) -> list[str]:
     return list(new[0].items[0].keys()) if new[0].items else []
 
 
-def _reserve(count: int) -> tuple[list[int], list[int]]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('declarations_declaration', 'id')), "
-            "nextval('declaration_number_serial') FROM generate_series(1, %s)",
-            [count],
-        )
-        rows = cursor.fetchall()
-    return [r[0] for r in rows], [r[1] for r in rows]
-
-
-def _container_ids(numbers: set[str]) -> dict[str, int]:
-    """Container ids by number, inserting the ones never seen: one statement."""
-    if not numbers:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH wanted(number) AS (SELECT unnest(%s::text[])), "
-            "added AS (INSERT INTO port_container (number, size_type) "
-            "  SELECT number, '22G1' FROM wanted ON CONFLICT (number) DO NOTHING "
-            "  RETURNING id, number) "
-            "SELECT id, number FROM added UNION ALL "
-            "SELECT c.id, c.number FROM port_container c JOIN wanted USING (number)",
-            [sorted(numbers)],
-        )
-        return {number: pk for pk, number in cursor.fetchall()}
+_RESERVE = (
+    "SELECT nextval(pg_get_serial_sequence('declarations_declaration', 'id')), "
+    "nextval('declaration_number_serial') FROM generate_series(1, %s)"
+)
+# Container ids by number, inserting the ones never seen: one statement.
+_CONTAINERS = (
+    "WITH wanted(number) AS (SELECT unnest(%s::text[])), "
+    "added AS (INSERT INTO port_container (number, size_type) "
+    "  SELECT number, '22G1' FROM wanted ON CONFLICT (number) DO NOTHING "
+    "  RETURNING id, number) "
+    "SELECT id, number FROM added UNION ALL "
+    "SELECT c.id, c.number FROM port_container c JOIN wanted USING (number)"
+)
 
 
 def _timeline_rows(new, user, declarant, now):
@@ -308,12 +395,13 @@ def _timeline_rows(new, user, declarant, now):
             yield [changed, user.pk, d.enterprise_id, subject_type, d.pk, data, now]
 
 
+def _column_names(model, columns: list[str]) -> str:
+    return ", ".join(model._meta.get_field(c).column if c != "id" else "id" for c in columns)
+
+
 def _copy(cursor, model, columns: list[str], rows) -> None:
-    table = model._meta.db_table
-    names = ", ".join(model._meta.get_field(c).column if c != "id" else "id" for c in columns)
-    sql = f"COPY {table} ({names}) FROM STDIN"
+    sql = f"COPY {model._meta.db_table} ({_column_names(model, columns)}) FROM STDIN"
     with cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row(row)
-    if connection.queries_logged:  # COPY bypasses Django's cursor: count it as the others
-        connection.queries_log.append({"sql": sql, "time": "0.000"})
+    _log(sql)

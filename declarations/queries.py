@@ -25,6 +25,19 @@ from port.queries import enterprises_filable_by, organisation_ids_for
 DECISION_READERS: list[Callable] = []
 
 
+# What other apps add to a declaration's page for the user who reads it (inspection: the
+# enterprise's tickets and the access stage), registered the same way. A reader takes the
+# user and the declaration and returns context entries.
+DETAIL_READERS: list[Callable] = []
+
+
+def declaration_detail_extras(*, user: User, declaration: Declaration) -> dict:
+    extras: dict = {}
+    for reader in DETAIL_READERS:
+        extras.update(reader(user, declaration))
+    return extras
+
+
 def declaration_decisions(*, declaration: Declaration) -> list:
     """The decisions on each of the declaration's containers, from the registered readers."""
     return [decision for reader in DECISION_READERS for decision in reader(declaration)]
@@ -156,6 +169,9 @@ class ConsignmentRow:
     net_weight: Decimal | None
     port_call_id: int
     terminal_id: int | None
+    # Two-stage access: the stages the goods must pass besides customs.
+    quarantine_involved: bool = False
+    permits_involved: bool = False
     # (hs_code, origin_country, value) per goods line, and (container_id, number).
     items: list[tuple[str, str, Decimal]] = field(default_factory=list)
     containers: list[tuple[int, str]] = field(default_factory=list)
@@ -182,6 +198,8 @@ def consignments_locked_for_assessment(*, declaration_ids: list[int]) -> list[Co
             "net_weight",
             "port_call_id",
             "port_call__terminal_id",
+            "quarantine_involved",
+            "permits_involved",
         )
     )
     rows = {head[0]: ConsignmentRow(*head) for head in heads}

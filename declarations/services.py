@@ -191,11 +191,28 @@ def declarations_file(*, user: User, entries: list[FilingEntry]) -> list[BatchRe
     returns that declaration (`replayed`). Returns, in order, each declaration or its
     field errors. The query count does not depend on the number of declarations.
     """
-    declarant = _declarant_for(user)
-    earlier = _earlier_by_reference(declarant, entries)
     results = [BatchResult(index=i) for i in range(len(entries))]
-    todo = []
+    sized = []
     for result, entry in zip(results, entries, strict=True):
+        try:  # lists past the limits are refused before anything is read
+            _check_sizes(entry.filing)
+        except InvalidInput as error:
+            result.errors = error.errors
+        else:
+            sized.append((result, entry))
+    ref = bulk.filing_reference(
+        user=user,
+        filings=[entry.filing for _, entry in sized],
+        references=[entry.reference for _, entry in sized if entry.reference],
+    )
+    declarant = ref.declarant
+    if declarant is None:
+        raise InvalidInput(
+            {"enterprise": [_("Only enterprises and customs brokers file declarations.")]}
+        )
+    earlier = _earlier_by_reference(ref.earlier)
+    todo = []
+    for result, entry in sized:
         if entry.reference and entry.reference in earlier:
             result.declaration, result.replayed = earlier[entry.reference], True
         else:
@@ -204,7 +221,7 @@ def declarations_file(*, user: User, entries: list[FilingEntry]) -> list[BatchRe
     try:
         # With references, a savepoint: a concurrent twin's reference is recovered.
         with transaction.atomic(savepoint=references):
-            new = _validate_batch(user, todo)
+            new = _validate_batch(ref, todo)
             bulk.write(user=user, declarant=declarant, new=[n for _, n in new])
     except IntegrityError:
         # A reference raced in from another request; its unique constraint kept one, and
@@ -221,28 +238,16 @@ def declarations_file(*, user: User, entries: list[FilingEntry]) -> list[BatchRe
     return results
 
 
-def _earlier_by_reference(declarant, entries: list[FilingEntry]) -> dict[str, Declaration]:
-    references = [e.reference for e in entries if e.reference]
-    if not references:
-        return {}
-    earlier = bulk.declaration_ids_by_key(declarant_id=declarant.pk, keys=references)
+def _earlier_by_reference(earlier: dict[str, int]) -> dict[str, Declaration]:
     if not earlier:
         return {}
     return {d.idempotency_key: d for d in Declaration.objects.filter(pk__in=earlier.values())}
 
 
-def _validate_batch(user: User, todo: list) -> list[tuple[BatchResult, bulk.NewDeclaration]]:
+def _validate_batch(
+    ref: bulk.FilingReference, todo: list
+) -> list[tuple[BatchResult, bulk.NewDeclaration]]:
     """Validate each declaration of the batch; set the errors of the bad ones on their result."""
-    sized = []
-    for result, entry in todo:  # lists past the limits are refused before anything is read
-        try:
-            _check_sizes(entry.filing)
-        except InvalidInput as error:
-            result.errors = error.errors
-        else:
-            sized.append((result, entry))
-    todo = sized
-    ref = bulk.filing_reference(user=user, filings=[entry.filing for _, entry in todo])
     claimed: dict[str, int] = {}  # container number, summary id -> index in the batch
     references: dict[str, int] = {}
     good = []
@@ -930,7 +935,7 @@ def _validate_against(filing: FilingInput, ref: bulk.FilingReference) -> Cleaned
         ]
     if container_errors:
         errors["containers"] = container_errors
-    cleaned_items, item_errors = _validate_items(filing.items)
+    cleaned_items, item_errors = _validate_items(filing.items, ref.today)
     if not filing.items:
         errors["items"] = [_("Declare at least one goods item.")]
     elif item_errors:
@@ -1112,22 +1117,22 @@ def _validate_containers(raw_numbers: list[str]) -> tuple[list[str], list[str]]:
     return numbers, errors
 
 
-def _validate_items(items: list[ItemInput]) -> tuple[list[dict], dict[str, dict]]:
+def _validate_items(items: list[ItemInput], today) -> tuple[list[dict], dict[str, dict]]:
     """Cleaned items, and errors keyed by the index of each bad item (as DRF reports them)."""
     cleaned, errors = [], {}
     for index, item in enumerate(items):
-        fields, item_errors = _validate_item(item)
+        fields, item_errors = _validate_item(item, today)
         cleaned.append(fields)
         if item_errors:
             errors[str(index)] = item_errors
     return cleaned, errors
 
 
-def _validate_item(item: ItemInput) -> tuple[dict, dict]:
+def _validate_item(item: ItemInput, today) -> tuple[dict, dict]:
     errors: dict[str, list[str]] = {}
     hs_code = (item.hs_code or "").strip()
     try:
-        identifiers.validate_hs_code(hs_code)
+        identifiers.validate_hs_code(hs_code, on_date=today)
     except ValidationError as error:
         errors["hs_code"] = _messages(error)
     description = (item.description or "").strip()

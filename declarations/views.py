@@ -112,6 +112,7 @@ def declaration_detail(request, declaration_id: int):
         "decisions": queries.declaration_decisions(declaration=declaration),
         "timeline": timeline_for(declaration),
         "reason_form": forms.ReasonForm(),
+        **queries.declaration_detail_extras(user=request.user, declaration=declaration),
     }
     template = "declarations/_live.html" if request.htmx else "declarations/detail.html"
     return render(request, template, context)
@@ -191,6 +192,7 @@ def _detail_with_error(request, declaration, error):
         "timeline": timeline_for(declaration),
         "reason_form": forms.ReasonForm(request.POST),
         "action_errors": messages,
+        **queries.declaration_detail_extras(user=request.user, declaration=declaration),
     }
     return render(request, "declarations/detail.html", context, status=400)
 

@@ -8,13 +8,14 @@ none is good (400). An `Idempotency-Key` makes a repeat return the first answer.
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from ecommerce import intake, queries, services
 from ecommerce.models import InventoryList
+from ecommerce.parsers import OrjsonBatchParser
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -65,6 +66,7 @@ def _batch_view(kind: str):
         request=None, responses={201: BatchResultSerializer}, operation_id=f"ecommerce_{kind}_batch"
     )
     @api_view(["POST"])
+    @parser_classes([OrjsonBatchParser])
     def view(request):
         if int(request.headers.get("Content-Length") or 0) > MAX_BODY_BYTES:
             raise ValidationError({f"{kind}s": ["The request is too large."]})

@@ -37,6 +37,7 @@ from port.timeline import timeline_record_many
 
 S = InventoryList.Status
 CHUNK = 2000
+COALESCE_BATCHES = 50
 SINGLE_LIMIT_CENTS = 500_000
 # Upper bounds (ms) of the decision-time histogram the board merges for p50/p99.
 LATENCY_BUCKETS_MS = [
@@ -70,14 +71,25 @@ class Verdict:
 
 
 def batch_decide(*, batch_id: int) -> int:
-    """Decide the waiting lists this batch completes (idempotent: decided lists are skipped).
-    Returns how many were decided."""
+    """Decide the waiting lists this batch completes, and with them those of the other
+    batches still undecided at this moment (up to COALESCE_BATCHES): under load one task
+    takes the queue behind it in sets of CHUNK, instead of a small set per batch, and the
+    later tasks find their lists decided. Idempotent. Returns how many were decided."""
     kind = Batch.objects.filter(pk=batch_id).values_list("kind", flat=True).first()
     if kind is None:
         return 0
-    ids = _candidates(kind, batch_id)
+    pending = [
+        (batch_id, kind),
+        *Batch.objects.filter(decided_at__isnull=True)
+        .exclude(pk=batch_id)
+        .order_by("pk")
+        .values_list("pk", "kind")[:COALESCE_BATCHES],
+    ]
+    ids = sorted({list_id for pk, k in pending for list_id in _candidates(k, pk)})
     decided = sum(lists_decide(list_ids=ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK))
-    Batch.objects.filter(pk=batch_id, decided_at__isnull=True).update(decided_at=timezone.now())
+    Batch.objects.filter(pk__in=[pk for pk, _k in pending], decided_at__isnull=True).update(
+        decided_at=timezone.now()
+    )
     return decided
 
 

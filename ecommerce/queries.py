@@ -232,6 +232,7 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
         entries.append((_("E-commerce lists"), "ecommerce:lists"))
     if is_customs(user) and not user.is_superuser:
         entries.append((_("E-commerce queue"), "ecommerce:queue"))
+        entries.append((_("E-commerce rules"), "ecommerce:rules"))
     if is_customs(user) or Participant.Role.SITE_OPERATOR in roles:
         entries.append((_("Double 11 board"), "ecommerce:board"))
     return entries

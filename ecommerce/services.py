@@ -8,8 +8,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ecommerce import events, queries, quota, risk
-from ecommerce.models import InventoryList, ListRiskRule, ListRuleSet, SortingScan
+from ecommerce import events, personal, queries, quota, risk
+from ecommerce.models import (
+    InventoryList,
+    ListRiskRule,
+    ListRuleSet,
+    SortingScan,
+    WatchedBuyer,
+)
 from port.errors import InvalidInput, NotYours
 from port.models import TimelineEvent, User
 from port.timeline import timeline_record
@@ -106,3 +112,46 @@ def sorting_scan(*, waybill_no: str) -> str:
     instruction = queries.sorting_instruction(waybill_no)
     SortingScan.objects.create(waybill_no=waybill_no, instruction=instruction)
     return instruction
+
+
+@transaction.atomic
+def list_risk_rule_create(*, officer: User, **fields) -> ListRiskRule:
+    """An officer adds a list risk rule (active; it takes effect when the rules are
+    activated). Raises NotYours (not customs)."""
+    if not queries.is_customs(officer):
+        raise NotYours(_("Only customs officers keep the e-commerce risk rules."))
+    return ListRiskRule.objects.create(**fields)
+
+
+@transaction.atomic
+def list_risk_rule_set_active(*, officer: User, rule_id: int, active: bool) -> ListRiskRule:
+    """Switch a rule on or off for the next activation. Raises NotYours."""
+    if not queries.is_customs(officer):
+        raise NotYours(_("Only customs officers keep the e-commerce risk rules."))
+    rule = ListRiskRule.objects.select_for_update().get(pk=rule_id)
+    rule.is_active = active
+    rule.save(update_fields=["is_active", "updated_at"])
+    return rule
+
+
+@transaction.atomic
+def watched_buyer_add(*, officer: User, id_number: str, note: str = "") -> WatchedBuyer:
+    """Watch a buyer by ID number: only its keyed hash and masked form are kept.
+    Raises NotYours, InvalidInput (never repeating the number)."""
+    if not queries.is_customs(officer):
+        raise NotYours(_("Only customs officers keep the buyers' watch list."))
+    number = personal.normalise_id(id_number or "")
+    if not personal.id_is_valid(number):
+        raise InvalidInput({"id_number": [_("Enter a valid resident identity card number.")]})
+    watched, _created = WatchedBuyer.objects.update_or_create(
+        buyer_key=personal.buyer_key(number),
+        defaults={"buyer_id_masked": personal.mask_id(number), "note": note[:200]},
+    )
+    return watched
+
+
+@transaction.atomic
+def watched_buyer_remove(*, officer: User, watched_id: int) -> None:
+    if not queries.is_customs(officer):
+        raise NotYours(_("Only customs officers keep the buyers' watch list."))
+    WatchedBuyer.objects.filter(pk=watched_id).delete()

@@ -8,4 +8,5 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("queue/<int:pk>/inspect/", views.inspect, name="inspect"),
     path("board/", views.board, name="board"),
+    path("rules/", views.rules, name="rules"),
 ]

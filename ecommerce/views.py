@@ -1,16 +1,27 @@
-"""E-commerce pages: the enterprise's lists, the officers' queue, the "Double 11" board.
-Each page re-fetches its body over htmx when a live message arrives."""
+"""E-commerce pages: the enterprise's lists, the officers' queue and rules, the "Double 11"
+board. Each live page re-fetches its body over htmx when a live message arrives."""
 
 import contextlib
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ecommerce import queries, services
-from ecommerce.models import InventoryList, TradeMode
+from ecommerce.forms import ListRiskRuleForm, WatchedBuyerForm
+from ecommerce.models import (
+    InventoryList,
+    ListRiskRule,
+    ListRuleSet,
+    Participant,
+    PositiveListEntry,
+    TradeMode,
+    WatchedBuyer,
+)
 from port.errors import InvalidInput, TransitionNotAllowed
 
 
@@ -71,3 +82,89 @@ def board(request):
     return _body_or_page(
         request, "ecommerce/board.html", "ecommerce/_board_body.html", {"board": queries.board()}
     )
+
+
+def _customs_only(request) -> None:
+    if not queries.is_customs(request.user):
+        raise Http404
+
+
+@login_required
+def rules(request):
+    """The officers' e-commerce rules: list risk rules and their activation, the buyers'
+    watch list (masked), the positive list."""
+    _customs_only(request)
+    rule_form, watch_form = ListRiskRuleForm(), WatchedBuyerForm()
+    if request.method == "POST":
+        action = request.POST.get("do", "")
+        if action == "add_rule":
+            rule_form = ListRiskRuleForm(request.POST)
+            if rule_form.is_valid():
+                services.list_risk_rule_create(officer=request.user, **rule_form.rule_fields())
+                messages.success(request, _("Rule added. Activate the rules to apply it."))
+                return redirect("ecommerce:rules")
+        elif action == "toggle":
+            with contextlib.suppress(ListRiskRule.DoesNotExist, ValueError):
+                services.list_risk_rule_set_active(
+                    officer=request.user,
+                    rule_id=int(request.POST.get("rule", "")),
+                    active=request.POST.get("active") == "1",
+                )
+            return redirect("ecommerce:rules")
+        elif action == "activate":
+            rule_set = services.list_rule_set_activate(officer=request.user)
+            messages.success(
+                request,
+                _("Version %(v)d is in force for the lists decided from now.")
+                % {"v": rule_set.version},
+            )
+            return redirect("ecommerce:rules")
+        elif action == "watch":
+            watch_form = WatchedBuyerForm(request.POST)
+            if watch_form.is_valid():
+                try:
+                    services.watched_buyer_add(officer=request.user, **watch_form.cleaned_data)
+                except InvalidInput as refused:
+                    watch_form.add_error("id_number", refused.errors["id_number"][0])
+                else:
+                    messages.success(request, _("Buyer watched."))
+                    return redirect("ecommerce:rules")
+            watch_form.data = watch_form.data.copy()
+            watch_form.data["id_number"] = ""  # never echo an ID number back
+        elif action == "unwatch":
+            with contextlib.suppress(ValueError):
+                services.watched_buyer_remove(
+                    officer=request.user, watched_id=int(request.POST.get("watched", ""))
+                )
+            return redirect("ecommerce:rules")
+    platform_names = dict(
+        Participant.objects.filter(role=Participant.Role.PLATFORM).values_list(
+            "organisation_id", "organisation__name"
+        )
+    )
+    return render(
+        request,
+        "ecommerce/rules.html",
+        {
+            "rules": [(r, _criteria(r, platform_names)) for r in ListRiskRule.objects.all()],
+            "rule_set": ListRuleSet.objects.order_by("-version").first(),
+            "watched": WatchedBuyer.objects.order_by("-created_at")[:200],
+            "positive": PositiveListEntry.objects.all(),
+            "rule_form": rule_form,
+            "watch_form": watch_form,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _criteria(rule: ListRiskRule, platform_names: dict) -> str:
+    parts = []
+    if rule.hs_prefix:
+        parts.append(f"HS {rule.hs_prefix}*")
+    parts += rule.categories
+    parts += [platform_names.get(p, str(p)) for p in rule.platforms]
+    if rule.watched_buyers:
+        parts.append(_("watched buyers"))
+    if rule.value_min_cents is not None:
+        parts.append(_("value from ¥%(v)s") % {"v": f"{rule.value_min_cents / 100:,.2f}"})
+    return " · ".join(parts)

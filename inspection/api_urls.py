@@ -5,6 +5,11 @@ from inspection.api import (
     TicketViewSet,
     WebhookViewSet,
 )
+from inspection.api_trader import (
+    AccessCheckViewSet,
+    AttendanceRequestViewSet,
+    EnterpriseTicketViewSet,
+)
 from port.api import Router
 
 router = Router()
@@ -13,4 +18,13 @@ router.register("inspection/reassessments", ReassessmentViewSet, basename="inspe
 router.register("gate-events", GateEventViewSet, basename="gate-event")
 router.register("diversion/instructions", DiversionViewSet, basename="diversion-instruction")
 router.register("diversion/webhook", WebhookViewSet, basename="diversion-webhook")
+router.register(
+    "inspection/enterprise-tickets",
+    EnterpriseTicketViewSet,
+    basename="inspection-enterprise-ticket",
+)
+router.register(
+    "inspection/attendance-requests", AttendanceRequestViewSet, basename="inspection-attendance"
+)
+router.register("inspection/access-checks", AccessCheckViewSet, basename="inspection-access")
 urlpatterns = router.urls

@@ -17,3 +17,5 @@ class InspectionConfig(AppConfig):
             shipping_services.BERTHED_HOOKS.append(diversion.diversion_plan_for_berthed_call)
         if queries.decisions_with_whereabouts not in declaration_queries.DECISION_READERS:
             declaration_queries.DECISION_READERS.append(queries.decisions_with_whereabouts)
+        if queries.declaration_detail_extras not in declaration_queries.DETAIL_READERS:
+            declaration_queries.DETAIL_READERS.append(queries.declaration_detail_extras)

@@ -31,11 +31,12 @@ from django.utils import timezone
 
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
-from inspection import diversion, engine, events
+from inspection import access, diversion, engine, events
 from inspection.models import Decision, Inspection, Outcome, RuleSetVersion
 from inspection.rules import Consignment
 from port import live
 from port.models import InspectionArea, TimelineEvent
+from port.sql import execute_binary
 from port.timeline import timeline_copy
 from shipping import queries as shipping_queries
 
@@ -107,6 +108,7 @@ def assess_declarations(*, declaration_ids: Iterable[int], actor_id: int | None 
         else:
             seeds[row.id] = versions[current][1] if current else ""
     decided: dict[int, dict] = {}
+    zone = timezone.get_current_timezone()
     by_seed: dict[str, list] = {}
     for row in rows:
         by_seed.setdefault(seeds[row.id], []).append(row)
@@ -114,7 +116,7 @@ def assess_declarations(*, declaration_ids: Iterable[int], actor_id: int | None 
         compiled = engine.engine_for_version(
             current, sampling=sampling_of.get(seed) or (versions[current][2] if current else None)
         )
-        consignments = [_consignment(row, dangerous[row.port_call_id]) for row in group]
+        consignments = [_consignment(row, dangerous[row.port_call_id], zone) for row in group]
         for row, result in zip(group, compiled.evaluate_many(consignments, seed), strict=True):
             decided[row.id] = result
 
@@ -151,6 +153,10 @@ def assess_declarations(*, declaration_ids: Iterable[int], actor_id: int | None 
         outcomes[row.id] = declaration_services.AssessmentOutcome(selected=chosen, held=held)
     _insert(new, current, seeds, version_number, actor_id)
     _update(changed, current, seeds, versions, version_number, actor_id)
+    # Before the diversion: a container held at the access stage is planned to the yard.
+    access.access_checks_open(
+        declaration_ids=[r.id for r in rows if r.quarantine_involved or r.permits_involved]
+    )
     for call_id in dangerous:
         diversion.diversion_replan_after_decisions(
             port_call_id=call_id,
@@ -183,17 +189,18 @@ def assess_port_call(*, port_call_id: int, actor_id: int | None = None) -> dict:
     )
 
 
-def _consignment(row, dangerous: frozenset[str]) -> Consignment:
-    value = sum((item[2] for item in row.items), Decimal(0))
+def _consignment(row, dangerous: frozenset[str], zone) -> Consignment:
+    items = row.items
+    value = sum([item[2] for item in items], Decimal(0))
     return Consignment(
         declaration_id=row.id,
         bl_number=row.bl_number,
         enterprise_id=row.enterprise_id,
         credit_rating=row.credit_rating,
-        hs_codes=tuple(item[0] for item in row.items),
-        origin_countries=tuple(item[1] for item in row.items),
-        containers=tuple(number for _id, number in row.containers),
-        filed_on=timezone.localdate(row.submitted_at or timezone.now()),
+        hs_codes=tuple([item[0] for item in items]),
+        origin_countries=tuple([item[1] for item in items]),
+        containers=tuple([number for _id, number in row.containers]),
+        filed_on=(row.submitted_at or timezone.now()).astimezone(zone).date(),
         value_per_kg=(value / row.net_weight) if row.net_weight else None,
         is_summary=row.kind == "summary",
         dangerous_containers=dangerous,
@@ -254,18 +261,18 @@ def _first_area_by_terminal(terminal_ids: set) -> dict[int, tuple[int, int, str]
 _INSERT = """
 INSERT INTO {table} (created_at, updated_at, declaration_id, container_id, rule_set_version_id,
     outcome, rules_hit, inspection_area_id, overridden_outcome, override_reason, sampling_seed)
-SELECT %s, %s, v.declaration_id, v.container_id, %s, v.outcome, v.rules_hit::jsonb,
-    v.area_id, '', '', v.seed
-FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[])
+SELECT %b::timestamptz, %b::timestamptz, v.declaration_id, v.container_id, %b::bigint,
+    v.outcome, v.rules_hit::jsonb, v.area_id, '', '', v.seed
+FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::text[])
     AS v(declaration_id, container_id, outcome, rules_hit, area_id, seed)
 RETURNING id
 """
 
 _UPDATE = """
 UPDATE {table} AS d SET outcome = v.outcome, rules_hit = v.rules_hit::jsonb,
-    rule_set_version_id = %s, sampling_seed = v.seed, inspection_area_id = v.area_id,
-    updated_at = %s
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[])
+    rule_set_version_id = %b::bigint, sampling_seed = v.seed, inspection_area_id = v.area_id,
+    updated_at = %b::timestamptz
+FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::text[])
     AS v(id, outcome, rules_hit, area_id, seed)
 WHERE d.id = v.id
 """
@@ -276,26 +283,26 @@ def _json(value) -> str:
 
 
 def _insert(new: list, version_id, seeds: dict, version_number, actor_id) -> None:
-    """The new decisions in one INSERT … SELECT FROM unnest, their events in one COPY."""
+    """The new decisions in one INSERT … SELECT FROM unnest (bound in binary), their events
+    in one COPY."""
     if not new:
         return
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT.format(table=Decision._meta.db_table),
-            [
-                now,
-                now,
-                version_id,
-                [row.id for row, *_ in new],
-                [container_id for _row, container_id, *_ in new],
-                [str(outcome) for *_, outcome, _hits, _area in new],
-                [_json(hits) for *_, hits, _area in new],
-                [area_id for *_, area_id in new],
-                [seeds[row.id] for row, *_ in new],
-            ],
-        )
-        decision_ids = [pk for (pk,) in cursor.fetchall()]
+    texts: dict[int, str] = {}  # the engine shares hit lists between containers: one JSON each
+    decision_ids = execute_binary(
+        _INSERT.format(table=Decision._meta.db_table),
+        [
+            now,
+            now,
+            version_id,
+            [row.id for row, *_ in new],
+            [container_id for _row, container_id, *_ in new],
+            [str(outcome) for *_, outcome, _hits, _area in new],
+            [texts.get(id(hits)) or texts.setdefault(id(hits), _json(hits)) for *_, hits, _ in new],
+            [area_id for *_, area_id in new],
+            [seeds[row.id] for row, *_ in new],
+        ],
+    )
     timeline_copy(
         kind=TimelineEvent.Kind.CONTAINER_DECIDED,
         subject_type=Decision._meta.label_lower,
@@ -306,7 +313,7 @@ def _insert(new: list, version_id, seeds: dict, version_number, actor_id) -> Non
                 row.enterprise_id,
                 {"container": number, "outcome": str(outcome), "rule_set_version": version_number},
             )
-            for pk, (row, _container_id, number, outcome, _hits, _area) in zip(
+            for (pk,), (row, _container_id, number, outcome, _hits, _area) in zip(
                 decision_ids, new, strict=True
             )
         ],
@@ -318,19 +325,18 @@ def _update(changed: list, version_id, seeds: dict, versions: dict, version_numb
     if not changed:
         return
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _UPDATE.format(table=Decision._meta.db_table),
-            [
-                version_id,
-                now,
-                [before.pk for _row, before, *_ in changed],
-                [str(outcome) for *_, outcome, _hits, _area in changed],
-                [_json(hits) for *_, hits, _area in changed],
-                [area_id for *_, area_id in changed],
-                [seeds[row.id] for row, *_ in changed],
-            ],
-        )
+    execute_binary(
+        _UPDATE.format(table=Decision._meta.db_table),
+        [
+            version_id,
+            now,
+            [before.pk for _row, before, *_ in changed],
+            [str(outcome) for *_, outcome, _hits, _area in changed],
+            [_json(hits) for *_, hits, _area in changed],
+            [area_id for *_, area_id in changed],
+            [seeds[row.id] for row, *_ in changed],
+        ],
+    )
     timeline_copy(
         kind=TimelineEvent.Kind.DECISION_REASSESSED,
         subject_type=Decision._meta.label_lower,

@@ -52,6 +52,7 @@ SAMPLING_ALGORITHMS = (SAMPLING_SHA256, SAMPLING_BLAKE2B)
 OUTCOME_STRENGTH = [Outcome.QUARANTINE, Outcome.MANUAL, Outcome.SCAN, Outcome.RELEASE]
 _STRENGTH = {str(outcome): rank for rank, outcome in enumerate(OUTCOME_STRENGTH)}
 _RELEASE_RANK = _STRENGTH[Outcome.RELEASE]
+_OUTCOME_VALUES = [outcome.value for outcome in OUTCOME_STRENGTH]
 
 # Per container: (outcome, rules hit). The verdicts are shared between containers and
 # calls: read them, never change them.
@@ -161,9 +162,10 @@ class _Outcomes:
 
 
 def _verdict_of(hits: list[_Rule]) -> tuple[str, list[dict]]:
-    """The outcome and the hits of the rules that hit a container (in priority order)."""
+    """The outcome (its plain value) and the hits of the rules that hit a container (in
+    priority order)."""
     return (
-        OUTCOME_STRENGTH[min((rule.rank for rule in hits), default=_RELEASE_RANK)],
+        _OUTCOME_VALUES[min((rule.rank for rule in hits), default=_RELEASE_RANK)],
         [rule.hit for rule in hits],
     )
 
@@ -450,7 +452,7 @@ class Engine:
         return hashers
 
 
-_RELEASED = (Outcome.RELEASE, [])
+_RELEASED = (Outcome.RELEASE.value, [])
 
 
 def _sha256_draw(seed: str, rule: _Rule, number: str) -> int:

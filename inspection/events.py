@@ -79,3 +79,51 @@ def alert_raised(alert) -> AlertRaised:
 def diversion_changed(port_call_id: int, count: int) -> dict:
     """New or changed instructions for a call: the terminal's pages refresh."""
     return {"type": "diversion.changed", "port_call": port_call_id, "instructions": count}
+
+
+class AccessChanged(TypedDict):
+    type: str
+    declaration_id: int | None
+    stage: str
+    status: str
+
+
+def access_changed(check) -> AccessChanged:
+    """An access stage was opened or decided: the officers' list and the declaration refresh.
+    None for a batch of new holds (the list re-fetches)."""
+    return {
+        "type": "inspection.access_changed",
+        "declaration_id": check.declaration_id if check else None,
+        "stage": check.kind if check else "",
+        "status": check.status if check else "held",
+    }
+
+
+class AttendanceChanged(TypedDict):
+    type: str
+    request_id: int
+    inspection_id: int
+    declaration_id: int
+    status: str
+
+
+def attendance_changed(request, declaration_id: int) -> AttendanceChanged:
+    """A request not to attend was made or decided."""
+    return {
+        "type": "inspection.attendance_changed",
+        "request_id": request.pk,
+        "inspection_id": request.inspection_id,
+        "declaration_id": declaration_id,
+        "status": request.status,
+    }
+
+
+class QueueMoved(TypedDict):
+    type: str
+    area_id: int
+
+
+def queue_moved(area_id: int) -> QueueMoved:
+    """A ticket left or joined the area's queue: the waiting enterprises' places changed.
+    Carries nothing of anyone's ticket."""
+    return {"type": "inspection.queue_moved", "area_id": area_id}

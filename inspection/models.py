@@ -122,14 +122,27 @@ class RuleSetVersion(models.Model):
 class Decision(TimeStampedModel):
     """What customs decided for one container of one declaration, and why."""
 
+    # A vessel's assessment writes 14,000 decisions at once: each index and each foreign-key
+    # check is paid per row (a deferred check about 15 µs at commit). So no index that
+    # another one leads with (`decision_unique` leads with the declaration, `decision_queue`
+    # with the area), and no database check on the rule-set version: versions are
+    # immutable and never deleted (PROTECT keeps the ORM from it).
     declaration = models.ForeignKey(
-        "declarations.Declaration", on_delete=models.PROTECT, related_name="decisions"
+        "declarations.Declaration",
+        on_delete=models.PROTECT,
+        related_name="decisions",
+        db_index=False,
     )
     container = models.ForeignKey(
         "port.Container", on_delete=models.PROTECT, related_name="decisions"
     )
     rule_set_version = models.ForeignKey(
-        RuleSetVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
+        RuleSetVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decisions",
+        db_constraint=False,
     )
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
     # Every rule that hit: [{"rule": id, "name": ..., "reason": public reason, "action": ...}].
@@ -140,6 +153,7 @@ class Decision(TimeStampedModel):
         null=True,
         blank=True,
         related_name="decisions",
+        db_index=False,
     )
     # An officer's override: the outcome the rules gave is kept beside the reason.
     overridden_outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
@@ -463,3 +477,105 @@ class WebhookDelivery(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.event} #{self.pk} {self.status}"
+
+
+class AccessCheck(TimeStampedModel):
+    """The access stage (两段准入) of a declaration whose goods involve quarantine or permits.
+
+    Customs may release the declaration; the goods still stay in the port until the owner of
+    this stage releases them too: quarantine officers (role `quarantine`) for quarantine,
+    customs officers checking the licence for permits. The gate and the diversion read it.
+    """
+
+    class Kind(models.TextChoices):
+        QUARANTINE = "quarantine", _("Quarantine")
+        PERMITS = "permits", _("Permits")
+
+    class Status(models.TextChoices):
+        HELD = "held", _("Held at the access stage")
+        RELEASED = "released", _("Released at the access stage")
+        REFUSED = "refused", _("Refused at the access stage")
+
+    TRANSITIONS = {
+        Status.HELD: {Status.RELEASED, Status.REFUSED},
+        # A refusal is reconsidered once the enterprise remedies it (treatment, a permit).
+        Status.REFUSED: {Status.RELEASED},
+        Status.RELEASED: set(),
+    }
+
+    declaration = models.ForeignKey(
+        "declarations.Declaration", on_delete=models.PROTECT, related_name="access_checks"
+    )
+    kind = models.CharField(_("stage"), max_length=12, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.HELD
+    )
+    customs_office = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["declaration", "kind"], name="access_check_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=["held", "released", "refused"]),
+                name="access_check_status_valid",
+            ),
+        ]
+        indexes = [
+            # The officers' list: WHERE customs_office_id = ? AND status = 'held' ORDER BY created_at
+            models.Index(
+                fields=["customs_office", "status", "created_at"], name="access_check_queue"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.declaration_id} {self.kind}: {self.status}"
+
+
+class AttendanceRequest(TimeStampedModel):
+    """The enterprise asks not to attend (免于到场) the inspection of one ticket; an officer of
+    the area's office decides. One request per ticket."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved: need not attend")
+        REFUSED = "refused", _("Refused: attend the inspection")
+
+    TRANSITIONS = {
+        Status.REQUESTED: {Status.APPROVED, Status.REFUSED},
+        Status.APPROVED: set(),
+        Status.REFUSED: set(),
+    }
+
+    inspection = models.OneToOneField(
+        Inspection, on_delete=models.CASCADE, related_name="attendance_request"
+    )
+    requested_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=300)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED
+    )
+    decided_by = models.ForeignKey(
+        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(_("officer's note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["requested", "approved", "refused"]),
+                name="attendance_request_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.inspection_id}: {self.status}"

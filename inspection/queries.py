@@ -1,11 +1,15 @@
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from declarations import queries as declaration_queries
 from declarations.models import Declaration
 from inspection import events
 from inspection.models import (
+    AccessCheck,
     Alert,
+    AttendanceRequest,
     Decision,
     DiversionInstruction,
     GateEvent,
@@ -14,7 +18,7 @@ from inspection.models import (
     RiskRule,
     RuleSetVersion,
 )
-from port.models import InspectionArea, Organisation, PortCall, Terminal, User
+from port.models import InspectionArea, Membership, Organisation, PortCall, Terminal, User
 from port.queries import customs_office_ids_for, organisation_ids_for
 
 
@@ -261,3 +265,189 @@ def container_whereabouts(*, port_call_id: int, container_ids: list[int]) -> dic
 def gate_events_between(*, start, end) -> QuerySet[GateEvent]:
     """Port gate events (every terminal) in [start, end), for reconciliation."""
     return GateEvent.objects.filter(created_at__gte=start, created_at__lt=end)
+
+
+def access_holds(*, declaration_ids: list[int]) -> dict[int, list[str]]:
+    """The stages not yet released, by declaration: what holds its containers."""
+    holds: dict[int, list[str]] = {}
+    for declaration_id, kind in (
+        AccessCheck.objects.filter(declaration_id__in=[pk for pk in declaration_ids if pk])
+        .exclude(status=AccessCheck.Status.RELEASED)
+        .order_by("declaration_id", "kind")
+        .values_list("declaration_id", "kind")
+    ):
+        holds.setdefault(declaration_id, []).append(kind)
+    return holds
+
+
+def _trader_scope(user: User, path: str) -> Q:
+    """Rows of declarations the user's organisations own or filed (declaration_list's rule)."""
+    org_ids = organisation_ids_for(user)
+    return Q(**{f"{path}__enterprise_id__in": org_ids}) | Q(
+        **{f"{path}__declarant_id__in": org_ids}
+    )
+
+
+def _office_ids_of(user: User, roles) -> list[int]:
+    return list(
+        Membership.objects.filter(
+            user=user, organisation__kind=Organisation.Kind.CUSTOMS_OFFICE, role__in=roles
+        ).values_list("organisation_id", flat=True)
+    )
+
+
+ACCESS_ROLES = [
+    Membership.Role.QUARANTINE,
+    Membership.Role.OFFICER,
+    Membership.Role.SUPERVISOR,
+]
+
+
+def access_checks_for(*, user: User, status: str = "") -> QuerySet[AccessCheck]:
+    """Access stages the user may see: an office's (its officers, supervisors and quarantine
+    officers), or those of declarations the user may see (the enterprise and its broker)."""
+    offices = _office_ids_of(user, ACCESS_ROLES)
+    scope = Q(customs_office_id__in=offices) | _trader_scope(user, "declaration")
+    checks = AccessCheck.objects.filter(scope).select_related(
+        "declaration__enterprise", "declaration__port_call__vessel", "decided_by"
+    )
+    if status:
+        checks = checks.filter(status=status)
+    return checks.order_by("created_at", "pk")
+
+
+def access_check_get_for_user(*, user: User, check_id) -> AccessCheck:
+    try:
+        return access_checks_for(user=user).get(pk=int(check_id))
+    except (AccessCheck.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such access check") from None
+
+
+def access_checks_for_declaration(*, declaration_id: int) -> list[AccessCheck]:
+    """A declaration's stages; the caller has scoped the declaration to its user."""
+    return list(
+        AccessCheck.objects.filter(declaration_id=declaration_id)
+        .select_related("decided_by")
+        .order_by("kind")
+    )
+
+
+def trader_tickets(*, user: User, declaration_id: int | None = None) -> QuerySet[Inspection]:
+    """Tickets of the declarations the user's organisations own or filed, each annotated with
+    `ahead`: the queued tickets of its area called before it."""
+    ahead = (
+        Inspection.objects.filter(area_id=OuterRef("area_id"), status=Inspection.Status.QUEUED)
+        .filter(
+            Q(queue_date__lt=OuterRef("queue_date"))
+            | Q(queue_date=OuterRef("queue_date"), queue_number__lt=OuterRef("queue_number"))
+        )
+        .order_by()
+        .values("area_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    tickets = Inspection.objects.filter(_trader_scope(user, "decision__declaration"))
+    if declaration_id is not None:
+        tickets = tickets.filter(decision__declaration_id=declaration_id)
+    return (
+        tickets.select_related(
+            "area__terminal", "decision__container", "decision__declaration", "attendance_request"
+        )
+        .annotate(ahead=Coalesce(Subquery(ahead), 0))
+        .order_by("-queue_date", "queue_number")
+    )
+
+
+def declaration_detail_extras(user: User, declaration) -> dict:
+    """What a declaration's page shows of its inspection to the user reading it (registered
+    in `declarations.queries.DETAIL_READERS`): the user's own tickets with their queue place
+    and request not to attend, and the access stages."""
+    tickets = list(trader_tickets(user=user, declaration_id=declaration.pk))
+    for ticket in tickets:
+        ticket.queue_place = queue_place(ticket)
+        ticket.request = attendance_request_of(ticket)
+    checks = access_checks_for_declaration(declaration_id=declaration.pk)
+    return {
+        "tickets": tickets,
+        "access_checks": checks,
+        "access_held": any(check.status != AccessCheck.Status.RELEASED for check in checks),
+    }
+
+
+def queue_place(ticket: Inspection) -> int | None:
+    """1 = the next to be called; None once called."""
+    return ticket.ahead + 1 if ticket.status == Inspection.Status.QUEUED else None
+
+
+def attendance_request_of(ticket: Inspection) -> AttendanceRequest | None:
+    try:
+        return ticket.attendance_request
+    except AttendanceRequest.DoesNotExist:
+        return None
+
+
+def ticket_get_for_trader(*, user: User, inspection_id) -> Inspection:
+    """A ticket of a declaration the user may see (the enterprise, its broker); 404 else."""
+    try:
+        return Inspection.objects.select_related("decision__declaration", "area").get(
+            _trader_scope(user, "decision__declaration"), pk=int(inspection_id)
+        )
+    except (Inspection.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such ticket") from None
+
+
+def attendance_requests_for(*, user: User, status: str = "") -> QuerySet[AttendanceRequest]:
+    """Requests not to attend at the user's customs offices' areas (officers), or on the
+    user's own declarations' tickets (traders)."""
+    scope = Q(inspection__area__customs_office_id__in=customs_office_ids_for(user)) | _trader_scope(
+        user, "inspection__decision__declaration"
+    )
+    requests = AttendanceRequest.objects.filter(scope).select_related(
+        "inspection__area",
+        "inspection__decision__container",
+        "inspection__decision__declaration__enterprise",
+        "requested_by",
+        "decided_by",
+    )
+    if status:
+        requests = requests.filter(status=status)
+    return requests.order_by("created_at", "pk")
+
+
+def attendance_request_get_for_user(*, user: User, request_id) -> AttendanceRequest:
+    try:
+        return attendance_requests_for(user=user).get(pk=int(request_id))
+    except (AttendanceRequest.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such request") from None
+
+
+def waiting_organisations_of_area(*, area_id: int) -> list[int]:
+    """The enterprises and brokers with a queued ticket at the area: told when it moves."""
+    rows = Inspection.objects.filter(area_id=area_id, status=Inspection.Status.QUEUED).values_list(
+        "decision__declaration__enterprise_id", "decision__declaration__declarant_id"
+    )
+    return sorted({org for row in rows for org in row if org})
+
+
+def finished_inspections_of(*, declaration_ids: list[int]) -> list[dict]:
+    """The released inspections of these declarations, for their fees (billing)."""
+    return list(
+        Inspection.objects.filter(
+            decision__declaration_id__in=declaration_ids, status=Inspection.Status.RELEASED
+        )
+        .order_by("pk")
+        .values(
+            "pk",
+            "result",
+            declaration_id=F("decision__declaration_id"),
+            container=F("decision__container__number"),
+            outcome=F("decision__outcome"),
+        )
+    )
+
+
+def hold_reason(stages: list[str]) -> str:
+    labels = {value: str(label) for value, label in AccessCheck.Kind.choices}
+    return _("Held at the access stage: %(stages)s has not released these goods.") % {
+        "stages": " / ".join(labels[stage] for stage in stages)
+    }

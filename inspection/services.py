@@ -11,9 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alarms import services as alarm_services
+from declarations import events as declaration_events
 from declarations import queries as declaration_queries
 from declarations import services as declaration_services
-from inspection import diversion, engine, events, queries, rules
+from inspection import attendance, diversion, engine, events, queries, rules
 from inspection.models import (
     Alert,
     Decision,
@@ -447,6 +448,8 @@ def _set_status(
     inspection: Inspection, new: str, *, actor: User, extra_fields=(), note: str = ""
 ) -> None:
     old = transition(inspection, new, extra_fields=extra_fields)
+    if Inspection.Status.QUEUED in {old, new}:
+        attendance.queue_moved_publish(area_id=inspection.area_id)
     timeline_record(
         subject=inspection,
         kind=TimelineEvent.Kind.INSPECTION_STATUS_CHANGED,
@@ -464,7 +467,11 @@ def _set_status(
 
 def _publish_inspection(inspection: Inspection, decision: Decision) -> None:
     area = inspection.area
-    groups = [events.queue_group(area.customs_office_id)]
+    groups = [
+        events.queue_group(area.customs_office_id),
+        # The enterprise and its broker see their own ticket move (the declaration page).
+        *declaration_events.declaration_groups(decision.declaration),
+    ]
     if area.terminal.operator_id:
         groups.append(live.organisation_group(area.terminal.operator_id))
     live.publish_on_commit(groups=groups, event=events.inspection_changed(inspection, decision))
@@ -526,6 +533,10 @@ def container_is_released(declaration) -> tuple[bool, str]:
     if declaration is None:
         return False, _("No customs declaration covers this container.")
     if declaration.status == Declaration.Status.RELEASED:
+        # Two-stage access: customs' release is not enough while a stage holds the goods.
+        holds = queries.access_holds(declaration_ids=[declaration.pk, declaration.summary_id])
+        if holds:
+            return False, queries.hold_reason(sorted({s for h in holds.values() for s in h}))
         return True, ""
     if declaration.status == Declaration.Status.SUBMITTED:
         return False, _("The declaration is still being assessed.")

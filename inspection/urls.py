@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inspection import views
+from inspection import views, views_trader
 
 app_name = "inspection"
 urlpatterns = [
@@ -22,5 +22,12 @@ urlpatterns = [
     path("rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),
     path("hoisting/", views.hoisting, name="hoisting"),
     path("gate/", views.gate, name="gate"),
+    path("access/", views_trader.access_list, name="access"),
+    path("attendance/", views_trader.attendance_list, name="attendance"),
+    path(
+        "tickets/<int:inspection_id>/attendance/",
+        views_trader.attendance_ask,
+        name="attendance_ask",
+    ),
     path("calls/<int:port_call_id>/diversion/", views.call_diversion, name="diversion"),
 ]

@@ -38,7 +38,23 @@ def _status(p: dict) -> str:
         "issued": _("issued"),
         "rejected": _("rejected"),
         "correction_requested": _("returned for correction"),
+        "held": _("held"),
+        "refused": _("refused"),
+        "approved": _("approved"),
     }.get(p["to"], p["to"])
+
+
+def _boarding_status(p: dict) -> str:
+    return {
+        "booked": _("confirmed by the agency"),
+        "completed": _("boarded"),
+        "released": _("the vessel is released"),
+        "cancelled": _("cancelled"),
+    }.get(p["to"], p["to"])
+
+
+def _stage(p: dict) -> str:
+    return {"quarantine": _("quarantine"), "permits": _("permits")}.get(p["stage"], p["stage"])
 
 
 KINDS: dict[str, Kind] = {
@@ -75,6 +91,55 @@ KINDS: dict[str, Kind] = {
             _("Container %(container)s is at inspection area %(area)s: call number %(ticket)s.") % p
         ),
         link=_declaration_link,
+    ),
+    "inspection.access": Kind(
+        gettext_lazy("Goods held or released at the access stage (quarantine, permits)"),
+        email=True,
+        sms=True,
+        text=lambda p: (
+            (
+                _(
+                    "Declaration %(number)s: held at the %(stage)s stage until it releases the goods."
+                )
+                if p["to"] == "held"
+                else _("Declaration %(number)s: the %(stage)s stage has %(status)s the goods.")
+            )
+            % {"number": p["number"] or "—", "stage": _stage(p), "status": _status(p)}
+        ),
+        link=_declaration_link,
+    ),
+    "inspection.attendance": Kind(
+        gettext_lazy("Customs decides a request not to attend an inspection"),
+        email=True,
+        sms=True,
+        text=lambda p: (
+            (
+                _(
+                    "Container %(container)s (ticket %(ticket)s): you need not attend the inspection."
+                )
+                if p["to"] == "approved"
+                else _(
+                    "Container %(container)s (ticket %(ticket)s): attend the inspection (%(note)s)."
+                )
+            )
+            % p
+        ),
+        link=_declaration_link,
+    ),
+    "shipping.boarding": Kind(
+        gettext_lazy("A boarding of your vessel is confirmed, made, released or cancelled"),
+        email=True,
+        sms=False,
+        text=lambda p: (
+            _("Boarding of %(vessel)s %(voyage)s at %(time)s: %(status)s.")
+            % {
+                "vessel": p["vessel"],
+                "voyage": p["voyage"],
+                "time": p["scheduled_at"][:16].replace("T", " "),
+                "status": _boarding_status(p),
+            }
+        ),
+        link=lambda p: reverse("shipping:call", args=[p["port_call_id"]]),
     ),
     "certificate.decided": Kind(
         gettext_lazy("A certificate of origin is issued, rejected or returned"),
@@ -130,6 +195,17 @@ def kind_of(event: dict) -> str | None:
         return "declaration.step2"
     if kind == "inspection.queued":
         return "inspection.queued"
+    if kind in {"inspection.access_held", "inspection.access_decided"}:
+        return "inspection.access"
+    if kind == "inspection.attendance_decided":
+        return "inspection.attendance"
+    if kind == "shipping.boarding_changed" and to in {
+        "booked",
+        "completed",
+        "released",
+        "cancelled",
+    }:
+        return "shipping.boarding"
     if kind == "certificate.status_changed" and to in {
         "issued",
         "rejected",

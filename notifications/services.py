@@ -95,6 +95,10 @@ def _params(wanted: list[tuple[dict, str]]) -> dict[int, dict]:
                 "number": numbers[subject],
                 "overdue": event["kind"] == "declaration.step2_overdue",
             }
+        elif kind in {"inspection.access", "inspection.attendance"}:
+            params[event["id"]] = dict(data)  # the event carries the declaration and number
+        elif kind == "shipping.boarding" and "vessel" in data:
+            params[event["id"]] = {**data, "port_call_id": subject}
         elif kind == "bill.issued":  # the event carries all a bill's message needs
             params[event["id"]] = {
                 **data,

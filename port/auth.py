@@ -15,6 +15,7 @@ of the site revoke it.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from axes.backends import AxesStandaloneBackend
@@ -22,7 +23,8 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -84,15 +86,43 @@ def token_expires(token: Token):
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
-    """`Authorization: Token <key>`, refused once the key is older than its lifetime."""
+    """`Authorization: Token <key>`, refused once the key is older than its lifetime.
+
+    The key and its user are read with one plain statement: building and compiling DRF's
+    `select_related` query took about a millisecond of CPU on every API request.
+    """
 
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
+        with connection.cursor() as cursor:
+            cursor.execute(_token_sql(), [key])
+            row = cursor.fetchone()
+        if row is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        token = Token.from_db(connection.alias, ["key", "user_id", "created"], row[:3])
+        user = get_user_model().from_db(connection.alias, _user_fields(), row[3:])
+        token.user = user
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         if token_expires(token) <= timezone.now():
             raise exceptions.AuthenticationFailed(
                 _("The token has expired: ask for a new one at /api/v1/auth/token/.")
             )
         return user, token
+
+
+@functools.cache
+def _user_fields() -> list[str]:
+    return [f.attname for f in get_user_model()._meta.concrete_fields]
+
+
+@functools.cache
+def _token_sql() -> str:
+    user = get_user_model()._meta
+    columns = ", ".join(f'u."{f.column}"' for f in user.concrete_fields)
+    return (
+        f"SELECT t.key, t.user_id, t.created, {columns} FROM {Token._meta.db_table} t "  # noqa: S608 - names of ours
+        f'JOIN {user.db_table} u ON u."{user.pk.column}" = t.user_id WHERE t.key = %s'
+    )
 
 
 @transaction.atomic

@@ -2,8 +2,9 @@ import os
 from fnmatch import fnmatchcase
 
 from celery import Celery
+from celery.signals import celeryd_init, worker_ready
 
-from port import observability
+from port import observability, workers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
 
@@ -11,6 +12,10 @@ app = Celery("port")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 observability.connect_celery_signals()
+# Each worker its own unacked hash and a heartbeat: a dead worker's tasks are redone within
+# seconds by the outbox relay, not after the broker's visibility timeout (port/workers.py).
+celeryd_init.connect(workers.on_worker_init, weak=False)
+worker_ready.connect(workers.on_worker_ready, weak=False)
 
 # Queues by workload, so a slow EDIFACT import or a terminal's dead webhook never delays an
 # assessment: each has its own worker pool and time limits in production (docker-compose.yml,

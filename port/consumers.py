@@ -1,3 +1,4 @@
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -12,6 +13,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     On connect it joins the user's organisation groups; a page subscribes to more
     (`{"type": "subscribe", "topic": "declaration", "key": "12"}`), each authorised
     through the owning app's query. It forwards events and never writes business data.
+
+    Events arrive as frames already written (port/live.py numbers them per group), and go
+    to the browser as they are. On connect the browser learns each group's current number
+    (`live.joined`), on subscribe the subscribed group's, so it can tell a gap.
     """
 
     async def connect(self) -> None:
@@ -22,11 +27,17 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined: set[str] = set()
         await self.accept()
         observability.WEBSOCKETS.inc()
-        for organisation_id in await database_sync_to_async(queries.organisation_ids_for)(
-            self.user
-        ):
-            await self._join(live.organisation_group(organisation_id))
-        await self._join(live.user_group(self.user.pk))
+        groups = [
+            live.organisation_group(organisation_id)
+            for organisation_id in await database_sync_to_async(queries.organisation_ids_for)(
+                self.user
+            )
+        ]
+        groups.append(live.user_group(self.user.pk))
+        for group in groups:
+            await self._join(group)
+        # Read after joining: a frame numbered later than this reaches the socket.
+        await self.send_json({"type": "live.joined", "streams": await _sequences(groups)})
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "groups_joined"):  # accepted (an anonymous socket never was)
@@ -48,14 +59,22 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         if kind == "subscribe":
             await self._join(group)
-        else:
-            await self.channel_layer.group_discard(group, self.channel_name)
-            self.groups_joined.discard(group)
-        await self.send_json({"type": f"{kind}d", "topic": topic, "key": key})
+            sequence = (await _sequences([group]))[group]
+            await self.send_json(
+                {"type": "subscribed", "topic": topic, "key": key, "stream": group, "seq": sequence}
+            )
+            return
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.discard(group)
+        await self.send_json({"type": "unsubscribed", "topic": topic, "key": key})
 
-    async def live_event(self, message) -> None:
-        await self.send_json(message["event"])
+    async def live_frame(self, message) -> None:
+        await self.send(text_data=message["frame"])
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined.add(group)
+
+
+# A Redis read off the event loop, and off the one thread database calls share.
+_sequences = sync_to_async(live.sequences, thread_sensitive=False)

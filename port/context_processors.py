@@ -15,6 +15,8 @@ NAVIGATION = [
     (_("New declaration"), "declarations:new", {K.ENTERPRISE, K.CUSTOMS_BROKER}),
     (_("Inspection queue"), "inspection:queue", {K.CUSTOMS_OFFICE}),
     (_("Risk rules"), "inspection:rules", {K.CUSTOMS_OFFICE}),
+    (_("Access stage"), "inspection:access", {K.CUSTOMS_OFFICE}),
+    (_("Requests not to attend"), "inspection:attendance", {K.CUSTOMS_OFFICE}),
     (_("Hoisting jobs"), "inspection:hoisting", {K.TERMINAL_OPERATOR}),
     (_("Gate"), "inspection:gate", {K.TERMINAL_OPERATOR}),
     (_("Certificates of origin"), "certificates:list", {K.ENTERPRISE}),
@@ -33,6 +35,11 @@ NAVIGATION = [
         },
     ),
     (_("Dangerous goods"), "shipping:dg_flags", {K.MARITIME_SAFETY}),
+    (
+        _("Boardings"),
+        "shipping:boardings",
+        {K.SHIPPING_AGENT, K.MARITIME_SAFETY, K.BORDER_CONTROL, K.PORT_AUTHORITY},
+    ),
     (_("Alarms"), "alarms:board", {K.CUSTOMS_OFFICE}),
     # An agent's calls page lets it announce vessels and file for them.
     (_("Port calls"), "shipping:calls", {K.SHIPPING_AGENT}),

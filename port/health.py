@@ -6,7 +6,8 @@
   replica out of rotation while it is not ready.
 - ``/healthz``: the whole system, for operators and monitors: database, each Redis role,
   Celery workers, beat, queue depths and the oldest unsent outbox row. 200 only when the
-  database, Redis and a worker answer and beat is not stale.
+  database, Redis and a worker answer, beat is not stale, and no outbox row has waited
+  longer than OUTBOX_STALE_SECONDS (the relay is down, or cannot reach the broker).
 """
 
 import time
@@ -19,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 BEAT_STALE_SECONDS = 60
+OUTBOX_STALE_SECONDS = 60  # the relay sends within milliseconds; a minute means it cannot
 
 
 @never_cache
@@ -44,14 +46,19 @@ def readyz(request):
 def healthz(request):
     checks = {"database": _check_database(), "redis": _check_redis(), "celery": _check_celery()}
     beat = _check_beat()
-    healthy = all(state == "ok" for state in checks.values()) and not beat.startswith("stale")
+    outbox = _outbox_lag()
+    healthy = (
+        all(state == "ok" for state in checks.values())
+        and not beat.startswith("stale")
+        and not outbox.get("stale")
+    )
     body = {
         "status": "ok" if healthy else "failing",
         **checks,
         "beat": beat,
         "redis_roles": _check_redis_roles(),
         "queues": _queue_depths(),
-        "outbox": _outbox_lag(),
+        "outbox": outbox,
     }
     return JsonResponse(body, status=200 if healthy else 503)
 
@@ -93,13 +100,23 @@ def _check_redis_roles() -> dict[str, str]:
 
 
 def _check_celery() -> str:
-    from port.celery import app
+    from port.celery import all_queues, app
 
+    # Only a worker that consumes this deployment's queues counts: another deployment's (or
+    # test run's) workers on the same broker answer a ping too.
     try:
-        replies = app.control.ping(timeout=1.0)
+        replies = app.control.inspect(timeout=1.0).active_queues() or {}
     except Exception as error:  # noqa: BLE001
         return _error(error)
-    return "ok" if replies else "error: no worker answered"
+    ours = set(all_queues())
+    serving = [
+        worker
+        for worker, queues in replies.items()
+        if any(queue.get("name") in ours for queue in queues or [])
+    ]
+    if serving:
+        return "ok"
+    return "error: no worker serves this deployment's queues" if replies else "error: no worker answered"
 
 
 def _check_beat() -> str:
@@ -142,7 +159,5 @@ def _outbox_lag() -> dict[str, float | int | str | None]:
         pending, oldest = outbox.backlog()
     except Exception as error:  # noqa: BLE001
         return {"error": _error(error)}
-    return {
-        "pending": pending,
-        "oldest_seconds": None if oldest is None else round(time.time() - oldest.timestamp(), 1),
-    }
+    age = None if oldest is None else round(time.time() - oldest.timestamp(), 1)
+    return {"pending": pending, "oldest_seconds": age, "stale": (age or 0) > OUTBOX_STALE_SECONDS}

@@ -11,9 +11,11 @@ layers (the 503 of an outage) pass unchanged. docs/api-limits.md.
 import logging
 from http import HTTPStatus
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from port import limits
 
@@ -32,25 +34,87 @@ def json_error(status: int, detail: str = "", **headers) -> JsonResponse:
     return response
 
 
-class ApiErrorsMiddleware:
+class BothModes:
+    """A middleware that runs sync under WSGI and async under ASGI (`call`, `__acall__`).
+
+    Under ASGI, Django hops from the event loop to a thread and back around every
+    middleware that is sync only: with one of them above async ones, each request took
+    three hand-offs between threads, each waiting for the GIL under load (docs/performance.md).
+    """
+
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        return self.call(request)
+
+    def call(self, request):
+        raise NotImplementedError
+
+    async def __acall__(self, request):
+        raise NotImplementedError
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise's middleware, async under ASGI as well (WhiteNoise's own is sync only)."""
+
+    async_capable = True
+
+    def __init__(self, get_response=None, settings=settings):
+        super().__init__(get_response, settings)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        return super().__call__(request)
+
+    async def __acall__(self, request):
+        if self.autorefresh:  # DEBUG only: looks the file up on disk
+            static_file = self.find_file(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return self.serve(static_file, request)
+        return await self.get_response(request)
+
+
+class ApiErrorsMiddleware(BothModes):
+    def call(self, request):
         if not is_api(request):
             return self.get_response(request)
         if _content_length(request) > limits.MAX_REQUEST_BYTES:
             return _too_large(limits.MAX_REQUEST_BYTES)
-        response = self.get_response(request)
-        if response.status_code < 400 or _is_deliberate(response):
-            return response
-        return json_error(response.status_code, **_kept_headers(response))
+        return _json_errors(self.get_response(request))
+
+    async def __acall__(self, request):
+        if not is_api(request):
+            return await self.get_response(request)
+        if _content_length(request) > limits.MAX_REQUEST_BYTES:
+            return _too_large(limits.MAX_REQUEST_BYTES)
+        return _json_errors(await self.get_response(request))
 
     def process_exception(self, request, exception):
         # Django reports a body past DATA_UPLOAD_MAX_MEMORY_SIZE as a 400 page; it is a 413.
         if is_api(request) and isinstance(exception, RequestDataTooBig):
             return _too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         return None
+
+
+def _json_errors(response):
+    if response.status_code < 400 or _is_deliberate(response):
+        return response
+    return json_error(response.status_code, **_kept_headers(response))
 
 
 def _too_large(limit: int) -> JsonResponse:

@@ -1,5 +1,7 @@
 """The shared core: who works here, the port's reference data, and the timeline."""
 
+import datetime
+
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -100,6 +102,8 @@ class Membership(TimeStampedModel):
         SUPERVISOR = "supervisor", _("Customs supervisor")
         OPERATOR = "operator", _("Operator")
         REVIEWER = "reviewer", _("Agency reviewer")
+        # Customs' quarantine officers: they own the quarantine access stage (两段准入).
+        QUARANTINE = "quarantine", _("Quarantine officer")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     organisation = models.ForeignKey(
@@ -212,6 +216,9 @@ class InspectionArea(models.Model):
     code = models.CharField(_("code"), max_length=10)
     name = models.CharField(_("name"), max_length=100)
     bays = models.PositiveSmallIntegerField(_("inspection bays"), default=4)
+    # Opening hours, shown to the enterprises whose containers wait there.
+    opens_at = models.TimeField(_("opens at"), default=datetime.time(8, 30))
+    closes_at = models.TimeField(_("closes at"), default=datetime.time(17, 30))
 
     class Meta:
         ordering = ["code"]
@@ -350,6 +357,16 @@ class TimelineEvent(models.Model):
         INSPECTION_STATUS_CHANGED = "inspection.status_changed", _("Inspection status changed")
         INSPECTION_RECORDED = "inspection.recorded", _("Inspection result recorded")
         EXPERT_CONSULTED = "inspection.expert_consulted", _("Expert consulted")
+        ATTENDANCE_REQUESTED = (
+            "inspection.attendance_requested",
+            _("Asked not to attend the inspection"),
+        )
+        ATTENDANCE_DECIDED = (
+            "inspection.attendance_decided",
+            _("Request not to attend decided"),
+        )
+        ACCESS_HELD = "inspection.access_held", _("Held at the access stage")
+        ACCESS_DECIDED = "inspection.access_decided", _("Access stage decided")
         GATE_PASSED = "gate.passed", _("Gate passed")
         GATE_REFUSED = "gate.refused", _("Gate refused")
         CONTAINER_DISCHARGED = "terminal.container_discharged", _("Container discharged")

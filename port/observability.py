@@ -32,6 +32,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 
+from port.middleware import BothModes
+
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -61,17 +63,12 @@ WEBSOCKETS = Gauge(
 # --- requests ------------------------------------------------------------------------------
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(BothModes):
     """Takes the proxy's X-Request-ID (or makes one), puts it on every log line of the
     request and on the response."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        value = given if 8 <= len(given) <= 64 and given.isascii() else uuid.uuid4().hex
-        token = request_id.set(value)
+    def call(self, request):
+        value, token = _request_id_begin(request)
         try:
             response = self.get_response(request)
         finally:
@@ -79,19 +76,41 @@ class RequestIdMiddleware:
         response[REQUEST_ID_HEADER] = value
         return response
 
+    async def __acall__(self, request):
+        value, token = _request_id_begin(request)
+        try:
+            response = await self.get_response(request)
+        finally:
+            request_id.reset(token)
+        response[REQUEST_ID_HEADER] = value
+        return response
 
-class MetricsMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
 
-    def __call__(self, request):
+def _request_id_begin(request):
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    value = given if 8 <= len(given) <= 64 and given.isascii() else uuid.uuid4().hex
+    return value, request_id.set(value)
+
+
+class MetricsMiddleware(BothModes):
+    def call(self, request):
         started = time.perf_counter()
         response = self.get_response(request)
-        match = getattr(request, "resolver_match", None)
-        route = f"/{match.route}" if match is not None and match.route else "unmatched"
-        HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        _observe(request, response, started)
         return response
+
+    async def __acall__(self, request):
+        started = time.perf_counter()
+        response = await self.get_response(request)
+        _observe(request, response, started)
+        return response
+
+
+def _observe(request, response, started: float) -> None:
+    match = getattr(request, "resolver_match", None)
+    route = f"/{match.route}" if match is not None and match.route else "unmatched"
+    HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
+    HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
 
 
 class RequestIdFilter(logging.Filter):

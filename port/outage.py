@@ -25,7 +25,7 @@ from django.dispatch import receiver
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from port.middleware import is_api, json_error
+from port.middleware import BothModes, is_api, json_error
 
 RETRY_AFTER_SECONDS = 5
 ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
@@ -63,23 +63,27 @@ def response_for(request, error: BaseException):
     return response
 
 
-class DatabaseOutageMiddleware:
-    """Just inside ApiErrorsMiddleware: sees what every layer below it raised."""
+class DatabaseOutageMiddleware(BothModes):
+    """Just inside ApiErrorsMiddleware: sees what every layer below it raised. Sync under
+    WSGI, async under ASGI (port.middleware.BothModes)."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
+    def call(self, request):
+        return _answer(request, self.get_response(request))
 
-    def __call__(self, request):
-        response = self.get_response(request)
-        error = getattr(request, _MARK, None)
-        if error is not None and response.status_code >= 500:
-            return response_for(request, error)
-        return response
+    async def __acall__(self, request):
+        return _answer(request, await self.get_response(request))
 
     def process_exception(self, request, exception):
         if is_outage(exception):
             return response_for(request, exception)
         return None
+
+
+def _answer(request, response):
+    error = getattr(request, _MARK, None)
+    if error is not None and response.status_code >= 500:
+        return response_for(request, error)
+    return response
 
 
 @receiver(got_request_exception)

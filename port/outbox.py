@@ -41,6 +41,7 @@ BATCH = 100
 POLL_SECONDS = 1.0  # the longest a row waits when its NOTIFY was missed
 BACKOFF_FIRST = 0.2  # seconds after the first failed send; doubles each time
 BACKOFF_MAX = 5.0  # so work flows again within 5 s of Redis coming back
+RECLAIM_SECONDS = 2.0  # how often the relay looks for dead workers' tasks (port/workers.py)
 
 
 class BrokerUnavailable(Exception):
@@ -124,6 +125,15 @@ def purge_sent(*, now: datetime | None = None) -> int:
     return deleted
 
 
+def _reclaim() -> None:
+    from port import workers
+
+    try:
+        workers.reclaim_dead()
+    except Exception as error:  # noqa: BLE001 - the broker is down: next time
+        log.warning("outbox relay: dead workers not checked (%s)", error)
+
+
 # --- the relay loop ------------------------------------------------------------------------
 
 
@@ -172,8 +182,12 @@ def relay_forever(stop: threading.Event | None = None, *, batch: int = BATCH) ->
     stop = stop or threading.Event()
     listener = _Listener()
     backoff = 0.0
+    reclaimed_at = 0.0
     try:
         while not stop.is_set():
+            if time.monotonic() - reclaimed_at >= RECLAIM_SECONDS:
+                reclaimed_at = time.monotonic()
+                _reclaim()
             try:
                 sent = relay_once(batch)
             except BrokerUnavailable as error:

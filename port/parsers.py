@@ -41,8 +41,32 @@ def read_bounded(stream, limit: int) -> bytes:
     return data
 
 
+# Kept by the fast count: quotes and brackets; escaped quotes and backslashes go first.
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_BARE_STRINGS = re.compile(rb'"[^"]*"')
+_EMPTY_PAIRS = re.compile(rb"\[\]|\{\}")
+
+
 def nesting_depth(data: bytes, *, stop_after: int) -> int:
-    """How deep arrays and objects nest (counting stops once past `stop_after`)."""
+    """How deep arrays and objects nest (counting stops once past `stop_after`).
+
+    In C, over the whole body: escaped backslashes and quotes dropped, everything but
+    quotes and brackets deleted, strings (now only brackets between quotes) dropped; then
+    the innermost pairs go once per level, as many passes as levels. Brackets or quotes
+    that do not pair up (the parser refuses those anyway) are counted token by token.
+    """
+    plain = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    brackets = _BARE_STRINGS.sub(b"", plain)
+    depth = 0
+    while brackets and depth <= stop_after:
+        brackets, removed = _EMPTY_PAIRS.subn(b"", brackets)
+        if not removed:
+            return _nesting_depth_by_token(data, stop_after=stop_after)
+        depth += 1
+    return depth
+
+
+def _nesting_depth_by_token(data: bytes, *, stop_after: int) -> int:
     depth = deepest = 0
     for token in _TOKENS.finditer(data):
         first = token.group()[0]

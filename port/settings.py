@@ -93,7 +93,7 @@ MIDDLEWARE = [
     "port.outage.DatabaseOutageMiddleware",  # a database outage is a 503, never a 500
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "port.middleware.StaticFilesMiddleware",  # WhiteNoise, async under ASGI too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -129,16 +129,35 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(embedded.database_url(), conn_max_age=60)}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Under ASGI each request runs in a thread of its own, so persistent connections pile up
-# with the request rate; DATABASE_POOL_MAX_SIZE > 0 uses a psycopg pool per process
-# instead (docs/ecommerce.md: the sorting line at 200 scans/s exhausted PostgreSQL without).
-if envint("DATABASE_POOL_MAX_SIZE", "0") > 0:
+# Connections. A worker, beat or command keeps one persistent connection per process. The
+# web server cannot: under ASGI each request runs in a thread of its own, so persistent
+# connections pile up with concurrency until PostgreSQL refuses ("too many clients": 117
+# of 1,000 filings at concurrency 50, issue 12). It takes them from a psycopg pool per
+# process instead, which port/asgi.py turns on (DATABASE_POOL; a DATABASE_POOL_MAX_SIZE
+# above 0 turns it on anywhere). The web processes of one host (WEB_CONCURRENCY) share
+# DATABASE_CONNECTION_BUDGET, leaving the rest of PostgreSQL's max_connections (100 by
+# default) to workers, beat, relays and operators; at most 20 a process. A request that
+# waits DATABASE_POOL_TIMEOUT seconds for a connection gets a 503 (port/outage.py).
+# docs/reliability.md has the figures.
+DATABASE_POOL_MAX_SIZE = envint("DATABASE_POOL_MAX_SIZE", "0")
+if DATABASE_POOL_MAX_SIZE > 0 or envbool("DATABASE_POOL", "off"):
+    if DATABASE_POOL_MAX_SIZE <= 0:
+        web_processes = max(1, envint("WEB_CONCURRENCY", "1"))
+        budget = envint("DATABASE_CONNECTION_BUDGET", "60")
+        DATABASE_POOL_MAX_SIZE = max(2, min(20, budget // web_processes))
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    # With a pool, Django's health checks become the pool's: each connection is checked as
+    # it is handed out, so after a PostgreSQL restart the first request gets a fresh one.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": envint("DATABASE_POOL_MAX_SIZE", "0"),
-        "timeout": 10,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": envint("DATABASE_POOL_TIMEOUT", "5"),
+        # While PostgreSQL is down the pool retries with a doubling delay; giving up after
+        # this many seconds lets the next request start afresh, so the first requests after
+        # a restart find it within seconds, not after the outage's length again.
+        "reconnect_timeout": envint("DATABASE_POOL_TIMEOUT", "5"),
+        "max_idle": 300,
     }
 # The key of e-commerce buyers' ID-number hashes (ecommerce/personal.py); empty derives one
 # from SECRET_KEY.
@@ -166,9 +185,11 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
 }
 
+# Redis PUBLISH per group; each server process subscribes once per group and hands the
+# message to its sockets (port/live.py numbers the frames, so a page can tell a gap).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             # No socket timeout: with one, redis-py sends through asyncio.wait_for, which on
             # Python 3.11 can swallow the cancellation of a closing WebSocket's consumer.
@@ -184,6 +205,10 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portwise")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A message a worker took and has not acknowledged comes back after this timeout only as a
+# last resort: each worker has its own unacked hash and a heartbeat, and the outbox relay
+# puts a dead worker's messages back within seconds (port/workers.py). Longer than the
+# longest task (imports: 900 s), so a running task is never handed to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"

@@ -127,6 +127,10 @@ class BoardingInputSerializer(serializers.Serializer):
     purpose = serializers.CharField(max_length=200, allow_blank=True)
 
 
+class BoardingRequestInputSerializer(BoardingInputSerializer):
+    agency = serializers.IntegerField(help_text="The boarding agency's organisation id")
+
+
 # --- Output ----------------------------------------------------------------------------------
 
 
@@ -291,10 +295,39 @@ class FlagSerializer(serializers.ModelSerializer):
 
 class BoardingSerializer(serializers.ModelSerializer):
     agency = serializers.StringRelatedField()
+    requested_by_agent = serializers.SerializerMethodField()
+    booking_to_release_seconds = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
         model = BoardingAppointment
-        fields = ["id", "port_call", "agency", "scheduled_at", "purpose", "status", "completed_at"]
+        fields = [
+            "id",
+            "port_call",
+            "agency",
+            "requested_by_agent",
+            "scheduled_at",
+            "purpose",
+            "status",
+            "created_at",
+            "confirmed_at",
+            "completed_at",
+            "released_at",
+            "booking_to_release_seconds",
+        ]
+
+    def get_requested_by_agent(self, boarding) -> bool:
+        return boarding.requested_by_agent_id is not None
+
+
+class BoardingTimesSideSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    booking_to_boarding_minutes = serializers.FloatField(allow_null=True)
+    booking_to_release_minutes = serializers.FloatField(allow_null=True)
+
+
+class BoardingTimesSerializer(serializers.Serializer):
+    agent = BoardingTimesSideSerializer(help_text="Requested by the shipping agent")
+    agency = BoardingTimesSideSerializer(help_text="Booked by the agency itself")
 
 
 # --- Viewsets --------------------------------------------------------------------------------
@@ -494,6 +527,20 @@ class PortCallViewSet(
         )
         return Response(BoardingSerializer(boarding).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=BoardingRequestInputSerializer, responses={201: BoardingSerializer})
+    @action(detail=True, methods=["post"], url_path="boardings/request")
+    def request_boarding(self, request, pk=None):
+        """The call's shipping agent asks an agency to board; the agency confirms."""
+        fields = _input(request, BoardingRequestInputSerializer)
+        boarding = services.boarding_request(
+            user=request.user,
+            port_call_id=self.get_object().pk,
+            agency_id=fields["agency"],
+            scheduled_at=fields["scheduled_at"],
+            purpose=fields["purpose"],
+        )
+        return Response(BoardingSerializer(boarding).data, status=status.HTTP_201_CREATED)
+
 
 class EdifactImportViewSet(
     IdempotentCreateMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -549,11 +596,29 @@ class FlagViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(FlagSerializer(flag).data)
 
 
-class BoardingViewSet(viewsets.GenericViewSet):
-    """Boarding appointments: an agency marks its own completed or cancelled."""
+class BoardingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Boarding appointments (登临): those of the agent's calls, or the agency's own. The
+    agency confirms what the agent requested, marks it boarded, then releases the vessel;
+    either cancels one not yet made. `times` gives booking → boarding → release medians."""
 
     serializer_class = BoardingSerializer
     queryset = BoardingAppointment.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return queries.boarding_list(user=self.request.user)
+
+    @extend_schema(request=None, responses=BoardingTimesSerializer)
+    @action(detail=False, methods=["get"])
+    def times(self, request):
+        return Response(BoardingTimesSerializer(queries.boarding_times(user=request.user)).data)
+
+    @extend_schema(request=None, responses=BoardingSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        boarding = services.boarding_confirm(boarding_id=self._own(pk), user=request.user)
+        return Response(BoardingSerializer(boarding).data)
 
     @extend_schema(request=None, responses=BoardingSerializer)
     @action(detail=True, methods=["post"])
@@ -563,9 +628,15 @@ class BoardingViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses=BoardingSerializer)
     @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        boarding = services.boarding_release(boarding_id=self._own(pk), user=request.user)
+        return Response(BoardingSerializer(boarding).data)
+
+    @extend_schema(request=None, responses=BoardingSerializer)
+    @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         boarding = services.boarding_cancel(boarding_id=self._own(pk), user=request.user)
         return Response(BoardingSerializer(boarding).data)
 
     def _own(self, pk) -> int:
-        return queries.boarding_get_for_agency(user=self.request.user, boarding_id=pk).pk
+        return queries.boarding_get_for_user(user=self.request.user, boarding_id=pk).pk

@@ -139,6 +139,17 @@ class BoardingForm(forms.Form):
     purpose = forms.CharField(label=_("Purpose"), max_length=200)
 
 
+class BoardingRequestForm(BoardingForm):
+    """The shipping agent asks an agency to board its vessel."""
+
+    agency = forms.ChoiceField(label=_("Agency"))
+    field_order = ["agency", "scheduled_at", "purpose"]
+
+    def __init__(self, *args, agencies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].choices = [(a.pk, a.name) for a in agencies]
+
+
 class ResolveForm(forms.Form):
     note = forms.CharField(label=_("How it was resolved"), max_length=300)
 

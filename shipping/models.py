@@ -401,16 +401,25 @@ class DangerousGoodsFlag(TimeStampedModel):
 
 
 class BoardingAppointment(TimeStampedModel):
-    """An agency officer's boarding (登临) of a vessel during a call."""
+    """An agency officer's boarding (登临) of a vessel during a call.
+
+    The agency books it itself, or the call's shipping agent requests it and the agency
+    confirms. Booking (created_at) → boarding (completed_at) → release (released_at: the
+    agency lets the vessel go on after the boarding) are measured, by who booked.
+    """
 
     class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested by the shipping agent")
         BOOKED = "booked", _("Booked")
-        COMPLETED = "completed", _("Completed")
+        COMPLETED = "completed", _("Boarded")
+        RELEASED = "released", _("Released")
         CANCELLED = "cancelled", _("Cancelled")
 
     TRANSITIONS = {
+        Status.REQUESTED: {Status.BOOKED, Status.CANCELLED},
         Status.BOOKED: {Status.COMPLETED, Status.CANCELLED},
-        Status.COMPLETED: set(),
+        Status.COMPLETED: {Status.RELEASED},
+        Status.RELEASED: set(),
         Status.CANCELLED: set(),
     }
 
@@ -419,19 +428,33 @@ class BoardingAppointment(TimeStampedModel):
     )
     agency = models.ForeignKey("port.Organisation", on_delete=models.PROTECT, related_name="+")
     booked_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+    # The shipping agent that requested it; empty when the agency booked it itself.
+    requested_by_agent = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     scheduled_at = models.DateTimeField(_("boarding time"))
     purpose = models.CharField(_("purpose"), max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOOKED)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
 
     class Meta:
         ordering = ["scheduled_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["booked", "completed", "cancelled"]),
+                condition=Q(
+                    status__in=["requested", "booked", "completed", "released", "cancelled"]
+                ),
                 name="boarding_status_valid",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.agency} boarding {self.port_call_id} at {self.scheduled_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def booking_to_release_seconds(self) -> float | None:
+        if self.released_at is None:
+            return None
+        return (self.released_at - self.created_at).total_seconds()

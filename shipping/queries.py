@@ -4,6 +4,8 @@ The agent sees its own filings and every agency's review of them; an agency sees
 filings addressed to it, with its own review.
 """
 
+import statistics
+
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
@@ -177,6 +179,66 @@ def boarding_get_for_agency(*, user: User, boarding_id) -> BoardingAppointment:
         )
     except (BoardingAppointment.DoesNotExist, ValueError, TypeError):
         raise Http404("No such boarding") from None
+
+
+def boarding_get_for_user(*, user: User, boarding_id) -> BoardingAppointment:
+    """A boarding of the user's agency, or one the user's shipping agent requested."""
+    org_ids = organisation_ids_for(user)
+    try:
+        return BoardingAppointment.objects.get(
+            Q(agency_id__in=org_ids) | Q(requested_by_agent_id__in=org_ids), pk=int(boarding_id)
+        )
+    except (BoardingAppointment.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such boarding") from None
+
+
+def boarding_list(*, user: User) -> QuerySet[BoardingAppointment]:
+    """Boardings an agency makes, and those of the calls a shipping agent handles."""
+    org_ids = organisation_ids_for(user)
+    return (
+        BoardingAppointment.objects.filter(
+            Q(agency_id__in=org_ids) | Q(port_call__agent_id__in=org_ids)
+        )
+        .select_related("port_call__vessel", "agency", "requested_by_agent")
+        .order_by("-scheduled_at", "-pk")
+    )
+
+
+def boarding_times(*, user: User, since=None) -> dict:
+    """Median booking → boarding and booking → release, in minutes, of the released boardings
+    the user may see, by who booked them: the shipping agent (requested) or the agency."""
+    rows = boarding_list(user=user).filter(status=BoardingAppointment.Status.RELEASED)
+    if since is not None:
+        rows = rows.filter(released_at__gte=since)
+    found: dict[str, dict[str, list[float]]] = {
+        "agent": {"boarding": [], "release": []},
+        "agency": {"boarding": [], "release": []},
+    }
+    for agent_id, booked, boarded, released in rows.values_list(
+        "requested_by_agent_id", "created_at", "completed_at", "released_at"
+    )[:5000]:
+        times = found["agent" if agent_id else "agency"]
+        times["boarding"].append((boarded - booked).total_seconds() / 60)
+        times["release"].append((released - booked).total_seconds() / 60)
+    return {
+        who: {
+            "count": len(times["release"]),
+            "booking_to_boarding_minutes": _median(times["boarding"]),
+            "booking_to_release_minutes": _median(times["release"]),
+        }
+        for who, times in found.items()
+    }
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def reviewing_agencies(*, port_id: int) -> QuerySet[Organisation]:
+    """The agencies an agent may ask to board: those of the call's port."""
+    from shipping.models import REVIEWING_KINDS
+
+    return Organisation.objects.filter(kind__in=REVIEWING_KINDS, port_id=port_id).order_by("name")
 
 
 def is_reviewing_agency(user: User) -> bool:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from port import identifiers, limits, live, outbox
-from port.errors import InvalidInput, TransitionNotAllowed
+from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User, Vessel
 from port.timeline import timeline_record
 from port.transitions import transition
@@ -705,43 +705,115 @@ def boarding_book(
     agency = _reviewing_agency_of(user)
     call = PortCall.objects.select_for_update().get(pk=port_call_id)
     errors: dict = {}
-    moment = _moment(
-        scheduled_at, "scheduled_at", _("Enter the boarding time as YYYY-MM-DD HH:MM."), errors
-    )
-    if moment and moment < timezone.now() - datetime.timedelta(hours=1):
-        errors["scheduled_at"] = [_("A boarding is booked for now or later.")]
-    purpose = (purpose or "").strip()
-    if not purpose:
-        errors["purpose"] = [_("Say what the boarding is for.")]
-    if call.status == PortCall.Status.DEPARTED:
-        errors["port_call"] = [_("The vessel has departed.")]
+    moment = _boarding_moment(scheduled_at, purpose, call, errors)
     if errors:
         raise InvalidInput(errors)
     boarding = BoardingAppointment.objects.create(
-        port_call=call, agency=agency, booked_by=user, scheduled_at=moment, purpose=purpose
+        port_call=call,
+        agency=agency,
+        booked_by=user,
+        scheduled_at=moment,
+        purpose=purpose.strip(),
+        confirmed_at=timezone.now(),
     )
     _boarding_event(boarding, old="", actor=user)
     return boarding
 
 
 @transaction.atomic
+def boarding_request(
+    *, user: User, port_call_id: int, agency_id, scheduled_at, purpose: str
+) -> BoardingAppointment:
+    """The call's shipping agent asks an agency to board the vessel at a time; the agency
+    confirms. Writes a timeline event on the call and tells the agency after commit. Raises
+    NotYours (not the call's agent), InvalidInput."""
+    call = PortCall.objects.select_for_update().get(pk=port_call_id)
+    if call.agent_id is None or call.agent_id not in _member_ids(user):
+        raise NotYours()
+    errors: dict = {}
+    agency = (
+        Organisation.objects.filter(kind__in=REVIEWING_KINDS, pk=int(agency_id)).first()
+        if str(agency_id or "").isdigit()
+        else None
+    )
+    if agency is None:
+        errors["agency"] = [_("Choose the agency that boards.")]
+    moment = _boarding_moment(scheduled_at, purpose, call, errors)
+    if errors:
+        raise InvalidInput(errors)
+    boarding = BoardingAppointment.objects.create(
+        port_call=call,
+        agency=agency,
+        booked_by=user,
+        requested_by_agent_id=call.agent_id,
+        scheduled_at=moment,
+        purpose=purpose.strip(),
+        status=BoardingAppointment.Status.REQUESTED,
+    )
+    _boarding_event(boarding, old="", actor=user)
+    return boarding
+
+
+def _boarding_moment(scheduled_at, purpose, call: PortCall, errors: dict):
+    moment = _moment(
+        scheduled_at, "scheduled_at", _("Enter the boarding time as YYYY-MM-DD HH:MM."), errors
+    )
+    if moment and moment < timezone.now() - datetime.timedelta(hours=1):
+        errors["scheduled_at"] = [_("A boarding is booked for now or later.")]
+    if not (purpose or "").strip():
+        errors["purpose"] = [_("Say what the boarding is for.")]
+    if call.status == PortCall.Status.DEPARTED:
+        errors["port_call"] = [_("The vessel has departed.")]
+    return moment
+
+
+@transaction.atomic
+def boarding_confirm(*, boarding_id: int, user: User) -> BoardingAppointment:
+    """The agency confirms a boarding the agent requested. Raises TransitionNotAllowed."""
+    boarding = _locked_boarding(boarding_id, user, agency_only=True)
+    boarding.confirmed_at = timezone.now()
+    return _move_boarding(boarding, BoardingAppointment.Status.BOOKED, user, ["confirmed_at"])
+
+
+@transaction.atomic
 def boarding_complete(*, boarding_id: int, user: User) -> BoardingAppointment:
     """The agency records that its officers boarded and finished. Raises TransitionNotAllowed."""
-    return _set_boarding_status(boarding_id, BoardingAppointment.Status.COMPLETED, user)
+    boarding = _locked_boarding(boarding_id, user, agency_only=True)
+    boarding.completed_at = timezone.now()
+    return _move_boarding(boarding, BoardingAppointment.Status.COMPLETED, user, ["completed_at"])
+
+
+@transaction.atomic
+def boarding_release(*, boarding_id: int, user: User) -> BoardingAppointment:
+    """The agency releases the vessel after the boarding: the end of booking → release."""
+    boarding = _locked_boarding(boarding_id, user, agency_only=True)
+    boarding.released_at = timezone.now()
+    return _move_boarding(boarding, BoardingAppointment.Status.RELEASED, user, ["released_at"])
 
 
 @transaction.atomic
 def boarding_cancel(*, boarding_id: int, user: User) -> BoardingAppointment:
-    return _set_boarding_status(boarding_id, BoardingAppointment.Status.CANCELLED, user)
+    """The agency, or the agent that requested it, cancels a boarding not yet made."""
+    boarding = _locked_boarding(boarding_id, user, agency_only=False)
+    return _move_boarding(boarding, BoardingAppointment.Status.CANCELLED, user, [])
 
 
-def _set_boarding_status(boarding_id: int, new: str, user: User) -> BoardingAppointment:
-    boarding = BoardingAppointment.objects.select_for_update().get(pk=boarding_id)
-    if boarding.agency_id not in _member_ids(user):
-        raise PermissionDenied
-    if new == BoardingAppointment.Status.COMPLETED:
-        boarding.completed_at = timezone.now()
-    old = transition(boarding, new, extra_fields=["completed_at"])
+def _locked_boarding(boarding_id: int, user: User, *, agency_only: bool) -> BoardingAppointment:
+    boarding = (
+        BoardingAppointment.objects.select_for_update(of=("self",))
+        .select_related("port_call", "agency")
+        .get(pk=boarding_id)
+    )
+    members = _member_ids(user)
+    if boarding.agency_id in members:
+        return boarding
+    if not agency_only and boarding.requested_by_agent_id in members:
+        return boarding
+    raise PermissionDenied
+
+
+def _move_boarding(boarding, new: str, user: User, fields: list[str]) -> BoardingAppointment:
+    old = transition(boarding, new, extra_fields=fields)
     _boarding_event(boarding, old=old, actor=user)
     return boarding
 
@@ -756,6 +828,9 @@ def _boarding_event(boarding: BoardingAppointment, *, old: str, actor: User) -> 
         data={
             "boarding": boarding.pk,
             "agency": boarding.agency.kind,
+            "requested_by_agent": boarding.requested_by_agent_id is not None,
+            "vessel": call.vessel.name,
+            "voyage": call.voyage,
             "from": old,
             "to": boarding.status,
             "scheduled_at": boarding.scheduled_at.isoformat(),

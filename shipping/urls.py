@@ -16,6 +16,12 @@ urlpatterns = [
     path("calls/<int:port_call_id>/manifest/", views.manifest_add, name="manifest_add"),
     path("calls/<int:port_call_id>/edifact/", views.edifact_upload, name="edifact_upload"),
     path("calls/<int:port_call_id>/boardings/", views.boarding_book, name="boarding_book"),
+    path(
+        "calls/<int:port_call_id>/boardings/request/",
+        views.boarding_request,
+        name="boarding_request",
+    ),
+    path("boardings/", views.boarding_list, name="boardings"),
     path("calls/<int:port_call_id>/<str:action>/", views.call_action, name="call_action"),
     path(
         "boardings/<int:boarding_id>/<str:action>/", views.boarding_action, name="boarding_action"

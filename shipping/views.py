@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from port.errors import InvalidInput, TransitionNotAllowed
+from port.queries import organisation_ids_for
 from port.timeline import timeline_for
 from shipping import cargo, forms, queries, services
 from shipping.models import HEALTH_QUESTIONS, VesselFiling
@@ -122,6 +123,10 @@ def call_detail(request, port_call_id: int):
         "flags": queries.dg_flags_for_call(user=request.user, port_call=call),
         "boardings": queries.boardings_for(user=request.user, port_call=call),
         "boarding_form": forms.BoardingForm(),
+        "boarding_request_form": forms.BoardingRequestForm(
+            agencies=queries.reviewing_agencies(port_id=call.port_id)
+        ),
+        "is_call_agent": call.agent_id in organisation_ids_for(request.user),
         "timeline": timeline_for(call).select_related("actor"),
     }
     template = "shipping/_call_live.html" if request.htmx else "shipping/call.html"
@@ -345,16 +350,62 @@ def boarding_book(request, port_call_id: int):
 
 @login_required
 @require_POST
+def boarding_request(request, port_call_id: int):
+    call = queries.port_call_get_for_user(user=request.user, port_call_id=port_call_id)
+    form = forms.BoardingRequestForm(
+        request.POST, agencies=queries.reviewing_agencies(port_id=call.port_id)
+    )
+    try:
+        if not form.is_valid():
+            raise InvalidInput(form.errors)
+        services.boarding_request(
+            user=request.user,
+            port_call_id=call.pk,
+            agency_id=form.cleaned_data["agency"],
+            scheduled_at=form.cleaned_data["scheduled_at"],
+            purpose=form.cleaned_data["purpose"],
+        )
+    except InvalidInput as error:
+        messages.error(request, error_text(error))
+    else:
+        messages.success(request, _("The boarding is requested; the agency confirms it."))
+    return redirect("shipping:call", call.pk)
+
+
+BOARDING_ACTIONS = {
+    "confirm": services.boarding_confirm,
+    "complete": services.boarding_complete,
+    "release": services.boarding_release,
+    "cancel": services.boarding_cancel,
+}
+
+
+@login_required
+@require_POST
 def boarding_action(request, boarding_id: int, action: str):
-    boarding = queries.boarding_get_for_agency(user=request.user, boarding_id=boarding_id)
-    run = {"complete": services.boarding_complete, "cancel": services.boarding_cancel}.get(action)
+    boarding = queries.boarding_get_for_user(user=request.user, boarding_id=boarding_id)
+    run = BOARDING_ACTIONS.get(action)
     if run is None:
         raise Http404("No such action")
     try:
         run(boarding_id=boarding.pk, user=request.user)
-    except TransitionNotAllowed as error:
-        messages.error(request, str(error))
+    except (TransitionNotAllowed, PermissionDenied) as error:
+        messages.error(request, str(error) or _("Only the agency does this."))
+    if request.POST.get("back") == "list":
+        return redirect("shipping:boardings")
     return redirect("shipping:call", boarding.port_call_id)
+
+
+@login_required
+def boarding_list(request):
+    """Boardings of the agent's calls or the agency's own, with booking → release times."""
+    context = {
+        "boardings": queries.boarding_list(user=request.user)[:200],
+        "times": queries.boarding_times(user=request.user),
+        "is_agency": queries.is_reviewing_agency(request.user),
+    }
+    template = "shipping/_boardings_body.html" if request.htmx else "shipping/boardings.html"
+    return render(request, template, context)
 
 
 @login_required

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from channels.layers import channel_layers
+from channels.testing.websocket import WebsocketCommunicator
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
@@ -172,10 +173,9 @@ def _subprocess_env() -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db):
-    """A real Celery worker process on the test database and this run's queue."""
-    name = f"test-{RUN_ID}-{uuid.uuid4().hex[:4]}@%h"
+def start_celery_worker(name: str, **env) -> subprocess.Popen:
+    """A real Celery worker process (solo pool) named `name` on the test database and this
+    run's queues; returns once it answers a ping."""
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -196,25 +196,56 @@ def celery_worker_process(transactional_db):
             "--without-gossip",
         ],
         cwd=ROOT,
-        env=_subprocess_env(),
+        env={**_subprocess_env(), **env},
     )
-    # Work reaches the worker through the outbox (port/outbox.py): its relay runs alongside.
-    relay = outbox_relay_process()
     hostname = name.replace("%h", socket.gethostname())
     deadline = time.monotonic() + 60
-    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
+    while not _answers(hostname, env.get("REDIS_URL")):
         if worker.poll() is not None or time.monotonic() > deadline:
             worker.kill()
-            relay.kill()
             pytest.fail(f"The Celery worker did not start (exit code {worker.poll()})")
-    yield worker
-    for process in (relay, worker):
-        process.terminate()
-    for process in (relay, worker):
+    return worker
+
+
+def _answers(hostname: str, redis_url: str | None) -> bool:
+    """The worker answers a ping; on another broker than the tests', it beats as ready."""
+    if redis_url is None:
+        return bool(celery_app.control.ping(destination=[hostname], timeout=0.5))
+    import redis
+
+    from port import workers
+
+    try:
+        beat = redis.Redis.from_url(redis_url).get(f"{workers.PREFIX}{hostname}")
+    except redis.RedisError:
+        beat = None
+    time.sleep(0.2)
+    return beat == b"alive"
+
+
+def stop_processes(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker process on the test database and this run's queue, with the
+    outbox relay (port/outbox.py) alongside: work reaches the worker through it."""
+    relay = outbox_relay_process()
+    try:
+        worker = start_celery_worker(f"test-{RUN_ID}-{uuid.uuid4().hex[:4]}@%h")
+    except BaseException:
+        stop_processes(relay)
+        raise
+    yield worker
+    stop_processes(relay, worker)
 
 
 def outbox_relay_process(**env) -> subprocess.Popen:
@@ -262,7 +293,6 @@ def asgi_server(transactional_db):
 
 def websocket_for(user: User | None):
     """A WebSocket client on /ws/live/ through the real ASGI stack, signed in as `user`."""
-    from channels.testing import WebsocketCommunicator
     from django.test import Client
 
     from port.asgi import application
@@ -272,7 +302,43 @@ def websocket_for(user: User | None):
         client = Client()
         client.force_login(user)
         headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    return WebsocketCommunicator(application, "/ws/live/", headers=headers)
+    return LiveSocket(application, "/ws/live/", headers=headers)
+
+
+class LiveSocket(WebsocketCommunicator):
+    """The browser's side of /ws/live/, as port/static/js/live.js reads it.
+
+    `connect()` keeps the `live.joined` frame in `joined`; `receive_json_from()` returns the
+    events of numbered frames one by one (every frame is kept in `frames`), and any other
+    frame as it is. `receive_frame()` returns the next frame unopened."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.joined: dict | None = None
+        self.frames: list[dict] = []
+        self._events: list[dict] = []
+
+    async def connect(self, timeout=1):
+        connected = await super().connect(timeout)
+        if connected[0]:
+            self.joined = await self.receive_frame(timeout=5)
+            assert self.joined["type"] == "live.joined", self.joined
+        return connected
+
+    async def receive_frame(self, timeout=1):
+        return await super().receive_json_from(timeout)
+
+    async def receive_json_from(self, timeout=1):
+        if not self._events:
+            frame = await self.receive_frame(timeout)
+            if frame.get("type") != "live.events":
+                return frame
+            self.frames.append(frame)
+            self._events.extend(frame["events"])
+        return self._events.pop(0)
+
+    async def receive_nothing(self, timeout=0.1, interval=0.01):
+        return not self._events and await super().receive_nothing(timeout, interval)
 
 
 @pytest.fixture(autouse=True)

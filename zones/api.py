@@ -175,7 +175,7 @@ class MovementViewSet(
     @extend_schema(
         request={
             "multipart/form-data": inline_serializer(
-                "ZoneUpload", {"file": serializers.FileField()}
+                "ZoneUploadFile", {"file": serializers.FileField()}
             )
         },
         responses={202: ZoneUploadSerializer},

@@ -9,3 +9,16 @@ def cents(value) -> str:
     if value in (None, ""):
         return "—"
     return f"{int(value) / 100:,.2f}"
+
+
+@register.filter
+def percent_bp(value) -> str:
+    """Basis points as a percentage: 1300 -> "13 %"."""
+    return f"{int(value) / 100:g} %"
+
+
+@register.filter
+def rule_action(value: str) -> str:
+    from ecommerce.forms import ACTIONS
+
+    return str(dict(ACTIONS).get(value, value))

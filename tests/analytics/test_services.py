@@ -200,6 +200,20 @@ def test_rollups_in_small_batches_equal_a_recount_from_raw_events(demo):
     port = Scope(port_wide=True)
     assert statistics.clearance_series(port) == statistics.clearance_series_from_facts(port)
     assert statistics.clearance_series(port)[0]["declarations"] == 6
+    # the period rollups the dashboard reads, as the consumer left them
+    mine = Scope(port_wide=False, organisation_ids=(demo.importer_org.pk,))
+    for kind in ("day", "week"):
+        period = statistics.period_for(kind)
+        for scope in (port, mine):
+            assert statistics.clearance_summary(
+                scope, period
+            ) == statistics.clearance_summary_from_facts(scope, period)
+            for dimension in statistics.TRADE_DIMENSIONS:
+                assert statistics.trade_breakdown(
+                    scope, period, dimension
+                ) == statistics.trade_breakdown_from_facts(scope, period, dimension)
+    summary = statistics.clearance_summary(port, statistics.period_for("day"))
+    assert sum(row["declarations"] for row in summary) == 6
 
 
 def test_rebuild_replaces_counts_with_the_recount(demo):

@@ -204,6 +204,52 @@ def test_the_daily_rollup_equals_the_series_computed_from_facts(facts, scope, fi
     assert from_rollup != []
 
 
+SCOPES_AND_FILTERS = [
+    (PORT, {}),
+    (PORT, {"terminal_id": 8}),
+    (PORT, {"direction": "import"}),
+    (Scope(port_wide=False, organisation_ids=(1,)), {}),
+    (Scope(port_wide=False, organisation_ids=(2,)), {"terminal_id": 8}),
+    (Scope(port_wide=False, organisation_ids=(1, 2)), {"direction": "export"}),
+]
+
+
+@pytest.mark.parametrize(("scope", "filters"), SCOPES_AND_FILTERS)
+@pytest.mark.parametrize("kind", ["day", "week"])
+def test_the_period_rollups_equal_the_figures_computed_from_facts(facts, scope, filters, kind):
+    """What the dashboard reads (period clearance, daily trade) is what the facts say."""
+    period = statistics.period_for(kind, DAY)
+    terminals = {7: "XHCT", 8: "SYCT"}
+
+    assert statistics.clearance_summary(
+        scope, period, **filters
+    ) == statistics.clearance_summary_from_facts(scope, period, **filters)
+    assert statistics.clearance_by_terminal(
+        scope, period, terminals, **filters
+    ) == statistics.clearance_by_terminal_from_facts(scope, period, terminals, **filters)
+    for dimension in statistics.TRADE_DIMENSIONS:
+        assert statistics.trade_breakdown(
+            scope, period, dimension, **filters
+        ) == statistics.trade_breakdown_from_facts(scope, period, dimension, **filters)
+
+
+def test_the_consumer_refreshes_the_periods_of_the_facts_it_moved(facts):
+    # given: a release today of a declaration filed the day before DAY
+    late = ClearanceFact.objects.filter(filed_at__date=DAY - timedelta(days=1)).first()
+    late.released_at = at(DAY, 30)
+    late.save(update_fields=["released_at"])
+    week = statistics.period_for("week", DAY)
+    stale = statistics.clearance_summary(PORT, week)
+
+    # when
+    services.clearance_days_refresh(days={DAY - timedelta(days=1)})
+
+    # then
+    fresh = statistics.clearance_summary(PORT, week)
+    assert fresh != stale
+    assert fresh == statistics.clearance_summary_from_facts(PORT, week)
+
+
 def test_overall_clearance_of_imports_runs_from_the_vessels_arrival(db):
     # given: imports of a vessel that arrived 5 h before the filing, 3 h after it (released
     # on arrival, before or after), one whose vessel has not arrived; an export
@@ -242,6 +288,7 @@ def test_trade_breakdown_by_trade_mode(db):
     fact(DAY, trade_mode="0110", value=Decimal("300"))
     fact(DAY, trade_mode="9610", value=Decimal("500"))
     fact(DAY, trade_mode="0110", value=Decimal("400"))
+    services.clearance_daily_rebuild()
 
     rows = statistics.trade_breakdown(PORT, statistics.period_for("day", DAY), "trade_mode")
 
@@ -255,6 +302,7 @@ def test_trade_breakdown_by_chapter_largest_value_first(db):
     fact(DAY, hs_chapter="69", value=Decimal("100"), containers=2)
     fact(DAY, hs_chapter="02", value=Decimal("900"), containers=1)
     fact(DAY, hs_chapter="69", value=Decimal("50"), containers=3)
+    services.clearance_daily_rebuild()
 
     rows = statistics.trade_breakdown(PORT, statistics.period_for("day", DAY), "hs_chapter")
 

@@ -493,7 +493,7 @@ def test_resubmit_replaces_the_application_and_reviews_it_again(
     ]
     resubmitted = TimelineEvent.objects.get(data__to="submitted")
     assert resubmitted.actor == demo.exporter
-    assert len(callbacks) == 2  # a live push for each status change, after commit
+    assert len(callbacks) == 1  # one after-commit push carrying both status changes
 
 
 def test_resubmit_still_failing_goes_back_under_review(returned, demo):

@@ -69,7 +69,14 @@ def test_a_single_filing_takes_a_pinned_number_of_queries(demo, api_for):
 def test_a_batch_queues_one_assessment_and_one_push_per_organisation(
     demo, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks() as callbacks:
+    from port import live
+
+    groups = [
+        live.organisation_group(org.pk)
+        for org in (demo.broker_org, demo.importer_org, demo.exporter_org)
+    ]
+    before = live.sequences(groups)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         results = services.declarations_file(
             user=demo.broker,
             entries=[
@@ -83,8 +90,10 @@ def test_a_batch_queues_one_assessment_and_one_push_per_organisation(
     assert queued() == [
         (services.ASSESS_TASK, {"declaration_ids": [r.declaration.pk for r in results]})
     ]
-    # the broker's group, and each enterprise's: one message each for 100 declarations
-    assert len(callbacks) == 3
+    # the broker's group, and each enterprise's: one numbered frame each for 100
+    # declarations, sent by one after-commit callback
+    assert len(callbacks) == 1
+    assert live.sequences(groups) == {group: before[group] + 1 for group in groups}
 
 
 def test_a_container_twice_in_one_batch_is_refused_the_second_time(demo, api_for):
@@ -221,3 +230,17 @@ def test_the_batch_body_keeps_the_nesting_limit_of_every_body(demo, api_for):
 
     assert response.status_code == 400
     assert "nests deeper than 32 levels" in response.json()["detail"]
+
+
+def test_the_filing_reads_the_enterprises_a_user_may_file_for_as_the_queryset_does(demo):
+    from django.utils import timezone
+
+    from port.queries import enterprises_filable_by, enterprises_filable_by_sql
+
+    today = timezone.localdate()
+    for user in (demo.importer, demo.broker, demo.exporter):
+        sql, params = enterprises_filable_by_sql(user_id=user.pk, today=today)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        assert ids == list(enterprises_filable_by(user).values_list("pk", flat=True)), user

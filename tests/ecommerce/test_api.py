@@ -46,6 +46,24 @@ def test_a_malformed_batch_is_refused_and_writes_nothing(ec, api_for, payload):
     assert (Batch.objects.count(), InventoryList.objects.count()) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"lists": [',  # cut short
+        b'{"lists": [{"freight": NaN}]}',  # not JSON
+        b'{"lists": [' + b"[" * 40 + b"]" * 40 + b"]}",  # nests past docs/api-limits.md
+        b'{"lists": ["\xff"]}',  # not UTF-8
+    ],
+)
+def test_a_body_that_is_not_acceptable_json_is_a_json_400_and_writes_nothing(ec, api_for, body):
+    response = api_for(ec.alice).post(
+        "/api/v1/ecommerce/lists/batch/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "detail" in response.json()
+    assert Batch.objects.count() == 0
+
+
 def test_a_batch_of_only_bad_items_is_refused_and_writes_nothing(ec, api_for):
     bad = parcel(1)["order"]
     bad["platform"] = "NOPE"

@@ -126,3 +126,18 @@ def test_filing_a_batch_takes_the_same_queries_whatever_its_size(ec):
         return len(captured)
 
     assert queries_for(300, 3) == queries_for(400, 80)
+
+
+def test_one_task_decides_the_batches_queued_behind_it_and_theirs_then_find_nothing(ec):
+    from ecommerce.models import Batch
+
+    parcels = [parcel(n) for n in range(1, 7)]
+    file_parcels(ec, parcels, kinds=("order", "payment", "waybill"))
+    batches = [
+        file("list", ec.declarant, [p["list"] for p in parcels[i : i + 2]]) for i in (0, 2, 4)
+    ]
+    assert decision.batch_decide(batch_id=batches[1].batch_id) == 6
+    assert set(InventoryList.objects.values_list("status", flat=True)) == {S.RELEASED}
+    assert not Batch.objects.filter(decided_at__isnull=True).exists()
+    assert decision.batch_decide(batch_id=batches[0].batch_id) == 0
+    assert decision.batch_decide(batch_id=batches[2].batch_id) == 0

@@ -43,7 +43,8 @@ def test_a_buyer_is_never_over_the_annual_limit_under_concurrent_requests(transa
     for thread in threads:
         thread.join()
     # then
-    assert sorted(outcomes) == [1] * 10
+    # (a task may decide lists of batches queued behind it: each list is decided once)
+    assert sum(outcomes) == 10
     released = InventoryList.objects.filter(status=S.RELEASED)
     assert released.count() == 5
     assert InventoryList.objects.filter(reason="over_annual_limit").count() == 5

@@ -119,33 +119,39 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-@pytest.fixture
-def web(database, tmp_path):
-    """uvicorn serving Portwise on the private server, started as `make run` starts it."""
+def serve(database: PrivatePostgres, log_path: Path, **env: str):
+    """Start uvicorn on the private server as `make run` starts it; (process, base URL)."""
     port = free_port()
-    log = (tmp_path / "web.log").open("w")
+    log = log_path.open("w")
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "uvicorn", "port.asgi:application"]
         + ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],
         cwd=ROOT,
-        env=database.env(),
+        env={**database.env(), **env},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    log.close()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             if requests.get(f"{base}/livez", timeout=5).status_code == 200:
-                break
+                return process, base
         except requests.RequestException:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"uvicorn did not start: {(tmp_path / 'web.log').read_text()[-2000:]}")
+            _stop(process)
+            pytest.fail(f"uvicorn did not start: {log_path.read_text()[-2000:]}")
         time.sleep(0.1)
+
+
+@pytest.fixture
+def web(database, tmp_path):
+    """uvicorn serving Portwise on the private server, started as `make run` starts it."""
+    process, base = serve(database, tmp_path / "web.log")
     yield base
     _stop(process)
-    log.close()
 
 
 @pytest.fixture

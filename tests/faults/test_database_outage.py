@@ -54,7 +54,7 @@ def test_while_postgresql_is_down_every_answer_is_a_503_and_then_it_serves_again
         key = {"Idempotency-Key": f"outage-{uuid.uuid4()}"}
         assert_json_503(api.post(f"{web}{API}", json=body, headers=key, timeout=30))
         anonymous = requests.get(f"{web}/api/v1/port-calls/", timeout=30)  # needs no query
-        assert anonymous.status_code == 403
+        assert anonymous.status_code == 401
         assert anonymous.json()["detail"]
         assert_json_503(
             requests.post(

@@ -68,10 +68,11 @@ def test_a_vessel_of_thousands_is_planned_in_a_fixed_number_of_queries(demo, api
     assert len({i.sequence for i in written}) == 3000
 
 
-# The call with its terminal and vessel; JIT off; the containers created then read (two);
-# the released direct-pickup containers; the decisions; the existing instructions; one
-# INSERT of instructions (an UPDATE besides when some changed); the terminal's webhook
-# endpoint; the savepoint and its release. The same for 3 containers as for a vessel.
+# The call with its terminal and vessel; JIT off; the containers created and read (one
+# statement); the released direct-pickup containers; the decisions; the access stages still
+# holding their declarations (two-stage access); the existing instructions; one INSERT of
+# instructions (an UPDATE besides when some changed); the terminal's webhook endpoint; the
+# savepoint and its release. The same for 3 containers as for a vessel.
 QUERIES_FOR_A_DIVERSION_PLAN = 11
 
 

@@ -158,7 +158,8 @@ def test_inspection_runs_from_call_to_release_and_releases_the_declaration(
     assert selected.status == Declaration.Status.RELEASED
     assert list(Inspection.objects.values_list("status", flat=True)) == ["released", "released"]
     assert services.inspection_call_next(area_id=area.pk, officer=demo.officer) is None
-    assert len(callbacks) == 2  # the board and terminal push, and the declaration's release push
+    # one after-commit push: frames to the board, the terminal and the declaration's watchers
+    assert len(callbacks) == 1
     released = Inspection.objects.first()
     assert released.waiting_seconds is not None
     assert released.inspecting_seconds is not None
@@ -231,7 +232,8 @@ def test_gate_out_of_an_unreleased_container_is_refused_with_an_alert(
     assert alert.customs_office == demo.customs
     assert "Gate-out refused" in alert.message
     assert TimelineEvent.objects.filter(kind="gate.refused").count() == 1
-    assert len(callbacks) == 2  # the alert to the queue board, the alarm to the alarm board
+    # one after-commit push: the alert to the queue board, the alarm to the alarm board
+    assert len(callbacks) == 1
 
 
 def test_gate_out_of_a_released_container_passes(demo, api_for):

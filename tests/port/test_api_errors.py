@@ -125,3 +125,33 @@ def test_a_cusdec_over_the_edifact_limit_is_a_413(demo, api_for):
     )
 
     assert response.status_code == 413
+
+
+@pytest.mark.django_db
+def test_under_asgi_the_middleware_runs_async_and_api_errors_stay_json(demo):
+    """Every middleware is async-capable, so Django runs the chain on the event loop and
+    hops to a thread only for the view; the JSON errors and request ids are the same."""
+    from asgiref.sync import async_to_sync
+    from django.conf import settings
+    from django.core.handlers.asgi import ASGIHandler
+    from django.test import AsyncClient
+    from django.utils.module_loading import import_string
+
+    assert all(import_string(m).async_capable for m in settings.MIDDLEWARE)
+    handler = ASGIHandler()
+    assert handler._middleware_chain is not None
+
+    async def call():
+        client = AsyncClient()
+        return (
+            await client.get("/api/v1/nothing-here/"),
+            await client.get("/static/nothing.css"),
+            await client.get("/healthz"),
+        )
+
+    missing, static, health = async_to_sync(call)()
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/json"
+    assert len(missing["X-Request-ID"]) == 32
+    assert static.status_code == 404
+    assert health.status_code in (200, 503)

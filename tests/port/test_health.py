@@ -54,7 +54,7 @@ def test_healthz_reports_every_part_and_is_503_without_a_worker(db, client):
     assert response.status_code == 503  # no worker answers in this test
     assert body["database"] == "ok"
     assert body["redis"] == "ok"
-    assert body["celery"] == "error: no worker answered"
+    assert body["celery"].startswith("error: no worker")
     assert body["beat"] == "not seen yet"
     assert body["redis_roles"] == {"broker": "ok", "cache": "ok", "channels": "ok"}
     assert set(body["queues"]) == set(all_queues())

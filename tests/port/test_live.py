@@ -64,6 +64,8 @@ def test_subscribing_to_a_declaration_needs_it_to_be_yours(transactional_db, dem
         "type": "subscribed",
         "topic": "declaration",
         "key": key,
+        "stream": f"declaration.{key}",
+        "seq": 0,
     }
     assert run(scenario, websocket_for(demo.exporter)) == {
         "type": "error",
@@ -142,3 +144,178 @@ def test_declaration_event_schema(demo, api_for):
         f"declaration.{declaration.pk}",
         f"org.{demo.importer_org.pk}",
     ]
+
+
+# -- numbered frames: one per group per commit, and what a page learns from a gap ----------
+
+
+def _publish_in_one_transaction(messages):
+    from channels.db import database_sync_to_async
+
+    @database_sync_to_async
+    def publish():
+        with transaction.atomic():
+            for groups, event in messages:
+                live.publish_on_commit(groups=groups, event=event)
+
+    return publish()
+
+
+def test_a_transaction_sends_one_numbered_frame_per_group(transactional_db, demo):
+    org = live.organisation_group(demo.importer_org.pk)
+    other = live.organisation_group(demo.exporter_org.pk)
+    events = [{"type": "x.changed", "id": i} for i in range(3)]
+
+    async def scenario(socket):
+        await socket.connect()
+        before = socket.joined["streams"][org]
+        await _publish_in_one_transaction([([org, other], e) for e in events])
+        frame = await socket.receive_frame(timeout=5)
+        nothing = await socket.receive_nothing(timeout=0.5)
+        await socket.disconnect()
+        return before, frame, nothing
+
+    before, frame, nothing = run(scenario, websocket_for(demo.importer))
+    assert frame == {"type": "live.events", "stream": org, "seq": before + 1, "events": events}
+    assert nothing is True
+
+
+def test_frames_of_a_group_are_numbered_one_after_another(transactional_db, demo):
+    org = live.organisation_group(demo.importer_org.pk)
+
+    async def scenario(socket):
+        await socket.connect()
+        start = socket.joined["streams"][org]
+        for i in range(5):
+            await _publish_in_one_transaction([([org], {"type": "x.changed", "id": i})])
+        frames = [await socket.receive_frame(timeout=5) for _ in range(5)]
+        await socket.disconnect()
+        return start, frames
+
+    start, frames = run(scenario, websocket_for(demo.importer))
+    assert [f["seq"] for f in frames] == [start + 1 + i for i in range(5)]
+    assert [f["events"][0]["id"] for f in frames] == [0, 1, 2, 3, 4]
+
+
+def test_a_rolled_back_transaction_sends_nothing_and_numbers_nothing(transactional_db, demo):
+    org = live.organisation_group(demo.importer_org.pk)
+
+    class Refused(Exception):
+        pass
+
+    try:
+        with transaction.atomic():
+            live.publish_on_commit(groups=[org], event={"type": "x.changed"})
+            raise Refused
+    except Refused:
+        pass
+    before = live.sequences([org])[org]
+    with transaction.atomic():
+        live.publish_on_commit(groups=[org], event={"type": "x.kept"})
+
+    assert live.sequences([org])[org] == before + 1
+
+
+def test_a_large_batch_asks_the_page_to_refetch(transactional_db, demo):
+    org = live.organisation_group(demo.importer_org.pk)
+    many = [([org], {"type": "x.changed", "id": i}) for i in range(live.BATCH_EVENTS_MAX + 1)]
+
+    async def scenario(socket):
+        await socket.connect()
+        await _publish_in_one_transaction(many)
+        frame = await socket.receive_frame(timeout=5)
+        await socket.disconnect()
+        return frame
+
+    frame = run(scenario, websocket_for(demo.importer))
+    assert frame["events"] == [{"type": "live.resync", "events": live.BATCH_EVENTS_MAX + 1}]
+
+
+def test_a_socket_that_was_away_sees_the_numbers_moved_on(transactional_db, demo):
+    """A page that lost its socket while frames went out learns it on reconnecting: the
+    numbers in `live.joined` are past the last frame it saw (live.js then re-fetches)."""
+    org = live.organisation_group(demo.importer_org.pk)
+
+    async def first_visit(socket):
+        await socket.connect()
+        await _publish_in_one_transaction([([org], {"type": "x.changed", "id": 1})])
+        frame = await socket.receive_frame(timeout=5)
+        await socket.disconnect()
+        return frame["seq"]
+
+    async def away_then_back(socket):
+        await _publish_in_one_transaction([([org], {"type": "x.changed", "id": 2})])
+        await socket.connect()
+        joined = socket.joined["streams"][org]
+        await socket.disconnect()
+        return joined
+
+    last_seen = run(first_visit, websocket_for(demo.importer))
+    assert run(away_then_back, websocket_for(demo.importer)) == last_seen + 1
+
+
+def test_a_frame_lost_on_the_way_shows_as_a_gap_in_the_numbers(transactional_db, demo):
+    """Frames published while Redis had no subscriber for the group (a server process
+    cut off from Redis) are lost; the next frame that arrives carries a number past the
+    gap, and the page knows to re-fetch."""
+    org = live.organisation_group(demo.importer_org.pk)
+
+    async def scenario(socket):
+        await socket.connect()
+        start = socket.joined["streams"][org]
+        await socket.send_json_to({"type": "unsubscribe", "topic": "_test_org", "key": org})
+        await socket.receive_frame(timeout=5)  # unsubscribed: the process leaves the group
+        await _publish_in_one_transaction([([org], {"type": "x.lost"})])
+        await socket.send_json_to({"type": "subscribe", "topic": "_test_org", "key": org})
+        await socket.receive_frame(timeout=5)
+        await _publish_in_one_transaction([([org], {"type": "x.after"})])
+        frame = await socket.receive_frame(timeout=5)
+        await socket.disconnect()
+        return start, frame
+
+    live.register_topic("_test_org", lambda user, key: key)
+    start, frame = run(scenario, websocket_for(demo.importer))
+    assert frame["events"] == [{"type": "x.after"}]
+    assert frame["seq"] == start + 2  # start + 1 never arrived
+
+
+def test_events_of_one_transaction_publish_in_one_round_trip(transactional_db, demo):
+    org = live.organisation_group(demo.importer_org.pk)
+    user = live.user_group(demo.importer.pk)
+    before = live.sequences([org, user])
+
+    with transaction.atomic():
+        live.publish_many_on_commit(
+            [([org, user], {"type": "x.changed", "id": i}) for i in range(50)]
+        )
+
+    after = live.sequences([org, user])
+    assert after == {org: before[org] + 1, user: before[user] + 1}
+
+
+def test_a_group_name_that_could_break_the_frame_is_refused(demo):
+    import pytest
+
+    with pytest.raises(ValueError, match="group name"):
+        live.publish_on_commit(groups=['org.1","x'], event={"type": "x"})
+
+
+def test_a_push_that_cannot_reach_redis_is_logged_and_the_commit_stands(
+    transactional_db, demo, settings, caplog
+):
+    from port.models import Organisation
+
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **layer,
+            "CONFIG": {**layer["CONFIG"], "hosts": [{"address": "redis://127.0.0.1:1/0"}]},
+        }
+    }
+
+    with transaction.atomic():
+        Organisation.objects.filter(pk=demo.importer_org.pk).update(name="Renamed")
+        live.publish_on_commit(groups=["org.1"], event={"type": "x.changed"})
+
+    assert Organisation.objects.get(pk=demo.importer_org.pk).name == "Renamed"
+    assert "live push not sent" in caplog.text

@@ -178,3 +178,22 @@ def test_assessment_sent_twice_decides_once(demo):
 
     assert list(Decision.objects.order_by("id").values()) == decisions
     assert TimelineEvent.objects.count() == events
+
+
+def test_healthz_reports_the_oldest_unsent_row_and_fails_when_it_waits_too_long(db, client):
+    assert client.get("/healthz").json()["outbox"] == {
+        "pending": 0,
+        "oldest_seconds": None,
+        "stale": False,
+    }
+    row = outbox.enqueue(HARMLESS)
+    OutboxMessage.objects.filter(pk=row.pk).update(
+        created_at=timezone.now() - timezone.timedelta(seconds=120)
+    )
+
+    response = client.get("/healthz")
+
+    found = response.json()["outbox"]
+    assert (found["pending"], found["stale"]) == (1, True)
+    assert found["oldest_seconds"] >= 120
+    assert response.status_code == 503

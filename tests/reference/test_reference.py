@@ -18,7 +18,7 @@ from declarations import services as declaration_services
 from declarations.models import Declaration
 from port import identifiers
 from port.errors import InvalidInput
-from reference import builtin, formats, queries, services
+from reference import builtin, formats, queries, services, tasks
 from tests.conftest import MEAT_ITEM
 
 DAY = datetime.timedelta(days=1)
@@ -237,6 +237,7 @@ def test_the_shipped_unlocode_edition_loads_whole_and_places_are_checked_against
     assert (edition.name, edition.complete) == ("UN/LOCODE 2023-1", True)
     assert edition.rows > 115_000
     assert services.unlocode_load_shipped().pk == edition.pk  # a second load is a no-op
+    assert tasks.unlocode_shipped_import_task() == edition.rows  # what `make run` queues
     for code in ("CNXMN", "CNNSA", "NLRTM", "USLGB", "SGSIN", "DEHAM"):
         identifiers.validate_unlocode(code)
     assert queries.unlocode_name("NLRTM") == "Rotterdam"

@@ -6,7 +6,6 @@ of statements for 50 trucks) and one by one only in a chunk that holds a bad one
 is written in the same transaction as the documents it counts, so a task run again after a
 lost worker resumes where the last commit left it and files nothing twice."""
 
-
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import translation

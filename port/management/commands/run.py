@@ -25,9 +25,9 @@ import time
 from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
-from django.db import connections
+from django.db import connections, transaction
 
-from port import embedded
+from port import embedded, outbox
 from port.celery import all_queues
 from port.management.commands.seed_demo import DEMO_PASSWORD, USERS
 from port.supervisor import Child, GaveUp, Supervisor
@@ -139,8 +139,10 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         self._say("Loading the demo data…")
         call_command("seed_demo")
-        # Day-one reference data: the whole UN/LOCODE, shipped as UNECE's file (once).
-        call_command("load_reference", "unlocode", "shipped", verbosity=0)
+        # Day-one reference data: the whole UN/LOCODE, shipped as UNECE's file, loaded by the
+        # worker (once) while the web already serves; until then places are checked by format.
+        with transaction.atomic():
+            outbox.enqueue("reference.tasks.unlocode_shipped_import_task")
         connections.close_all()  # the children open their own
 
     def _children(self, host: str, port: int, *, simulate: bool) -> list[Child]:

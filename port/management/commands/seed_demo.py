@@ -150,6 +150,8 @@ USERS = {
     "broker": ("broker", R.DECLARANT, "Huang", "Jun"),
     "officer": ("customs", R.OFFICER, "Zhang", "Min"),
     "expert": ("customs", R.SUPERVISOR, "Guo", "Hua"),
+    # The Haicang office's quarantine officer: owns the quarantine access stage.
+    "quarantine": ("customs", R.QUARANTINE, "He", "Ping"),
     "xiangyu": ("customs_xiangyu", R.OFFICER, "Lu", "Fang"),
     "terminal": ("terminal", R.OPERATOR, "Wu", "Hao"),
     "maritime": ("maritime", R.REVIEWER, "Zheng", "Lei"),

@@ -6,11 +6,16 @@
 // one matching is enough. (Not an htmx trigger filter: those need eval, which the
 // Content-Security-Policy forbids.)
 // A page asks for more than its organisation's events with data-live-subscribe="topic:key ...".
+// Events come in numbered frames, one per group ("stream") per commit:
+//   {"type": "live.events", "stream": "org.3", "seq": 17, "events": [...]}
+// A frame whose number is not the next one of its stream means frames were lost, and a
+// reconnect may have missed some: then every element re-fetches ("live.resync").
 (function () {
   "use strict";
   const indicator = () => document.getElementById("live-indicator");
   let socket = null;
   let retry = 0;
+  const lastSeq = {}; // stream -> the number of the last frame seen
 
   function setState(state) {
     const el = indicator();
@@ -44,12 +49,40 @@
   }
 
   function dispatch(event) {
-    document.body.dispatchEvent(new CustomEvent("live", { detail: event }));
+    dispatchAll([event]);
+  }
+
+  // Every event goes to <body>; an element re-fetches once however many of them match.
+  function dispatchAll(events) {
+    events.forEach((event) => {
+      document.body.dispatchEvent(new CustomEvent("live", { detail: event }));
+    });
     document.querySelectorAll("[data-live-on]").forEach((el) => {
-      if (el.dataset.liveOn.split(/\s+/).some((pattern) => pattern && matches(pattern, event))) {
-        el.dispatchEvent(new CustomEvent("live-refresh", { detail: event }));
+      const patterns = el.dataset.liveOn.split(/\s+/).filter(Boolean);
+      const hit = events.find((event) => patterns.some((pattern) => matches(pattern, event)));
+      if (hit) {
+        el.dispatchEvent(new CustomEvent("live-refresh", { detail: hit }));
       }
     });
+  }
+
+  // True when `seq` is not the next number of `stream` (a frame was lost, or the numbers
+  // moved on while this page was not listening).
+  function track(stream, seq) {
+    const last = lastSeq[stream];
+    lastSeq[stream] = seq;
+    return last !== undefined && seq !== last + 1;
+  }
+
+  // On (re)connect: the current numbers. A stream that moved since the page last heard it
+  // missed frames; a first connect only sets the numbers.
+  function baseline(streams) {
+    let moved = false;
+    Object.entries(streams).forEach(([stream, seq]) => {
+      if (lastSeq[stream] !== undefined && lastSeq[stream] !== seq) moved = true;
+      lastSeq[stream] = seq;
+    });
+    return moved;
   }
 
   function connect() {
@@ -65,14 +98,24 @@
       }
     });
     socket.addEventListener("message", (message) => {
-      const event = JSON.parse(message.data);
-      if (event.type === "subscribed") {
+      const frame = JSON.parse(message.data);
+      if (frame.type === "live.events") {
+        const gap = track(frame.stream, frame.seq);
+        dispatchAll(gap ? [{ type: "live.resync", stream: frame.stream }, ...frame.events] : frame.events);
+        return;
+      }
+      if (frame.type === "live.joined") {
+        if (baseline(frame.streams)) dispatch({ type: "live.resync" });
+        return;
+      }
+      if (frame.type === "subscribed") {
         setState("connected");
+        lastSeq[frame.stream] = frame.seq;
         // Catch up on anything that happened before the subscription took effect.
         dispatch({ type: "live.resync" });
         return;
       }
-      dispatch(event);
+      dispatch(frame);
     });
     socket.addEventListener("close", (closed) => {
       if (closed.code === 4401) {

@@ -1,0 +1,129 @@
+"""A task lost with a dead worker is redone within seconds, whatever the queue.
+
+Tasks are acknowledged late (CELERY_TASK_ACKS_LATE): on Redis, a message a worker took and
+has not acknowledged sits in an "unacked" hash until the broker's visibility timeout passes.
+One timeout for every queue cannot be right: EDIFACT and ERP imports run up to 900 s, so a
+short one would hand a running import to a second worker, and a long one leaves a lost
+assessment waiting for an hour. A prefork child killed mid-task is already requeued at once
+by its parent (reject_on_worker_lost); this covers a whole worker process killed (SIGKILL,
+OOM, a lost node).
+
+So each worker keeps its own unacked hash (`unacked.<nodename>`, set at start-up through
+kombu's transport options) and a heartbeat key that it refreshes every HEARTBEAT_SECONDS.
+The outbox relay (port/outbox.py) looks every few seconds for unacked hashes whose worker
+has no heartbeat, and puts their messages back on their queues. A worker restarted under the
+same name (the supervisor of `make run`, a container restart) puts back its predecessor's
+messages before it consumes anything. Redelivered tasks run again: every task is idempotent.
+
+Node names must be unique among live workers (Celery's `%h`: one per host or container).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+
+import redis
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_TTL = 10  # seconds without a beat before a worker's messages go back
+STARTUP_TTL = 120  # the first beat, written before consuming, covers the start-up
+PREFIX = "portwise.worker."
+
+
+def unacked_keys(nodename: str) -> dict[str, str]:
+    """kombu's transport options that give the worker `nodename` its own unacked hash."""
+    return {
+        "unacked_key": f"unacked.{nodename}",
+        "unacked_index_key": f"unacked_index.{nodename}",
+        "unacked_mutex_key": f"unacked_mutex.{nodename}",
+    }
+
+
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(settings.BROKER_URL, socket_timeout=5, socket_connect_timeout=5)
+
+
+def _heartbeat_key(nodename: str) -> str:
+    return f"{PREFIX}{nodename}"
+
+
+def restore(nodename: str | None) -> int:
+    """Put every message in the unacked hash of `nodename` back on its queue; None: the
+    shared default hash (workers from before per-worker hashes), only past its timeout."""
+    from port.celery import app
+
+    options = dict(app.conf.broker_transport_options or {})
+    if nodename is not None:
+        options.update(unacked_keys(nodename))
+    with app.connection_for_write(transport_options=options) as conn:
+        channel = conn.default_channel
+        client = channel.client
+        if nodename is None:
+            before = client.hlen(channel.unacked_key)
+            channel.qos.restore_visible(num=None, interval=1)
+            return before - client.hlen(channel.unacked_key)
+        tags = client.hkeys(channel.unacked_key)
+        for tag in tags:
+            channel.qos.restore_by_tag(tag, client)
+        return len(tags)
+
+
+def reclaim_dead() -> dict[str, int]:
+    """Restore the messages of every worker whose heartbeat stopped: {nodename: count}."""
+    client = _client()
+    restored = {}
+    for key in client.scan_iter(match="unacked_index.*", count=500):
+        nodename = key.decode()[len("unacked_index.") :]
+        if client.exists(_heartbeat_key(nodename)):
+            continue
+        count = restore(nodename)
+        if count:
+            log.warning("worker %s is gone: %d task(s) put back on their queues", nodename, count)
+            restored[nodename] = count
+    if client.exists("unacked_index"):
+        count = restore(None)
+        if count:
+            restored[""] = count
+    return restored
+
+
+# --- in the worker -----------------------------------------------------------------------
+
+
+def on_worker_init(sender: str, conf, **_kwargs) -> None:
+    """celeryd_init: before the worker connects, take its own unacked hash, put back what a
+    predecessor of the same name left there, and beat once."""
+    nodename = str(sender)
+    conf.broker_transport_options = {
+        **(conf.broker_transport_options or {}),
+        **unacked_keys(nodename),
+    }
+    try:
+        _client().set(_heartbeat_key(nodename), "starting", ex=STARTUP_TTL)
+        count = restore(nodename)
+        if count:
+            log.warning("%s: %d task(s) of its previous run put back", nodename, count)
+    except redis.RedisError as error:  # the broker is down: the worker waits for it anyway
+        log.warning("%s: heartbeat not written (%s)", nodename, error)
+
+
+def on_worker_ready(sender, **_kwargs) -> None:
+    """worker_ready: beat every HEARTBEAT_SECONDS from a thread of the main process."""
+    nodename = sender.hostname
+    threading.Thread(target=_beat, args=(nodename,), name="heartbeat", daemon=True).start()
+
+
+def _beat(nodename: str) -> None:
+    client = _client()
+    key = _heartbeat_key(nodename)
+    while True:
+        # The broker is down: nothing is reclaimed meanwhile either.
+        with contextlib.suppress(redis.RedisError):
+            client.set(key, "alive", ex=HEARTBEAT_TTL)
+        time.sleep(HEARTBEAT_SECONDS)

@@ -1,0 +1,72 @@
+"""The officers' e-commerce rules page: rules added and activated, buyers watched (masked,
+never echoed), and nobody else sees it."""
+
+import pytest
+
+from ecommerce.models import InventoryList, ListRiskRule, ListRuleSet, WatchedBuyer
+from tests.ecommerce.conftest import file_parcels
+from tests.ecommerce.factories import parcel
+
+pytestmark = pytest.mark.django_db
+URL = "/ecommerce/rules/"
+
+
+def test_an_officer_adds_a_rule_activates_it_and_lists_are_decided_by_it(ec, client):
+    client.force_login(ec.officer)
+    response = client.post(
+        URL,
+        {
+            "do": "add_rule",
+            "name": "Milk powder",
+            "public_reason": "Milk powder checks",
+            "action": "scan",
+            "sampling_rate": "1",
+            "categories": ["milk powder"],
+        },
+    )
+    assert response.status_code == 302
+    rule = ListRiskRule.objects.get()
+    assert (rule.categories, rule.action, rule.is_active) == (["milk powder"], "scan", True)
+    assert client.post(URL, {"do": "activate"}).status_code == 302
+    assert ListRuleSet.objects.get().version == 1
+    file_parcels(ec, [parcel(1, hs_code="1901100000"), parcel(2)])
+    statuses = dict(InventoryList.objects.values_list("list_no", "status"))
+    assert statuses == {"L000000001": "selected", "L000000002": "released"}
+    page = client.get(URL).content.decode()
+    assert "Milk powder checks" in page
+    assert "Version 1 in force" in page
+
+
+def test_a_rule_without_criteria_or_with_a_bad_field_is_refused_and_nothing_is_added(ec, client):
+    client.force_login(ec.officer)
+    base = {"do": "add_rule", "name": "All", "public_reason": "x", "action": "manual"}
+    response = client.post(URL, {**base, "sampling_rate": "1"})
+    assert response.status_code == 400
+    assert "at least one criterion" in response.content.decode()
+    response = client.post(URL, {**base, "sampling_rate": "2", "hs_prefix": "33a"})
+    assert response.status_code == 400
+    assert not ListRiskRule.objects.exists()
+
+
+def test_an_officer_watches_a_buyer_by_id_number_kept_masked_and_never_echoed(ec, client):
+    client.force_login(ec.officer)
+    buyer_id = parcel(1)["list"]["buyer_id"]
+    assert client.post(URL, {"do": "watch", "id_number": buyer_id, "note": "n"}).status_code == 302
+    watched = WatchedBuyer.objects.get()
+    assert buyer_id not in str(watched.__dict__)
+    page = client.get(URL).content.decode()
+    assert watched.buyer_id_masked in page
+    assert buyer_id not in page
+    bad = "110105197001010012"  # wrong check digit
+    response = client.post(URL, {"do": "watch", "id_number": bad})
+    assert response.status_code == 400
+    assert bad not in response.content.decode()
+    assert WatchedBuyer.objects.count() == 1
+
+
+@pytest.mark.parametrize("who", ["alice", "operator", "charlie"])
+def test_only_customs_sees_or_changes_the_rules(ec, client, who):
+    client.force_login(getattr(ec, who))
+    assert client.get(URL).status_code == 404
+    assert client.post(URL, {"do": "activate"}).status_code == 404
+    assert not ListRuleSet.objects.exists()

@@ -1,0 +1,123 @@
+"""Redis stops under a running Portwise (web, outbox relay, a worker: real processes on a
+PRIVATE Redis this test stops and starts, never the machine's). Filings answer 201 all the
+while, since their work is a row in their own transaction (port/outbox.py) and a live push
+is best effort; none is lost, and once Redis is back every one is assessed, once."""
+
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from declarations.models import Declaration
+from inspection.models import Decision
+from port import embedded, outbox
+from port.auth import token_issue
+from port.models import TimelineEvent
+from tests.conftest import (
+    ROOT,
+    RUN_ID,
+    _subprocess_env,
+    container_number,
+    filing,
+    outbox_relay_process,
+    start_celery_worker,
+    stop_processes,
+)
+from tests.faults.conftest import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.realparts]
+
+DURING_OUTAGE = 30
+
+
+@pytest.fixture
+def private_redis():
+    """An embedded Redis in a folder of its own (a short one: its socket path must fit)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="pw-redis-"))
+    server = embedded.EmbeddedRedis(data_dir)
+    server.log_dir.mkdir(parents=True, exist_ok=True)
+    server.start()
+    yield server
+    server.stop()
+    embedded.remove_data(data_dir)
+
+
+def _web(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+        [sys.executable, "-m", "uvicorn", "port.asgi:application"]
+        + ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{base}/livez", timeout=5).status_code == 200:
+                return process, base
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"uvicorn did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+def _assessed() -> int:
+    return Declaration.objects.filter(decisions__isnull=False).distinct().count()
+
+
+def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back(
+    demo, transactional_db, private_redis, tmp_path, capsys
+):
+    env = {**_subprocess_env(), "REDIS_URL": private_redis.url()}
+    web, base = _web(env, tmp_path / "web.log")
+    relay = outbox_relay_process(REDIS_URL=private_redis.url())
+    worker = start_celery_worker(f"redis-{RUN_ID}-{uuid.uuid4().hex[:4]}@%h", **env)
+    headers = {"Authorization": f"Token {token_issue(user=demo.importer).key}"}
+    serial = iter(range(400_000, 500_000))
+
+    def file_one() -> requests.Response:
+        n = next(serial)
+        body = filing(demo.port_call.pk, bl_number=f"REDIS{n}", containers=[container_number(n)])
+        return requests.post(f"{base}/api/v1/declarations/", json=body, headers=headers, timeout=30)
+
+    try:
+        before = [file_one().status_code for _ in range(5)]
+        private_redis.stop()
+        down = [file_one() for _ in range(DURING_OUTAGE)]
+        waiting, _oldest = outbox.backlog()
+        private_redis.start()
+        back_at = time.monotonic()
+        total = 5 + DURING_OUTAGE
+        deadline = time.monotonic() + 120
+        while _assessed() < total:
+            assert time.monotonic() < deadline, f"{total - _assessed()} filings never assessed"
+            time.sleep(0.05)
+        recovered = time.monotonic() - back_at
+    finally:
+        stop_processes(web, relay, worker)
+
+    assert before == [201] * 5
+    assert [r.status_code for r in down] == [201] * DURING_OUTAGE, [r.text[:200] for r in down]
+    assert all(r.headers["Content-Type"].startswith("application/json") for r in down)
+    assert waiting >= 1  # their assessment waited in the outbox, not in Redis
+    assert Declaration.objects.count() == total  # 0 lost, none filed twice
+    assert Decision.objects.count() == total  # one container each: decided once each
+    decided = TimelineEvent.objects.filter(kind=TimelineEvent.Kind.CONTAINER_DECIDED).count()
+    assert decided == total
+    assert outbox.backlog() == (0, None)
+    with capsys.disabled():
+        print(
+            f"\n[redis down] {DURING_OUTAGE} filings during the outage: all 201, 0 lost; "
+            f"{waiting} outbox rows waited; all {total} assessed {recovered:.1f} s after "
+            "Redis was back"
+        )

@@ -1,0 +1,126 @@
+"""A Celery worker SIGKILLed in the middle of assessing batches of filings: every filing is
+assessed, none twice, and the lost task is redone within seconds (port/workers.py), not
+after the broker's one-hour visibility timeout.
+
+Two ways back, as production has them: another worker takes over (a pod gone for good: the
+outbox relay sees the dead worker's heartbeat stop and puts its messages back), and the
+same worker restarted under its name (`make run`'s supervisor, a container restart: it puts
+back its predecessor's messages before consuming)."""
+
+import base64
+import json
+import signal
+import socket
+import time
+import uuid
+
+import pytest
+import redis
+
+from declarations.models import Declaration
+from inspection.models import Decision
+from port import workers
+from port.models import TimelineEvent
+from tests.conftest import (
+    RUN_ID,
+    TEST_REDIS_URL,
+    container_number,
+    filing,
+    outbox_relay_process,
+    start_celery_worker,
+    stop_processes,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.realparts]
+
+BATCHES = 12
+PER_BATCH = 100
+URL = "/api/v1/declarations/batch/"
+
+
+def _assessed() -> int:
+    return Declaration.objects.filter(decisions__isnull=False).distinct().count()
+
+
+def _lost_declaration_ids(broker: redis.Redis, nodename: str) -> list[int]:
+    """The declarations of the messages the dead worker took and never acknowledged."""
+    ids = []
+    for value in broker.hvals(workers.unacked_keys(nodename)["unacked_key"]):
+        message = json.loads(value)[0]
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        ids += kwargs["declaration_ids"]
+    return ids
+
+
+def _file_batches(demo, api_for) -> int:
+    client = api_for(demo.importer)
+    for b in range(BATCHES):
+        body = [
+            filing(
+                demo.port_call.pk,
+                bl_number=f"KILL{b:03d}{n:04d}",
+                containers=[container_number(300_000 + b * PER_BATCH + n)],
+            )
+            for n in range(PER_BATCH)
+        ]
+        response = client.post(URL, {"declarations": body}, format="json")
+        assert response.status_code in (200, 201, 207), response.content
+        assert response.json()["filed"] == PER_BATCH
+    return BATCHES * PER_BATCH
+
+
+@pytest.mark.parametrize("comes_back", ["another_worker", "same_worker_restarted"])
+def test_a_worker_killed_mid_batch_loses_nothing_and_decides_nothing_twice(
+    demo, api_for, transactional_db, comes_back, capsys
+):
+    broker = redis.Redis.from_url(TEST_REDIS_URL)
+    name = f"killed-{RUN_ID}-{uuid.uuid4().hex[:4]}@%h"
+    nodename = name.replace("%h", socket.gethostname())
+    relay = outbox_relay_process()
+    worker = start_celery_worker(name)
+    second = None
+    try:
+        total = _file_batches(demo, api_for)
+        # Kill while a batch is taken and unacknowledged, after some work is done.
+        deadline = time.monotonic() + 120
+        while not (broker.hlen(workers.unacked_keys(nodename)["unacked_key"]) and _assessed() > 0):
+            assert time.monotonic() < deadline, "the worker never took a batch"
+            time.sleep(0.005)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        killed_at = time.monotonic()
+        lost = broker.hlen(workers.unacked_keys(nodename)["unacked_key"])
+        lost_ids = _lost_declaration_ids(broker, nodename)
+        assessed_at_kill = _assessed()
+        assert lost >= 1  # a task really was lost with the worker
+        assert assessed_at_kill < total
+
+        restarted_name = name if comes_back == "same_worker_restarted" else f"taker-{name}"
+        second = start_celery_worker(restarted_name)
+        started = time.monotonic() - killed_at
+        lost_rows = Declaration.objects.filter(pk__in=lost_ids, decisions__isnull=True)
+        deadline = time.monotonic() + 120
+        while lost_rows.exists():
+            assert time.monotonic() < deadline, "the lost batch was never redone"
+            time.sleep(0.05)
+        redone = time.monotonic() - killed_at
+        while _assessed() < total:
+            assert time.monotonic() < deadline, f"{total - _assessed()} filings never assessed"
+            time.sleep(0.05)
+        recovered = time.monotonic() - killed_at
+    finally:
+        stop_processes(*(p for p in (relay, worker, second) if p is not None))
+
+    assert _assessed() == total  # 0 lost
+    decisions = Decision.objects.count()
+    assert decisions == total  # one container each: one decision each, none twice
+    decided = TimelineEvent.objects.filter(kind=TimelineEvent.Kind.CONTAINER_DECIDED).count()
+    assert decided == total  # no decision recorded twice on the timeline
+    with capsys.disabled():
+        print(
+            f"\n[worker killed, {comes_back}] {lost} task(s) ({len(lost_ids)} filings) lost at "
+            f"the kill, {assessed_at_kill}/{total} assessed then; the next worker answered "
+            f"{started:.1f} s after the kill, the lost batch was redone at {redone:.1f} s, "
+            f"all {total} assessed at {recovered:.1f} s"
+        )
+    assert redone < 60
