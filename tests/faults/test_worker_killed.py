@@ -48,7 +48,8 @@ def _lost_declaration_ids(broker: redis.Redis, nodename: str) -> list[int]:
     for value in broker.hvals(workers.unacked_keys(nodename)["unacked_key"]):
         message = json.loads(value)[0]
         _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        ids += kwargs["declaration_ids"]
+        # the worker may also hold other work (a notification, a sweep) when it is killed
+        ids += kwargs.get("declaration_ids", [])
     return ids
 
 
