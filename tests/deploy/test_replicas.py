@@ -148,10 +148,12 @@ def test_a_socket_on_one_replica_hears_a_filing_served_by_the_other(
                 if server == holder:
                     continue
                 while True:
-                    event = json.loads(await asyncio.wait_for(socket_.recv(), timeout=15))
-                    # One event names its declaration, or a batch's lists them all.
-                    if declaration_id in (event.get("ids") or [event.get("id")]):
-                        return holder, server, event
+                    frame = json.loads(await asyncio.wait_for(socket_.recv(), timeout=15))
+                    # A numbered frame carries its group's events of one transaction; one
+                    # event names its declaration, or a batch's lists them all.
+                    for event in frame.get("events", []) if frame["type"] == "live.events" else []:
+                        if declaration_id in (event.get("ids") or [event.get("id")]):
+                            return holder, server, event
             pytest.fail("every filing reached the socket's own replica")
 
     import asyncio
