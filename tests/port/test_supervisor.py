@@ -10,9 +10,11 @@ import sys
 import threading
 import time
 import urllib.request
+from importlib import import_module
 
 import psutil
 import pytest
+from django.apps import apps as django_apps
 
 from port.supervisor import Child, RestartPolicy, Supervisor
 from tests.conftest import ROOT, _subprocess_env
@@ -171,6 +173,11 @@ def _children_named(run: subprocess.Popen, word: str) -> list[psutil.Process]:
 def test_make_run_restarts_a_killed_worker_and_gives_up_on_one_that_keeps_dying(
     transactional_db, tmp_path
 ):
+    # The FTA agreements a migration wrote, which seed_demo applies under: an earlier
+    # transactional test's flush removed them, and `make run` seeds the demo on them.
+    import_module("certificates.migrations.0002_agreements_and_number_serial").add_agreements(
+        django_apps, None
+    )
     port = free_port()
     env = {**_subprocess_env(), "HOST": "127.0.0.1", "PORT": str(port)}
     env["PORTWISE_DATA_DIR"] = str(tmp_path)  # the beat schedule
@@ -187,7 +194,11 @@ def test_make_run_restarts_a_killed_worker_and_gives_up_on_one_that_keeps_dying(
     reader.start()
     livez = f"http://127.0.0.1:{port}/livez"
     try:
-        wait_for(lambda: answers(livez), 180, "make run's web server did not answer")
+        try:
+            wait_for(lambda: answers(livez), 180, "make run's web server did not answer")
+        except BaseException:
+            print("".join(lines)[-5000:])  # what `make run` said, in the test's report
+            raise
         (worker,) = wait_for(lambda: _children_named(run, "worker"), 30, "no worker")
         web_pid = _children_named(run, "port.asgi:application")[0].pid
 
