@@ -75,6 +75,12 @@ def _assessed() -> int:
     return Declaration.objects.filter(decisions__isnull=False).distinct().count()
 
 
+SWEEP = (
+    "from declarations.services import declaration_requeue_stuck as sweep\n"
+    "print(*sweep(older_than_seconds=0))"
+)
+
+
 def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back(
     demo, transactional_db, private_redis, tmp_path, capsys
 ):
@@ -98,9 +104,21 @@ def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back
         private_redis.start()
         back_at = time.monotonic()
         total = 5 + DURING_OUTAGE
-        deadline = time.monotonic() + 120
+        deadline, swept = time.monotonic() + 180, []
         while _assessed() < total:
             assert time.monotonic() < deadline, f"{total - _assessed()} filings never assessed"
+            if not swept and time.monotonic() - back_at > 60:
+                # What beat does every minute under `make run`: a message a worker took just
+                # as Redis stopped can stay in its unacked hash while it lives (seen once in
+                # 60 runs); the stuck-submission sweep queues its filing again.
+                swept = subprocess.run(  # noqa: S603 - with the private Redis, as beat would
+                    [sys.executable, "manage.py", "shell", "-c", SWEEP],
+                    cwd=ROOT,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout.split()
             time.sleep(0.05)
         recovered = time.monotonic() - back_at
     finally:
@@ -119,5 +137,5 @@ def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back
         print(
             f"\n[redis down] {DURING_OUTAGE} filings during the outage: all 201, 0 lost; "
             f"{waiting} outbox rows waited; all {total} assessed {recovered:.1f} s after "
-            "Redis was back"
+            f"Redis was back ({len(swept)} requeued by the stuck-submission sweep)"
         )
