@@ -226,21 +226,22 @@ def unlocode_known(code: str, on_date=None) -> tuple[bool, str]:
     """Whether a UN/LOCODE is listed in the edition in force on the date, and that edition's
     name; True when no complete edition is loaded (the code is then checked by format only).
     One indexed read per code, remembered per process (port.identifiers asks this)."""
-    on_date = on_date or timezone.localdate()
-    items = [e for e in _editions().get("unlocode", []) if e.effective_from <= on_date]
-    if not items or not items[-1].complete:
-        return True, items[-1].name if items else ""
-    edition = items[-1]
+    edition = _unlocode_edition(on_date)
+    if edition is None or not edition.complete:
+        return True, edition.name if edition else ""
     return _unlocode_name(edition.key, code) is not None, edition.name
 
 
 def unlocode_name(code: str, on_date=None) -> str:
-    items = [
-        e
-        for e in _editions().get("unlocode", [])
-        if e.effective_from <= (on_date or timezone.localdate())
-    ]
-    return (_unlocode_name(items[-1].key, code) or "") if items else ""
+    edition = _unlocode_edition(on_date)
+    return (_unlocode_name(edition.key, code) or "") if edition else ""
+
+
+def _unlocode_edition(on_date=None) -> EditionInfo | None:
+    """The UN/LOCODE edition in force, or None before any (none ships in memory)."""
+    on_date = on_date or timezone.localdate()
+    in_force = [e for e in _editions().get("unlocode", []) if e.effective_from <= on_date]
+    return in_force[-1] if in_force else None
 
 
 @functools.lru_cache(maxsize=4096)
