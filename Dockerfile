@@ -1,11 +1,11 @@
 # Portwise production image: one image for the web, worker, beat and migrate services
 # (see docker-compose.yml, deploy/k8s). It carries no embedded servers (the `embedded` extra is
 # for development only): DATABASE_URL and REDIS_URL must point at real PostgreSQL and Redis.
-# Pin both base images by digest when you build for production
-# (FROM python:3.12-slim@sha256:…); `docker buildx imagetools inspect` prints the digest.
+# Both base images are pinned by digest (docs/deploy.md, "Images pinned by digest"): a
+# rebuild takes exactly these builds until someone moves the pin on purpose.
 
 # --- front-end libraries ----------------------------------------------------------------
-FROM node:22-slim AS assets
+FROM node:22-slim@sha256:83f487e0a63425e5b4d146fb5e5be574bcbe1b7b843d3ebafdd95eaf7767a7e5 AS assets
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -13,7 +13,7 @@ COPY scripts ./scripts
 RUN npm run build
 
 # --- the application --------------------------------------------------------------------
-FROM python:3.12-slim
+FROM python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

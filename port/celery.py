@@ -71,10 +71,11 @@ app.conf.beat_schedule = {
         "task": "notifications.tasks.notifications_sweep_task",
         "schedule": 120.0,
     },
-    # Every hour: the timeline's partitions for this month and the next two exist (creating
-    # one is instant while it is empty; the DEFAULT partition catches anything meanwhile).
-    "port-timeline-partitions": {
-        "task": "port.tasks.timeline_partitions_ensure_task",
+    # Every hour: the partitions of every table partitioned by month (port/partitions.py) for
+    # this month and the next two exist (creating one is instant while it is empty; the
+    # DEFAULT partition catches anything meanwhile).
+    "port-partitions": {
+        "task": "port.tasks.partitions_ensure_task",
         "schedule": 3600.0,
     },
     # Every hour: idempotency records and finished webhook deliveries past their retention.

@@ -2,7 +2,8 @@ from celery import shared_task
 
 
 @shared_task
-def timeline_partitions_ensure_task() -> None:
+def partitions_ensure_task() -> None:
+    """Every partitioned table (the timeline, the sorting line's scans) has its months."""
     from port import partitions
 
     partitions.partitions_ensure()

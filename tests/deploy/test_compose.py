@@ -2,6 +2,7 @@
 and shaped to scale (no Docker daemon runs on these machines)."""
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -65,3 +66,21 @@ def test_the_outbox_relay_runs_after_migrations():
     relay = SERVICES["relay"]
     assert relay["command"] == ["python", "manage.py", "outbox_relay"]
     assert relay["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+DIGEST = r"@sha256:[0-9a-f]{64}"
+
+
+def test_every_third_party_image_is_pinned_by_digest():
+    """A rebuild or a redeploy takes exactly the builds the repository names."""
+    images = {service.get("image") for service in SERVICES.values()} - {None}
+    images |= {
+        line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("FROM ")
+    }
+    ours = {"portwise:latest"}
+    assert {"postgres", "valkey/valkey", "caddy", "python", "node"} <= {
+        image.split(":")[0] for image in images
+    }
+    for image in images - ours:
+        assert re.fullmatch(r"[a-z0-9./-]+:[\w.-]+" + DIGEST, image), image
