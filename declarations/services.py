@@ -24,12 +24,10 @@ from declarations.models import (
     DeclarationItem,
     GuaranteeAccount,
 )
-from declarations.tasks import declaration_assess_task
 from port import identifiers, limits, live, outbox
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, Organisation, PortCall, TimelineEvent, User
 from port.queries import organisation_ids_for
-from port.sweep import requeue
 from port.timeline import timeline_copy, timeline_record
 from port.transitions import transition
 
@@ -575,7 +573,8 @@ def declaration_release(*, declaration_id: int, actor: User | None) -> Declarati
 
 
 def declaration_requeue_stuck(*, older_than_seconds: int = 120) -> list[int]:
-    """Queue the assessment again for declarations left submitted by a lost task."""
+    """Queue the assessment again for declarations left submitted by a lost task: one task
+    for all of them, through the outbox."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     stuck = list(
         Declaration.objects.filter(
@@ -583,7 +582,9 @@ def declaration_requeue_stuck(*, older_than_seconds: int = 120) -> list[int]:
             | Q(status=Declaration.Status.AMENDED, updated_at__lt=cutoff)
         ).values_list("pk", flat=True)[:500]
     )
-    return requeue(stuck, declaration_assess_task)
+    if stuck:
+        assessment_queue(declaration_ids=stuck)
+    return stuck
 
 
 def declaration_step2_sweep(*, now=None) -> dict[str, int]:

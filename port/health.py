@@ -116,7 +116,11 @@ def _check_celery() -> str:
     ]
     if serving:
         return "ok"
-    return "error: no worker serves this deployment's queues" if replies else "error: no worker answered"
+    return (
+        "error: no worker serves this deployment's queues"
+        if replies
+        else "error: no worker answered"
+    )
 
 
 def _check_beat() -> str:

@@ -133,7 +133,9 @@ def partitions_archive(*, before: date, table: str = "port_timelineevent") -> li
             cursor.execute(f'ALTER TABLE "{name}" SET SCHEMA {ARCHIVE_SCHEMA}')
             for definition in triggers:
                 head, rest = TRIGGER_DEF.match(definition).groups()
-                cursor.execute(f'CREATE OR REPLACE TRIGGER {head} ON {ARCHIVE_SCHEMA}."{name}" {rest}')
+                cursor.execute(
+                    f'CREATE OR REPLACE TRIGGER {head} ON {ARCHIVE_SCHEMA}."{name}" {rest}'
+                )
             archived.append(f"{ARCHIVE_SCHEMA}.{name}")
     return archived
 
@@ -173,12 +175,12 @@ def partition_by_month(cursor, table: str, column: str) -> None:
         f'INCLUDING GENERATED, PRIMARY KEY (id, "{column}")) PARTITION BY RANGE ("{column}")'
     )
     cursor.execute(f'CREATE TABLE "{table}_default" PARTITION OF "{table}" DEFAULT')
-    cursor.execute(f'SELECT min("{column}")::date FROM "{old}"')
+    cursor.execute(f'SELECT min("{column}")::date FROM "{old}"')  # noqa: S608 - our names
     today = timezone.now().date()
     _create_months(cursor, table, cursor.fetchone()[0] or today, _month(today, 2))
-    cursor.execute(f'INSERT INTO "{table}" OVERRIDING SYSTEM VALUE SELECT * FROM "{old}"')
+    cursor.execute(f'INSERT INTO "{table}" OVERRIDING SYSTEM VALUE SELECT * FROM "{old}"')  # noqa: S608
     cursor.execute(
-        f"SELECT setval(pg_get_serial_sequence(%s, 'id'), "
+        f"SELECT setval(pg_get_serial_sequence(%s, 'id'), "  # noqa: S608 - our names
         f'coalesce((SELECT max(id) FROM "{table}"), 0) + 1, false)',
         [table],
     )

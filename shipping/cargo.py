@@ -15,7 +15,6 @@ from declarations.queries import declared_goods_for_call
 from port import identifiers, limits, live, outbox
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User
-from port.sweep import requeue
 from port.timeline import timeline_record, timeline_record_many
 from shipping import cuscar, edifact, events, paxlst, reference
 from shipping.models import (
@@ -673,7 +672,8 @@ def edifact_import_requeue_stuck(*, older_than_seconds: int = 300) -> list[int]:
         EdifactImport.objects.filter(pk__in=ids).update(
             attempts=F("attempts") + 1, updated_at=timezone.now()
         )
-        return requeue(ids, edifact_import_run_task)
+        outbox.enqueue_many((edifact_import_run_task.name, {"import_id": pk}) for pk in ids)
+        return ids
 
 
 # --- Dangerous-goods cross-check -------------------------------------------------------------

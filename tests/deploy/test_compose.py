@@ -75,7 +75,8 @@ def test_every_third_party_image_is_pinned_by_digest():
     """A rebuild or a redeploy takes exactly the builds the repository names."""
     images = {service.get("image") for service in SERVICES.values()} - {None}
     images |= {
-        line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines()
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
         if line.startswith("FROM ")
     }
     ours = {"portwise:latest"}

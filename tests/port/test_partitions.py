@@ -78,7 +78,13 @@ def test_partition_by_month_keeps_rows_ids_indexes_foreign_keys_and_triggers(db)
         cursor.execute("SELECT id, plate, tableoid::regclass::text FROM scratch_reads ORDER BY id")
         assert cursor.fetchall() == [
             (1, "粤B12345", "scratch_reads_y2025m06"),
-            (2, "粤B54321", partitions.partition_name("scratch_reads", partitions._month(timezone.now().date()))),
+            (
+                2,
+                "粤B54321",
+                partitions.partition_name(
+                    "scratch_reads", partitions._month(timezone.now().date())
+                ),
+            ),
         ]
         cursor.execute("INSERT INTO scratch_reads (read_at) VALUES (now()) RETURNING id, plate")
         assert cursor.fetchone() == (3, "")  # identity and defaults carried over

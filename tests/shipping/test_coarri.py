@@ -12,9 +12,10 @@ from django.utils import timezone
 from inspection import diversion
 from inspection.models import DiversionInstruction
 from port.celery import app as celery_app
-from port.models import Organisation, PortCall, TimelineEvent, User
+from port.models import Organisation, OutboxMessage, PortCall, TimelineEvent, User
 from shipping import cargo
 from shipping.models import EdifactImport, ManifestEntry
+from shipping.tasks import edifact_import_run_task
 from tests.shipping.test_views import client_for
 
 SAMPLE = Path(__file__).resolve().parent / "edifact" / "coarri_d95b_genoa.edi"
@@ -223,20 +224,21 @@ def stuck_import(berthed, api_for, *, minutes: int, status="processing", attempt
     return pk
 
 
-def test_the_sweeper_queues_again_only_imports_left_unfinished(
-    berthed, api_for, django_capture_on_commit_callbacks
-):
+def test_the_sweeper_queues_again_only_imports_left_unfinished(berthed, api_for):
     processing = stuck_import(berthed, api_for, minutes=10)
     queued = stuck_import(berthed, api_for, minutes=10, status="queued")
     recent = stuck_import(berthed, api_for, minutes=1)
     finished = stuck_import(berthed, api_for, minutes=10, status="done")
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        requeued = cargo.edifact_import_requeue_stuck(older_than_seconds=300)
+    before = OutboxMessage.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    requeued = cargo.edifact_import_requeue_stuck(older_than_seconds=300)
     again = cargo.edifact_import_requeue_stuck(older_than_seconds=300)
 
     assert sorted(requeued) == sorted([processing, queued])
-    assert len(callbacks) == 2  # one task each, after commit
+    queued_again = OutboxMessage.objects.filter(pk__gt=before)
+    assert {m.task_name for m in queued_again} == {edifact_import_run_task.name}
+    # one task each, through the outbox (sent by the relay after commit)
+    assert sorted(m.kwargs["import_id"] for m in queued_again) == sorted(requeued)
     assert again == []  # touched: the next sweep waits for the threshold again
     attempts = dict(EdifactImport.objects.values_list("pk", "attempts"))
     assert attempts == {processing: 1, queued: 1, recent: 0, finished: 0}
