@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import uuid
+from importlib import import_module
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
@@ -347,6 +348,25 @@ def _fresh_reference_data():
     from reference import queries
 
     queries.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _rows_written_by_migrations(request, django_db_blocker):
+    """A transactional test ends with a flush, which also empties the rows data migrations
+    wrote (the FTA agreements certificates are issued under, which `seed_demo` and so
+    `make run` need); they are written again after it, for the tests that follow."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    flushed = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    if not flushed:
+        return
+    from django.apps import apps
+
+    migration = import_module("certificates.migrations.0002_agreements_and_number_serial")
+    with django_db_blocker.unblock():
+        migration.add_agreements(apps, None)
 
 
 def queued(task_name: str | None = None) -> list[tuple[str, dict]]:

@@ -10,11 +10,9 @@ import sys
 import threading
 import time
 import urllib.request
-from importlib import import_module
 
 import psutil
 import pytest
-from django.apps import apps as django_apps
 
 from port.supervisor import Child, RestartPolicy, Supervisor
 from tests.conftest import ROOT, _subprocess_env
@@ -173,11 +171,6 @@ def _children_named(run: subprocess.Popen, word: str) -> list[psutil.Process]:
 def test_make_run_restarts_a_killed_worker_and_gives_up_on_one_that_keeps_dying(
     transactional_db, tmp_path
 ):
-    # The FTA agreements a migration wrote, which seed_demo applies under: an earlier
-    # transactional test's flush removed them, and `make run` seeds the demo on them.
-    import_module("certificates.migrations.0002_agreements_and_number_serial").add_agreements(
-        django_apps, None
-    )
     port = free_port()
     env = {**_subprocess_env(), "HOST": "127.0.0.1", "PORT": str(port)}
     env["PORTWISE_DATA_DIR"] = str(tmp_path)  # the beat schedule
