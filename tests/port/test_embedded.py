@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from port import embedded
+from port.embedded import base, postgresql
 from port.management.commands.run import port_problem
 
 
@@ -28,7 +29,7 @@ def _outside_home(tmp_path_factory, monkeypatch):
         if folder == Path(tempfile.gettempdir()):
             break
         folder.chmod(folder.stat().st_mode | 0o001)  # pytest's own scratch folders only
-    monkeypatch.setattr(embedded, "PG_OUTSIDE_ROOT", outside)
+    monkeypatch.setattr(postgresql, "PG_OUTSIDE_ROOT", outside)
 
 
 def test_redis_url_with_db_keeps_unix_socket_urls_whole():
@@ -100,7 +101,7 @@ def test_as_root_a_data_folder_behind_a_private_folder_works_and_changes_no_perm
 
         with psycopg.connect(server.url("probe")) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
-        assert embedded.PG_OUTSIDE_ROOT in server.pgdata.parents
+        assert postgresql.PG_OUTSIDE_ROOT in server.pgdata.parents
     finally:
         server.release()
     assert {folder: folder.stat().st_mode for folder in before} == before
@@ -116,16 +117,16 @@ def test_as_root_binaries_behind_a_private_folder_are_copied_out_and_run(tmp_pat
 
     private = tmp_path / "home"
     private.mkdir(mode=0o700)
-    package = embedded._pg_bin().parent.parent  # site-packages/pgserver
+    package = postgresql._pg_bin().parent.parent  # site-packages/pgserver
     site = private / "site-packages"
     shutil.copytree(package / "pginstall", site / "pgserver" / "pginstall", symlinks=True)
     shutil.copytree(package.parent / "pgserver.libs", site / "pgserver.libs", symlinks=True)
-    monkeypatch.setattr(embedded, "_pg_bin", lambda: site / "pgserver" / "pginstall" / "bin")
+    monkeypatch.setattr(postgresql, "_pg_bin", lambda: site / "pgserver" / "pginstall" / "bin")
     server = embedded.EmbeddedPostgres(private / "project" / ".data")
     server.acquire()
     try:
         server.ensure_database("probe")
-        assert embedded.PG_OUTSIDE_ROOT in server.binaries().parents
+        assert postgresql.PG_OUTSIDE_ROOT in server.binaries().parents
     finally:
         server.release()
 
@@ -168,7 +169,7 @@ def test_database_url_points_at_the_socket_directory(tmp_path):
 
 
 def test_dead_and_recycled_pids_are_pruned(tmp_path):
-    handles = embedded._Handles(tmp_path / "users.json")
+    handles = base._Handles(tmp_path / "users.json")
     dead = subprocess.Popen(["true"])  # noqa: S607
     dead.wait()
     me = psutil.Process(os.getpid())
