@@ -4,7 +4,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from certificates import queries, services
+from certificates import mailings, queries, services
 from certificates.models import Certificate, CertificateItem, Mailing
 from certificates.tariffs import preference_for
 from port import limits
@@ -313,7 +313,7 @@ class CertificateViewSet(
     @action(detail=True, methods=["post"])
     def mailing(self, request, pk=None):
         fields = self._input(MailingRequestSerializer)
-        mailing = services.mailing_request(
+        mailing = mailings.mailing_request(
             user=request.user, certificate_id=self.get_object().pk, **fields
         )
         return self._detail(mailing.certificate, status.HTTP_201_CREATED)
@@ -328,7 +328,7 @@ class CertificateViewSet(
             return Response(
                 {"detail": "No mailing was requested."}, status=status.HTTP_404_NOT_FOUND
             )
-        services.mailing_place_in_locker(mailing_id=mailing.pk, officer=request.user, locker=locker)
+        mailings.mailing_place_in_locker(mailing_id=mailing.pk, officer=request.user, locker=locker)
         return self._detail(certificate)
 
     def _application(self) -> services.ApplicationInput:

@@ -5,7 +5,6 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -13,9 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from certificates import events, queries, review
-from certificates.couriers import get_courier
-from certificates.models import Agreement, Certificate, CertificateItem, Mailing
-from certificates.tasks import mailing_advance_task
+from certificates.models import Agreement, Certificate, CertificateItem
 from port import identifiers, limits, live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Organisation, TimelineEvent, User
@@ -290,85 +287,6 @@ def certificate_replace(
     return new
 
 
-@transaction.atomic
-def mailing_request(
-    *, user: User, certificate_id: int, recipient: str, address: str, phone: str
-) -> Mailing:
-    """The exporter asks for the hand-signed paper certificate to be mailed by courier."""
-    certificate = _locked(certificate_id)
-    if not queries.is_exporter_member(user, certificate):
-        raise PermissionDenied
-    errors = {
-        name: [_("This field is required.")]
-        for name, value in (("recipient", recipient), ("address", address), ("phone", phone))
-        if not value.strip()
-    }
-    if certificate.status != S.ISSUED:
-        errors["certificate"] = [_("Only an issued certificate can be mailed.")]
-    elif Mailing.objects.filter(certificate=certificate).exists():
-        errors["certificate"] = [_("Mailing was already requested for this certificate.")]
-    if errors:
-        raise InvalidInput(errors)
-    mailing = Mailing.objects.create(
-        certificate=certificate,
-        recipient=recipient.strip(),
-        address=address.strip(),
-        phone=phone.strip(),
-    )
-    _mailing_event(mailing, old="", actor=user)
-    return mailing
-
-
-@transaction.atomic
-def mailing_place_in_locker(*, mailing_id: int, officer: User, locker: str) -> Mailing:
-    """An officer has signed the paper certificate and put it in a locker.
-
-    Writes a 6-digit pickup code for the exporter; after commit, hands over to the courier.
-    Raises NotYours when the certificate is another office's.
-    """
-    _require_officer(officer)
-    mailing = Mailing.objects.select_for_update().select_related("certificate").get(pk=mailing_id)
-    if not queries.is_officer_for(officer, mailing.certificate):
-        raise NotYours("No such mailing")
-    if mailing.certificate.status != S.ISSUED:
-        raise InvalidInput({"certificate": [_("Only an issued certificate can be mailed.")]})
-    mailing.locker = locker.strip()
-    mailing.pickup_code = f"{secrets.randbelow(10**6):06d}"
-    _set_mailing_status(
-        mailing, Mailing.Status.IN_LOCKER, actor=officer, extra_fields=["locker", "pickup_code"]
-    )
-    _schedule_courier(mailing)
-    return mailing
-
-
-@transaction.atomic
-def mailing_advance(*, mailing_id: int) -> Mailing:
-    """Record what the courier reports for a mailing; asks again later until delivered.
-
-    Books the courier on first run. Running it when nothing changed writes nothing.
-    """
-    mailing = Mailing.objects.select_for_update().select_related("certificate").get(pk=mailing_id)
-    if mailing.status in {Mailing.Status.REQUESTED, Mailing.Status.DELIVERED}:
-        return mailing  # not yet handed over, or done: a stray task is a no-op
-    courier = get_courier()
-    if not mailing.tracking_number:
-        mailing.tracking_number = courier.book(mailing)
-        mailing.save(update_fields=["tracking_number", "updated_at"])
-    reported = courier.current_status(mailing)
-    if reported != mailing.status:
-        _set_mailing_status(mailing, reported, actor=None)
-    if mailing.status != Mailing.Status.DELIVERED:
-        _schedule_courier(mailing)
-    return mailing
-
-
-def _schedule_courier(mailing: Mailing) -> None:
-    countdown = getattr(get_courier(), "step_seconds", 60)
-    transaction.on_commit(
-        partial(mailing_advance_task.apply_async, (mailing.pk,), countdown=countdown)
-    )
-
-
 def _set_status(
     certificate: Certificate,
     new: str,
@@ -414,23 +332,6 @@ def _issue(
         actor=actor,
         extra_fields=fields,
         data={"number": certificate.number, **(data or {})},
-    )
-
-
-def _set_mailing_status(
-    mailing: Mailing, new: str, *, actor: User | None, extra_fields: list[str] | tuple = ()
-) -> None:
-    old = transition(mailing, new, extra_fields=extra_fields)
-    _mailing_event(mailing, old=old, actor=actor)
-
-
-def _mailing_event(mailing: Mailing, *, old: str, actor: User | None) -> None:
-    timeline_record(
-        subject=mailing.certificate,
-        kind=TimelineEvent.Kind.CERTIFICATE_MAILING_CHANGED,
-        actor=actor,
-        organisation=mailing.certificate.exporter,
-        data={"from": old, "to": mailing.status, "tracking_number": mailing.tracking_number},
     )
 
 

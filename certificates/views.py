@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from certificates import forms, pdf, queries, services
+from certificates import forms, mailings, pdf, queries, services
 from certificates.tariffs import preference_for
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.queries import organisation_ids_for
@@ -158,7 +158,7 @@ ACTIONS = {
     ),
     "mailing": (
         forms.MailingForm,
-        lambda c, u, d: services.mailing_request(user=u, certificate_id=c.pk, **d).certificate,
+        lambda c, u, d: mailings.mailing_request(user=u, certificate_id=c.pk, **d).certificate,
     ),
     "locker": (forms.LockerForm, lambda c, u, d: _place_in_locker(c, u, **d)),
 }
@@ -204,7 +204,7 @@ def _place_in_locker(certificate, user, *, locker: str):
     mailing = queries.mailing_for(certificate)
     if mailing is None:
         raise InvalidInput({"mailing": [_("No mailing was requested.")]})
-    services.mailing_place_in_locker(mailing_id=mailing.pk, officer=user, locker=locker)
+    mailings.mailing_place_in_locker(mailing_id=mailing.pk, officer=user, locker=locker)
     return certificate
 
 

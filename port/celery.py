@@ -67,6 +67,11 @@ app.conf.beat_schedule = {
         "options": {"expires": 5.0},
     },
     # Every 2 minutes: e-mails and SMS whose task was lost or gave up, sent now (once each).
+    # Every 5 seconds: ask the courier about the mailings it holds (certificates/mailings.py).
+    "certificates-mailings-advance": {
+        "task": "certificates.tasks.mailings_advance_due_task",
+        "schedule": 5.0,
+    },
     "notifications-sweep": {
         "task": "notifications.tasks.notifications_sweep_task",
         "schedule": 120.0,

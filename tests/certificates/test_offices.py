@@ -2,7 +2,7 @@
 
 import pytest
 
-from certificates import queries, services
+from certificates import mailings, queries, services
 from certificates.models import Certificate, Mailing
 from port.errors import InvalidInput, NotYours
 from port.models import Membership, Organisation, Port, TimelineEvent, User
@@ -135,18 +135,18 @@ def test_an_officer_of_another_office_cannot_revoke_or_replace(demo, xiangyu, ac
 
 def test_only_the_issuing_office_places_the_paper_in_a_locker(demo, xiangyu):
     certificate = apply(demo.exporter, issuing_office="3703")
-    mailing = services.mailing_request(
+    mailing = mailings.mailing_request(
         user=demo.exporter, certificate_id=certificate.pk, recipient="A", address="B", phone="1"
     )
 
     assert list(queries.mailing_queue(user=demo.officer)) == []
     assert list(queries.mailing_queue(user=xiangyu)) == [certificate]
     with pytest.raises(NotYours):
-        services.mailing_place_in_locker(mailing_id=mailing.pk, officer=demo.officer, locker="L-1")
+        mailings.mailing_place_in_locker(mailing_id=mailing.pk, officer=demo.officer, locker="L-1")
     mailing.refresh_from_db()
     assert (mailing.status, mailing.pickup_code) == (Mailing.Status.REQUESTED, "")
 
-    services.mailing_place_in_locker(mailing_id=mailing.pk, officer=xiangyu, locker="L-1")
+    mailings.mailing_place_in_locker(mailing_id=mailing.pk, officer=xiangyu, locker="L-1")
 
     mailing.refresh_from_db()
     assert mailing.status == Mailing.Status.IN_LOCKER
@@ -157,7 +157,7 @@ def test_pages_of_another_offices_certificate_are_404_and_refuse_every_action(
 ):
     under_review = apply(demo.exporter, importing_country="US")
     issued = apply(demo.exporter)
-    services.mailing_request(
+    mailings.mailing_request(
         user=demo.exporter, certificate_id=issued.pk, recipient="A", address="B", phone="1"
     )
     before = TimelineEvent.objects.count()
@@ -191,7 +191,7 @@ def test_pages_of_another_offices_certificate_are_404_and_refuse_every_action(
 def test_the_api_hides_another_offices_certificate_and_refuses_every_action(demo, api_for, xiangyu):
     under_review = apply(demo.exporter, importing_country="US")
     issued = apply(demo.exporter)
-    services.mailing_request(
+    mailings.mailing_request(
         user=demo.exporter, certificate_id=issued.pk, recipient="A", address="B", phone="1"
     )
     before = TimelineEvent.objects.count()

@@ -3,7 +3,7 @@ import re
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from certificates import events, queries, services
+from certificates import events, mailings, queries, services
 from certificates.models import Certificate, CertificateItem, Mailing
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import TimelineEvent, User
@@ -248,8 +248,8 @@ def test_exporter_lists_only_its_own_certificates(demo, issued):
     assert list(queries.certificate_list(user=demo.officer)) == [issued]
 
 
-def test_mailing_flow_from_request_to_delivery(demo, issued, django_capture_on_commit_callbacks):
-    mailing = services.mailing_request(
+def test_mailing_flow_from_request_to_delivery(demo, issued):
+    mailing = mailings.mailing_request(
         user=demo.exporter,
         certificate_id=issued.pk,
         recipient="Nguyen Van A",
@@ -258,17 +258,15 @@ def test_mailing_flow_from_request_to_delivery(demo, issued, django_capture_on_c
     )
     assert mailing.status == Mailing.Status.REQUESTED
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        mailing = services.mailing_place_in_locker(
-            mailing_id=mailing.pk, officer=demo.officer, locker="L-07"
-        )
+    mailing = mailings.mailing_place_in_locker(
+        mailing_id=mailing.pk, officer=demo.officer, locker="L-07"
+    )
     assert mailing.status == Mailing.Status.IN_LOCKER
     assert re.fullmatch(r"\d{6}", mailing.pickup_code)
-    assert len(callbacks) == 1  # the courier task, after commit
 
     seen = []
     for _ in range(3):
-        mailing = services.mailing_advance(mailing_id=mailing.pk)
+        mailing = mailings.mailing_advance(mailing_id=mailing.pk)
         seen.append(mailing.status)
 
     assert seen == ["collected", "in_transit", "delivered"]
@@ -285,13 +283,13 @@ def test_mailing_flow_from_request_to_delivery(demo, issued, django_capture_on_c
         ("in_transit", "delivered"),
     ]
     before = TimelineEvent.objects.count()
-    services.mailing_advance(mailing_id=mailing.pk)  # a stray task after delivery
+    mailings.mailing_advance(mailing_id=mailing.pk)  # a stray task after delivery
     assert TimelineEvent.objects.count() == before
 
 
 def test_mailing_is_refused_for_a_certificate_not_issued(demo, under_review):
     with pytest.raises(InvalidInput) as refused:
-        services.mailing_request(
+        mailings.mailing_request(
             user=demo.exporter,
             certificate_id=under_review.pk,
             recipient="A",
@@ -305,7 +303,7 @@ def test_mailing_is_refused_for_a_certificate_not_issued(demo, under_review):
 
 def test_another_enterprise_cannot_request_mailing(demo, issued):
     with pytest.raises(PermissionDenied):
-        services.mailing_request(
+        mailings.mailing_request(
             user=demo.importer, certificate_id=issued.pk, recipient="A", address="B", phone="1"
         )
 
@@ -313,16 +311,16 @@ def test_another_enterprise_cannot_request_mailing(demo, issued):
 
 
 def test_placing_in_locker_twice_is_refused_and_keeps_the_code(demo, issued):
-    mailing = services.mailing_request(
+    mailing = mailings.mailing_request(
         user=demo.exporter, certificate_id=issued.pk, recipient="A", address="B", phone="1"
     )
-    mailing = services.mailing_place_in_locker(
+    mailing = mailings.mailing_place_in_locker(
         mailing_id=mailing.pk, officer=demo.officer, locker="L1"
     )
     code, before = mailing.pickup_code, TimelineEvent.objects.count()
 
     with pytest.raises(TransitionNotAllowed):
-        services.mailing_place_in_locker(mailing_id=mailing.pk, officer=demo.officer, locker="L2")
+        mailings.mailing_place_in_locker(mailing_id=mailing.pk, officer=demo.officer, locker="L2")
 
     mailing.refresh_from_db()
     assert (mailing.pickup_code, mailing.locker) == (code, "L1")
@@ -330,13 +328,13 @@ def test_placing_in_locker_twice_is_refused_and_keeps_the_code(demo, issued):
 
 
 def test_a_revoked_certificate_is_not_placed_in_a_locker(demo, issued):
-    mailing = services.mailing_request(
+    mailing = mailings.mailing_request(
         user=demo.exporter, certificate_id=issued.pk, recipient="A", address="B", phone="1"
     )
     services.certificate_revoke(certificate_id=issued.pk, officer=demo.officer, reason="Fraud")
 
     with pytest.raises(InvalidInput):
-        services.mailing_place_in_locker(mailing_id=mailing.pk, officer=demo.officer, locker="L1")
+        mailings.mailing_place_in_locker(mailing_id=mailing.pk, officer=demo.officer, locker="L1")
 
     mailing.refresh_from_db()
     assert (mailing.status, mailing.pickup_code) == (Mailing.Status.REQUESTED, "")
