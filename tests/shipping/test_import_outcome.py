@@ -55,8 +55,8 @@ def test_imported_into_a_call_the_accepted_lines_are_counted(ship):
 @pytest.mark.parametrize(
     ("language", "line"),
     [
-        ("en", "Recognised: CUSCAR (1 messages); accepted 3, warned 2, refused 1"),
-        ("zh-hans", "识别: CUSCAR（1 份报文）; 接受 3，警告 2，拒绝 1"),
+        ("en", "Recognised: CUSCAR (messages: 1); accepted 3, warned 2, refused 1"),
+        ("zh-hans", "识别： CUSCAR（1 份报文）; 接受 3，警告 2，拒绝 1"),
     ],
 )
 def test_the_upload_page_says_the_same_for_each_file(ship, language, line):
