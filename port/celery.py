@@ -15,6 +15,7 @@ observability.connect_celery_signals()
 # Each worker its own unacked hash and a heartbeat: a dead worker's tasks are redone within
 # seconds by the outbox relay, not after the broker's visibility timeout (port/workers.py).
 celeryd_init.connect(workers.on_worker_init, weak=False)
+app.steps["consumer"].add(workers.RestoreOnConnect)
 worker_ready.connect(workers.on_worker_ready, weak=False)
 
 # Queues by workload, so a slow EDIFACT import or a terminal's dead webhook never delays an
