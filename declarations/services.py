@@ -30,6 +30,7 @@ from port.models import Container, Organisation, PortCall, TimelineEvent, User
 from port.queries import organisation_ids_for
 from port.timeline import timeline_copy, timeline_record
 from port.transitions import transition
+from reference import queries as reference_queries
 
 CENT = Decimal("0.01")
 # Inspection's assessment of a batch of declarations (one task per batch), queued by name:
@@ -248,10 +249,11 @@ def _validate_batch(
     """Validate each declaration of the batch; set the errors of the bad ones on their result."""
     claimed: dict[str, int] = {}  # container number, summary id -> index in the batch
     references: dict[str, int] = {}
+    places = _places_unlisted([entry.filing for _, entry in todo], ref.today)
     good = []
     for result, entry in todo:
         try:
-            cleaned = _validate_against(entry.filing, ref)
+            cleaned = _validate_against(entry.filing, ref, places)
             _check_claims(result.index, entry, cleaned, claimed, references)
             new = bulk.NewDeclaration(
                 header=cleaned.header,
@@ -908,10 +910,29 @@ def _validate_filing(*, user, filing: FilingInput, declaration=None) -> Cleaned:
     ref = bulk.filing_reference(
         user=user, filings=[filing], exclude_declaration_id=declaration.pk if declaration else None
     )
-    return _validate_against(filing, ref)
+    return _validate_against(filing, ref, _places_unlisted([filing], ref.today))
 
 
-def _validate_against(filing: FilingInput, ref: bulk.FilingReference) -> Cleaned:
+def _places_unlisted(filings: list[FilingInput], on_date) -> tuple[set[str], str]:
+    """The ports of loading and discharge the filings name that the UN/LOCODE edition in
+    force on the filing date does not list, and its name: one statement for the batch."""
+    named = {
+        _place(getattr(f.header, name))
+        for f in filings
+        for name in ("port_of_loading", "port_of_discharge")
+    }
+    return reference_queries.unlocode_unknown(
+        {c for c in named if identifiers.UNLOCODE_PATTERN.match(c)}, on_date
+    )
+
+
+def _place(value) -> str:
+    return (value or "").strip().upper().replace(" ", "")
+
+
+def _validate_against(
+    filing: FilingInput, ref: bulk.FilingReference, places: tuple[set[str], str] = (set(), "")
+) -> Cleaned:
     """Every field and cross-field rule of a filing, all errors at once (InvalidInput),
     against reference data read once per batch: the one validation of every way in.
     The caller has checked the sizes of its lists (`_check_sizes`)."""
@@ -941,7 +962,7 @@ def _validate_against(filing: FilingInput, ref: bulk.FilingReference) -> Cleaned
         errors["items"] = [_("Declare at least one goods item.")]
     elif item_errors:
         errors["items"] = item_errors
-    header = _validate_header(filing.header, port_call, filing.direction, errors)
+    header = _validate_header(filing.header, port_call, filing.direction, places, errors)
     _validate_totals(header, cleaned_items, errors)
     _validate_two_step(ref, filing, enterprise, bl, header, errors)
     if errors:
@@ -997,7 +1018,9 @@ def _validate_port_call(ref, filing, errors):
     return port_call
 
 
-def _validate_header(raw: HeaderInput, port_call, direction, errors) -> dict:
+def _validate_header(raw: HeaderInput, port_call, direction, places, errors) -> dict:
+    """The header's fields; `places` is (ports the UN/LOCODE edition in force does not list,
+    its name), read once for the batch (`_places_unlisted`)."""
     header: dict = {}
     trade_mode = raw.trade_mode or Declaration.TradeMode.GENERAL
     if trade_mode not in TRADE_MODES:
@@ -1005,7 +1028,7 @@ def _validate_header(raw: HeaderInput, port_call, direction, errors) -> dict:
     header["trade_mode"] = trade_mode
     own_port = port_call.port.unlocode if port_call else ""
     for name in ("port_of_loading", "port_of_discharge"):
-        code = (getattr(raw, name) or "").strip().upper().replace(" ", "")
+        code = _place(getattr(raw, name))
         if not code:
             # The port of this call is the discharge port of an import, the loading port
             # of an export.
@@ -1015,6 +1038,10 @@ def _validate_header(raw: HeaderInput, port_call, direction, errors) -> dict:
             errors[name] = [
                 _("%(code)s is not a UN/LOCODE (country code and three characters).")
                 % {"code": code}
+            ]
+        elif code in places[0]:
+            errors[name] = [
+                _("%(code)s is not a place in %(edition)s.") % {"code": code, "edition": places[1]}
             ]
         header[name] = code
     if header["port_of_loading"] and header["port_of_loading"] == header["port_of_discharge"]:

@@ -146,9 +146,13 @@ TARIFF_FIXED = {"code", "hs_code", "tariff_code", "description", "unit", "mfn", 
 def read_tariff(path: Path) -> Read:
     """Tariff lines: `code` (4 to 10 digits), `description`, `unit`, `mfn`, `general`, and one
     column per agreement (e.g. `ACFTA`, `RCEP`) with its preferential rate. Rates are percent
-    ("6.5", "6.5%"); an empty cell means no rate."""
+    ("6.5", "6.5%"); an empty cell means no rate. A file in the USITC's HTS export layout
+    ("HTS Number", "General Rate of Duty"...) is read by `read_usitc_hts`."""
+    records = _records(path)
+    if records and "hts number" in records[0]:
+        return read_usitc_hts(records)
     read = Read()
-    for line, record in enumerate(_records(path), start=2):
+    for line, record in enumerate(records, start=2):
         code = re.sub(r"[.\s]", "", _first(record, "code", "hs_code", "tariff_code"))
         if not TARIFF_CODE.match(code):
             read.skip(line, f"{code or '(empty)'} is not a tariff code of 4 to 10 digits")
@@ -171,6 +175,79 @@ def read_tariff(path: Path) -> Read:
         data = {"unit": record.get("unit", ""), "rates": rates}
         read.rows.append((code, record.get("description", ""), data))
     return read
+
+
+# The USITC's HTS export (hts.usitc.gov, CSV): "HTS Number", "Indent", "Description", "Unit
+# of Quantity", "General Rate of Duty" (MFN), "Special Rate of Duty" (rates under preference
+# programmes and FTAs, e.g. "Free (A+,AU,BH,CL,...)" or "Free (BH,CL) 1.7% (KR)"), "Column 2
+# Rate of Duty" (the statutory rate for countries without MFN treatment). Rates are printed on
+# the 8-digit line; its 10-digit statistical lines carry none and take their line's rates.
+_USITC_SPECIAL = re.compile(r"(Free|[0-9]+(?:\.[0-9]+)?%)\s*\(([^)]*)\)")
+_USITC_PROGRAMME = {
+    "+": "_PLUS",
+    "*": "_EXCL",
+}  # A+ (GSP, least developed only), E* (some excluded)
+
+
+def read_usitc_hts(records: list[dict]) -> Read:
+    """Tariff lines from the USITC's HTS CSV export: MFN from the general rate, GENERAL from
+    column 2, one rate per programme code of the special rate (AU, KR, SG, A_PLUS...). A rate
+    that is not ad valorem (cents per kg, compound) is kept as text under `specific` and gives
+    no rate; rows without a number (indented group titles) are not lines."""
+    read = Read()
+    rated: dict[str, tuple[dict, dict]] = {}  # code -> (rates, specific) of a line with rates
+    for line, record in enumerate(records, start=2):
+        number = record.get("hts number", "")
+        code = re.sub(r"[.\s]", "", number)
+        if not code:
+            continue
+        if not TARIFF_CODE.match(code):
+            read.skip(line, f"{number} is not a tariff code of 4 to 10 digits")
+            continue
+        rates: dict[str, str] = {}
+        specific: dict[str, str] = {}
+        for name, column in (("MFN", "general rate of duty"), ("GENERAL", "column 2 rate of duty")):
+            _usitc_rate(record.get(column, ""), name, rates, specific)
+        for rate, programmes in _USITC_SPECIAL.findall(record.get("special rate of duty", "")):
+            for programme in programmes.split(","):
+                name = programme.strip()
+                for mark, suffix in _USITC_PROGRAMME.items():
+                    name = name.replace(mark, suffix)
+                if re.fullmatch(r"[A-Z][A-Z0-9_]{0,15}", name):
+                    _usitc_rate(rate, name, rates, specific)
+        if rates or specific:
+            rated[code] = (rates, specific)
+        else:  # a statistical line: the rates of its 8-digit (or 6-digit) line
+            parent = next((code[:n] for n in (8, 6) if len(code) > n and code[:n] in rated), "")
+            rates, specific = rated.get(parent, ({}, {}))
+        data = {"unit": _usitc_unit(record.get("unit of quantity", "")), "rates": dict(rates)}
+        if specific:
+            data["specific"] = dict(specific)
+        read.rows.append((code, record.get("description", ""), data))
+    return read
+
+
+def _usitc_rate(text: str, name: str, rates: dict, specific: dict) -> None:
+    text = text.strip()
+    if not text:
+        return
+    if text.lower() == "free":
+        rates[name] = "0"
+        return
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*%", text)
+    rate = _percent(match.group(1)) if match else None
+    if rate is None:
+        specific[name] = text[:120]  # 4.4¢/kg, 2.8¢/kg + 5%, "The rate applicable to..."
+    else:
+        rates[name] = str(rate)
+
+
+def _usitc_unit(text: str) -> str:
+    try:
+        units = json.loads(text) if text.startswith("[") else [text]
+    except ValueError:
+        units = [text]
+    return ";".join(str(u) for u in units if u)
 
 
 def _percent(value: str) -> Decimal | None:
@@ -265,9 +342,7 @@ def _unece_unlocode_records(content: bytes) -> list[dict]:
     except UnicodeDecodeError:
         text = content.decode("latin-1")  # and its older ones
     rows = [r for r in csv.reader(io.StringIO(text)) if r]
-    return [
-        dict(zip(UNECE_UNLOCODE_COLUMNS, (c.strip() for c in r), strict=False)) for r in rows
-    ]
+    return [dict(zip(UNECE_UNLOCODE_COLUMNS, (c.strip() for c in r), strict=False)) for r in rows]
 
 
 def _unece_unlocode_zip(path: Path) -> list[dict]:

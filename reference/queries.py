@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -230,6 +231,23 @@ def unlocode_known(code: str, on_date=None) -> tuple[bool, str]:
     if edition is None or not edition.complete:
         return True, edition.name if edition else ""
     return _unlocode_name(edition.key, code) is not None, edition.name
+
+
+def unlocode_unknown(codes, on_date=None) -> tuple[set[str], str]:
+    """The codes of a batch that the UN/LOCODE edition in force on the date does not list,
+    and its name: one statement for the whole batch (none when no complete edition is in
+    force, or no code is asked)."""
+    edition = _unlocode_edition(on_date)
+    wanted = sorted(set(codes))
+    if edition is None or not edition.complete or not wanted:
+        return set(), edition.name if edition else ""
+    with connection.cursor() as cursor:  # = ANY(array): one plan whatever the batch size
+        cursor.execute(
+            f"SELECT code FROM {Entry._meta.db_table} WHERE edition_id = %s AND code = ANY(%s)",  # noqa: S608 - our table
+            [edition.pk, wanted],
+        )
+        listed = {code for (code,) in cursor.fetchall()}
+    return set(wanted) - listed, edition.name
 
 
 def unlocode_name(code: str, on_date=None) -> str:

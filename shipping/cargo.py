@@ -17,6 +17,7 @@ from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User
 from port.timeline import timeline_record, timeline_record_many
 from shipping import cuscar, edifact, events, paxlst, reference
+from shipping.import_outcome import outcome
 from shipping.models import (
     AgencyReview,
     DangerousGoodsFlag,
@@ -203,7 +204,7 @@ def edifact_import_text(*, text: str, port_call_id: int | None = None) -> dict:
     result = _parse(text)
     summary = result.summary()
     if port_call_id is None:
-        return summary
+        return {**summary, "outcome": outcome(summary)}
     with transaction.atomic():
         call = PortCall.objects.select_related("vessel", "agent").filter(pk=port_call_id).first()
         if call is None:
@@ -212,6 +213,7 @@ def edifact_import_text(*, text: str, port_call_id: int | None = None) -> dict:
             raise InvalidInput({"call": [_("The call has no shipping agent to import for.")]})
         summary["imported"] = _import_into(call, call.agent, result, actor=None)
         summary["warnings"] = result.warnings
+    summary["outcome"] = outcome(summary)
     return summary
 
 
@@ -531,6 +533,7 @@ def _process(upload: EdifactImport) -> tuple[str, dict]:
             upload.port_call, upload.organisation, result, actor=upload.created_by
         )
     summary["warnings"] = result.warnings
+    summary["outcome"] = outcome(summary)
     return EdifactImport.Status.DONE, summary
 
 

@@ -351,6 +351,16 @@ def _fresh_reference_data():
 
 
 @pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in Chinese activates Chinese in this thread; the next test starts in the
+    site's language whatever the last one asked for."""
+    yield
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _rows_written_by_migrations(request, django_db_blocker):
     """A transactional test ends with a flush, which also empties the rows data migrations
     wrote (the FTA agreements certificates are issued under, which `seed_demo` and so

@@ -1,6 +1,7 @@
 """Set-based intake: a batch of thousands validated once, written in bulk, one task, one push
 per organisation; the single filing is a batch of one. Query counts are pinned here."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -244,3 +245,59 @@ def test_the_filing_reads_the_enterprises_a_user_may_file_for_as_the_queryset_do
             cursor.execute(sql, params)
             ids = [row[0] for row in cursor.fetchall()]
         assert ids == list(enterprises_filable_by(user).values_list("pk", flat=True)), user
+
+
+PLACES = ["AUMEL", "NZAKL", "USLGB", "NLRTM", "SGSIN"]
+
+
+def _places_edition():
+    """A complete UN/LOCODE edition of a few places (the shipped one takes 13 s to load; the
+    check is the same)."""
+    from reference import services as reference_services
+
+    reference_services.edition_load(
+        dataset="unlocode",
+        name="UN/LOCODE (test)",
+        effective_from=datetime.date(2020, 1, 1),
+        rows=[(code, code, {}) for code in [*PLACES, "CNXMN"]],
+    )
+
+
+def test_ports_are_checked_against_unlocode_with_one_statement_per_batch(demo, api_for):
+    _places_edition()
+    client = api_for(demo.importer)
+    post_batch(client, entries(demo, 1, 5000, port_of_loading="AUMEL"))  # warms the editions
+    counts = {}
+    for size, start in ((10, 0), (1000, 10)):
+        body = entries(demo, size, start)
+        for n, declaration in enumerate(body):
+            declaration["port_of_loading"] = PLACES[n % len(PLACES)]
+        with CaptureQueriesContext(connection) as queries:
+            response = post_batch(client, body)
+        assert response.json()["filed"] == size
+        counts[size] = len(queries)
+
+    # the 13 of a batch without ports named, and one look-up of the batch's places
+    assert counts == {10: 14, 1000: 14}
+
+
+def test_a_port_the_unlocode_edition_in_force_does_not_list_is_refused(demo, api_for):
+    _places_edition()
+    client = api_for(demo.importer)
+    body = entries(demo, 3, port_of_loading="AUMEL")
+    body[1]["port_of_loading"] = "AUQQQ"
+    body[2]["port_of_discharge"] = "CNQQQ"
+
+    result = post_batch(client, body).json()
+
+    assert (result["filed"], result["refused"]) == (1, 2)
+    assert result["results"][1]["errors"] == {
+        "port_of_loading": ["AUQQQ is not a place in UN/LOCODE (test)."]
+    }
+    assert result["results"][2]["errors"] == {
+        "port_of_discharge": ["CNQQQ is not a place in UN/LOCODE (test)."]
+    }
+    # the single filing (a batch of one) says the same, on the field
+    single = client.post(URL, entries(demo, 1, 10, port_of_loading="AUQQQ")[0], format="json")
+    assert single.status_code == 400
+    assert single.json()["port_of_loading"] == ["AUQQQ is not a place in UN/LOCODE (test)."]
