@@ -2,19 +2,35 @@ import os
 from fnmatch import fnmatchcase
 
 from celery import Celery
+from celery import Task as CeleryTask
 from celery.signals import celeryd_init, worker_ready
 
-from port import observability, workers
+from port import observability, outage, workers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
 
-app = Celery("port")
+
+class Task(CeleryTask):
+    """Every task: one that meets a database outage (PostgreSQL restarting, a failover) is
+    run again after a back-off (1, 2, 4, 8 s, then every 10 s, for an hour), instead of
+    failing: a failed task is acknowledged, so its work would wait for a sweeper, or be
+    lost where none looks. Tasks are idempotent, so a second run of a half-done one is
+    safe. A task's own autoretry_for/max_retries replace these (notifications)."""
+
+    autoretry_for = outage.ERRORS
+    retry_backoff = 1
+    retry_backoff_max = 10
+    max_retries = 360
+
+
+app = Celery("port", task_cls=Task)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 observability.connect_celery_signals()
 # Each worker its own unacked hash and a heartbeat: a dead worker's tasks are redone within
 # seconds by the outbox relay, not after the broker's visibility timeout (port/workers.py).
 celeryd_init.connect(workers.on_worker_init, weak=False)
+app.steps["consumer"].add(workers.RestoreOnConnect)
 worker_ready.connect(workers.on_worker_ready, weak=False)
 
 # Queues by workload, so a slow EDIFACT import or a terminal's dead webhook never delays an

@@ -15,6 +15,14 @@ has no heartbeat, and puts their messages back on their queues. A worker restart
 same name (the supervisor of `make run`, a container restart) puts back its predecessor's
 messages before it consumes anything. Redelivered tasks run again: every task is idempotent.
 
+A worker whose broker connection drops and comes back (Redis restarted) drops what it held
+and had not started (a countdown, a prefetched message): Celery expects the broker to
+deliver those again, and on Redis they stay in the worker's unacked hash, which nobody
+reclaims while the worker lives. So on every (re)connection the worker puts back the
+messages of its hash that no running task holds (`RestoreOnConnect`). kombu's own restore
+when the dead connection's channel closes is turned off: it cannot reach Redis then, and in
+kombu 5.7 under Celery 5.7 it raised an AttributeError that stopped the worker's consumer.
+
 Node names must be unique among live workers (Celery's `%h`: one per host or container).
 """
 
@@ -26,6 +34,7 @@ import threading
 import time
 
 import redis
+from celery import bootsteps
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -53,9 +62,10 @@ def _heartbeat_key(nodename: str) -> str:
     return f"{PREFIX}{nodename}"
 
 
-def restore(nodename: str | None) -> int:
-    """Put every message in the unacked hash of `nodename` back on its queue; None: the
-    shared default hash (workers from before per-worker hashes), only past its timeout."""
+def restore(nodename: str | None, keep: set[str] = frozenset()) -> int:
+    """Put every message in the unacked hash of `nodename` back on its queue, but those of
+    the delivery tags in `keep`; None: the shared default hash (workers from before
+    per-worker hashes), only past its timeout."""
     from port.celery import app
 
     options = dict(app.conf.broker_transport_options or {})
@@ -68,7 +78,7 @@ def restore(nodename: str | None) -> int:
             before = client.hlen(channel.unacked_key)
             channel.qos.restore_visible(num=None, interval=1)
             return before - client.hlen(channel.unacked_key)
-        tags = client.hkeys(channel.unacked_key)
+        tags = [tag for tag in client.hkeys(channel.unacked_key) if tag.decode() not in keep]
         for tag in tags:
             channel.qos.restore_by_tag(tag, client)
         return len(tags)
@@ -111,6 +121,32 @@ def on_worker_init(sender: str, conf, **_kwargs) -> None:
             log.warning("%s: %d task(s) of its previous run put back", nodename, count)
     except redis.RedisError as error:  # the broker is down: the worker waits for it anyway
         log.warning("%s: heartbeat not written (%s)", nodename, error)
+
+
+class RestoreOnConnect(bootsteps.StartStopStep):
+    """A consumer step: started on every connection to the broker, the first and each after
+    a loss, before the worker consumes. Puts back the messages of the worker's own unacked
+    hash that no running task holds: what it took and dropped when the connection was lost.
+    A running task keeps its message (acknowledged when it ends; run again if it ends while
+    the broker is down and its acknowledgement is lost: tasks are idempotent)."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def start(self, c) -> None:
+        from celery.worker.state import active_requests
+
+        for channel in getattr(c.connection.transport, "channels", ()):
+            channel.do_restore = False  # see the module's docstring; we restore here
+        running = {str(request.message.delivery_tag) for request in tuple(active_requests)}
+        try:
+            count = restore(c.hostname, keep=running)
+        except Exception as error:  # noqa: BLE001 - the broker went again: next connection
+            log.warning("%s: held messages not put back (%s)", c.hostname, error)
+            return
+        if count:
+            log.warning(
+                "%s: %d message(s) held before the connection dropped put back", c.hostname, count
+            )
 
 
 def on_worker_ready(sender, **_kwargs) -> None:

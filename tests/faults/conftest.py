@@ -119,10 +119,11 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def serve(database: PrivatePostgres, log_path: Path, **env: str):
-    """Start uvicorn on the private server as `make run` starts it; (process, base URL)."""
-    port = free_port()
-    log = log_path.open("w")
+def serve(database: PrivatePostgres, log_path: Path, *, port: int | None = None, **env: str):
+    """Start uvicorn on the private server as `make run` starts it (on `port`, or a free
+    one); (process, base URL)."""
+    port = port or free_port()
+    log = log_path.open("a")
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "uvicorn", "port.asgi:application"]
         + ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],

@@ -3,6 +3,7 @@ PRIVATE Redis this test stops and starts, never the machine's). Filings answer 2
 while, since their work is a row in their own transaction (port/outbox.py) and a live push
 is best effort; none is lost, and once Redis is back every one is assessed, once."""
 
+import socket
 import subprocess
 import sys
 import tempfile
@@ -11,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 from declarations.models import Declaration
@@ -75,12 +77,6 @@ def _assessed() -> int:
     return Declaration.objects.filter(decisions__isnull=False).distinct().count()
 
 
-SWEEP = (
-    "from declarations.services import declaration_requeue_stuck as sweep\n"
-    "print(*sweep(older_than_seconds=0))"
-)
-
-
 def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back(
     demo, transactional_db, private_redis, tmp_path, capsys
 ):
@@ -104,23 +100,12 @@ def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back
         private_redis.start()
         back_at = time.monotonic()
         total = 5 + DURING_OUTAGE
-        deadline, swept = time.monotonic() + 180, []
+        deadline = time.monotonic() + 90
         while _assessed() < total:
             assert time.monotonic() < deadline, f"{total - _assessed()} filings never assessed"
-            if not swept and time.monotonic() - back_at > 60:
-                # What beat does every minute under `make run`: a message a worker took just
-                # as Redis stopped can stay in its unacked hash while it lives (seen once in
-                # 60 runs); the stuck-submission sweep queues its filing again.
-                swept = subprocess.run(  # noqa: S603 - with the private Redis, as beat would
-                    [sys.executable, "manage.py", "shell", "-c", SWEEP],
-                    cwd=ROOT,
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout.split()
             time.sleep(0.05)
         recovered = time.monotonic() - back_at
+        assert worker.poll() is None  # the worker lived through it, never restarted
     finally:
         stop_processes(web, relay, worker)
 
@@ -137,5 +122,62 @@ def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back
         print(
             f"\n[redis down] {DURING_OUTAGE} filings during the outage: all 201, 0 lost; "
             f"{waiting} outbox rows waited; all {total} assessed {recovered:.1f} s after "
-            f"Redis was back ({len(swept)} requeued by the stuck-submission sweep)"
+            f"Redis was back"
+        )
+
+
+TAKE_WITH_COUNTDOWN = (
+    "import sys\n"
+    "from port.celery import app\n"
+    "app.send_task('inspection.assess_declarations', kwargs={'declaration_ids': [int(sys.argv[1])]},"
+    " countdown=float(sys.argv[2]), task_id='held-' + sys.argv[1])\n"
+)
+
+
+def test_a_message_a_live_worker_held_when_redis_restarted_is_run_within_seconds(
+    demo, transactional_db, private_redis, api_for, capsys
+):
+    """A worker holds a message it took and has not run (a countdown: a retry's back-off;
+    a reserved message) when its Redis connection drops. Celery drops what it holds on a
+    connection loss, expecting the broker to deliver it again; on Redis the message stays in
+    the worker's unacked hash, and the worker lives on (its heartbeat never stops long
+    enough), so nothing put it back: it waited for the visibility timeout (an hour) or a
+    sweeper. The worker now puts back, on each reconnection, what it holds no more."""
+    response = api_for(demo.importer).post(
+        "/api/v1/declarations/", filing(demo.port_call.pk), format="json"
+    )
+    assert response.status_code == 201  # no relay: its own assessment waits in the outbox
+    declaration = response.json()["id"]
+    env = {**_subprocess_env(), "REDIS_URL": private_redis.url()}
+    name = f"held-{RUN_ID}-{uuid.uuid4().hex[:4]}@%h"
+    worker = start_celery_worker(name, **env)
+    hostname = name.replace("%h", socket.gethostname())
+    client = redis.Redis.from_url(private_redis.url())
+    try:
+        subprocess.run(  # noqa: S603 - our own interpreter and modules
+            [sys.executable, "-c", TAKE_WITH_COUNTDOWN, str(declaration), "4"],
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": "port.settings"},
+            check=True,
+        )
+        deadline = time.monotonic() + 30
+        while not client.hlen(f"unacked.{hostname}"):  # taken, waiting for its countdown
+            assert time.monotonic() < deadline, "the worker never took the message"
+            time.sleep(0.05)
+        private_redis.stop()
+        time.sleep(1)
+        private_redis.start()
+        back_at = time.monotonic()
+        deadline = back_at + 60
+        while not Decision.objects.filter(declaration_id=declaration).exists():
+            assert time.monotonic() < deadline, "the held message was never run"
+            time.sleep(0.1)
+        recovered = time.monotonic() - back_at
+        assert worker.poll() is None  # the worker lived through it
+    finally:
+        stop_processes(worker)
+    assert Decision.objects.filter(declaration_id=declaration).count() == 2  # two containers
+    with capsys.disabled():
+        print(
+            f"\n[redis restarted under a held message] run {recovered:.1f} s after Redis was back"
         )

@@ -8,13 +8,14 @@
 // A page asks for more than its organisation's events with data-live-subscribe="topic:key ...".
 // Events come in numbered frames, one per group ("stream") per commit:
 //   {"type": "live.events", "stream": "org.3", "seq": 17, "events": [...]}
-// A frame whose number is not the next one of its stream means frames were lost, and a
-// reconnect may have missed some: then every element re-fetches ("live.resync").
+// A frame whose number is not the next one of its stream means frames were lost: then every
+// element re-fetches ("live.resync"), as it does after every reconnect.
 (function () {
   "use strict";
   const indicator = () => document.getElementById("live-indicator");
   let socket = null;
   let retry = 0;
+  let opened = false; // a socket of this page was open before: the next one is a reconnect
   const lastSeq = {}; // stream -> the number of the last frame seen
 
   function setState(state) {
@@ -89,9 +90,14 @@
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${window.location.host}/ws/live/`);
     setState("connecting");
+    let reconnected = false;
+    let subscribing = false;
     socket.addEventListener("open", () => {
       retry = 0;
+      reconnected = opened;
+      opened = true;
       const topics = subscriptions();
+      subscribing = topics.length > 0;
       topics.forEach((message) => socket.send(JSON.stringify(message)));
       if (topics.length === 0) {
         setState("connected");
@@ -105,7 +111,11 @@
         return;
       }
       if (frame.type === "live.joined") {
-        if (baseline(frame.streams)) dispatch({ type: "live.resync" });
+        // After a reconnect, re-fetch whatever the numbers say: a change made while the
+        // socket was away may have had no frame at all (its push is best effort, and
+        // fails while Redis is down). A page with topics re-fetches on "subscribed".
+        const moved = baseline(frame.streams);
+        if (moved || (reconnected && !subscribing)) dispatch({ type: "live.resync" });
         return;
       }
       if (frame.type === "subscribed") {
