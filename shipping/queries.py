@@ -6,6 +6,7 @@ filings addressed to it, with its own review.
 
 import statistics
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
@@ -228,6 +229,37 @@ def boarding_times(*, user: User, since=None) -> dict:
         }
         for who, times in found.items()
     }
+
+
+def boarding_medians(*, start, end) -> dict[str, dict]:
+    """Port-wide, the boardings released in [start, end) by who booked them ("agent": the
+    shipping agent requested, "agency": the agency booked itself): how many, and the median
+    minutes from booking to boarding and to release, in one statement."""
+    table = BoardingAppointment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT requested_by_agent_id IS NOT NULL, count(*),
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM completed_at - created_at)) / 60,
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM released_at - created_at)) / 60
+            FROM {table}
+            WHERE status = %s AND released_at >= %s AND released_at < %s
+            GROUP BY 1
+            """,  # noqa: S608 - our table name; the values are parameters
+            [BoardingAppointment.Status.RELEASED, start, end],
+        )
+        rows = {requested: row for requested, *row in cursor.fetchall()}
+    found = {}
+    for who, requested in (("agent", True), ("agency", False)):
+        count, boarding, release = rows.get(requested, (0, None, None))
+        found[who] = {
+            "count": count,
+            "booking_to_boarding_minutes": None if boarding is None else round(boarding, 1),
+            "booking_to_release_minutes": None if release is None else round(release, 1),
+        }
+    return found
 
 
 def _median(values: list[float]) -> float | None:

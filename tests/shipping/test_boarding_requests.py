@@ -1,7 +1,7 @@
 """Boardings (登临) requested by the shipping agent for its calls, confirmed by the agency,
 then boarded and released; booking → boarding → release measured by who booked."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -175,3 +175,43 @@ def test_the_agent_hears_of_the_confirmation(ship, requested):
         .exists()
         is False
     )
+
+
+def test_the_dashboard_shows_booking_to_release_by_who_booked_and_how_much_faster(ship, requested):
+    from analytics.dashboard import Filters, dashboard_tables
+    from analytics.queries import Scope
+
+    border_user = ship.reviewers["border_control"]
+    own = services.boarding_book(
+        user=border_user, port_call_id=ship.call.pk, scheduled_at=_when(), purpose="Own"
+    )
+    for boarding in (requested, own):
+        if boarding.status == "requested":
+            services.boarding_confirm(boarding_id=boarding.pk, user=border_user)
+        services.boarding_complete(boarding_id=boarding.pk, user=border_user)
+        services.boarding_release(boarding_id=boarding.pk, user=border_user)
+    today = timezone.localdate()
+    base = timezone.make_aware(datetime.combine(today, time(0, 1)))
+    # The agent's request: boarded after 60 min, released after 90; the agency's own: 100, 100.
+    for pk, boarded, released in ((requested.pk, 60, 90), (own.pk, 100, 100)):
+        BoardingAppointment.objects.filter(pk=pk).update(
+            created_at=base,
+            completed_at=base + timedelta(minutes=boarded),
+            released_at=base + timedelta(minutes=released),
+        )
+
+    tables = {t.key: t for t in dashboard_tables(Scope(port_wide=True), Filters(on=today))}
+    rows = tables["boardings"].rows
+    assert [(r["count"], r["to_boarding"], r["to_release"], r["faster"]) for r in rows] == [
+        (1, 1.0, 1.5, 10.0),  # released 10 % sooner than the agency's own booking
+        (1, 1.67, 1.67, None),
+    ]
+    yesterday = {
+        t.key: t
+        for t in dashboard_tables(Scope(port_wide=True), Filters(on=today - timedelta(days=1)))
+    }
+    assert [r["count"] for r in yesterday["boardings"].rows] == [0, 0]
+    enterprise = Scope(port_wide=False, organisation_ids=(ship.demo.importer_org.pk,))
+    assert {t.key: t for t in dashboard_tables(enterprise, Filters(on=today))}[
+        "boardings"
+    ].rows == []
