@@ -90,7 +90,7 @@ def dashboard_tables(scope: Scope, filters: Filters, *, now: datetime | None = N
         _inspection_waiting(scope, filters, terminals, now),
         _inspection_queue(scope, now),
         _diversion(scope, now),
-        _boardings(scope, period),
+        *([_boardings(period)] if scope.port_wide else []),
         *_trade(scope, filters, period),
     ]
 
@@ -325,10 +325,11 @@ def _diversion(scope, now) -> Table:
     return Table("diversion", _("Container diversion today"), DIVERSION_COLUMNS, rows, chart="bar")
 
 
-def _boardings(scope, period) -> Table:
+def _boardings(period) -> Table:
     """Boardings (登临) released in the period: booking → boarding → release, median hours,
     by who booked, and how much sooner the requests (the shipping agent's, the enterprises')
-    were released than the agencies' own bookings (the seeds: 10 %). Port-wide only."""
+    were released than the agencies' own bookings (the seeds: 10 %). Port-wide only: the
+    agencies and the agents book; an enterprise's dashboard leaves it out."""
     columns = [
         ("who", _("Booked by"), "text"),
         ("count", _("Boardings released"), "number"),
@@ -337,8 +338,6 @@ def _boardings(scope, period) -> Table:
         ("faster", _("Faster to release than agency bookings"), "percent"),
     ]
     title = _("Boardings: booking to release")
-    if not scope.port_wide:
-        return Table("boardings", title, columns, [], chart="none")
     medians = shipping_queries.boarding_medians(start=period.bounds()[0], end=period.bounds()[1])
     agency_release = medians["agency"]["booking_to_release_minutes"]
 
@@ -367,7 +366,7 @@ def _boardings(scope, period) -> Table:
                 "faster": faster,
             }
         )
-    return Table("boardings", title, columns, rows, chart="none")
+    return Table("boardings", title, columns, rows, chart="bar")
 
 
 DIVERSION_DESTINATIONS = ["ship_side", "inspection_area", "yard", "direct_loading"]

@@ -213,9 +213,7 @@ def test_the_dashboard_shows_booking_to_release_by_who_booked_and_how_much_faste
     }
     assert [r["count"] for r in yesterday["boardings"].rows] == [0, 0, 0]
     enterprise = Scope(port_wide=False, organisation_ids=(ship.demo.importer_org.pk,))
-    assert {t.key: t for t in dashboard_tables(enterprise, Filters(on=today))}[
-        "boardings"
-    ].rows == []
+    assert "boardings" not in {t.key for t in dashboard_tables(enterprise, Filters(on=today))}
 
 
 def test_an_enterprise_with_goods_on_the_call_requests_a_boarding_itself(ship, border, api_for):

@@ -90,6 +90,21 @@
         series: [{ name: label("waiting"), type: "bar", data: rows.map((r) => r.waiting) }],
       });
     }
+    if (table.key === "boardings") {
+      return Object.assign(base, {
+        xAxis: {
+          type: "category",
+          data: rows.map((r) => r.who),
+          axisLabel: { interval: 0, width: 120, overflow: "break" },
+        },
+        yAxis: { type: "value", axisLabel: { formatter: "{value} h" } },
+        series: ["to_boarding", "to_release"].map((key) => ({
+          name: label(key),
+          type: "bar",
+          data: rows.map((r) => r[key]),
+        })),
+      });
+    }
     if (table.key === "diversion") {
       const parts = ["ship_side", "inspection_area", "yard", "direct_loading"];
       return Object.assign(base, {
