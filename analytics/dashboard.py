@@ -19,6 +19,7 @@ from declarations.models import Declaration
 from inspection import diversion
 from inspection import queries as inspection_queries
 from port.models import Organisation, PortCall, Terminal
+from shipping import queries as shipping_queries
 from zones import queries as zone_queries
 
 # (metric, label): the period's totals, counted from the hourly rollups.
@@ -89,6 +90,7 @@ def dashboard_tables(scope: Scope, filters: Filters, *, now: datetime | None = N
         _inspection_waiting(scope, filters, terminals, now),
         _inspection_queue(scope, now),
         _diversion(scope, now),
+        _boardings(scope, period),
         *_trade(scope, filters, period),
     ]
 
@@ -321,6 +323,51 @@ def _diversion(scope, now) -> Table:
                 }
             )
     return Table("diversion", _("Container diversion today"), DIVERSION_COLUMNS, rows, chart="bar")
+
+
+def _boardings(scope, period) -> Table:
+    """Boardings (登临) released in the period: booking → boarding → release, median hours,
+    by who booked, and how much sooner the requests (the shipping agent's, the enterprises')
+    were released than the agencies' own bookings (the seeds: 10 %). Port-wide only."""
+    columns = [
+        ("who", _("Booked by"), "text"),
+        ("count", _("Boardings released"), "number"),
+        ("to_boarding", _("Booking to boarding (median)"), "hours"),
+        ("to_release", _("Booking to release (median)"), "hours"),
+        ("faster", _("Faster to release than agency bookings"), "percent"),
+    ]
+    title = _("Boardings: booking to release")
+    if not scope.port_wide:
+        return Table("boardings", title, columns, [], chart="none")
+    medians = shipping_queries.boarding_medians(start=period.bounds()[0], end=period.bounds()[1])
+    agency_release = medians["agency"]["booking_to_release_minutes"]
+
+    def hours(minutes):
+        return None if minutes is None else round(minutes / 60, 2)
+
+    rows = []
+    for who, label in (
+        ("agent", _("Shipping agent's request")),
+        ("enterprise", _("Enterprise's request")),
+        ("agency", _("The agency")),
+    ):
+        figures = medians[who]
+        release = figures["booking_to_release_minutes"]
+        faster = (
+            round(100 * (agency_release - release) / agency_release, 1)
+            if who != "agency" and release is not None and agency_release
+            else None
+        )
+        rows.append(
+            {
+                "who": str(label),
+                "count": figures["count"],
+                "to_boarding": hours(figures["booking_to_boarding_minutes"]),
+                "to_release": hours(release),
+                "faster": faster,
+            }
+        )
+    return Table("boardings", title, columns, rows, chart="none")
 
 
 DIVERSION_DESTINATIONS = ["ship_side", "inspection_area", "yard", "direct_loading"]

@@ -84,6 +84,9 @@ class ClearanceFact(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     inspection_started_at = models.DateTimeField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
+    # The access stage (两段准入): the last quarantine or permit check released, for goods
+    # that have one; customs' release alone does not let them go.
+    access_cleared_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=20, blank=True)
     # LEAST skips a NULL in PostgreSQL: until release, the arrival or the filing.
     cleared_from = models.GeneratedField(
@@ -183,6 +186,9 @@ class PeriodClearance(models.Model):
     inspection_to_release_median = models.FloatField(null=True)
     inspection_to_release_p90 = models.FloatField(null=True)
     inspection_to_release_count = models.PositiveIntegerField()
+    filing_to_access_median = models.FloatField(null=True)
+    filing_to_access_p90 = models.FloatField(null=True)
+    filing_to_access_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics import events
+from analytics import events, statistics
 from analytics.models import NONE, ClearanceFact, HourlyCount, Watermark
 from declarations import queries as declaration_queries
 from inspection import queries as inspection_queries
@@ -94,6 +94,13 @@ def _status_changed(fact: ClearanceFact, event: dict) -> None:
         fact.released_at = at
 
 
+def _access_decided(fact: ClearanceFact, event: dict) -> None:
+    # A declaration may have two checks (quarantine, permits): the later release clears it.
+    if event["data"].get("to") == "released":
+        at = event["created_at"]
+        fact.access_cleared_at = max(at, fact.access_cleared_at or at)
+
+
 def _inspection_status_changed(fact: ClearanceFact, event: dict) -> None:
     # The first container an officer starts on ends the wait for inspection.
     if event["data"].get("to") == "in_progress" and fact.inspection_started_at is None:
@@ -105,6 +112,7 @@ FACT_HANDLERS: dict[str, Callable[[ClearanceFact, dict], None]] = {
     TimelineEvent.Kind.DECLARATION_FILED: _filed,
     TimelineEvent.Kind.DECLARATION_STATUS_CHANGED: _status_changed,
     TimelineEvent.Kind.INSPECTION_STATUS_CHANGED: _inspection_status_changed,
+    TimelineEvent.Kind.ACCESS_DECIDED: _access_decided,
 }
 INSPECTION = "inspection.inspection"
 
@@ -119,6 +127,8 @@ def _declaration_ids(batch: list[dict]) -> dict[int, int]:
     for event in batch:
         if event["subject_type"] == DECLARATION:
             about[event["id"]] = event["subject_id"]
+        elif event["kind"] == TimelineEvent.Kind.ACCESS_DECIDED:
+            about[event["id"]] = event["data"]["declaration_id"]
         elif event["subject_type"] == INSPECTION and event["subject_id"] in inspections:
             about[event["id"]] = inspections[event["subject_id"]]
     return about
@@ -158,7 +168,14 @@ def _apply_facts(batch: list[dict], about: dict[int, int]) -> dict[int, Clearanc
     ClearanceFact.objects.bulk_create([f for f in new.values() if f.filed_at])
     ClearanceFact.objects.bulk_update(
         list(facts.values()),
-        ["decided_at", "inspection_started_at", "released_at", "outcome", "containers_selected"],
+        [
+            "decided_at",
+            "inspection_started_at",
+            "released_at",
+            "access_cleared_at",
+            "outcome",
+            "containers_selected",
+        ],
         batch_size=1000,
     )
     return {**facts, **new}
@@ -339,13 +356,8 @@ def clearance_daily_rebuild() -> None:
 # The local Monday of a fact's filing: the ISO week it belongs to.
 WEEK_OF_FILING = "date_trunc('week', filed_at AT TIME ZONE %(tz)s)::date"
 PERIOD_START = {"day": "(filed_at AT TIME ZONE %(tz)s)::date", "week": WEEK_OF_FILING}
-# (stage, from column, to column), as statistics.STAGES.
-STAGE_COLUMNS = [
-    ("overall", "cleared_from", "released_at"),
-    ("filing_to_decision", "filed_at", "decided_at"),
-    ("decision_to_inspection", "decided_at", "inspection_started_at"),
-    ("inspection_to_release", "inspection_started_at", "released_at"),
-]
+# (stage, from column, to column): statistics.STAGES without the labels.
+STAGE_COLUMNS = [(key, begin, end) for key, _label, begin, end in statistics.STAGES]
 ALL_SETS = "GROUPING SETS ((), (terminal_id), (enterprise_id), (terminal_id, enterprise_id))"
 TERMINAL_AND_ENTERPRISE = """
     CASE WHEN GROUPING(terminal_id) = 1 THEN -1 ELSE terminal_id END,

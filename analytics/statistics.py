@@ -35,6 +35,14 @@ STAGES = [
     ("filing_to_decision", _("Filing to decision"), "filed_at", "decided_at"),
     ("decision_to_inspection", _("Decision to inspection"), "decided_at", "inspection_started_at"),
     ("inspection_to_release", _("Inspection to release"), "inspection_started_at", "released_at"),
+    # Goods with quarantine or permits involved: the access stage, owned by the quarantine
+    # side, from filing until its last check is released.
+    (
+        "filing_to_access",
+        _("Filing to access cleared (quarantine, permits)"),
+        "filed_at",
+        "access_cleared_at",
+    ),
 ]
 OVERALL_LABELS = {"import": _("Arrival to release"), "export": _("Filing to release")}
 PERIODS = {"day", "week"}

@@ -243,6 +243,18 @@ def port_call_ids_with_undecided_declarations() -> set[int]:
     )
 
 
+def enterprise_ids_on_call(*, port_call_id: int, among: list[int]) -> list[int]:
+    """Which of the organisations `among` have goods declared on the call (as the enterprise
+    or its declarant), not withdrawn."""
+    return list(
+        Declaration.objects.filter(port_call_id=port_call_id)
+        .filter(Q(enterprise_id__in=among) | Q(declarant_id__in=among))
+        .exclude(status=Declaration.Status.WITHDRAWN)
+        .values_list("enterprise_id", flat=True)
+        .distinct()
+    )
+
+
 def declared_goods_for_call(*, port_call_id: int) -> dict[str, set[str]]:
     """Container number -> the commodity codes declared for it, for every declaration filed
     for a call (items are per declaration, so each of its containers carries all of them).

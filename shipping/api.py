@@ -295,7 +295,9 @@ class FlagSerializer(serializers.ModelSerializer):
 
 class BoardingSerializer(serializers.ModelSerializer):
     agency = serializers.StringRelatedField()
-    requested_by_agent = serializers.SerializerMethodField()
+    requested_by = serializers.SerializerMethodField(
+        help_text="Who requested it: shipping_agent, enterprise, or null (the agency booked it)"
+    )
     booking_to_release_seconds = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
@@ -304,7 +306,7 @@ class BoardingSerializer(serializers.ModelSerializer):
             "id",
             "port_call",
             "agency",
-            "requested_by_agent",
+            "requested_by",
             "scheduled_at",
             "purpose",
             "status",
@@ -315,8 +317,8 @@ class BoardingSerializer(serializers.ModelSerializer):
             "booking_to_release_seconds",
         ]
 
-    def get_requested_by_agent(self, boarding) -> bool:
-        return boarding.requested_by_agent_id is not None
+    def get_requested_by(self, boarding) -> str | None:
+        return boarding.requested_by.kind if boarding.requested_by_id else None
 
 
 class BoardingTimesSideSerializer(serializers.Serializer):
@@ -327,6 +329,7 @@ class BoardingTimesSideSerializer(serializers.Serializer):
 
 class BoardingTimesSerializer(serializers.Serializer):
     agent = BoardingTimesSideSerializer(help_text="Requested by the shipping agent")
+    enterprise = BoardingTimesSideSerializer(help_text="Requested by an enterprise on the call")
     agency = BoardingTimesSideSerializer(help_text="Booked by the agency itself")
 
 

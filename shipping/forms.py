@@ -140,7 +140,7 @@ class BoardingForm(forms.Form):
 
 
 class BoardingRequestForm(BoardingForm):
-    """The shipping agent asks an agency to board its vessel."""
+    """The shipping agent, or an enterprise with goods on the call, asks an agency to board."""
 
     agency = forms.ChoiceField(label=_("Agency"))
     field_order = ["agency", "scheduled_at", "purpose"]

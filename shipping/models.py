@@ -403,13 +403,13 @@ class DangerousGoodsFlag(TimeStampedModel):
 class BoardingAppointment(TimeStampedModel):
     """An agency officer's boarding (登临) of a vessel during a call.
 
-    The agency books it itself, or the call's shipping agent requests it and the agency
-    confirms. Booking (created_at) → boarding (completed_at) → release (released_at: the
+    The agency books it itself, or it is requested (by the call's shipping agent, or by an
+    enterprise with goods on the call) and the agency confirms. Booking (created_at) → boarding (completed_at) → release (released_at: the
     agency lets the vessel go on after the boarding) are measured, by who booked.
     """
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", _("Requested by the shipping agent")
+        REQUESTED = "requested", _("Requested")
         BOOKED = "booked", _("Booked")
         COMPLETED = "completed", _("Boarded")
         RELEASED = "released", _("Released")
@@ -428,8 +428,9 @@ class BoardingAppointment(TimeStampedModel):
     )
     agency = models.ForeignKey("port.Organisation", on_delete=models.PROTECT, related_name="+")
     booked_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
-    # The shipping agent that requested it; empty when the agency booked it itself.
-    requested_by_agent = models.ForeignKey(
+    # The organisation that requested it (the call's shipping agent, or an enterprise with
+    # goods on the call); empty when the agency booked it itself.
+    requested_by = models.ForeignKey(
         "port.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     scheduled_at = models.DateTimeField(_("boarding time"))

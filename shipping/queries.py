@@ -6,9 +6,11 @@ filings addressed to it, with its own review.
 
 import statistics
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
+from declarations import queries as declaration_queries
 from port.models import Organisation, PortCall, User
 from port.queries import organisation_ids_for, user_organisation_kinds
 from shipping import events
@@ -164,12 +166,25 @@ def import_get_for_user(*, user: User, import_id) -> EdifactImport:
 
 
 def boardings_for(*, user: User, port_call: PortCall) -> QuerySet[BoardingAppointment]:
-    """A call's boardings: all of them for its agent, an agency's own for an agency."""
+    """A call's boardings: all of them for its agent, an agency's own for an agency, an
+    enterprise's own requests for an enterprise."""
     org_ids = organisation_ids_for(user)
-    boardings = BoardingAppointment.objects.filter(port_call=port_call).select_related("agency")
+    boardings = BoardingAppointment.objects.filter(port_call=port_call).select_related(
+        "agency", "requested_by"
+    )
     if port_call.agent_id in org_ids:
         return boardings
-    return boardings.filter(agency_id__in=org_ids)
+    return boardings.filter(Q(agency_id__in=org_ids) | Q(requested_by_id__in=org_ids))
+
+
+def boarding_requester(*, user: User, port_call: PortCall) -> int | None:
+    """The organisation in whose name the user may request a boarding of the call: the
+    call's shipping agent, or an enterprise of the user's with goods declared on it."""
+    org_ids = organisation_ids_for(user)
+    if port_call.agent_id in org_ids:
+        return port_call.agent_id
+    on_call = declaration_queries.enterprise_ids_on_call(port_call_id=port_call.pk, among=org_ids)
+    return min(set(on_call) & set(org_ids), default=None)
 
 
 def boarding_get_for_agency(*, user: User, boarding_id) -> BoardingAppointment:
@@ -182,42 +197,52 @@ def boarding_get_for_agency(*, user: User, boarding_id) -> BoardingAppointment:
 
 
 def boarding_get_for_user(*, user: User, boarding_id) -> BoardingAppointment:
-    """A boarding of the user's agency, or one the user's shipping agent requested."""
+    """A boarding of the user's agency, or one the user's organisation requested."""
     org_ids = organisation_ids_for(user)
     try:
         return BoardingAppointment.objects.get(
-            Q(agency_id__in=org_ids) | Q(requested_by_agent_id__in=org_ids), pk=int(boarding_id)
+            Q(agency_id__in=org_ids) | Q(requested_by_id__in=org_ids), pk=int(boarding_id)
         )
     except (BoardingAppointment.DoesNotExist, ValueError, TypeError):
         raise Http404("No such boarding") from None
 
 
 def boarding_list(*, user: User) -> QuerySet[BoardingAppointment]:
-    """Boardings an agency makes, and those of the calls a shipping agent handles."""
+    """Boardings an agency makes, those of the calls a shipping agent handles, and those an
+    enterprise requested."""
     org_ids = organisation_ids_for(user)
     return (
         BoardingAppointment.objects.filter(
-            Q(agency_id__in=org_ids) | Q(port_call__agent_id__in=org_ids)
+            Q(agency_id__in=org_ids)
+            | Q(port_call__agent_id__in=org_ids)
+            | Q(requested_by_id__in=org_ids)
         )
-        .select_related("port_call__vessel", "agency", "requested_by_agent")
+        .select_related("port_call__vessel", "agency", "requested_by")
         .order_by("-scheduled_at", "-pk")
     )
 
 
+# Who booked a boarding: the shipping agent's or an enterprise's request, or the agency itself.
+BOOKERS = ("agent", "enterprise", "agency")
+
+
+def _booker(requester_kind: str | None) -> str:
+    if not requester_kind:
+        return "agency"
+    return "enterprise" if requester_kind != Organisation.Kind.SHIPPING_AGENT else "agent"
+
+
 def boarding_times(*, user: User, since=None) -> dict:
     """Median booking → boarding and booking → release, in minutes, of the released boardings
-    the user may see, by who booked them: the shipping agent (requested) or the agency."""
+    the user may see, by who booked them (`BOOKERS`)."""
     rows = boarding_list(user=user).filter(status=BoardingAppointment.Status.RELEASED)
     if since is not None:
         rows = rows.filter(released_at__gte=since)
-    found: dict[str, dict[str, list[float]]] = {
-        "agent": {"boarding": [], "release": []},
-        "agency": {"boarding": [], "release": []},
-    }
-    for agent_id, booked, boarded, released in rows.values_list(
-        "requested_by_agent_id", "created_at", "completed_at", "released_at"
+    found = {who: {"boarding": [], "release": []} for who in BOOKERS}
+    for kind, booked, boarded, released in rows.values_list(
+        "requested_by__kind", "created_at", "completed_at", "released_at"
     )[:5000]:
-        times = found["agent" if agent_id else "agency"]
+        times = found[_booker(kind)]
         times["boarding"].append((boarded - booked).total_seconds() / 60)
         times["release"].append((released - booked).total_seconds() / 60)
     return {
@@ -228,6 +253,37 @@ def boarding_times(*, user: User, since=None) -> dict:
         }
         for who, times in found.items()
     }
+
+
+def boarding_medians(*, start, end) -> dict[str, dict]:
+    """Port-wide, the boardings released in [start, end) by who booked them (`BOOKERS`):
+    how many, and the median minutes from booking to boarding and to release, in one
+    statement."""
+    table = BoardingAppointment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT o.kind, count(*),
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM b.completed_at - b.created_at)) / 60,
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM b.released_at - b.created_at)) / 60
+            FROM {table} b LEFT JOIN port_organisation o ON o.id = b.requested_by_id
+            WHERE b.status = %s AND b.released_at >= %s AND b.released_at < %s
+            GROUP BY o.kind
+            """,  # noqa: S608 - our table name; the values are parameters
+            [BoardingAppointment.Status.RELEASED, start, end],
+        )
+        rows = {_booker(kind): row for kind, *row in cursor.fetchall()}
+    found = {}
+    for who in BOOKERS:
+        count, boarding, release = rows.get(who, (0, None, None))
+        found[who] = {
+            "count": count,
+            "booking_to_boarding_minutes": None if boarding is None else round(boarding, 1),
+            "booking_to_release_minutes": None if release is None else round(release, 1),
+        }
+    return found
 
 
 def _median(values: list[float]) -> float | None:

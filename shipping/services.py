@@ -14,7 +14,7 @@ from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User, Vessel
 from port.timeline import timeline_record
 from port.transitions import transition
-from shipping import events, reference
+from shipping import events, queries, reference
 from shipping.models import (
     HEALTH_QUESTIONS,
     REVIEWING_KINDS,
@@ -724,11 +724,12 @@ def boarding_book(
 def boarding_request(
     *, user: User, port_call_id: int, agency_id, scheduled_at, purpose: str
 ) -> BoardingAppointment:
-    """The call's shipping agent asks an agency to board the vessel at a time; the agency
-    confirms. Writes a timeline event on the call and tells the agency after commit. Raises
-    NotYours (not the call's agent), InvalidInput."""
+    """The call's shipping agent, or an enterprise with goods declared on the call, asks an
+    agency to board the vessel at a time; the agency confirms. Writes a timeline event on the
+    call and tells the agency after commit. Raises NotYours (neither), InvalidInput."""
     call = PortCall.objects.select_for_update().get(pk=port_call_id)
-    if call.agent_id is None or call.agent_id not in _member_ids(user):
+    requester = queries.boarding_requester(user=user, port_call=call)
+    if requester is None:
         raise NotYours()
     errors: dict = {}
     agency = (
@@ -745,7 +746,7 @@ def boarding_request(
         port_call=call,
         agency=agency,
         booked_by=user,
-        requested_by_agent_id=call.agent_id,
+        requested_by_id=requester,
         scheduled_at=moment,
         purpose=purpose.strip(),
         status=BoardingAppointment.Status.REQUESTED,
@@ -801,13 +802,13 @@ def boarding_cancel(*, boarding_id: int, user: User) -> BoardingAppointment:
 def _locked_boarding(boarding_id: int, user: User, *, agency_only: bool) -> BoardingAppointment:
     boarding = (
         BoardingAppointment.objects.select_for_update(of=("self",))
-        .select_related("port_call", "agency")
+        .select_related("port_call", "agency", "requested_by")
         .get(pk=boarding_id)
     )
     members = _member_ids(user)
     if boarding.agency_id in members:
         return boarding
-    if not agency_only and boarding.requested_by_agent_id in members:
+    if not agency_only and boarding.requested_by_id in members:
         return boarding
     raise PermissionDenied
 
@@ -824,11 +825,12 @@ def _boarding_event(boarding: BoardingAppointment, *, old: str, actor: User) -> 
         subject=call,
         kind=TimelineEvent.Kind.BOARDING_CHANGED,
         actor=actor,
-        organisation=call.agent,
+        # the requester hears of it: the enterprise that asked, else the call's agent
+        organisation=boarding.requested_by or call.agent,
         data={
             "boarding": boarding.pk,
             "agency": boarding.agency.kind,
-            "requested_by_agent": boarding.requested_by_agent_id is not None,
+            "requested_by": boarding.requested_by.kind if boarding.requested_by else "",
             "vessel": call.vessel.name,
             "voyage": call.voyage,
             "from": old,
@@ -837,8 +839,8 @@ def _boarding_event(boarding: BoardingAppointment, *, old: str, actor: User) -> 
         },
     )
     groups = [events.port_call_group(call.pk), live.organisation_group(boarding.agency_id)]
-    if call.agent_id:
-        groups.append(live.organisation_group(call.agent_id))
+    for organisation_id in {call.agent_id, boarding.requested_by_id} - {None}:
+        groups.append(live.organisation_group(organisation_id))
     live.publish_on_commit(groups=groups, event=events.boarding_changed(boarding))
 
 

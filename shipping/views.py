@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from port.errors import InvalidInput, TransitionNotAllowed
-from port.queries import organisation_ids_for
 from port.timeline import timeline_for
 from shipping import cargo, forms, queries, services
 from shipping.models import HEALTH_QUESTIONS, VesselFiling
@@ -126,7 +125,8 @@ def call_detail(request, port_call_id: int):
         "boarding_request_form": forms.BoardingRequestForm(
             agencies=queries.reviewing_agencies(port_id=call.port_id)
         ),
-        "is_call_agent": call.agent_id in organisation_ids_for(request.user),
+        "may_request_boarding": queries.boarding_requester(user=request.user, port_call=call)
+        is not None,
         "timeline": timeline_for(call).select_related("actor"),
     }
     template = "shipping/_call_live.html" if request.htmx else "shipping/call.html"

@@ -4,10 +4,12 @@ percentile_cont interpolates: over n sorted values the p-th percentile sits at p
 p * (n - 1), between the two values around it.
 """
 
+import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from analytics import services, statistics
@@ -335,3 +337,46 @@ def test_metric_totals_and_hourly_series_read_the_counts(db):
         {"hour": "09:00", "count": 0},
         {"hour": "10:00", "count": 7},
     ]
+
+
+def test_the_access_stage_is_its_own_stage_from_filing_to_the_last_check_released(db):
+    """Goods with quarantine or permits involved (两段准入): the access stage shows beside
+    customs' stages, and only goods that have one count in it."""
+    for access_hours in (3, 7):
+        ClearanceFact.objects.filter(pk=fact(DAY, decided=1, released=2).pk).update(
+            access_cleared_at=at(DAY, access_hours)
+        )
+    fact(DAY, decided=1, released=1)  # no access stage: customs' release is the end
+    services.clearance_daily_rebuild()
+
+    for rows in (
+        statistics.clearance_summary(PORT, statistics.period_for("day", DAY)),
+        statistics.clearance_summary_from_facts(PORT, statistics.period_for("day", DAY)),
+    ):
+        _row, stages = stages_of(rows, "import")
+        access = stages["filing_to_access"]
+        assert (access["median_h"], access["count"]) == (5.0, 2)
+        assert str(access["label"]).startswith("Filing to access cleared")
+
+
+def test_the_consumer_clears_the_access_stage_when_the_last_check_is_released(db):
+    from port.models import TimelineEvent
+
+    declaration_fact = fact(DAY, decided=1, released=2)
+    for hours, to in ((3, "released"), (5, "held"), (4, "released")):
+        # at the time the officer decided (raw: the timeline's time is its own otherwise)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO port_timelineevent (kind, subject_type, subject_id, data, created_at)"
+                " VALUES (%s, 'inspection.accesscheck', %s, %s, %s)",
+                [
+                    TimelineEvent.Kind.ACCESS_DECIDED,
+                    hours,
+                    json.dumps({"declaration_id": declaration_fact.declaration_id, "to": to}),
+                    at(DAY, hours),
+                ],
+            )
+    services.rollups_consume_all()
+
+    declaration_fact.refresh_from_db()
+    assert declaration_fact.access_cleared_at == at(DAY, 4)  # the later release

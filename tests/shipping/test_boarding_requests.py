@@ -1,7 +1,7 @@
 """Boardings (登临) requested by the shipping agent for its calls, confirmed by the agency,
 then boarded and released; booking → boarding → release measured by who booked."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -39,7 +39,7 @@ def requested(ship, border):
 def test_the_agent_requests_and_the_agency_confirms_boards_and_releases(
     ship, requested, django_capture_on_commit_callbacks
 ):
-    assert (requested.status, requested.requested_by_agent) == ("requested", ship.agent_org)
+    assert (requested.status, requested.requested_by) == ("requested", ship.agent_org)
     border_user = ship.reviewers["border_control"]
     services.boarding_confirm(boarding_id=requested.pk, user=border_user)
     services.boarding_complete(boarding_id=requested.pk, user=border_user)
@@ -137,7 +137,7 @@ def test_boardings_through_the_api_and_pages_are_scoped(ship, border, api_for):
     body = {"agency": border.pk, "scheduled_at": _when(), "purpose": "Crew list check"}
     made = api_for(ship.agent).post(url, body, format="json")
     assert made.status_code == 201, made.json()
-    assert made.json()["requested_by_agent"] is True
+    assert made.json()["requested_by"] == "shipping_agent"
     assert api_for(ship.demo.importer).post(url, body, format="json").status_code == 404
     bad = api_for(ship.agent).post(url, {**body, "scheduled_at": "x"}, format="json")
     assert bad.status_code == 400
@@ -175,3 +175,94 @@ def test_the_agent_hears_of_the_confirmation(ship, requested):
         .exists()
         is False
     )
+
+
+def test_the_dashboard_shows_booking_to_release_by_who_booked_and_how_much_faster(ship, requested):
+    from analytics.dashboard import Filters, dashboard_tables
+    from analytics.queries import Scope
+
+    border_user = ship.reviewers["border_control"]
+    own = services.boarding_book(
+        user=border_user, port_call_id=ship.call.pk, scheduled_at=_when(), purpose="Own"
+    )
+    for boarding in (requested, own):
+        if boarding.status == "requested":
+            services.boarding_confirm(boarding_id=boarding.pk, user=border_user)
+        services.boarding_complete(boarding_id=boarding.pk, user=border_user)
+        services.boarding_release(boarding_id=boarding.pk, user=border_user)
+    today = timezone.localdate()
+    base = timezone.make_aware(datetime.combine(today, time(0, 1)))
+    # The agent's request: boarded after 60 min, released after 90; the agency's own: 100, 100.
+    for pk, boarded, released in ((requested.pk, 60, 90), (own.pk, 100, 100)):
+        BoardingAppointment.objects.filter(pk=pk).update(
+            created_at=base,
+            completed_at=base + timedelta(minutes=boarded),
+            released_at=base + timedelta(minutes=released),
+        )
+
+    tables = {t.key: t for t in dashboard_tables(Scope(port_wide=True), Filters(on=today))}
+    rows = tables["boardings"].rows
+    assert [(r["count"], r["to_boarding"], r["to_release"], r["faster"]) for r in rows] == [
+        (1, 1.0, 1.5, 10.0),  # released 10 % sooner than the agency's own booking
+        (0, None, None, None),  # no enterprise asked in this period
+        (1, 1.67, 1.67, None),
+    ]
+    yesterday = {
+        t.key: t
+        for t in dashboard_tables(Scope(port_wide=True), Filters(on=today - timedelta(days=1)))
+    }
+    assert [r["count"] for r in yesterday["boardings"].rows] == [0, 0, 0]
+    enterprise = Scope(port_wide=False, organisation_ids=(ship.demo.importer_org.pk,))
+    assert {t.key: t for t in dashboard_tables(enterprise, Filters(on=today))}[
+        "boardings"
+    ].rows == []
+
+
+def test_an_enterprise_with_goods_on_the_call_requests_a_boarding_itself(ship, border, api_for):
+    """The seeds: the enterprise books the boarding (登临) and the booking → release time is
+    measured; an enterprise with nothing on the call may not."""
+    from tests.conftest import container_number, filing
+
+    importer = ship.demo.importer
+    filed = api_for(importer).post(
+        "/api/v1/declarations/",
+        filing(ship.call.pk, bl_number="BOARD0001", containers=[container_number(77)]),
+        format="json",
+    )
+    assert filed.status_code == 201, filed.json()
+    url = f"/api/v1/port-calls/{ship.call.pk}/boardings/request/"
+    body = {"agency": border.pk, "scheduled_at": _when(), "purpose": "Check the reefer plugs"}
+
+    made = api_for(importer).post(url, body, format="json")
+
+    assert made.status_code == 201, made.json()
+    assert (made.json()["requested_by"], made.json()["status"]) == ("enterprise", "requested")
+    assert api_for(ship.demo.exporter).post(url, body, format="json").status_code == 404
+    boarding = BoardingAppointment.objects.get(pk=made.json()["id"])
+    assert boarding.requested_by == ship.demo.importer_org
+    # the importer sees its own request, the agent sees it on its call, another agency not
+    assert [b["id"] for b in api_for(importer).get("/api/v1/boardings/").json()["results"]] == [
+        boarding.pk
+    ]
+    assert boarding in queries.boardings_for(user=ship.agent, port_call=ship.call)
+    maritime = api_for(ship.reviewers["maritime_safety"])
+    assert maritime.get("/api/v1/boardings/").json()["results"] == []
+    border_user = ship.reviewers["border_control"]
+    services.boarding_confirm(boarding_id=boarding.pk, user=border_user)
+    services.boarding_complete(boarding_id=boarding.pk, user=border_user)
+    services.boarding_release(boarding_id=boarding.pk, user=border_user)
+    # the requester hears of each step: the timeline events are the importer's
+    events = TimelineEvent.objects.filter(kind="shipping.boarding_changed").order_by("pk")
+    assert {e.organisation_id for e in events} == {ship.demo.importer_org.pk}
+    assert [e.data["requested_by"] for e in events][-1] == "enterprise"
+    assert queries.boarding_times(user=importer)["enterprise"]["count"] == 1
+    client = Client()
+    client.force_login(importer)
+    page = client.get(f"/shipping/calls/{ship.call.pk}/").content.decode()
+    assert "Request a boarding" in page
+    assert "Check the reefer plugs" in page
+    exporter = Client()
+    exporter.force_login(ship.demo.exporter)
+    other = exporter.get(f"/shipping/calls/{ship.call.pk}/").content.decode()
+    assert "Request a boarding" not in other
+    assert "Check the reefer plugs" not in other
