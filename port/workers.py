@@ -123,12 +123,52 @@ def on_worker_init(sender: str, conf, **_kwargs) -> None:
         log.warning("%s: heartbeat not written (%s)", nodename, error)
 
 
+# Messages BRPOP handed to this worker that kombu could not record in the unacked hash
+# (the connection dropped in between): (payload, exchange, routing key), pushed back on the
+# next connection. Only the consumer's thread touches it.
+_unrecorded: list[tuple[dict, str, str]] = []
+
+
+def _record_or_keep(qos) -> None:
+    """Wrap `qos.append`, kombu's write of a taken message into the unacked hash: when the
+    broker is gone at that instant, keep the message to push back once connected again
+    (kombu would drop it: BRPOP had already removed it from its queue)."""
+    append = qos.append
+
+    def append_or_keep(message, delivery_tag):
+        try:
+            append(message, delivery_tag)
+        except Exception:
+            info = message.delivery_info
+            _unrecorded.append((message._raw, info["exchange"], info["routing_key"]))
+            raise
+
+    qos.append = append_or_keep
+
+
+def _push_back_unrecorded(nodename: str) -> int:
+    from port.celery import app
+
+    options = {**(app.conf.broker_transport_options or {}), **unacked_keys(nodename)}
+    count = 0
+    with app.connection_for_write(transport_options=options) as conn:
+        channel = conn.default_channel
+        while _unrecorded:
+            payload, exchange, routing_key = _unrecorded[0]
+            channel._do_restore_message(payload, exchange, routing_key, channel.client)
+            _unrecorded.pop(0)
+            count += 1
+    return count
+
+
 class RestoreOnConnect(bootsteps.StartStopStep):
     """A consumer step: started on every connection to the broker, the first and each after
     a loss, before the worker consumes. Puts back the messages of the worker's own unacked
-    hash that no running task holds: what it took and dropped when the connection was lost.
-    A running task keeps its message (acknowledged when it ends; run again if it ends while
-    the broker is down and its acknowledgement is lost: tasks are idempotent)."""
+    hash that no running task holds: what it took and dropped when the connection was lost;
+    and the messages taken in the instant the connection dropped, before kombu could record
+    them in the hash. A running task keeps its message (acknowledged when it ends; run
+    again if it ends while the broker is down and its acknowledgement is lost: tasks are
+    idempotent)."""
 
     requires = ("celery.worker.consumer.tasks:Tasks",)
 
@@ -137,9 +177,10 @@ class RestoreOnConnect(bootsteps.StartStopStep):
 
         for channel in getattr(c.connection.transport, "channels", ()):
             channel.do_restore = False  # see the module's docstring; we restore here
+            _record_or_keep(channel.qos)
         running = {str(request.message.delivery_tag) for request in tuple(active_requests)}
         try:
-            count = restore(c.hostname, keep=running)
+            count = _push_back_unrecorded(c.hostname) + restore(c.hostname, keep=running)
         except Exception as error:  # noqa: BLE001 - the broker went again: next connection
             log.warning("%s: held messages not put back (%s)", c.hostname, error)
             return

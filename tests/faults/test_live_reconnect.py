@@ -14,7 +14,7 @@ from tests.conftest import container_number, filing
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, RECORD_LIVE, TIMEOUT, sign_in
 from tests.faults.conftest import _stop, serve, token_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.realparts, pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]  # browser tests run once (tests/conftest.py)
 
 BACK = 90_000  # ms: the page's back-off reaches 32 s between attempts, and the load is high
 
