@@ -209,3 +209,21 @@ def tax_bill(request):
     ).get("enterprise", []):
         raise Http404
     return Response(queries.tax_bill(enterprise_id=enterprise, year=year, month=month))
+
+
+@extend_schema(request=dict, responses={200: dict})
+@api_view(["POST"])
+def tax_bill_settle(request):
+    """Customs records a paid month: {"enterprise": id, "month": "YYYY-MM"}; the month's tax
+    drawn from the enterprise's guarantee goes back to it."""
+    year, month = _month(request.data)
+    try:
+        enterprise = int(request.data.get("enterprise", ""))
+    except (TypeError, ValueError):
+        raise ValidationError({"enterprise": ["An organisation id."]}) from None
+    if not queries.is_customs(request.user):
+        raise PermissionDenied
+    cents = services.month_settle(
+        officer=request.user, enterprise_id=enterprise, year=year, month=month
+    )
+    return Response({"restored": f"{cents / 100:.2f}"})

@@ -14,5 +14,6 @@ urlpatterns = [
     path("ecommerce/sorting/<str:waybill_no>/", api.sorting, name="ecommerce-sorting"),
     path("ecommerce/board/", api.board, name="ecommerce-board"),
     path("ecommerce/tax-bill/", api.tax_bill, name="ecommerce-tax-bill"),
+    path("ecommerce/tax-bill/settle/", api.tax_bill_settle, name="ecommerce-tax-bill-settle"),
     path("ecommerce/export-summary/", api.export_summary, name="ecommerce-export-summary"),
 ]

@@ -17,6 +17,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from declarations.services import guarantee_draw_set
 from ecommerce import events, quota, risk, tax
 from ecommerce.db import bulk_cursor, int_array, text_array
 from ecommerce.models import (
@@ -67,6 +68,7 @@ class Verdict:
     vat: int = 0
     consumption: int = 0
     quota: int = 0
+    guarantee: int = 0
     rules_hit: tuple = ()
 
 
@@ -212,6 +214,7 @@ def _judge(rows, now) -> list[Verdict]:
             to_assess.append((verdict, r))
     _assess(to_assess, lines, positive, watched, rule_set)
     _draw_quota([(v, r) for v, r in to_assess if v.status != S.REFUSED and r[7] == "I"], now)
+    _draw_guarantee([(v, r) for v, r in to_assess if v.status != S.REFUSED and r[7] == "I"], now)
     for verdict in verdicts:
         verdict.rule_set_version = rule_set.version if rule_set else None  # type: ignore[attr-defined]
     return verdicts
@@ -278,17 +281,38 @@ def _draw_quota(drawing, now) -> None:
             verdict.rules_hit = ()
 
 
+def _draw_guarantee(drawing, now) -> None:
+    """The tax of the lists to be released is drawn from their e-commerce enterprise's
+    guarantee in one set; a list it no longer covers is refused and gives its quota back."""
+    taxed = [(v, r) for v, r in drawing if v.vat + v.consumption > 0]
+    if not taxed:
+        return
+    drawn, uncovered = guarantee_draw_set([(v.id, r[3], v.vat + v.consumption) for v, r in taxed])
+    quota.give_back_many([(r[8], now.year, v.quota) for v, r in taxed if v.id in uncovered])
+    for verdict, _r in taxed:
+        if verdict.id in drawn:
+            verdict.guarantee = verdict.vat + verdict.consumption
+        elif verdict.id in uncovered:
+            verdict.status, verdict.reason, verdict.reason_field = (
+                S.REFUSED,
+                "over_guarantee",
+                "guarantee",
+            )
+            verdict.vat = verdict.consumption = verdict.quota = 0
+            verdict.rules_hit = ()
+
+
 def _write(verdicts: list[Verdict], rows, now) -> None:
     year = now.year
     with bulk_cursor() as cursor:
         cursor.execute(
             f"UPDATE {InventoryList._meta.db_table} l SET status = v.status, reason = v.reason, "  # noqa: S608
             "reason_field = v.field, vat_cents = v.vat, consumption_cents = v.consumption, "
-            "quota_cents = v.quota, quota_year = CASE WHEN v.quota > 0 THEN %s END, "
+            "quota_cents = v.quota, guarantee_cents = v.guarantee, quota_year = CASE WHEN v.quota > 0 THEN %s END, "
             "rule_set_version = %s, rules_hit = v.hits::jsonb, decided_at = %s, updated_at = %s "
             "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], "
-            "%s::bigint[], %s::bigint[], %s::text[]) AS v(id, status, reason, field, vat, "
-            "consumption, quota, hits) WHERE l.id = v.id",
+            "%s::bigint[], %s::bigint[], %s::text[], %s::bigint[]) AS v(id, status, reason, field, "
+            "vat, consumption, quota, hits, guarantee) WHERE l.id = v.id",
             [
                 year,
                 getattr(verdicts[0], "rule_set_version", None),
@@ -302,6 +326,7 @@ def _write(verdicts: list[Verdict], rows, now) -> None:
                 int_array(v.consumption for v in verdicts),
                 int_array(v.quota for v in verdicts),
                 text_array(json.dumps(list(v.rules_hit)) for v in verdicts),
+                int_array(v.guarantee for v in verdicts),
             ],
         )
     _record(verdicts, rows, now)

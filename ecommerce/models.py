@@ -204,6 +204,8 @@ class InventoryList(models.Model):
     consumption_cents = models.BigIntegerField(default=0)
     quota_cents = models.BigIntegerField(default=0)  # drawn from the buyer's annual quota
     quota_year = models.PositiveSmallIntegerField(null=True)
+    # The tax drawn from the e-commerce enterprise's guarantee (declarations' account).
+    guarantee_cents = models.BigIntegerField(default=0, db_default=0)
     rule_set_version = models.PositiveIntegerField(null=True)
     rules_hit = models.JSONField(default=list)
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+")

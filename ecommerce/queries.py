@@ -161,14 +161,19 @@ def _percentile(histogram: list[int], q: float, bounds: list[int]) -> int | None
 
 def tax_bill(*, enterprise_id: int, year: int, month: int) -> dict:
     """The month's tax of an e-commerce enterprise: lists released (and not returned) in it."""
-    start, end = _month(year, month)
+    start, end = month_bounds(year, month)
     totals = InventoryList.objects.filter(
         enterprise_id=enterprise_id,
         decided_at__gte=start,
         decided_at__lt=end,
         status__in=[S.RELEASED, S.SELECTED, S.HELD],
-    ).aggregate(vat=Sum("vat_cents"), consumption=Sum("consumption_cents"), lists=Count("id"))
-    vat, consumption = totals["vat"] or 0, totals["consumption"] or 0
+    ).aggregate(
+        vat=Sum("vat_cents"),
+        consumption=Sum("consumption_cents"),
+        drawn=Sum("guarantee_cents"),
+        lists=Count("id"),
+    )
+    vat, consumption, drawn = totals["vat"] or 0, totals["consumption"] or 0, totals["drawn"] or 0
     guarantee = declaration_queries.guarantee_available(enterprise_id=enterprise_id)
     available = int((guarantee[0] - guarantee[1]) * 100) if guarantee else None
     return {
@@ -176,9 +181,11 @@ def tax_bill(*, enterprise_id: int, year: int, month: int) -> dict:
         "vat_cents": vat,
         "consumption_cents": consumption,
         "total_cents": vat + consumption,
-        # The enterprise's guarantee (declarations' account) left to cover the bill.
+        # Drawn from the enterprise's guarantee (declarations' account) as lists were
+        # released, until the bill is paid; what is left of the guarantee for the rest.
+        "guarantee_drawn_cents": drawn,
         "guarantee_available_cents": available,
-        "covered_by_guarantee": available is not None and vat + consumption <= available,
+        "covered_by_guarantee": available is not None and vat + consumption - drawn <= available,
     }
 
 
@@ -187,7 +194,7 @@ def export_summary(*, declarant_id: int, year: int, month: int) -> list[dict]:
     (清单核放、汇总申报): what the monthly summary declaration carries."""
     from ecommerce.models import ListLine
 
-    start, end = _month(year, month)
+    start, end = month_bounds(year, month)
     return list(
         ListLine.objects.filter(
             inventory_list__declarant_id=declarant_id,
@@ -211,7 +218,7 @@ def export_summary(*, declarant_id: int, year: int, month: int) -> list[dict]:
     )
 
 
-def _month(year: int, month: int) -> tuple[datetime, datetime]:
+def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     start = timezone.make_aware(datetime(year, month, 1))  # noqa: DTZ001 - made aware here
     end = timezone.make_aware(datetime(year + month // 12, month % 12 + 1, 1))  # noqa: DTZ001
     return start, end

@@ -65,3 +65,21 @@ def give_back(buyer_key: str, year: int, cents: int) -> None:
             "WHERE buyer_key = %s AND year = %s",
             [cents, buyer_key, year],
         )
+
+
+def give_back_many(requests: list[tuple[str, int, int]]) -> None:
+    """(buyer_key, year, cents) draws go back in one statement (lists refused after drawing)."""
+    if not requests:
+        return
+    with bulk_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {BuyerQuota._meta.db_table} q "  # noqa: S608
+            "SET used_cents = GREATEST(q.used_cents - a.cents, 0) "
+            "FROM (SELECT k, y, sum(c) AS cents FROM unnest(%s::text[], %s::int[], %s::bigint[]) "
+            "AS r(k, y, c) GROUP BY k, y) a WHERE q.buyer_key = a.k AND q.year = a.y",
+            [
+                text_array(k for k, _y, _c in requests),
+                int_array(y for _k, y, _c in requests),
+                int_array(c for _k, _y, c in requests),
+            ],
+        )

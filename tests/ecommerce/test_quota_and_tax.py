@@ -63,6 +63,7 @@ def test_the_months_bill_sums_the_tax_of_the_enterprises_lists(ec):
         "vat_cents": 2248 + 2821,
         "consumption_cents": 2594,
         "total_cents": 2248 + 2821 + 2594,
+        "guarantee_drawn_cents": 0,
         "guarantee_available_cents": None,
         "covered_by_guarantee": False,
     }
