@@ -172,3 +172,32 @@ def test_through_the_api_the_page_and_a_notification(demo, tickets, api_for):
     board = Client()
     board.force_login(demo.officer)
     assert ticket.decision.container.number in board.get("/inspection/attendance/").content.decode()
+
+
+def test_a_moved_time_reaches_the_enterprise_once_in_its_language_and_nobody_else(demo, tickets):
+    from django.utils import translation
+
+    from notifications import rules
+    from notifications.models import Contact, Notification
+    from notifications.services import notifications_make
+
+    Contact.objects.create(user=demo.importer, language="zh-hans")
+    ticket = tickets[0]
+    booking = bookings.booking_make(
+        inspection_id=ticket.pk, user=demo.importer, slot_start=_next_slot(ticket.area)
+    )
+    later = _next_slot(ticket.area, 2)
+    bookings.booking_confirm(booking_id=booking.pk, officer=demo.officer, slot_start=later)
+
+    notifications_make()
+    notifications_make()  # a second run makes nothing more
+
+    told = Notification.objects.filter(kind="inspection.booking")
+    assert [n.recipient for n in told] == [demo.importer]  # not the exporter, not customs
+    at = timezone.localtime(later).strftime("%Y-%m-%d %H:%M")
+    assert told.get().data["at"] == at
+    with translation.override("zh-hans"):
+        text, _link = rules.render("inspection.booking", told.get().data)
+    assert ticket.decision.container.number in text
+    assert at in text
+    assert "Container" not in text  # read in Chinese
