@@ -9,7 +9,7 @@ guarantee no more (`queries.guarantee_blocked_reason`).
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
@@ -52,10 +52,13 @@ class Line:
     vat_cents: int
 
 
-def bill_lines(items: list[dict], *, exchange_rate: Decimal = Decimal(1)) -> list[Line]:
+def bill_lines(
+    items: list[dict], *, exchange_rate: Decimal = Decimal(1), on: date | None = None
+) -> list[Line]:
     """Each line's duty and taxes in cents: duty on the customs value; consumption tax on the
-    composite base (value + duty) / (1 - rate); VAT on value + duty + consumption tax. Each
-    amount rounded half up to the cent, line by line."""
+    composite base (value + duty) / (1 - rate); VAT on value + duty + consumption tax, at the
+    rate in force on `on` (the declaration's acceptance date). Each amount rounded half up to
+    the cent, line by line."""
     lines = []
     for item in items:
         value = _cents(Decimal(item["value"]) * exchange_rate * 100)
@@ -68,7 +71,7 @@ def bill_lines(items: list[dict], *, exchange_rate: Decimal = Decimal(1)) -> lis
             if consumption_rate
             else 0
         )
-        vat_rate = tariff.vat_rate(item["hs_code"])
+        vat_rate = tariff.vat_rate(item["hs_code"], on)
         lines.append(
             Line(
                 line_number=item["line_number"],
@@ -131,7 +134,10 @@ def bills_make(*, now=None) -> list[TaxBill]:
     for row in inspection_queries.finished_inspections_of(declaration_ids=to_bill):
         fees_of.setdefault(row["declaration_id"], []).extend(inspection_fees([row]))
     for declaration in declaration_queries.full_imports_with_items(declaration_ids=to_bill):
-        lines = bill_lines(declaration["items"])
+        accepted = declaration["submitted_at"]
+        lines = bill_lines(
+            declaration["items"], on=timezone.localdate(accepted) if accepted else None
+        )
         fees = fees_of.get(declaration["pk"], [])
         charged = sum(
             f.amount_cents for f in fees if f.borne_by == InspectionFee.BorneBy.ENTERPRISE

@@ -403,7 +403,7 @@ def full_imports_with_items(*, declaration_ids: list[int]) -> list[dict]:
             pk__in=declaration_ids,
             direction=Declaration.Direction.IMPORT,
             kind=Declaration.Kind.FULL,
-        ).values("pk", "number", "enterprise_id", "currency", "port_call__port_id")
+        ).values("pk", "number", "enterprise_id", "currency", "port_call__port_id", "submitted_at")
     )
     lines: dict[int, list[dict]] = {}
     for item in (

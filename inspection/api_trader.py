@@ -6,8 +6,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inspection import access, attendance, queries
-from inspection.models import AccessCheck, AttendanceRequest, Inspection
+from inspection import access, attendance, bookings, queries
+from inspection.models import AccessCheck, AttendanceRequest, Inspection, InspectionBooking
 
 
 class AttendanceRequestSerializer(serializers.ModelSerializer):
@@ -35,6 +35,46 @@ class AttendanceRequestSerializer(serializers.ModelSerializer):
         ]
 
 
+class BookingSerializer(serializers.ModelSerializer):
+    ticket = serializers.CharField(source="inspection.ticket")
+    container = serializers.CharField(source="inspection.decision.container.number")
+    area = serializers.CharField(source="area.code")
+    booked_by = serializers.CharField(source="booked_by.username")
+    confirmed_by = serializers.CharField(source="confirmed_by.username", default=None)
+
+    class Meta:
+        model = InspectionBooking
+        fields = [
+            "id",
+            "inspection",
+            "ticket",
+            "container",
+            "area",
+            "slot_start",
+            "status",
+            "booked_by",
+            "confirmed_by",
+            "created_at",
+        ]
+
+
+class SlotSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    left = serializers.IntegerField()
+
+
+class BookingInputSerializer(serializers.Serializer):
+    slot_start = serializers.DateTimeField(
+        help_text="One of the slots `GET …/enterprise-tickets/{id}/slots/` offers"
+    )
+
+
+class BookingConfirmSerializer(serializers.Serializer):
+    slot_start = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Move the booking to this open slot"
+    )
+
+
 class EnterpriseTicketSerializer(serializers.ModelSerializer):
     container = serializers.CharField(source="decision.container.number")
     declaration = serializers.IntegerField(source="decision.declaration_id")
@@ -46,6 +86,7 @@ class EnterpriseTicketSerializer(serializers.ModelSerializer):
     reached_area_at = serializers.DateTimeField(source="created_at")
     queue_place = serializers.SerializerMethodField()
     attendance_request = serializers.SerializerMethodField()
+    booking = serializers.SerializerMethodField()
 
     class Meta:
         model = Inspection
@@ -68,7 +109,14 @@ class EnterpriseTicketSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "attendance_request",
+            "booking",
         ]
+
+    def get_booking(self, ticket) -> dict | None:
+        booking = queries.booking_of(ticket)
+        if booking is None:
+            return None
+        return {"id": booking.pk, "slot_start": booking.slot_start, "status": booking.status}
 
     def get_queue_place(self, ticket) -> int | None:
         return queries.queue_place(ticket)
@@ -127,6 +175,46 @@ class EnterpriseTicketViewSet(
             inspection_id=self.get_object().pk, user=request.user, reason=data["reason"]
         )
         return Response(AttendanceRequestSerializer(made).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: SlotSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def slots(self, request, pk=None):
+        """The times of the next days the ticket's area still has a place in."""
+        ticket = self.get_object()
+        return Response(SlotSerializer(queries.slots_open(area=ticket.area), many=True).data)
+
+    @extend_schema(request=BookingInputSerializer, responses={201: BookingSerializer})
+    @action(detail=True, methods=["post"])
+    def booking(self, request, pk=None):
+        """Book (or book again) a time for the inspection of this ticket."""
+        data = _valid(BookingInputSerializer, request)
+        made = bookings.booking_make(
+            inspection_id=self.get_object().pk, user=request.user, slot_start=data["slot_start"]
+        )
+        return Response(BookingSerializer(made).data, status=status.HTTP_201_CREATED)
+
+
+class BookingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Booked inspection times at the officer's areas; the officer confirms or moves each."""
+
+    serializer_class = BookingSerializer
+    queryset = InspectionBooking.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return queries.bookings_for_officer(user=self.request.user)
+
+    @extend_schema(request=BookingConfirmSerializer, responses={200: BookingSerializer})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        data = _valid(BookingConfirmSerializer, request)
+        confirmed = bookings.booking_confirm(
+            booking_id=self.get_object().pk,
+            officer=request.user,
+            slot_start=data.get("slot_start"),
+        )
+        return Response(BookingSerializer(confirmed).data)
 
 
 class AttendanceRequestViewSet(

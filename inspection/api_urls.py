@@ -8,6 +8,7 @@ from inspection.api import (
 from inspection.api_trader import (
     AccessCheckViewSet,
     AttendanceRequestViewSet,
+    BookingViewSet,
     EnterpriseTicketViewSet,
 )
 from port.api import Router
@@ -27,4 +28,5 @@ router.register(
     "inspection/attendance-requests", AttendanceRequestViewSet, basename="inspection-attendance"
 )
 router.register("inspection/access-checks", AccessCheckViewSet, basename="inspection-access")
+router.register("inspection/bookings", BookingViewSet, basename="inspection-booking")
 urlpatterns = router.urls

@@ -579,3 +579,35 @@ class AttendanceRequest(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.inspection_id}: {self.status}"
+
+
+class InspectionBooking(TimeStampedModel):
+    """A time the enterprise booked for the inspection of one ticket (预约查验), within the
+    area's hours: a slot of `SLOT_MINUTES`, at most `SLOT_CAPACITY` tickets a slot and area.
+    The officer confirms it or moves it to another slot; a booked ticket is called at its
+    time ahead of the walk-in queue."""
+
+    SLOT_MINUTES = 60
+    SLOT_CAPACITY = 4
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", _("Booked")
+        CONFIRMED = "confirmed", _("Confirmed by customs")
+
+    inspection = models.OneToOneField(Inspection, on_delete=models.CASCADE, related_name="booking")
+    area = models.ForeignKey("port.InspectionArea", on_delete=models.PROTECT, related_name="+")
+    slot_start = models.DateTimeField(_("booked for"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.BOOKED
+    )
+    booked_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+    confirmed_by = models.ForeignKey(
+        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["slot_start", "pk"]
+        indexes = [models.Index(fields=["area", "slot_start"], name="booking_area_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.inspection_id} at {self.slot_start:%Y-%m-%d %H:%M}"

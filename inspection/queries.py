@@ -1,6 +1,9 @@
+import datetime
+
 from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from declarations import queries as declaration_queries
@@ -14,6 +17,7 @@ from inspection.models import (
     DiversionInstruction,
     GateEvent,
     Inspection,
+    InspectionBooking,
     Outcome,
     RiskRule,
     RuleSetVersion,
@@ -366,6 +370,12 @@ def declaration_detail_extras(user: User, declaration) -> dict:
     for ticket in tickets:
         ticket.queue_place = queue_place(ticket)
         ticket.request = attendance_request_of(ticket)
+        ticket.booked = booking_of(ticket)
+        ticket.slots = (
+            [s for s in slots_open(area=ticket.area) if s["left"] > 0]
+            if ticket.status == Inspection.Status.QUEUED
+            else []
+        )
     checks = access_checks_for_declaration(declaration_id=declaration.pk)
     return {
         "tickets": tickets,
@@ -374,9 +384,62 @@ def declaration_detail_extras(user: User, declaration) -> dict:
     }
 
 
+def booked_per_slot(*, area_id: int, starts: list) -> dict:
+    """How many tickets are booked in each of these slots of the area."""
+    rows = (
+        InspectionBooking.objects.filter(area_id=area_id, slot_start__in=starts)
+        .values("slot_start")
+        .annotate(n=Count("pk"))
+    )
+    return {row["slot_start"]: row["n"] for row in rows}
+
+
+DAYS_AHEAD = 3  # booking slots offered: today and the next days
+
+
+def slots_open(*, area: InspectionArea, now: datetime.datetime | None = None) -> list[dict]:
+    """The slots of the next `DAYS_AHEAD` days within the area's hours that have not begun,
+    with the places left in each (one query)."""
+    now = timezone.localtime(now)
+    step = datetime.timedelta(minutes=InspectionBooking.SLOT_MINUTES)
+    starts = []
+    for offset in range(DAYS_AHEAD):
+        day = now.date() + datetime.timedelta(days=offset)
+        moment = timezone.make_aware(datetime.datetime.combine(day, area.opens_at))
+        closes = timezone.make_aware(datetime.datetime.combine(day, area.closes_at))
+        while moment + step <= closes:
+            if moment > now:
+                starts.append(moment)
+            moment += step
+    taken = booked_per_slot(area_id=area.pk, starts=starts)
+    return [
+        {"start": start, "left": InspectionBooking.SLOT_CAPACITY - taken.get(start, 0)}
+        for start in starts
+    ]
+
+
+def bookings_for_officer(*, user: User):
+    """Bookings of queued tickets at the user's customs offices' areas, soonest first."""
+    return (
+        InspectionBooking.objects.filter(
+            area__customs_office_id__in=customs_office_ids_for(user),
+            inspection__status=Inspection.Status.QUEUED,
+        )
+        .select_related("area", "inspection__decision__container", "booked_by")
+        .order_by("slot_start", "pk")
+    )
+
+
 def queue_place(ticket: Inspection) -> int | None:
     """1 = the next to be called; None once called."""
     return ticket.ahead + 1 if ticket.status == Inspection.Status.QUEUED else None
+
+
+def booking_of(ticket: Inspection):
+    try:
+        return ticket.booking
+    except InspectionBooking.DoesNotExist:
+        return None
 
 
 def attendance_request_of(ticket: Inspection) -> AttendanceRequest | None:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -319,14 +319,20 @@ def inspection_call_next(*, area_id: int, officer: User) -> Inspection | None:
     """Give the next queued ticket of the area to this officer, or None when none waits.
 
     Two officers calling at the same instant get two different tickets: each locks the
-    first ticket nobody else has locked (SKIP LOCKED).
+    first ticket nobody else has locked (SKIP LOCKED). Booked tickets are called at their time
+    ahead of the walk-in queue (`inspection/bookings.py`).
     """
     area = InspectionArea.objects.get(pk=area_id)
     _require_officer_of(officer, area.customs_office_id)
+    # A ticket booked for a time that has come goes first (earliest time first), then the
+    # walk-in queue in order; a ticket booked for later waits for its time.
+    due = Q(booking__slot_start__lte=timezone.now())
     inspection = (
         Inspection.objects.filter(area_id=area_id, status=Inspection.Status.QUEUED)
-        .order_by("queue_date", "queue_number")
-        .select_for_update(skip_locked=True)
+        .filter(Q(booking__isnull=True) | due)
+        .annotate(booked_due=Case(When(due, then=Value(0)), default=Value(1)))
+        .order_by("booked_due", "booking__slot_start", "queue_date", "queue_number")
+        .select_for_update(skip_locked=True, of=("self",))
         .first()
     )
     if inspection is None:

@@ -29,5 +29,10 @@ urlpatterns = [
         views_trader.attendance_ask,
         name="attendance_ask",
     ),
+    path(
+        "tickets/<int:inspection_id>/booking/",
+        views_trader.booking_make,
+        name="booking_make",
+    ),
     path("calls/<int:port_call_id>/diversion/", views.call_diversion, name="diversion"),
 ]

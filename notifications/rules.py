@@ -126,6 +126,15 @@ KINDS: dict[str, Kind] = {
         ),
         link=_declaration_link,
     ),
+    "inspection.booking": Kind(
+        gettext_lazy("Customs confirms or moves the inspection time you booked"),
+        email=True,
+        sms=True,
+        text=lambda p: (
+            _("Container %(container)s (ticket %(ticket)s): inspection confirmed for %(at)s.") % p
+        ),
+        link=_declaration_link,
+    ),
     "shipping.boarding": Kind(
         gettext_lazy("A boarding of your vessel is confirmed, made, released or cancelled"),
         email=True,
@@ -199,6 +208,8 @@ def kind_of(event: dict) -> str | None:
         return "inspection.access"
     if kind == "inspection.attendance_decided":
         return "inspection.attendance"
+    if kind == "inspection.booked" and to == "confirmed":
+        return "inspection.booking"
     if kind == "shipping.boarding_changed" and to in {
         "booked",
         "completed",

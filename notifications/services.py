@@ -95,7 +95,7 @@ def _params(wanted: list[tuple[dict, str]]) -> dict[int, dict]:
                 "number": numbers[subject],
                 "overdue": event["kind"] == "declaration.step2_overdue",
             }
-        elif kind in {"inspection.access", "inspection.attendance"}:
+        elif kind in {"inspection.access", "inspection.attendance", "inspection.booking"}:
             params[event["id"]] = dict(data)  # the event carries the declaration and number
         elif kind == "shipping.boarding" and "vessel" in data:
             params[event["id"]] = {**data, "port_call_id": subject}

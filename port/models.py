@@ -365,6 +365,7 @@ class TimelineEvent(models.Model):
             "inspection.attendance_decided",
             _("Request not to attend decided"),
         )
+        INSPECTION_BOOKED = "inspection.booked", _("Inspection time booked")
         ACCESS_HELD = "inspection.access_held", _("Held at the access stage")
         ACCESS_DECIDED = "inspection.access_decided", _("Access stage decided")
         GATE_PASSED = "gate.passed", _("Gate passed")

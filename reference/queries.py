@@ -189,6 +189,13 @@ def cas_entry(cas_number: str, on_date: datetime.date | None = None) -> CasEntry
     return CasEntry(cas_number.strip(), found[1]["hs_code"], found[0]) if found else None
 
 
+def hazardous_subheadings(on_date: datetime.date | None = None) -> dict[str, str]:
+    """The HS subheadings of the chemicals the CAS table lists (hazardous chemicals), with a
+    chemical's name for each."""
+    rows = codes(edition_in_force("cas", on_date))
+    return {data["hs_code"]: name for _cas, (name, data) in reversed(list(rows.items()))}
+
+
 def cas_suggestions(query: str, *, on_date=None, limit: int = 8) -> list[CasEntry]:
     """Entries whose CAS number starts with, or whose name contains, the query."""
     query = (query or "").strip().lower()

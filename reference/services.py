@@ -77,9 +77,10 @@ def edition_load(
 def _entries_copy(edition_id: int, rows: list[tuple[str, str, dict]]) -> None:
     """Write an edition's entries with COPY (116,000 UN/LOCODE places in a few seconds)."""
     table = Entry._meta.db_table
-    with connection.cursor() as cursor, cursor.copy(
-        f"COPY {table} (edition_id, code, description, data) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} (edition_id, code, description, data) FROM STDIN") as copy,
+    ):
         for code, text, data in rows:
             copy.write_row((edition_id, code, text, json.dumps(data, ensure_ascii=False)))
 

@@ -47,6 +47,7 @@ class MovementLineSerializer(serializers.ModelSerializer):
             "quantity",
             "value",
             "un_number",
+            "cas_number",
             "duty_rate",
             "duty",
         ]
@@ -120,7 +121,7 @@ DOCUMENT_HELP = (
     "seal, declared_weight_kg for a truck; counterparty_uscc for a transfer; "
     "declaration_number for an exit to the domestic market (its duty is computed from the "
     "tariff in force; a duty_amount given must agree); lines: item_no, hs_code, description, "
-    "unit, quantity, value, un_number (dangerous goods)."
+    "unit, quantity, value, un_number (dangerous goods), cas_number (a chemical's CAS number)."
 )
 
 

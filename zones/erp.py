@@ -18,8 +18,17 @@ DOCUMENT_COLUMNS = [
     "declaration_number",
     "duty_amount",
 ]
-LINE_COLUMNS = ["item_no", "hs_code", "description", "unit", "quantity", "value", "un_number"]
-REQUIRED = {"document", "kind", *LINE_COLUMNS} - {"un_number"}
+LINE_COLUMNS = [
+    "item_no",
+    "hs_code",
+    "description",
+    "unit",
+    "quantity",
+    "value",
+    "un_number",
+    "cas_number",
+]
+REQUIRED = {"document", "kind", *LINE_COLUMNS} - {"un_number", "cas_number"}
 MAX_ROWS = 5000
 
 

@@ -46,6 +46,7 @@ class LineForm(forms.Form):
     quantity = forms.CharField(label=_("Quantity"), required=False, max_length=20)
     value = forms.CharField(label=_("Value (CNY)"), required=False, max_length=20)
     un_number = forms.CharField(label=_("UN number"), required=False, max_length=6)
+    cas_number = forms.CharField(label=_("CAS number"), required=False, max_length=12)
 
 
 LineFormSet = forms.formset_factory(LineForm, extra=3, max_num=100)

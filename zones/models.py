@@ -189,6 +189,9 @@ class MovementLine(models.Model):
     value = models.DecimalField(_("value (CNY)"), max_digits=16, decimal_places=2)
     # Dangerous goods: the UN number (hazardous chemicals are flagged at the gate).
     un_number = models.CharField(_("UN number"), max_length=4, blank=True)
+    # A chemical's CAS registry number, when the enterprise gives it: a listed hazardous
+    # chemical is flagged at the gate, as one whose commodity code is a listed chemical's.
+    cas_number = models.CharField(_("CAS number"), max_length=12, blank=True)
     # An exit to the domestic market: the MFN rate of the tariff line in force and the duty;
     # null when the tariff has no line for the code.
     duty_rate = models.DecimalField(

@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from stdnum import casrn
+from stdnum.exceptions import ValidationError as NumberInvalid
 
 from port import identifiers
 from port.errors import InvalidInput
@@ -181,6 +183,7 @@ def _line(raw: Any) -> tuple[dict, dict]:
     un = str(raw.get("un_number") or "").strip().upper().removeprefix("UN").strip()
     if un and not UN_NUMBER.match(un):
         errors["un_number"] = [_("A UN number has four digits, 0004 to 3548.")]
+    cas = _cas_number(raw.get("cas_number"), hs_code, errors)
     clean = {
         "item_no": item_no,
         "hs_code": hs_code,
@@ -204,20 +207,48 @@ def _line(raw: Any) -> tuple[dict, dict]:
             places=2,
         ),
         "un_number": un,
+        "cas_number": cas,
     }
     return clean, errors
 
 
+def _cas_number(raw, hs_code: str, errors: dict) -> str:
+    """An optional CAS registry number: its check digit, and not contradicting the commodity
+    code where the CAS table lists the substance."""
+    from reference import queries as reference_queries
+
+    cas = str(raw or "").strip()
+    if not cas:
+        return ""
+    try:
+        cas = casrn.validate(cas)
+    except NumberInvalid:
+        errors["cas_number"] = [_("Enter a CAS number such as 67-64-1 (its check digit too).")]
+        return cas[:12]
+    contradiction = reference_queries.cas_contradiction(cas, hs_code)
+    if contradiction and "hs_code" not in errors:
+        errors["cas_number"] = [contradiction]
+    return cas
+
+
 def hazard_summary(lines: list[dict]) -> str:
     """The gate's warning for a pass: each UN number with its class when the list knows it,
-    "UN1993 (3), UN1090 (3)"."""
+    and each hazardous chemical recognised by its CAS number or, without one, by a commodity
+    code that is a listed chemical's subheading: "UN1993 (3), CAS 67-64-1 Acetone"."""
     from reference import queries as reference_queries
 
     found = []
     for un in dict.fromkeys(line.get("un_number") for line in lines if line.get("un_number")):
         known = reference_queries.un_number(un)
         found.append(f"UN{un} ({known[0]})" if known else f"UN{un}")
-    return ", ".join(found)[:200]
+    chemicals = reference_queries.hazardous_subheadings()
+    for line in lines:
+        entry = reference_queries.cas_entry(line.get("cas_number") or "")
+        if entry is not None:
+            found.append(f"CAS {entry.cas_number} {entry.name}")
+        elif (line.get("hs_code") or "")[:6] in chemicals and not line.get("un_number"):
+            found.append(f"HS {line['hs_code'][:6]} {chemicals[line['hs_code'][:6]]}")
+    return ", ".join(dict.fromkeys(found))[:200]
 
 
 def documents(raw: Any) -> list[dict]:

@@ -1,6 +1,7 @@
 """Duties and taxes: the arithmetic line by line, bills made once, paid once, overdue bills
 alarmed and the guarantee closed to their enterprise."""
 
+import datetime
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -54,6 +55,25 @@ def test_each_line_is_taxed_in_cents_and_rounded_half_up():
     assert (beef.consumption_cents, beef.vat_cents) == (0, 8_640_000)
     # Tiles: 105 cents * 5 % = 5.25 -> 5; VAT (105 + 5) * 13 % = 14.3 -> 14.
     assert (tiles.tariff_cents, tiles.consumption_cents, tiles.vat_cents) == (5, 0, 14)
+
+
+def test_vat_is_the_rate_in_force_on_the_acceptance_date():
+    """The VAT schedule is dated: 16 % / 10 % until 2019-03-31, 13 % / 9 % from 2019-04-01."""
+    before = services.bill_lines([WINE, BEEF], on=datetime.date(2019, 3, 31))
+    after = services.bill_lines([WINE, BEEF], on=datetime.date(2019, 4, 1))
+    assert [line.vat_rate for line in before] == [Decimal("0.16"), Decimal("0.10")]
+    assert [line.vat_rate for line in after] == [Decimal("0.13"), Decimal("0.09")]
+    assert before[0].vat_cents == 202_667  # 1,266,667 * 0.16 = 202,666.72
+    assert services.bill_lines([WINE])[0].vat_rate == Decimal("0.13")  # today
+
+
+def test_a_bill_taxes_at_the_rates_of_the_day_the_declaration_was_accepted(demo, released):
+    declaration = released()
+    Declaration.objects.filter(pk=declaration.pk).update(
+        submitted_at=timezone.make_aware(datetime.datetime(2019, 3, 20, 10))
+    )
+    (bill,) = services.bills_make()
+    assert bill.lines.get().vat_rate == Decimal("0.10")  # frozen beef, reduced rate then
 
 
 @pytest.fixture

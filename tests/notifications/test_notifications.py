@@ -199,3 +199,41 @@ def test_each_recipient_reads_it_in_their_own_language(demo, filed, client):
     client.force_login(demo.importer)
     page = client.get("/notifications/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert f"Declaration {filed.number}: released." in page  # the page speaks the reader's
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_delivery_task_run_twice_at_once_sends_each_message_once(demo, filed):
+    """Two runs of the delivery (a redelivered Celery task beside the sweep) at the same
+    instant, each in its own transaction: every channel is claimed by one of them."""
+    import threading
+
+    from django.db import connection
+
+    demo.importer.email = "importer@example.org"
+    demo.importer.save()
+    Contact.objects.update_or_create(user=demo.importer, defaults={"phone": "+8613800138000"})
+    Preference.objects.create(user=demo.importer, kind="declaration.decided", sms=True)
+    _released(filed)
+    services.notifications_make()
+    start, sent = threading.Barrier(3), []
+
+    def deliver():
+        try:
+            start.wait()
+            sent.append(services.notifications_deliver())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(sent) == 3
+    mine = [m for m in mail.outbox if m.to == ["importer@example.org"]]
+    assert len(mine) == 1
+    note = Notification.objects.get(kind="declaration.decided", recipient=demo.importer)
+    assert note.email_sent_at is not None
+    assert note.sms_sent_at is not None
+    assert sum(run["sms"] for run in sent) == 1  # only the importer has a phone
+    assert sum(run["email"] for run in sent) == len(mail.outbox)  # no e-mail sent twice

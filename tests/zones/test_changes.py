@@ -385,3 +385,35 @@ def test_a_bad_un_number_is_a_field_error(zone):
     with pytest.raises(InvalidInput) as error:
         file(zone, document(lines=[dict(GPU, un_number="9999")]))
     assert "un_number" in error.value.errors["documents"]["0"]["lines"]["0"]
+
+
+def test_hazardous_chemicals_are_recognised_by_cas_number_or_commodity_code(zone):
+    """Without a UN number: a listed chemical's CAS number, or a commodity code that is a
+    listed chemical's subheading, still warns the gate; a CAS number that contradicts the
+    commodity code, or has a wrong check digit, is a field error and files nothing."""
+    acetone = {
+        "item_no": "ACE-1",
+        "hs_code": "2914110000",
+        "description": "Acetone, drums",
+        "unit": "kg",
+        "quantity": "800",
+        "value": "6000",
+        "cas_number": "67-64-1",
+    }
+    by_cas = file(zone, document(lines=[acetone]))
+    assert by_cas.gate_pass.hazard == "CAS 67-64-1 Acetone"
+    assert by_cas.lines.get().cas_number == "67-64-1"
+    by_code = file(
+        zone,
+        document(truck_plate="闽D54321", lines=[{**acetone, "item_no": "ACE-2", "cas_number": ""}]),
+    )
+    assert by_code.gate_pass.hazard == "HS 291411 Acetone"
+    before = Movement.objects.count()
+    for bad, field_error in (
+        ("67-56-1", "classified under 290511"),  # methanol, declared under acetone's code
+        ("67-64-2", "check digit"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            file(zone, document(truck_plate="闽D11111", lines=[{**acetone, "cas_number": bad}]))
+        assert field_error in str(refused.value.errors)
+    assert Movement.objects.count() == before
