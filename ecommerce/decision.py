@@ -122,7 +122,7 @@ SELECT l.id, l.list_no, l.platform_id, l.enterprise_id, l.declarant_id, l.waybil
        o.id, o.enterprise_id, o.buyer_key, o.buyer_name_key, o.goods_cents, o.freight_cents,
        o.goods_digest,
        p.id, p.buyer_key, p.buyer_name_key, p.amount_cents,
-       w.id, w.platform_id, w.order_no
+       w.id, w.platform_id, w.order_no, l.trade_mode
 FROM {lists} l
 LEFT JOIN {orders} o ON o.platform_id = l.platform_id AND o.order_no = l.order_no
 LEFT JOIN {payments} p ON p.platform_id = l.platform_id AND p.order_no = l.order_no
@@ -197,7 +197,9 @@ def _judge(rows, now) -> list[Verdict]:
         )
         for list_id, hs_code, quantity, price in cursor.fetchall():
             lines.setdefault(list_id, []).append((hs_code, quantity, price))
-    positive = tax.positive_list_index(PositiveListEntry.objects.all())
+    in_force = list(PositiveListEntry.objects.filter(retired_at__isnull=True))
+    positive = tax.positive_list_index(in_force)
+    modes = {e.hs_prefix: e.trade_modes for e in in_force}
     with bulk_cursor() as cursor:  # thousands of keys: bound as one array, not quoted
         cursor.execute(
             f"SELECT buyer_key FROM {WatchedBuyer._meta.db_table} "  # noqa: S608
@@ -208,7 +210,7 @@ def _judge(rows, now) -> list[Verdict]:
     rule_set = ListRuleSet.objects.order_by("-version").first()
     verdicts, to_assess = [], []
     for r in rows:
-        verdict = _retail_rules(r, lines.get(r[0], []), positive)
+        verdict = _retail_rules(r, lines.get(r[0], []), positive, modes)
         verdicts.append(verdict)
         if verdict.status != S.REFUSED:
             to_assess.append((verdict, r))
@@ -220,7 +222,7 @@ def _judge(rows, now) -> list[Verdict]:
     return verdicts
 
 
-def _retail_rules(r, lines, positive) -> Verdict:
+def _retail_rules(r, lines, positive, modes) -> Verdict:
     differs = _mismatch(r)
     if differs:
         return Verdict(r[0], S.REFUSED, "mismatch", differs)
@@ -229,6 +231,8 @@ def _retail_rules(r, lines, positive) -> Verdict:
     for position, (hs_code, _q, _p) in enumerate(lines):
         if tax.rate_for(hs_code, positive) is None:
             return Verdict(r[0], S.REFUSED, "not_on_positive_list", f"goods[{position}].hs_code")
+        if r[28] not in tax.rate_for(hs_code, modes):
+            return Verdict(r[0], S.REFUSED, "mode_not_allowed", f"goods[{position}].hs_code")
     value = r[10] + r[11]
     if value > SINGLE_LIMIT_CENTS:
         return Verdict(r[0], S.REFUSED, "over_single_limit", "goods")

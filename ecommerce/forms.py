@@ -1,11 +1,11 @@
-"""The officers' forms: a list risk rule, a watched buyer."""
+"""The officers' forms: a list risk rule, a watched buyer, a positive list entry."""
 
 from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ecommerce.models import ListRiskRule, Participant, PositiveListEntry
+from ecommerce.models import IMPORT_MODES, ListRiskRule, Participant, PositiveListEntry, TradeMode
 
 ACTIONS = [
     ("scan", _("Scan (non-intrusive)")),
@@ -100,3 +100,34 @@ class WatchedBuyerForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+
+class PositiveEntryForm(forms.Form):
+    hs_prefix = forms.RegexField(
+        label=_("Commodity code prefix"),
+        regex=r"^[0-9]{2,10}$",
+        error_messages={"invalid": _("2 to 10 digits of the commodity code.")},
+    )
+    category = forms.CharField(label=_("Category"), max_length=40)
+    vat = forms.DecimalField(
+        label=_("VAT (%)"), min_value=0, max_value=100, decimal_places=2, initial=13
+    )
+    consumption = forms.DecimalField(
+        label=_("Consumption tax (%)"), min_value=0, max_value=99, decimal_places=2, initial=0
+    )
+    trade_modes = forms.MultipleChoiceField(
+        label=_("Trade modes allowed"),
+        choices=[(m.value, m.label) for m in TradeMode if m in IMPORT_MODES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=[m.value for m in TradeMode if m in IMPORT_MODES],
+    )
+
+    def entry_fields(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "hs_prefix": data["hs_prefix"],
+            "category": data["category"].strip(),
+            "vat_bp": int(data["vat"] * 100),
+            "consumption_bp": int(data["consumption"] * 100),
+            "trade_modes": sorted(data["trade_modes"]),
+        }

@@ -274,16 +274,34 @@ class ListLine(models.Model):
         return f"{self.inventory_list_id}/{self.line_no}"
 
 
-class PositiveListEntry(models.Model):
-    """Goods allowed for retail import (正面清单), with their statutory tax rates: data, not code."""
+def _import_modes() -> list[str]:
+    return [TradeMode.DIRECT, TradeMode.BONDED]
 
-    hs_prefix = models.CharField(max_length=10, unique=True)
+
+class PositiveListEntry(models.Model):
+    """Goods allowed for retail import (正面清单), with their statutory tax rates: data, not code.
+
+    Officers add and retire entries on the rules page; a retired entry stays for the record,
+    and the decision uses the entries in force (not retired)."""
+
+    hs_prefix = models.CharField(_("commodity code prefix"), max_length=10)
     category = models.CharField(_("category"), max_length=40)
     vat_bp = models.PositiveIntegerField(_("VAT (basis points)"), default=1300)
     consumption_bp = models.PositiveIntegerField(_("consumption tax (basis points)"), default=0)
+    trade_modes = ArrayField(
+        models.CharField(max_length=4), verbose_name=_("trade modes"), default=_import_modes
+    )
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["hs_prefix"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hs_prefix"],
+                condition=Q(retired_at__isnull=True),
+                name="ec_positive_prefix_in_force",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.hs_prefix} {self.category}"

@@ -15,6 +15,7 @@ from ecommerce.models import (
     InventoryList,
     ListRiskRule,
     ListRuleSet,
+    PositiveListEntry,
     SortingScan,
     WatchedBuyer,
 )
@@ -159,6 +160,51 @@ def sorting_scan(*, waybill_no: str) -> str:
     instruction = queries.sorting_instruction(waybill_no)
     SortingScan.objects.create(waybill_no=waybill_no, instruction=instruction)
     return instruction
+
+
+@transaction.atomic
+def positive_entry_add(*, officer: User, **fields) -> PositiveListEntry:
+    """An officer adds goods to the positive list (in force for the lists decided from
+    now). Raises NotYours (not customs), InvalidInput (the prefix is already in force)."""
+    if not queries.is_customs(officer):
+        raise NotYours(_("Only customs officers keep the positive list."))
+    if PositiveListEntry.objects.filter(
+        hs_prefix=fields["hs_prefix"], retired_at__isnull=True
+    ).exists():
+        raise InvalidInput({"hs_prefix": [_("This prefix is already on the positive list.")]})
+    entry = PositiveListEntry.objects.create(**fields)
+    _positive_changed(entry, officer, "added")
+    return entry
+
+
+@transaction.atomic
+def positive_entry_retire(*, officer: User, entry_id: int) -> PositiveListEntry:
+    """Retire an entry: lists decided from now no longer find it. Raises NotYours,
+    PositiveListEntry.DoesNotExist (no such entry in force)."""
+    if not queries.is_customs(officer):
+        raise NotYours(_("Only customs officers keep the positive list."))
+    entry = PositiveListEntry.objects.select_for_update().get(pk=entry_id, retired_at__isnull=True)
+    entry.retired_at = timezone.now()
+    entry.save(update_fields=["retired_at"])
+    _positive_changed(entry, officer, "retired")
+    return entry
+
+
+def _positive_changed(entry: PositiveListEntry, officer: User, change: str) -> None:
+    timeline_record(
+        subject=entry,
+        kind=TimelineEvent.Kind.ECOMMERCE_POSITIVE_LIST_CHANGED,
+        actor=officer,
+        organisation=None,
+        data={
+            "change": change,
+            "hs_prefix": entry.hs_prefix,
+            "category": entry.category,
+            "vat_bp": entry.vat_bp,
+            "consumption_bp": entry.consumption_bp,
+            "trade_modes": list(entry.trade_modes),
+        },
+    )
 
 
 @transaction.atomic

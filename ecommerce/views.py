@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ecommerce import queries, services
-from ecommerce.forms import ListRiskRuleForm, WatchedBuyerForm
+from ecommerce.forms import ListRiskRuleForm, PositiveEntryForm, WatchedBuyerForm
 from ecommerce.models import (
     InventoryList,
     ListRiskRule,
@@ -95,6 +95,7 @@ def rules(request):
     watch list (masked), the positive list."""
     _customs_only(request)
     rule_form, watch_form = ListRiskRuleForm(), WatchedBuyerForm()
+    positive_form = PositiveEntryForm()
     if request.method == "POST":
         action = request.POST.get("do", "")
         if action == "add_rule":
@@ -131,6 +132,25 @@ def rules(request):
                     return redirect("ecommerce:rules")
             watch_form.data = watch_form.data.copy()
             watch_form.data["id_number"] = ""  # never echo an ID number back
+        elif action == "add_positive":
+            positive_form = PositiveEntryForm(request.POST)
+            if positive_form.is_valid():
+                try:
+                    services.positive_entry_add(
+                        officer=request.user, **positive_form.entry_fields()
+                    )
+                except InvalidInput as refused:
+                    positive_form.add_error("hs_prefix", refused.errors["hs_prefix"][0])
+                else:
+                    messages.success(request, _("Added to the positive list."))
+                    return redirect("ecommerce:rules")
+        elif action == "retire_positive":
+            with contextlib.suppress(PositiveListEntry.DoesNotExist, ValueError):
+                services.positive_entry_retire(
+                    officer=request.user, entry_id=int(request.POST.get("entry", ""))
+                )
+                messages.success(request, _("Retired from the positive list."))
+            return redirect("ecommerce:rules")
         elif action == "unwatch":
             with contextlib.suppress(ValueError):
                 services.watched_buyer_remove(
@@ -149,7 +169,8 @@ def rules(request):
             "rules": [(r, _criteria(r, platform_names)) for r in ListRiskRule.objects.all()],
             "rule_set": ListRuleSet.objects.order_by("-version").first(),
             "watched": WatchedBuyer.objects.order_by("-created_at")[:200],
-            "positive": PositiveListEntry.objects.all(),
+            "positive": PositiveListEntry.objects.filter(retired_at__isnull=True),
+            "positive_form": positive_form,
             "rule_form": rule_form,
             "watch_form": watch_form,
         },

@@ -404,6 +404,10 @@ class TimelineEvent(models.Model):
             "ecommerce.list_status_changed",
             _("E-commerce list status changed"),
         )
+        ECOMMERCE_POSITIVE_LIST_CHANGED = (
+            "ecommerce.positive_list_changed",
+            _("E-commerce positive list changed"),
+        )
 
     # From Kind, checked by timeline_record; not DB choices, so that an app adding a kind
     # needs no migration of this table.

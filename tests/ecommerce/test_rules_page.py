@@ -70,3 +70,66 @@ def test_only_customs_sees_or_changes_the_rules(ec, client, who):
     assert client.get(URL).status_code == 404
     assert client.post(URL, {"do": "activate"}).status_code == 404
     assert not ListRuleSet.objects.exists()
+
+
+def test_an_officer_adds_and_retires_positive_list_entries_and_decisions_follow(ec, client):
+    from ecommerce.models import PositiveListEntry
+    from port.models import TimelineEvent
+
+    client.force_login(ec.officer)
+    # bad fields are named, nothing added
+    bad = client.post(URL, {"do": "add_positive", "hs_prefix": "33x", "category": "", "vat": "130"})
+    assert bad.status_code == 400
+    errors = bad.context["positive_form"].errors
+    assert set(errors) == {"hs_prefix", "category", "vat", "consumption", "trade_modes"}
+    duplicate = client.post(
+        URL,
+        {
+            "do": "add_positive",
+            "hs_prefix": "3304",
+            "category": "again",
+            "vat": "13",
+            "consumption": "0",
+            "trade_modes": ["9610"],
+        },
+    )
+    assert "hs_prefix" in duplicate.context["positive_form"].errors
+    # retire cosmetics: a cosmetics list is refused from now
+    cosmetics = PositiveListEntry.objects.get(hs_prefix="3304")
+    assert client.post(URL, {"do": "retire_positive", "entry": cosmetics.pk}).status_code == 302
+    file_parcels(ec, [parcel(1)])
+    assert InventoryList.objects.get().reason == "not_on_positive_list"
+    # add it back, for 1210 only: a 9610 list is refused with the mode named
+    response = client.post(
+        URL,
+        {
+            "do": "add_positive",
+            "hs_prefix": "3304",
+            "category": "cosmetics",
+            "vat": "13",
+            "consumption": "15",
+            "trade_modes": ["1210"],
+        },
+    )
+    assert response.status_code == 302
+    entry = PositiveListEntry.objects.get(hs_prefix="3304", retired_at__isnull=True)
+    assert (entry.vat_bp, entry.consumption_bp, entry.trade_modes) == (1300, 1500, ["1210"])
+    file_parcels(ec, [parcel(2)])
+    refused = InventoryList.objects.get(list_no__endswith="2")
+    assert (refused.reason, refused.reason_field) == ("mode_not_allowed", "goods[0].hs_code")
+    changes = TimelineEvent.objects.filter(kind="ecommerce.positive_list_changed")
+    assert [e.data["change"] for e in changes.order_by("pk")] == ["retired", "added"]
+    assert all(e.actor_id == ec.officer.pk for e in changes)
+    page = client.get(URL, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert page.status_code == 200
+
+
+@pytest.mark.parametrize("who", ["alice", "operator"])
+def test_only_customs_changes_the_positive_list(ec, client, who):
+    from ecommerce.models import PositiveListEntry
+
+    client.force_login(getattr(ec, who))
+    entry = PositiveListEntry.objects.first()
+    assert client.post(URL, {"do": "retire_positive", "entry": entry.pk}).status_code == 404
+    entry.refresh_from_db()
+    assert entry.retired_at is None
