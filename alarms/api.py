@@ -41,6 +41,11 @@ class AlarmAssignSerializer(serializers.Serializer):
     assignee = serializers.IntegerField(help_text="User id of an officer of the alarm's office")
 
 
+class AlarmHandOverSerializer(serializers.Serializer):
+    office = serializers.IntegerField(help_text="Id of the customs office that takes it over")
+    note = serializers.CharField(max_length=2000, help_text="Why it goes there")
+
+
 class AlarmNoteSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000)
 
@@ -77,6 +82,15 @@ class AlarmViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 alarm_id=self._id(pk), officer=request.user, assignee_id=data["assignee"]
             )
         )
+
+    @extend_schema(request=AlarmHandOverSerializer, responses={200: AlarmSerializer})
+    @action(detail=True, methods=["post"], url_path="hand-over")
+    def hand_over(self, request, pk=None):
+        data = _valid(AlarmHandOverSerializer, request)
+        handed = services.alarm_hand_over(
+            alarm_id=self._id(pk), officer=request.user, office_id=data["office"], note=data["note"]
+        )
+        return Response(AlarmSerializer(handed).data)
 
     @extend_schema(request=AlarmNoteSerializer, responses={200: AlarmSerializer})
     @action(detail=True, methods=["post"])

@@ -75,6 +75,8 @@ class Alarm(TimeStampedModel):
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, blank=True)
+    # When the alarm last went up a severity for waiting unacknowledged (alarms_escalate).
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -8,7 +8,7 @@ from django.utils import timezone
 from alarms import events
 from alarms.models import Alarm
 from port.errors import NotYours
-from port.models import Membership, TimelineEvent, User
+from port.models import Membership, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for
 from port.timeline import timeline_for
 
@@ -52,6 +52,15 @@ def assignable_officers(alarm: Alarm) -> QuerySet[User]:
         memberships__organisation_id=alarm.customs_office_id,
         memberships__role__in=[Membership.Role.OFFICER, Membership.Role.SUPERVISOR],
     ).order_by("username")
+
+
+def other_customs_offices(alarm: Alarm) -> QuerySet[Organisation]:
+    """The offices an alarm may be handed over to."""
+    return (
+        Organisation.objects.filter(kind=Organisation.Kind.CUSTOMS_OFFICE)
+        .exclude(pk=alarm.customs_office_id)
+        .order_by("name")
+    )
 
 
 def active_alarm_count(*, user: User) -> int:

@@ -3,10 +3,11 @@ annotate, close. Each is on the alarm's timeline and pushed live to its office's
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -14,12 +15,20 @@ from alarms import events
 from alarms.models import Alarm
 from port import live
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
-from port.models import Membership, TimelineEvent, User
+from port.models import Membership, Organisation, TimelineEvent, User
 from port.queries import customs_office_ids_for
 from port.timeline import timeline_record, timeline_record_many
 from port.transitions import transition
 
 NOTE_MAX = 2000
+# An alarm nobody acknowledged goes up one severity after this long, and again after as
+# long again, up to critical (alarms_escalate, beat).
+ESCALATE_AFTER = timedelta(hours=2)
+NEXT_SEVERITY = {
+    Alarm.Severity.INFO: Alarm.Severity.WARNING,
+    Alarm.Severity.WARNING: Alarm.Severity.HIGH,
+    Alarm.Severity.HIGH: Alarm.Severity.CRITICAL,
+}
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,67 @@ def alarm_assign(*, alarm_id: int, officer: User, assignee_id: int) -> Alarm:
     alarm.save(update_fields=["assigned_to", "updated_at"])
     _record(alarm, TimelineEvent.Kind.ALARM_ASSIGNED, officer, {"assignee": assignee.username})
     return alarm
+
+
+@transaction.atomic
+def alarm_hand_over(*, alarm_id: int, officer: User, office_id: int, note: str) -> Alarm:
+    """Hand the alarm to another customs office (the goods moved on, or it is that office's
+    to work), with a note; it leaves this office's board for that one's, unassigned.
+    Raises InvalidInput (no such office, no note), TransitionNotAllowed (closed)."""
+    note = _note(note)
+    alarm = _locked(alarm_id, officer)
+    _refuse_closed(alarm, "handed over")
+    office = (
+        Organisation.objects.filter(pk=office_id, kind=Organisation.Kind.CUSTOMS_OFFICE)
+        .exclude(pk=alarm.customs_office_id)
+        .first()
+    )
+    if office is None:
+        raise InvalidInput({"office": [_("Choose another customs office.")]})
+    previous = alarm.customs_office_id
+    alarm.customs_office, alarm.assigned_to = office, None
+    alarm.save(update_fields=["customs_office", "assigned_to", "updated_at"])
+    _record(
+        alarm,
+        TimelineEvent.Kind.ALARM_HANDED_OVER,
+        officer,
+        {"from_office": previous, "to_office": office.pk, "office": office.name, "note": note},
+    )
+    live.publish_on_commit(
+        groups=[events.alarms_group(previous)], event=events.alarms_changed([alarm])
+    )
+    return alarm
+
+
+def alarms_escalate(*, now: datetime | None = None) -> list[int]:
+    """Raise by one severity every open alarm nobody acknowledged for ESCALATE_AFTER since
+    it was raised or last escalated (one UPDATE; beat runs it every few minutes; idempotent:
+    run again at once, it finds none). Returns the ids escalated."""
+    now = now or timezone.now()
+    cases = " ".join(f"WHEN '{low}' THEN '{high}'" for low, high in NEXT_SEVERITY.items())
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {Alarm._meta.db_table}
+            SET severity = CASE severity {cases} END, escalated_at = %s, updated_at = %s
+            WHERE status = %s AND severity = ANY(%s)
+              AND COALESCE(escalated_at, created_at) <= %s
+            RETURNING id
+            """,  # noqa: S608 - our table and our constants; the values are parameters
+            [now, now, Alarm.Status.OPEN, list(NEXT_SEVERITY), now - ESCALATE_AFTER],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        escalated = list(Alarm.objects.filter(pk__in=ids))
+        if escalated:
+            timeline_record_many(
+                subjects=escalated,
+                kind=TimelineEvent.Kind.ALARM_ESCALATED,
+                data_for=lambda alarm: {"severity": alarm.severity},
+            )
+            for office_id in {alarm.customs_office_id for alarm in escalated}:
+                mine = [alarm for alarm in escalated if alarm.customs_office_id == office_id]
+                _push(mine)
+    return ids
 
 
 @transaction.atomic

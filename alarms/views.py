@@ -39,6 +39,7 @@ def detail(request, alarm_id: int):
         "alarm": alarm,
         "history": queries.alarm_history(alarm),
         "officers": queries.assignable_officers(alarm),
+        "offices": queries.other_customs_offices(alarm),
         "outcomes": Alarm.Outcome.choices,
     }
     return render(request, "alarms/detail.html", context)
@@ -50,6 +51,12 @@ STEPS = {
     ),
     "assign": lambda request, pk: services.alarm_assign(
         alarm_id=pk, officer=request.user, assignee_id=_int(request.POST.get("assignee"))
+    ),
+    "hand_over": lambda request, pk: services.alarm_hand_over(
+        alarm_id=pk,
+        officer=request.user,
+        office_id=_int(request.POST.get("office")),
+        note=request.POST.get("note", ""),
     ),
     "annotate": lambda request, pk: services.alarm_annotate(
         alarm_id=pk, officer=request.user, note=request.POST.get("note", "")

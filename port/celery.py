@@ -88,6 +88,8 @@ app.conf.beat_schedule = {
         "task": "certificates.tasks.mailings_advance_due_task",
         "schedule": 5.0,
     },
+    # Every 5 minutes: alarms nobody acknowledged go up a severity (alarms/services.py).
+    "alarms-escalate": {"task": "alarms.tasks.alarms_escalate_task", "schedule": 300.0},
     "notifications-sweep": {
         "task": "notifications.tasks.notifications_sweep_task",
         "schedule": 120.0,

@@ -387,6 +387,8 @@ class TimelineEvent(models.Model):
         ALARM_ASSIGNED = "alarm.assigned", _("Alarm assigned")
         ALARM_ANNOTATED = "alarm.annotated", _("Alarm annotated")
         ALARM_CLOSED = "alarm.closed", _("Alarm closed")
+        ALARM_HANDED_OVER = "alarm.handed_over", _("Alarm handed over to another office")
+        ALARM_ESCALATED = "alarm.escalated", _("Alarm escalated")
         ZONE_MOVEMENT_FILED = "zone.movement_filed", _("Zone movement filed")
         ZONE_GATE_RELEASED = "zone.gate_released", _("Zone gate: truck released")
         ZONE_GATE_STOPPED = "zone.gate_stopped", _("Zone gate: truck stopped")

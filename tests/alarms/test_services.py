@@ -133,3 +133,66 @@ def test_filters(demo, alarm):
         queries.alarm_list(user=demo.officer, filters={"status": "active", "q": "D123"})
     ) == [alarm]
     assert Organisation.objects.filter(pk=alarm.customs_office_id).exists()
+
+
+def test_an_alarm_is_handed_over_to_another_office_which_works_it_from_then_on(demo, alarm):
+    from django.test import Client
+
+    other = Organisation.objects.create(name="Xiamen Airport Customs", kind="customs_office")
+    colleague = User.objects.create_user("airport-officer")
+    colleague.memberships.create(organisation=other, role="officer")
+    for bad, field in (({"office_id": demo.customs.pk}, "office"), ({"note": ""}, "note")):
+        with pytest.raises(InvalidInput) as refused:
+            services.alarm_hand_over(
+                **{
+                    "alarm_id": alarm.pk,
+                    "officer": demo.officer,
+                    "office_id": other.pk,
+                    "note": "The truck went to the airport zone",
+                    **bad,
+                }  # fmt: skip
+            )
+        assert field in refused.value.errors
+
+    handed = services.alarm_hand_over(
+        alarm_id=alarm.pk, officer=demo.officer, office_id=other.pk, note="Airport zone's truck"
+    )
+
+    assert (handed.customs_office, handed.assigned_to) == (other, None)
+    assert kinds(alarm)[-1] == "alarm.handed_over"
+    with pytest.raises(NotYours):  # no longer this office's to work
+        services.alarm_annotate(alarm_id=alarm.pk, officer=demo.officer, note="mine?")
+    services.alarm_acknowledge(alarm_id=alarm.pk, officer=colleague)
+    page = Client()
+    page.force_login(demo.officer)
+    assert page.get(f"/alarms/{alarm.pk}/").status_code == 404
+
+
+def test_an_alarm_nobody_acknowledges_goes_up_a_severity_each_period_up_to_critical(demo, alarm):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    acknowledged = services.alarm_raise(
+        spec=AlarmSpec(
+            kind="zone.gate_stop",
+            severity="warning",
+            customs_office_id=demo.customs.pk,
+            dedupe_key="passage:2",
+            message="Stopped: seal",
+        )
+    )
+    services.alarm_acknowledge(alarm_id=acknowledged.pk, officer=demo.officer)
+    start = timezone.now()
+    assert services.alarms_escalate(now=start) == []  # too young
+
+    assert services.alarms_escalate(now=start + timedelta(hours=2, minutes=1)) == [alarm.pk]
+    assert services.alarms_escalate(now=start + timedelta(hours=2, minutes=2)) == []  # idempotent
+    assert services.alarms_escalate(now=start + timedelta(hours=4, minutes=2)) == [alarm.pk]
+    assert services.alarms_escalate(now=start + timedelta(hours=9)) == []  # critical: the top
+
+    alarm.refresh_from_db()
+    assert alarm.severity == "critical"
+    assert kinds(alarm).count("alarm.escalated") == 2
+    acknowledged.refresh_from_db()
+    assert acknowledged.severity == "warning"  # acknowledged: someone works it

@@ -222,7 +222,12 @@ def test_the_unlocode_loader_reads_unece_headerless_csv(tmp_path, db):
         ("BEBRU", "Brussel (Bruxelles)"),
         ("ESLCG", "A Coruña"),
     ]
-    assert read.rows[0][2] == {"subdivision": "FJ", "status": "AI", "function": "12345---", "iata": ""}
+    assert read.rows[0][2] == {
+        "subdivision": "FJ",
+        "status": "AI",
+        "function": "12345---",
+        "iata": "",
+    }
 
 
 @pytest.mark.slow
