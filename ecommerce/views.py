@@ -84,6 +84,10 @@ def board(request):
     )
 
 
+# The risk rule form has an hs_prefix field too: distinct ids keep each label on its input.
+POSITIVE_IDS = "id_positive_%s"
+
+
 def _customs_only(request) -> None:
     if not queries.is_customs(request.user):
         raise Http404
@@ -95,7 +99,7 @@ def rules(request):
     watch list (masked), the positive list."""
     _customs_only(request)
     rule_form, watch_form = ListRiskRuleForm(), WatchedBuyerForm()
-    positive_form = PositiveEntryForm()
+    positive_form = PositiveEntryForm(auto_id=POSITIVE_IDS)
     if request.method == "POST":
         action = request.POST.get("do", "")
         if action == "add_rule":
@@ -133,7 +137,7 @@ def rules(request):
             watch_form.data = watch_form.data.copy()
             watch_form.data["id_number"] = ""  # never echo an ID number back
         elif action == "add_positive":
-            positive_form = PositiveEntryForm(request.POST)
+            positive_form = PositiveEntryForm(request.POST, auto_id=POSITIVE_IDS)
             if positive_form.is_valid():
                 try:
                     services.positive_entry_add(
