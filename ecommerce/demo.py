@@ -123,6 +123,7 @@ def demo_set_up(
     for prefix, category, vat, consumption in POSITIVE_LIST:
         PositiveListEntry.objects.update_or_create(
             hs_prefix=prefix,
+            retired_at=None,  # an officer may have retired an earlier entry of the prefix
             defaults={"category": category, "vat_bp": vat, "consumption_bp": consumption},
         )
     ListRiskRule.objects.update_or_create(
