@@ -8,10 +8,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from alarms import queries, services
+from alarms.forms import AlarmFilterForm
 from alarms.models import Alarm
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.queries import customs_office_ids_for
-from zones.forms import AlarmFilterForm
 
 
 @login_required

@@ -3,7 +3,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from alarms.models import Alarm
 from zones.models import Movement
 
 
@@ -64,21 +63,3 @@ class GateReadForm(forms.Form):
     containers = forms.CharField(label=_("Containers"), required=False, max_length=30)
     seal = forms.CharField(label=_("Seal"), required=False, max_length=30)
     weight_kg = forms.CharField(label=_("Weight (kg)"), max_length=20)
-
-
-class AlarmFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        label=_("Status"),
-        required=False,
-        choices=[("active", _("Open or acknowledged")), ("", _("All")), *Alarm.Status.choices],
-    )
-    severity = forms.ChoiceField(
-        label=_("Severity"), required=False, choices=[("", _("All")), *Alarm.Severity.choices]
-    )
-    kind = forms.ChoiceField(
-        label=_("Kind"), required=False, choices=[("", _("All")), *Alarm.Kind.choices]
-    )
-    assigned = forms.ChoiceField(
-        label=_("Assigned"), required=False, choices=[("", _("Anyone")), ("me", _("To me"))]
-    )
-    q = forms.CharField(label=_("Search"), required=False, max_length=60)
