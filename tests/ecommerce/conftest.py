@@ -1,4 +1,8 @@
+import threading
+
 import pytest
+from django.db import connection
+from rest_framework.test import APIClient
 
 from ecommerce import decision, intake
 from tests.ecommerce import factories
@@ -31,3 +35,28 @@ def file_parcels(ec, parcels, kinds=("order", "payment", "waybill", "list")):
     }
     for kind in kinds:
         file_and_decide(kind, filer[kind], [p[kind] for p in parcels])
+
+
+def decide_each_in_its_own_request(ec, parcels) -> list[int]:
+    """Each parcel's list arrives at the same instant in a request of its own and is decided in
+    its own transaction (real threads, real connections); returns each decision's count."""
+    barrier, outcomes = threading.Barrier(len(parcels)), []
+
+    def one_request(item):
+        try:
+            api = APIClient()
+            api.force_authenticate(ec.alice)
+            barrier.wait()
+            batch = api.post(
+                "/api/v1/ecommerce/lists/batch/", {"lists": [item]}, format="json"
+            ).json()["batch"]
+            outcomes.append(decision.batch_decide(batch_id=batch))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one_request, args=(p["list"],)) for p in parcels]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes

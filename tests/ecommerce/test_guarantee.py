@@ -1,19 +1,16 @@
 """The month's tax drawn per set from the e-commerce enterprise's guarantee (declarations'
 account): never overdrawn, given back by returns."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from rest_framework.test import APIClient
 
 from declarations.models import GuaranteeAccount
 from declarations.services import guarantee_account_set
-from ecommerce import decision, services
+from ecommerce import services
 from ecommerce.models import BuyerQuota, InventoryList
 from tests.ecommerce import factories
-from tests.ecommerce.conftest import file_parcels
+from tests.ecommerce.conftest import decide_each_in_its_own_request, file_parcels
 from tests.ecommerce.factories import parcel
 
 S = InventoryList.Status
@@ -61,26 +58,7 @@ def test_the_guarantee_is_never_overdrawn_under_concurrent_requests(transactiona
     guarantee_account_set(enterprise=ec.enterprise, quota=Decimal(5 * TAX) / 100)
     parcels = [parcel(700 + i, buyer=100 + i) for i in range(10)]
     file_parcels(ec, parcels, kinds=("order", "payment", "waybill"))
-    barrier, outcomes = threading.Barrier(10), []
-
-    def one_request(item):
-        # when: each list arrives in its own request and is decided in its own transaction
-        try:
-            api = APIClient()
-            api.force_authenticate(ec.alice)
-            barrier.wait()
-            batch = api.post(
-                "/api/v1/ecommerce/lists/batch/", {"lists": [item]}, format="json"
-            ).json()["batch"]
-            outcomes.append(decision.batch_decide(batch_id=batch))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=one_request, args=(p["list"],)) for p in parcels]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = decide_each_in_its_own_request(ec, parcels)
     # then
     assert sum(outcomes) == 10
     released = InventoryList.objects.filter(status=S.RELEASED)

@@ -1,16 +1,13 @@
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from ecommerce import decision, queries, quota, services
+from ecommerce import queries, quota, services
 from ecommerce.models import BuyerQuota, InventoryList
 from port.errors import InvalidInput, NotYours
 from tests.ecommerce import factories
-from tests.ecommerce.conftest import file_parcels
+from tests.ecommerce.conftest import decide_each_in_its_own_request, file_parcels
 from tests.ecommerce.factories import parcel
 
 S = InventoryList.Status
@@ -22,26 +19,7 @@ def test_a_buyer_is_never_over_the_annual_limit_under_concurrent_requests(transa
     ec = factories.world()
     parcels = [parcel(500 + i, buyer=77, unit_price="2400.00", quantity=2) for i in range(10)]
     file_parcels(ec, parcels, kinds=("order", "payment", "waybill"))
-    barrier, outcomes = threading.Barrier(10), []
-
-    def one_request(item):
-        # when: each list arrives in its own request, and is decided in its own transaction
-        try:
-            api = APIClient()
-            api.force_authenticate(ec.alice)
-            barrier.wait()
-            batch = api.post(
-                "/api/v1/ecommerce/lists/batch/", {"lists": [item]}, format="json"
-            ).json()["batch"]
-            outcomes.append(decision.batch_decide(batch_id=batch))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=one_request, args=(p["list"],)) for p in parcels]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = decide_each_in_its_own_request(ec, parcels)
     # then
     # (a task may decide lists of batches queued behind it: each list is decided once)
     assert sum(outcomes) == 10
