@@ -9,7 +9,7 @@ class InspectionConfig(AppConfig):
     def ready(self) -> None:
         from declarations import queries as declaration_queries
         from inspection import diversion, queries
-        from port import live
+        from port import live, outbox
         from shipping import services as shipping_services
 
         live.register_topic("inspection_queue", queries.inspection_queue_live_group)
@@ -19,3 +19,6 @@ class InspectionConfig(AppConfig):
             declaration_queries.DECISION_READERS.append(queries.decisions_with_whereabouts)
         if queries.declaration_detail_extras not in declaration_queries.DETAIL_READERS:
             declaration_queries.DETAIL_READERS.append(queries.declaration_detail_extras)
+        # Assessment of any union of declarations is the assessment of each: rows queued by
+        # single filings in a rush go to the worker as one batch.
+        outbox.register_mergeable("inspection.assess_declarations", "declaration_ids")

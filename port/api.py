@@ -5,7 +5,8 @@ import json
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -109,17 +110,23 @@ class IdempotentCreateMixin(IdempotentMixin):
 
 
 def _claim(request, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
-    try:
-        with transaction.atomic():  # a savepoint: a twin's key makes this insert fail
-            return (
-                IdempotencyRecord.objects.create(
-                    user=request.user, key=key, fingerprint=fingerprint
-                ),
-                True,
-            )
-    except IntegrityError:
-        # The twin's transaction has committed (the insert waited for it), so its row is visible.
-        return IdempotencyRecord.objects.get(user=request.user, key=key), False
+    """The record for this key, and whether this request made it. One statement: a twin's
+    uncommitted row makes the insert wait for the twin, then do nothing (no savepoint)."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO port_idempotencyrecord (user_id, key, fingerprint, created_at)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [request.user.pk, key, fingerprint, now],
+        )
+        made = cursor.fetchone()
+    if made:
+        record = IdempotencyRecord(
+            pk=made[0], user=request.user, key=key, fingerprint=fingerprint, created_at=now
+        )
+        return record, True
+    # The twin's transaction has committed (the insert waited for it), so its row is visible.
+    return IdempotencyRecord.objects.get(user=request.user, key=key), False
 
 
 def _fingerprint(request) -> str:

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -75,20 +75,63 @@ def backlog() -> tuple[int, datetime | None]:
     return found["pending"], found["oldest"]
 
 
-def _send(row: OutboxMessage) -> None:
+# Tasks whose rows the relay may send as one task: task name -> the list argument joined.
+_MERGEABLE: dict[str, str] = {}
+MERGE_LIMIT = 5000  # values in one merged list at most
+
+
+def register_mergeable(task_name: str, list_argument: str) -> None:
+    """Declare that `task_name` over the union of several rows' `list_argument` (their other
+    arguments equal) does the work of those rows one by one: the relay then sends the rows it
+    claims together as one task. Single filings in a rush are assessed in batches so."""
+    _MERGEABLE[task_name] = list_argument
+
+
+class _Unit(NamedTuple):
+    rows: list[OutboxMessage]
+    task_name: str
+    kwargs: dict[str, Any]
+
+
+def _units(rows: list[OutboxMessage]) -> list[_Unit]:
+    """The sends for these rows, in the order of their first row: the rows of a mergeable task
+    with the same other arguments as one send (up to MERGE_LIMIT values), the others alone."""
+    units: list[_Unit] = []
+    growing: dict[tuple[str, str], _Unit] = {}
+    for row in rows:
+        argument = _MERGEABLE.get(row.task_name)
+        values = row.kwargs.get(argument) if argument else None
+        if not isinstance(values, list):
+            units.append(_Unit([row], row.task_name, row.kwargs))
+            continue
+        others = {key: value for key, value in row.kwargs.items() if key != argument}
+        key = (row.task_name, json.dumps(others, sort_keys=True))
+        unit = growing.get(key)
+        if unit is None or len(unit.kwargs[argument]) + len(values) > MERGE_LIMIT:
+            unit = growing[key] = _Unit([], row.task_name, {**others, argument: []})
+            units.append(unit)
+        unit.rows.append(row)
+        unit.kwargs[argument].extend(values)
+    return units
+
+
+def _send(unit: _Unit) -> None:
     from port.celery import app
 
     # No retries inside Celery: a broker that is down fails at once, and the relay backs
-    # off with the row kept. The task id names the row, so a second send is traceable.
-    app.send_task(row.task_name, kwargs=row.kwargs, task_id=f"outbox-{row.pk}", retry=False)
+    # off with the rows kept. The task id names the (first) row, so a second send is traceable.
+    first, count = unit.rows[0].pk, len(unit.rows)
+    task_id = f"outbox-{first}" + (f"+{count - 1}" if count > 1 else "")
+    app.send_task(unit.task_name, kwargs=unit.kwargs, task_id=task_id, retry=False)
 
 
 def relay_once(batch: int = BATCH) -> int:
     """Send up to `batch` unsent rows, oldest first, and mark them sent; return how many.
 
     Rows are claimed with FOR UPDATE SKIP LOCKED, so several relays share the work without
-    sending a row twice. When a send fails, the rows sent before it are marked, the failed
-    one records its error, and BrokerUnavailable is raised: the rest wait for the next try.
+    sending a row twice. Rows of a mergeable task go as one task (`register_mergeable`).
+    When a send fails, the rows sent before it are marked, the failed ones record the error,
+    and BrokerUnavailable is raised: the rest wait for the next try.
     """
     with transaction.atomic():
         rows = list(
@@ -99,16 +142,17 @@ def relay_once(batch: int = BATCH) -> int:
         )
         sent: list[int] = []
         failure: Exception | None = None
-        for row in rows:
+        for unit in _units(rows):
+            pks = [row.pk for row in unit.rows]
             try:
-                _send(row)
-            except Exception as error:  # noqa: BLE001 - any failure keeps the row
+                _send(unit)
+            except Exception as error:  # noqa: BLE001 - any failure keeps the rows
                 failure = error
-                OutboxMessage.objects.filter(pk=row.pk).update(
+                OutboxMessage.objects.filter(pk__in=pks).update(
                     attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
                 )
                 break
-            sent.append(row.pk)
+            sent += pks
         if sent:
             OutboxMessage.objects.filter(pk__in=sent).update(
                 sent_at=timezone.now(), attempts=F("attempts") + 1

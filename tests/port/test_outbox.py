@@ -197,3 +197,35 @@ def test_healthz_reports_the_oldest_unsent_row_and_fails_when_it_waits_too_long(
     assert (found["pending"], found["stale"]) == (1, True)
     assert found["oldest_seconds"] >= 120
     assert response.status_code == 503
+
+
+def test_the_relay_sends_rows_of_a_mergeable_task_as_one_task(db, monkeypatch):
+    sent = []
+    monkeypatch.setattr(outbox, "_send", lambda unit: sent.append((unit.task_name, unit.kwargs)))
+    outbox.enqueue(services.ASSESS_TASK, declaration_ids=[1])
+    outbox.enqueue(HARMLESS, ids=[9])
+    outbox.enqueue(services.ASSESS_TASK, declaration_ids=[2, 3])
+    outbox.enqueue(services.ASSESS_TASK, declaration_ids=[4], actor_id=7)
+    outbox.enqueue(HARMLESS, ids=[10])
+
+    assert outbox.relay_once() == 5
+
+    assert sent == [
+        (services.ASSESS_TASK, {"declaration_ids": [1, 2, 3]}),
+        (HARMLESS, {"ids": [9]}),  # not mergeable: one task per row
+        (services.ASSESS_TASK, {"actor_id": 7, "declaration_ids": [4]}),  # other arguments
+        (HARMLESS, {"ids": [10]}),
+    ]
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_a_merged_task_stays_within_the_merge_limit(db, monkeypatch):
+    sent = []
+    monkeypatch.setattr(outbox, "_send", lambda unit: sent.append(unit.kwargs["declaration_ids"]))
+    monkeypatch.setattr(outbox, "MERGE_LIMIT", 3)
+    for ids in ([1, 2], [3], [4], [5, 6]):
+        outbox.enqueue(services.ASSESS_TASK, declaration_ids=ids)
+
+    outbox.relay_once()
+
+    assert sent == [[1, 2, 3], [4, 5, 6]]
