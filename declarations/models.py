@@ -78,12 +78,17 @@ class Declaration(TimeStampedModel):
         _("direction"), max_length=6, choices=Direction.choices, default=Direction.IMPORT
     )
     # The consignee (import) or consignor (export): whose goods these are.
+    # Not indexed alone: `declaration_enterprise` and `declaration_declarant` lead with them
+    # (each index costs every filing and every status change of a vessel's 7,000 rows).
     enterprise = models.ForeignKey(
-        "port.Organisation", on_delete=models.PROTECT, related_name="declarations"
+        "port.Organisation", on_delete=models.PROTECT, related_name="declarations", db_index=False
     )
     # Who filed: the enterprise itself or a customs broker it authorised.
     declarant = models.ForeignKey(
-        "port.Organisation", on_delete=models.PROTECT, related_name="declarations_filed"
+        "port.Organisation",
+        on_delete=models.PROTECT,
+        related_name="declarations_filed",
+        db_index=False,
     )
     created_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
     port_call = models.ForeignKey(

@@ -35,6 +35,7 @@ from inspection import access, diversion, engine, events
 from inspection.models import Decision, Inspection, Outcome, RuleSetVersion
 from inspection.rules import Consignment
 from port import live
+from port.batch import collector_paused
 from port.models import InspectionArea, TimelineEvent
 from port.sql import execute_binary
 from port.timeline import timeline_copy
@@ -63,10 +64,14 @@ class _Existing:
         )
 
 
-@transaction.atomic
 def assess_declarations(*, declaration_ids: Iterable[int], actor_id: int | None = None) -> dict:
     """Assess these declarations (those still open among them) against the current rule
     set, in one pass; running it again changes nothing. Returns counts."""
+    with collector_paused(), transaction.atomic():
+        return _assess(declaration_ids, actor_id)
+
+
+def _assess(declaration_ids: Iterable[int], actor_id: int | None) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")  # large generated statements: no JIT compile
     ids = sorted(set(declaration_ids))
