@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -40,6 +40,12 @@ MOVE_TIME_SLACK_AFTER_NOW = timedelta(minutes=5)
 MAX_IMPORT_ATTEMPTS = 3
 # Manifests from different companies weigh the same container; beyond this they disagree.
 WEIGHT_TOLERANCE = Decimal("0.01")
+# Terminal moves read from EDIFACT (COARRI discharges, CODECO gate moves) are recorded by
+# the app that owns container whereabouts and the gate. It registers its services here in its
+# AppConfig.ready, as with services.BERTHED_HOOKS, so this app never imports it:
+#   "discharge": fn(*, user, port_call_id, container_numbers, at, times, skip_unknown) -> dict
+#   "gate": fn(*, user, container_number, direction, idempotency_key) -> event (.allowed, .reason)
+TERMINAL_REPORTERS: dict = {}
 MANIFEST_FIELDS = [
     "source",
     "size_type",
@@ -546,9 +552,6 @@ def _messages(errors) -> list[str]:
 def _report_discharges(upload: EdifactImport, result: edifact.Result) -> dict:
     """Report the containers of the file's COARRI discharge messages through the diversion
     service, as the terminal's page and API do; the rest of the file is only read."""
-    # Imported here: the inspection app depends on this one (it plugs into the berthing).
-    from inspection import diversion
-
     call = upload.port_call
     _compare_vessel(call, result)
     moved = result.containers_moved("discharge")
@@ -562,7 +565,7 @@ def _report_discharges(upload: EdifactImport, result: edifact.Result) -> dict:
         raise InvalidInput(
             {"file": [_("The file holds no container in a COARRI discharge report.")]}
         )
-    reported = diversion.containers_report_discharged(
+    reported = _reporter("discharge")(
         user=upload.created_by,
         port_call_id=call.pk,
         container_numbers=[c.number for c in moved],
@@ -579,12 +582,10 @@ CODECO_DIRECTIONS = {"34": "in", "36": "out"}
 
 def _report_gate_moves(upload: EdifactImport, result: edifact.Result) -> dict:
     """Report each container of the file's CODECO messages through the gate service the JSON
-    gate API uses (inspection.services.gate_report), so the same refusals and alarms apply.
-    Re-running the import reports nothing twice (one idempotency key per file, message and
-    container)."""
-    # Imported here: the inspection app depends on this one.
-    from inspection import services as inspection_services
-
+    gate API uses (the "gate" reporter: inspection.services.gate_report), so the same refusals
+    and alarms apply. Re-running the import reports nothing twice (one idempotency key per
+    file, message and container)."""
+    report_gate = _reporter("gate")
     directions = {}
     for message in result.messages:
         direction = (
@@ -604,7 +605,7 @@ def _report_gate_moves(upload: EdifactImport, result: edifact.Result) -> dict:
             continue
         key = f"codeco:{upload.pk}:{container.message}:{container.number}"[:100]
         try:
-            event = inspection_services.gate_report(
+            event = report_gate(
                 user=upload.created_by,
                 container_number=container.number,
                 direction=direction,
@@ -620,6 +621,15 @@ def _report_gate_moves(upload: EdifactImport, result: edifact.Result) -> dict:
         else:
             refused.append({**entry, "segment": container.segment, "reason": event.reason})
     return {"passed": passed, "refused_at_gate": refused, "not_reported": unknown}
+
+
+def _reporter(move: str):
+    try:
+        return TERMINAL_REPORTERS[move]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"No app registered shipping.cargo.TERMINAL_REPORTERS[{move!r}]."
+        ) from None
 
 
 def _move_times(call: PortCall, containers: list, result: edifact.Result) -> dict:

@@ -167,6 +167,15 @@ class Movement(TimeStampedModel):
     duty_declared = models.DecimalField(
         _("duty declared (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
     )
+    # The import taxes of an exit to the domestic market (lines with a tariff line), and
+    # what the document owes in all: duty + consumption tax + VAT.
+    consumption_tax_amount = models.DecimalField(
+        _("consumption tax (CNY)"), max_digits=14, decimal_places=2, default=0
+    )
+    vat_amount = models.DecimalField(_("VAT (CNY)"), max_digits=14, decimal_places=2, default=0)
+    tax_total = models.DecimalField(
+        _("duty and taxes (CNY)"), max_digits=14, decimal_places=2, default=0
+    )
     amended_count = models.PositiveSmallIntegerField(_("amendments"), default=0)
     # Null for the movements written by a decision, not a person (1210 retail parcels).
     created_by = models.ForeignKey(
@@ -200,13 +209,30 @@ class MovementLine(models.Model):
     # A chemical's CAS registry number, when the enterprise gives it: a listed hazardous
     # chemical is flagged at the gate, as one whose commodity code is a listed chemical's.
     cas_number = models.CharField(_("CAS number"), max_length=12, blank=True)
-    # An exit to the domestic market: the MFN rate of the tariff line in force and the duty;
-    # null when the tariff has no line for the code.
+    # A certificate of origin: its preferential rate applies to an exit to the domestic
+    # market when it is issued and valid.
+    certificate_number = models.CharField(_("certificate of origin"), max_length=12, blank=True)
+    # An exit to the domestic market: the duty rate (MFN of the tariff line in force, or the
+    # certificate's preferential rate), the duty, consumption tax and VAT at the rates in
+    # force; null when the tariff has no line for the code.
     duty_rate = models.DecimalField(
         _("duty rate"), max_digits=6, decimal_places=4, null=True, blank=True
     )
+    preferential = models.BooleanField(_("preferential rate"), default=False)
     duty = models.DecimalField(
         _("duty (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    consumption_rate = models.DecimalField(
+        _("consumption tax rate"), max_digits=6, decimal_places=4, null=True, blank=True
+    )
+    consumption_tax = models.DecimalField(
+        _("consumption tax (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    vat_rate = models.DecimalField(
+        _("VAT rate"), max_digits=6, decimal_places=4, null=True, blank=True
+    )
+    vat = models.DecimalField(
+        _("VAT (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
     )
 
     def __str__(self) -> str:

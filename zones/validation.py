@@ -184,6 +184,9 @@ def _line(raw: Any) -> tuple[dict, dict]:
     if un and not UN_NUMBER.match(un):
         errors["un_number"] = [_("A UN number has four digits, 0004 to 3548.")]
     cas = _cas_number(raw.get("cas_number"), hs_code, errors)
+    certificate = str(raw.get("certificate_number") or "").strip().upper()
+    if len(certificate) > 12:
+        errors["certificate_number"] = [_("A certificate number has at most 12 characters.")]
     clean = {
         "item_no": item_no,
         "hs_code": hs_code,
@@ -208,6 +211,7 @@ def _line(raw: Any) -> tuple[dict, dict]:
         ),
         "un_number": un,
         "cas_number": cas,
+        "certificate_number": certificate[:12],
     }
     return clean, errors
 

@@ -78,7 +78,9 @@ def movement_amend(*, user: User, movement_id: int, document: dict) -> Movement:
     gate_pass.hazard = validation.hazard_summary(doc["lines"])
     gate_pass.save()
     movement.declaration_number = doc["declaration_number"]
-    movement.duty_amount, movement.duty_declared = doc["duty_amount"], doc["duty_declared"]
+    for field in ("duty_amount", "duty_declared", "consumption_tax_amount", "vat_amount"):
+        setattr(movement, field, doc[field])
+    movement.tax_total = doc["tax_total"]
     movement.amended_count += 1
     movement.save()
     timeline_record(

@@ -138,6 +138,9 @@ def _write_documents(docs, zone, org, receivers, user, source) -> list[Movement]
             declaration_number=doc["declaration_number"],
             duty_amount=doc["duty_amount"],
             duty_declared=doc["duty_declared"],
+            consumption_tax_amount=doc["consumption_tax_amount"],
+            vat_amount=doc["vat_amount"],
+            tax_total=doc["tax_total"],
             created_by=user,
         )
         for i, doc in enumerate(docs)

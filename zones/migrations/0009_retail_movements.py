@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('zones', '0006_line_cas_number'),
+        ('zones', '0008_tax_total_backfill'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
