@@ -125,6 +125,8 @@ class Movement(TimeStampedModel):
 
     ENTRIES = (Kind.DOMESTIC_IN, Kind.PORT_IN)
     EXITS = (Kind.DOMESTIC_OUT, Kind.PORT_OUT)
+    # Goods taken from the filer's account at filing (given back if cancelled or lapsed).
+    TAKEN_AT_FILING = (Kind.DOMESTIC_OUT, Kind.PORT_OUT, Kind.TRANSFER)
 
     class Status(models.TextChoices):
         AT_GATE = "at_gate", _("Awaiting the gate")
@@ -154,7 +156,8 @@ class Movement(TimeStampedModel):
     kind = models.CharField(_("kind"), max_length=14, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     source = models.CharField(_("source"), max_length=8, choices=Source.choices)
-    # A transfer's receiving zone enterprise.
+    # A transfer's receiving zone enterprise: credited at filing, or, for a transfer carried
+    # by truck, when the truck passes the gate.
     counterparty = models.ForeignKey(
         "port.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -259,6 +262,8 @@ class GatePass(TimeStampedModel):
     class Direction(models.TextChoices):
         IN = "in", _("Into the zone")
         OUT = "out", _("Out of the zone")
+        # A transfer carried by truck through the gate to the receiving enterprise.
+        INTERNAL = "int", _("To another zone enterprise")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Not yet used")

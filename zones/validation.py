@@ -104,7 +104,9 @@ def document(raw: Any) -> tuple[dict, dict]:
             _("Kind is one of %(kinds)s.") % {"kinds": ", ".join(Movement.Kind.values)}
         ]
     clean: dict = {"kind": kind, "lines": []}
-    if kind in GATE_KINDS:
+    # A transfer may be carried by truck through the gate: it then has a pass like the rest.
+    by_truck = kind == Movement.Kind.TRANSFER and str(raw.get("truck_plate") or "").strip()
+    if kind in GATE_KINDS or by_truck:
         clean["truck_plate"] = plate(raw.get("truck_plate"), errors)
         clean["container"] = container(
             raw.get("container"),

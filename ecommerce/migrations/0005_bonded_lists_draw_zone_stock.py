@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('ecommerce', '0004_positive_list_modes_and_retiring'),
         ('port', '0009_area_hours_quarantine_role'),
-        ('zones', '0009_retail_movements'),
+        ('zones', '0010_retail_movements'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('zones', '0008_tax_total_backfill'),
+        ('zones', '0009_gate_pass_internal'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
