@@ -24,6 +24,8 @@ from declarations.models import (
     DeclarationItem,
     GuaranteeAccount,
 )
+from declarations.summaries import ListSummaryInput as ListSummaryInput
+from declarations.summaries import list_summaries_file as list_summaries_file
 from declarations.validation import (
     CENT,
     Cleaned,

@@ -348,6 +348,8 @@ COLUMNS = {
         "freight_cents",
         "goods_digest",
         "zone_enterprise_id",
+        "destination",
+        "export_reference",
     ],
 }
 FILER_COLUMN = {

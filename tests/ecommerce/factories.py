@@ -118,3 +118,15 @@ def bonded(one: dict, *items: str, zone: str = "NSBZ", warehouse: str = WAREHOUS
         for line, item_no in zip(one["list"]["goods"], items, strict=True)
     ]
     return one
+
+
+def exported(one: dict, mode: str = "9610", destination: str = "US", reference: str = "") -> dict:
+    """A parcel's list made an export list (no buyer ID: the buyer is abroad) to
+    `destination`; a 9710 list names its B2B order, a 9810 list its overseas warehouse."""
+    one["list"].update(trade_mode=mode, direction="E", destination=destination)
+    one["list"].pop("buyer_name", None), one["list"].pop("buyer_id", None)
+    if mode == "9710":
+        one["list"]["b2b_order_no"] = reference or f"B2B-{one['list']['list_no']}"
+    if mode == "9810":
+        one["list"]["overseas_warehouse"] = reference or "LAX-WH1"
+    return one
