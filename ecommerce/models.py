@@ -208,6 +208,16 @@ class InventoryList(models.Model):
     guarantee_cents = models.BigIntegerField(default=0, db_default=0)
     rule_set_version = models.PositiveIntegerField(null=True)
     rules_hit = models.JSONField(default=list)
+    # A 1210 (bonded) list: the zone enterprise whose account holds its goods; they leave
+    # it when the list is released or selected (zones.services.retail_draw_set).
+    zone_enterprise = models.ForeignKey(
+        "zones.ZoneEnterprise",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # a partial index below: the 9610 lists (most) write no entry
+    )
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True)
@@ -249,6 +259,12 @@ class InventoryList(models.Model):
             ),
             # The monthly tax bill: WHERE enterprise_id = ? AND decided_at in the month
             models.Index(fields=["enterprise", "decided_at"], name="ec_list_enterprise_month"),
+            # Deleting a zone enterprise (PROTECT): WHERE zone_enterprise_id = ?
+            models.Index(
+                fields=["zone_enterprise"],
+                condition=Q(zone_enterprise__isnull=False),
+                name="ec_list_zone_enterprise",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -264,6 +280,8 @@ class ListLine(models.Model):
     name = models.CharField(max_length=100)
     quantity = models.PositiveIntegerField()
     unit_price_cents = models.BigIntegerField()
+    # A 1210 list's line: the item number (料号) on the zone enterprise's account.
+    item_no = models.CharField(max_length=30, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [

@@ -196,7 +196,29 @@ def clean_list(item: dict, errors: Errors) -> dict:
         **(buyer(item, errors) if direction == "I" else NO_BUYER),
     }
     row["lines"], row["goods_cents"], row["goods_digest"] = goods(item, errors)
+    row["zone_enterprise_id"], row["item_nos"] = None, None
+    if trade_mode == TradeMode.BONDED:
+        row.update(bonded(item, errors))
     return row
+
+
+def bonded(item: dict, errors: Errors) -> dict:
+    """A 1210 list names where its goods are held: the bonded zone (its code), the
+    warehousing zone enterprise (its USCC) and each goods line's item number on that
+    enterprise's account. `ecommerce.intake` checks them against the zones' accounts."""
+    found = {
+        "zone": text(item, "zone", errors, max_length=10),
+        "warehouse": text(item, "warehouse", errors, max_length=18),
+        "item_nos": [],
+    }
+    lines = item.get("goods")
+    for index, line in enumerate(lines if isinstance(lines, list) else []):
+        if isinstance(line, dict):
+            line_errors = Errors()
+            found["item_nos"].append(text(line, "item_no", line_errors, max_length=30))
+            for field, message in line_errors.items:
+                errors.add(f"goods[{index}].{field}", message)
+    return found
 
 
 CLEANERS = {

@@ -118,6 +118,10 @@ class Movement(TimeStampedModel):
         PORT_IN = "port_in", _("Entry from the port")
         PORT_OUT = "port_out", _("Exit to the port")
         TRANSFER = "transfer", _("Transfer to another zone enterprise")
+        # Cross-border e-commerce bonded imports (1210): parcels released to buyers, and
+        # parcels returned by buyers or sent back by customs (`zones.services.retail`).
+        RETAIL_OUT = "retail_out", _("Exit of 1210 retail parcels")
+        RETAIL_RETURN = "retail_return", _("1210 retail parcels back in stock")
 
     ENTRIES = (Kind.DOMESTIC_IN, Kind.PORT_IN)
     EXITS = (Kind.DOMESTIC_OUT, Kind.PORT_OUT)
@@ -142,6 +146,7 @@ class Movement(TimeStampedModel):
         BROWSER = "browser", _("Browser")
         API = "api", _("API")
         UPLOAD = "upload", _("ERP file")
+        LISTS = "lists", _("E-commerce lists")
 
     zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="+")
     organisation = models.ForeignKey(
@@ -175,7 +180,10 @@ class Movement(TimeStampedModel):
         _("duty and taxes (CNY)"), max_digits=14, decimal_places=2, default=0
     )
     amended_count = models.PositiveSmallIntegerField(_("amendments"), default=0)
-    created_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+    # Null for the movements written by a decision, not a person (1210 retail parcels).
+    created_by = models.ForeignKey(
+        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -20,7 +20,8 @@ LAYERS = [
     ["declarations"],
     ["shipping"],
     ["inspection"],
-    ["zones", "billing", "ecommerce", "notifications"],
+    ["zones", "billing", "notifications"],
+    ["ecommerce"],  # its 1210 lists draw on the zones' stock accounts
     ["analytics"],
 ]
 LAYER = {app: depth for depth, names in enumerate(LAYERS) for app in names}
