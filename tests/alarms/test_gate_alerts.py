@@ -60,3 +60,24 @@ def test_a_refused_gate_out_reads_in_each_officers_language(demo):
     client.cookies["django_language"] = "zh-hans"
     page = client.get("/alarms/").content.decode()
     assert alarm.data["messages"]["zh-hans"] in page
+
+
+def test_the_queue_boards_alert_reads_in_the_officers_language(demo):
+    from django.test import Client
+    from django.utils import translation
+
+    Container.objects.create(number="TGHU0000013")
+    with translation.override("en"):
+        inspection_services.gate_report(
+            user=demo.terminal, container_number="TGHU0000013", direction="out"
+        )
+    client = Client()
+    client.force_login(demo.officer)
+
+    english = client.get("/inspection/queue/").content.decode()
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get("/inspection/queue/").content.decode()
+
+    assert "No customs declaration covers this container." in english
+    assert "该集装箱没有对应的报关单。" in chinese
+    assert "No customs declaration covers this container." not in chinese
