@@ -20,7 +20,7 @@ from alarms import services as alarm_services
 from billing import bank, events, tariff
 from billing.models import InspectionFee, Payment, TaxBill, TaxBillLine
 from declarations import queries as declaration_queries
-from declarations import services as declaration_services
+from declarations import two_step
 from inspection import queries as inspection_queries
 from port import live
 from port.errors import InvalidInput, NotYours
@@ -214,9 +214,7 @@ def _settle(
         return {"bank_reference": reference}
     if method == Payment.Method.GUARANTEE:
         enterprise = Organisation.objects.get(pk=bill.enterprise_id)
-        declaration_services.guarantee_draw(
-            enterprise=enterprise, amount=Decimal(bill.total_cents) / 100
-        )
+        two_step.guarantee_draw(enterprise=enterprise, amount=Decimal(bill.total_cents) / 100)
         return {}
     errors = {}
     if not insurer.strip():

@@ -3,7 +3,7 @@
 Every import in every app's modules (migrations aside) is read with ast and mapped to the
 app it reaches. An app may import only apps in lower layers; when a lower app must reach a
 higher one, the higher registers a hook in its AppConfig.ready (shipping's BERTHED_HOOKS and
-TERMINAL_REPORTERS, declarations' DECISION_READERS and DETAIL_READERS).
+TERMINAL_REPORTERS, declarations' DECISION_READERS, DETAIL_READERS and GUARANTEE_BLOCKERS).
 """
 
 import ast
