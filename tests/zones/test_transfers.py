@@ -259,3 +259,22 @@ def test_the_transfer_page_amends_and_cancels_in_both_languages(zone):
     assert "区内核注清单已撤销" in chinese
     assert "区内企业间流转" in chinese
     assert (held(zone), held(zone, zone.org2)) == (Decimal("100"), None)
+
+
+def test_a_transfers_pass_that_lapses_gives_the_reservation_back(zone):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stock_in(zone, "100")
+    movement = transfer(zone, "30")
+    GatePass.objects.filter(movement=movement).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+
+    assert services.gate_pass_expire_due() == 1
+
+    assert Movement.objects.get(pk=movement.pk).status == Movement.Status.EXPIRED
+    assert (held(zone), held(zone, zone.org2)) == (Decimal("100"), None)
+    assert ledgers_agree(zone)
+    assert truck_read(zone).decision == "stop"
