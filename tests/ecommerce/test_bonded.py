@@ -248,3 +248,15 @@ def test_two_batches_drawing_the_same_item_at_once_never_take_it_below_zero(tran
     assert ledger_agrees() is True
     taken = MovementLine.objects.filter(movement__kind=Movement.Kind.RETAIL_OUT)
     assert taken.aggregate(s=Sum("quantity"))["s"] == 10
+
+
+def test_the_warehouse_sees_the_retail_exit_and_return_on_its_zone_pages(ec, zone, client):
+    file_parcels(ec, [bonded(parcel(1), LIPSTICK)])
+    services.list_return(list_id=InventoryList.objects.get().pk, user=ec.alice)
+    client.force_login(ec.logistics_user)
+    account = client.get("/zones/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert account.status_code == 200
+    for movement in Movement.objects.filter(source=Movement.Source.LISTS):
+        page = client.get(f"/zones/movements/{movement.pk}/")
+        assert page.status_code == 200
+        assert movement.number in page.content.decode()
