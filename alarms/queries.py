@@ -83,3 +83,14 @@ def closed_gate_event_ids(*, user: User, days: int = 7) -> set[int]:
         .filter(kind=Alarm.Kind.GATE_REFUSED, status=Alarm.Status.CLOSED, created_at__gte=since)
         .values_list("data__gate_event", flat=True)
     )
+
+
+def gate_refusal_messages(*, user: User, gate_event_ids: list[int]) -> dict[int, str]:
+    """The refusal alarms' messages of these port gate events, in the reader's language
+    (one query), for the inspection board's alerts."""
+    if not gate_event_ids:
+        return {}
+    alarms = alarm_list(user=user).filter(
+        kind=Alarm.Kind.GATE_REFUSED, data__gate_event__in=gate_event_ids
+    )
+    return {alarm.data["gate_event"]: alarm.localized_message for alarm in alarms}

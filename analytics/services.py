@@ -152,7 +152,7 @@ def _apply_facts(batch: list[dict], about: dict[int, int]) -> dict[int, Clearanc
             enterprise_id=row["enterprise_id"],
             declarant_id=row["declarant_id"],
             terminal_id=row["terminal_id"] or NONE,
-            port_call_id=row["port_call_id"],
+            port_call_id=row["port_call_id"] or NONE,  # none: an e-commerce summary
             trade_mode=row["trade_mode"],
             arrived_at=row["arrived_at"] if row["direction"] == "import" else None,
             hs_chapter=(row["main_hs"] or "")[:2],

@@ -8,7 +8,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from billing import queries
-        from declarations import services as declaration_services
+        from declarations import two_step
 
         # An enterprise with an overdue bill draws on its guarantee no more.
-        declaration_services.GUARANTEE_BLOCKERS.append(queries.guarantee_blocked_reason)
+        two_step.GUARANTEE_BLOCKERS.append(queries.guarantee_blocked_reason)

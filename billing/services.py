@@ -2,7 +2,7 @@
 
 `bills_make` (beat, every minute) bills the released full import declarations that have no
 bill yet, in one pass for all of them: duty, consumption tax and VAT per line in integer
-cents (`bill_lines`). `bill_pay` settles a bill by one of three methods under the bill's row
+cents (`bill_lines`, the arithmetic of `reference.duties`). `bill_pay` settles a bill by one of three methods under the bill's row
 lock, so two payments at once settle it once. `bills_overdue_sweep` marks unpaid bills past
 their due date overdue and raises an alarm for each; an enterprise with one then draws on its
 guarantee no more (`queries.guarantee_blocked_reason`).
@@ -10,7 +10,7 @@ guarantee no more (`queries.guarantee_blocked_reason`).
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,7 +20,7 @@ from alarms import services as alarm_services
 from billing import bank, events, tariff
 from billing.models import InspectionFee, Payment, TaxBill, TaxBillLine
 from declarations import queries as declaration_queries
-from declarations import services as declaration_services
+from declarations import two_step
 from inspection import queries as inspection_queries
 from port import live
 from port.errors import InvalidInput, NotYours
@@ -28,66 +28,22 @@ from port.models import Organisation, TimelineEvent, User
 from port.queries import organisation_ids_for
 from port.timeline import timeline_record, timeline_record_many
 from port.transitions import transition, transition_many
+from reference import duties
 
 PAYMENT_DAYS = 15  # from the bill's issue, as China's customs duty payment notices
 LOOK_BACK = timedelta(days=30)
 
 
-def _cents(amount: Decimal) -> int:
-    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-@dataclass(frozen=True)
-class Line:
-    line_number: int
-    hs_code: str
-    description: str
-    customs_value_cents: int
-    tariff_rate: Decimal
-    preferential: bool
-    tariff_cents: int
-    consumption_rate: Decimal
-    consumption_cents: int
-    vat_rate: Decimal
-    vat_cents: int
+Line = duties.LineTaxes
 
 
 def bill_lines(
     items: list[dict], *, exchange_rate: Decimal = Decimal(1), on: date | None = None
 ) -> list[Line]:
-    """Each line's duty and taxes in cents: duty on the customs value; consumption tax on the
-    composite base (value + duty) / (1 - rate); VAT on value + duty + consumption tax, at the
-    rate in force on `on` (the declaration's acceptance date). Each amount rounded half up to
-    the cent, line by line."""
-    lines = []
-    for item in items:
-        value = _cents(Decimal(item["value"]) * exchange_rate * 100)
-        preferential = item.get("preferential_rate") is not None
-        rate = Decimal(item["preferential_rate"] if preferential else item.get("mfn_rate") or 0)
-        duty = _cents(value * rate)
-        consumption_rate = tariff.consumption_rate(item["hs_code"])
-        consumption = (
-            _cents((value + duty) / (1 - consumption_rate) * consumption_rate)
-            if consumption_rate
-            else 0
-        )
-        vat_rate = tariff.vat_rate(item["hs_code"], on)
-        lines.append(
-            Line(
-                line_number=item["line_number"],
-                hs_code=item["hs_code"],
-                description=item["description"],
-                customs_value_cents=value,
-                tariff_rate=rate,
-                preferential=preferential,
-                tariff_cents=duty,
-                consumption_rate=consumption_rate,
-                consumption_cents=consumption,
-                vat_rate=vat_rate,
-                vat_cents=_cents((value + duty + consumption) * vat_rate),
-            )
-        )
-    return lines
+    """Each declaration line's duty, consumption tax and VAT in cents, at the rates in force
+    on `on` (the declaration's acceptance date): `reference.duties.line_taxes`, the same
+    arithmetic an exit from the bonded zone carries."""
+    return duties.line_taxes(items, exchange_rate=exchange_rate, on=on)
 
 
 @dataclass(frozen=True)
@@ -258,9 +214,7 @@ def _settle(
         return {"bank_reference": reference}
     if method == Payment.Method.GUARANTEE:
         enterprise = Organisation.objects.get(pk=bill.enterprise_id)
-        declaration_services.guarantee_draw(
-            enterprise=enterprise, amount=Decimal(bill.total_cents) / 100
-        )
+        two_step.guarantee_draw(enterprise=enterprise, amount=Decimal(bill.total_cents) / 100)
         return {}
     errors = {}
     if not insurer.strip():

@@ -58,6 +58,11 @@ class Declaration(TimeStampedModel):
         BONDED_LOGISTICS = "1233", _("1233 Bonded warehouse goods")
         ECOMMERCE = "9610", _("9610 Cross-border e-commerce")
         ECOMMERCE_BONDED = "1210", _("1210 Bonded cross-border e-commerce")
+        ECOMMERCE_B2B_EXPORT = "9710", _("9710 Cross-border e-commerce B2B direct export")
+        ECOMMERCE_WAREHOUSE_EXPORT = (
+            "9810",
+            _("9810 Cross-border e-commerce export to overseas warehouse"),
+        )
 
     class Incoterm(models.TextChoices):  # Incoterms 2020: all eleven rules
         EXW = "EXW", "EXW"
@@ -90,9 +95,18 @@ class Declaration(TimeStampedModel):
         related_name="declarations_filed",
         db_index=False,
     )
-    created_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+    # Null for a monthly summary of e-commerce export lists filed by the beat task.
+    created_by = models.ForeignKey(
+        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Null for a monthly summary of e-commerce export lists (汇总申报): its parcels left one
+    # by one, on many vessels, each cleared by its list (`list_summaries_file`).
     port_call = models.ForeignKey(
-        "port.PortCall", on_delete=models.PROTECT, related_name="declarations"
+        "port.PortCall",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="declarations",
     )
     bl_number = models.CharField(_("B/L number"), max_length=35)
     kind = models.CharField(

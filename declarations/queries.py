@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 
+from certificates import queries as certificate_queries
 from declarations import events
 from declarations.filters import DeclarationFilter
 from declarations.models import (
@@ -432,4 +433,14 @@ def released_full_import_ids(*, since) -> list[int]:
             kind=Declaration.Kind.FULL,
             updated_at__gte=since,
         ).values_list("pk", flat=True)
+    )
+
+
+def duty_rates_many(*, hs_codes: list[str], certificate_numbers: list[str], on_date) -> dict:
+    """The rates a filing's duty uses, keyed by code: {"mfn": rate or None, "preferential":
+    {certificate number: (agreement code, rate or None)}} for the certificates of origin
+    issued and valid on `on_date` (one query), so another app's duty (a bonded zone's exit)
+    applies a certificate on the same terms as a declaration."""
+    return certificate_queries.duty_rates_many(
+        hs_codes=hs_codes, certificate_numbers=certificate_numbers, on_date=on_date
     )

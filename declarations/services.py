@@ -4,35 +4,38 @@ All four ways in (the browser, the API, ERP files and EDIFACT CUSDEC) call
 `declaration_file`; each status transition is one function here that locks the row,
 checks Declaration.TRANSITIONS, saves, and records a timeline event (who, when, from, to,
 reason). Validation lives in `declarations.validation`; its input classes (`FilingInput`,
-`HeaderInput`, `ItemInput`) are re-exported here, since `declaration_file` takes them.
+`HeaderInput`, `ItemInput`) are re-exported here, since `declaration_file` takes them. The
+two-step summary's guarantee and step 2 sweep live in `declarations.two_step`; the three
+guarantee functions e-commerce imports from here are re-exported for it.
 """
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Greatest
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from declarations import bulk, events
+from declarations import bulk, events, two_step
 from declarations.models import (
     Declaration,
     DeclarationContainer,
     DeclarationItem,
-    GuaranteeAccount,
 )
+from declarations.summaries import ListSummaryInput as ListSummaryInput
+from declarations.summaries import list_summaries_file as list_summaries_file
+from declarations.two_step import guarantee_account_set as guarantee_account_set
+from declarations.two_step import guarantee_draw_set as guarantee_draw_set
+from declarations.two_step import guarantee_give_back as guarantee_give_back
+from declarations.validation import HEADER_NAMES as HEADER_NAMES
 from declarations.validation import (
-    CENT,
     Cleaned,
     check_sizes,
     places_unlisted,
     validate_against,
     validate_filing,
 )
-from declarations.validation import HEADER_NAMES as HEADER_NAMES
 from declarations.validation import FilingInput as FilingInput
 from declarations.validation import HeaderInput as HeaderInput
 from declarations.validation import ItemInput as ItemInput
@@ -48,8 +51,6 @@ from port.transitions import transition
 ASSESS_TASK = "inspection.assess_declarations"
 # Step 2 (the full declaration) is due this long after the summary's release.
 STEP2_DEADLINE = timedelta(days=14)
-# Reminders go out when this much time is left before the step 2 deadline.
-STEP2_REMINDERS = (timedelta(days=7), timedelta(days=3), timedelta(days=1))
 
 
 @transaction.atomic
@@ -211,7 +212,7 @@ def _validate_batch(
                 idempotency_key=entry.reference,
             )
             if entry.submit and entry.filing.kind == Declaration.Kind.SUMMARY:
-                _guarantee_take(new)
+                two_step.guarantee_take_for_batch(new)
         except InvalidInput as error:
             result.errors = error.errors
             continue
@@ -313,7 +314,7 @@ def declaration_submit(*, declaration: Declaration, user: User) -> Declaration:
     if busy:
         raise InvalidInput({"containers": busy})
     if declaration.is_summary:
-        _guarantee_draw(declaration, user=user)
+        two_step.guarantee_draw_for_summary(declaration, user=user)
     declaration.number = _next_number(declaration)
     declaration.submitted_at = timezone.now()
     _set_status(
@@ -377,7 +378,7 @@ def declaration_withdraw(*, declaration_id: int, user: User, reason: str) -> Dec
         raise InvalidInput({"reason": [_("Give the reason for the withdrawal.")]})
     _set_status(declaration, Declaration.Status.WITHDRAWN, actor=user, data={"reason": reason})
     if declaration.is_summary:
-        _guarantee_restore(declaration, actor=user)
+        two_step.guarantee_restore(declaration, actor=user)
     return declaration
 
 
@@ -537,173 +538,7 @@ def declaration_requeue_stuck(*, older_than_seconds: int = 120) -> list[int]:
     return stuck
 
 
-def declaration_step2_sweep(*, now=None) -> dict[str, int]:
-    """Send due step 2 reminders and flag overdue summaries (Celery beat, hourly).
-
-    Each reminder and the overdue flag are written once: a conditional update on
-    `reminders_sent` / `is_overdue` makes a second sweep a no-op. Returns the counts.
-    """
-    now = now or timezone.now()
-    counts = {"reminders": 0, "overdue": 0}
-    due = Declaration.objects.filter(
-        kind=Declaration.Kind.SUMMARY,
-        status=Declaration.Status.RELEASED,
-        full_due_at__isnull=False,
-        full_due_at__lte=now + STEP2_REMINDERS[0],
-    ).select_related("enterprise")
-    for summary in due.iterator(chunk_size=500):
-        with transaction.atomic():
-            counts["reminders"] += _remind(summary, now=now)
-            counts["overdue"] += _flag_overdue(summary, now=now)
-    return counts
-
-
-# --- two-step: guarantee quota and step 2 ------------------------------------------------
-
-
-def guarantee_account_set(*, enterprise: Organisation, quota: Decimal) -> GuaranteeAccount:
-    """Create an enterprise's guarantee account, or set its quota (seed_demo, admin)."""
-    account, _created = GuaranteeAccount.objects.get_or_create(
-        enterprise=enterprise, defaults={"quota": quota}
-    )
-    if account.quota != quota:
-        GuaranteeAccount.objects.filter(pk=account.pk, used__lte=quota).update(quota=quota)
-    return account
-
-
-def _guarantee_take(new: bulk.NewDeclaration) -> None:
-    """A summary of a batch draws its guarantee before it is written (`bulk.write` records
-    the draw on its timeline)."""
-    enterprise = new.header["enterprise"]
-    if enterprise.credit_rating == Organisation.CreditRating.CERTIFIED:
-        return
-    estimate = sum((i["duty_estimate"] or Decimal(0) for i in new.items), Decimal(0))
-    amount = max(Decimal(estimate).quantize(CENT), Decimal("1.00"))
-    guarantee_draw(enterprise=enterprise, amount=amount)
-    new.header["guarantee_amount"] = amount
-
-
-# Apps that may stop an enterprise drawing on its guarantee (billing: an overdue bill),
-# each a function of the enterprise's id giving the reason, or None. Set in AppConfig.ready.
-GUARANTEE_BLOCKERS: list = []
-
-
-def guarantee_draw(*, enterprise: Organisation, amount: Decimal) -> None:
-    """Take `amount` CNY of the enterprise's guarantee quota, or raise InvalidInput.
-
-    One conditional UPDATE: PostgreSQL re-checks the WHERE after waiting for a concurrent
-    drawer's row lock, so two draws can never both take the last of the quota.
-    """
-    for blocker in GUARANTEE_BLOCKERS:
-        reason = blocker(enterprise.pk)
-        if reason:
-            raise InvalidInput({"guarantee": [reason]})
-    drawn = GuaranteeAccount.objects.filter(
-        enterprise=enterprise, used__lte=F("quota") - amount
-    ).update(used=F("used") + amount, updated_at=timezone.now())
-    if drawn != 1:
-        account = GuaranteeAccount.objects.filter(enterprise=enterprise).first()
-        available = account.available if account else Decimal(0)
-        raise InvalidInput(
-            {
-                "guarantee": [
-                    _(
-                        "The guarantee of %(amount)s CNY exceeds the quota still available "
-                        "(%(available)s CNY)."
-                    )
-                    % {"amount": amount, "available": available}
-                ]
-            }
-        )
-
-
-def guarantee_draw_set(requests: list[tuple[int, int, int]]) -> tuple[set[int], set[int]]:
-    """Draw for (key, enterprise_id, cents) requests in one set, in key order; returns the
-    keys drawn and the keys whose amount the enterprise's guarantee no longer covers
-    (e-commerce lists' tax).
-
-    The accounts are locked in enterprise order (SELECT … FOR UPDATE), so concurrent sets
-    queue behind each other, see what the previous holder committed and never deadlock;
-    one UPDATE … FROM unnest adds what fitted. Enterprises without an account (or
-    certified ones) are not under the guarantee: their keys are in neither set.
-    """
-    enterprises = sorted({e for _k, e, _c in requests})
-    if not enterprises:
-        return set(), set()
-    table = GuaranteeAccount._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT g.enterprise_id, g.quota - g.used FROM {table} g "  # noqa: S608
-            f"JOIN {Organisation._meta.db_table} o ON o.id = g.enterprise_id "
-            "WHERE g.enterprise_id = ANY(%s::bigint[]) AND o.credit_rating <> %s "
-            "ORDER BY g.enterprise_id FOR UPDATE OF g",
-            [enterprises, Organisation.CreditRating.CERTIFIED],
-        )
-        left = {e: int(available * 100) for e, available in cursor.fetchall()}
-        fitting, refused, added = set(), set(), {}
-        for key, enterprise_id, cents in sorted(requests):
-            if enterprise_id not in left:
-                continue
-            if cents > left[enterprise_id]:
-                refused.add(key)
-                continue
-            left[enterprise_id] -= cents
-            added[enterprise_id] = added.get(enterprise_id, 0) + cents
-            fitting.add(key)
-        if added:
-            cursor.execute(
-                f"UPDATE {table} g SET used = g.used + a.cents / 100.0, updated_at = %s "  # noqa: S608
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS a(e, cents) WHERE g.enterprise_id = a.e",
-                [timezone.now(), list(added), list(added.values())],
-            )
-    return fitting, refused
-
-
-def guarantee_give_back(*, enterprise_id: int, cents: int) -> None:
-    """A returned e-commerce list's tax, or a settled bill, goes back to the guarantee."""
-    GuaranteeAccount.objects.filter(enterprise_id=enterprise_id).update(
-        used=Greatest(F("used") - Decimal(cents) / 100, Decimal(0)), updated_at=timezone.now()
-    )
-
-
-def _guarantee_draw(declaration: Declaration, *, user: User) -> None:
-    enterprise = declaration.enterprise
-    if enterprise.credit_rating == Organisation.CreditRating.CERTIFIED:
-        return  # certified (AEO) enterprises are exempt from the guarantee
-    amount = _guarantee_amount(declaration)
-    guarantee_draw(enterprise=enterprise, amount=amount)
-    declaration.guarantee_amount = amount
-    declaration.save(update_fields=["guarantee_amount", "updated_at"])
-    timeline_record(
-        subject=declaration,
-        kind=TimelineEvent.Kind.DECLARATION_GUARANTEE_DRAWN,
-        actor=user,
-        organisation=enterprise,
-        data={"amount": str(amount)},
-    )
-
-
-def _guarantee_amount(declaration: Declaration) -> Decimal:
-    """The estimated duty of the summary's goods, at least 1 CNY."""
-    total = sum((i.duty_estimate or Decimal(0) for i in declaration.items.all()), Decimal(0))
-    return max(Decimal(total).quantize(CENT), Decimal("1.00"))
-
-
-def _guarantee_restore(declaration: Declaration, *, actor: User | None) -> None:
-    if declaration.guarantee_amount <= 0 or declaration.guarantee_restored:
-        return
-    GuaranteeAccount.objects.filter(enterprise_id=declaration.enterprise_id).update(
-        used=F("used") - declaration.guarantee_amount, updated_at=timezone.now()
-    )
-    declaration.guarantee_restored = True
-    declaration.save(update_fields=["guarantee_restored", "updated_at"])
-    timeline_record(
-        subject=declaration,
-        kind=TimelineEvent.Kind.DECLARATION_GUARANTEE_RESTORED,
-        actor=actor,
-        organisation=declaration.enterprise,
-        data={"amount": str(declaration.guarantee_amount)},
-    )
+# --- two-step: completing a summary (two_step.py holds its guarantee and step 2) -----------
 
 
 def _summary_complete(summary_id: int, *, by: Declaration) -> None:
@@ -714,49 +549,7 @@ def _summary_complete(summary_id: int, *, by: Declaration) -> None:
         actor=None,
         data={"full_declaration": by.number},
     )
-    _guarantee_restore(summary, actor=None)
-
-
-def _remind(summary: Declaration, *, now) -> int:
-    left = summary.full_due_at - now
-    due = sum(1 for threshold in STEP2_REMINDERS if left <= threshold)
-    if due <= summary.reminders_sent:
-        return 0
-    updated = Declaration.objects.filter(
-        pk=summary.pk, reminders_sent=summary.reminders_sent
-    ).update(reminders_sent=due)
-    if updated != 1:
-        return 0  # another sweep sent it
-    timeline_record(
-        subject=summary,
-        kind=TimelineEvent.Kind.DECLARATION_STEP2_REMINDER,
-        actor=None,
-        organisation=summary.enterprise,
-        data={"due": summary.full_due_at.isoformat(), "days_left": max(left.days, 0)},
-    )
-    live.publish_on_commit(
-        groups=events.declaration_groups(summary), event=events.declaration_step2(summary)
-    )
-    return 1
-
-
-def _flag_overdue(summary: Declaration, *, now) -> int:
-    if summary.full_due_at > now or summary.is_overdue:
-        return 0
-    if Declaration.objects.filter(pk=summary.pk, is_overdue=False).update(is_overdue=True) != 1:
-        return 0
-    summary.is_overdue = True
-    timeline_record(
-        subject=summary,
-        kind=TimelineEvent.Kind.DECLARATION_STEP2_OVERDUE,
-        actor=None,
-        organisation=summary.enterprise,
-        data={"due": summary.full_due_at.isoformat()},
-    )
-    live.publish_on_commit(
-        groups=events.declaration_groups(summary), event=events.declaration_step2(summary)
-    )
-    return 1
+    two_step.guarantee_restore(summary, actor=None)
 
 
 # --- the transition, and writing lines ----------------------------------------------------

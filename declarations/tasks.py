@@ -21,9 +21,9 @@ def declaration_requeue_stuck_task() -> None:
 
 @shared_task
 def declaration_step2_sweep_task() -> None:
-    from declarations import services
+    from declarations import two_step
 
-    services.declaration_step2_sweep()
+    two_step.declaration_step2_sweep()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -5,6 +5,8 @@ every bad item by index and field, and files the good ones (201), or files nothi
 none is good (400). An `Idempotency-Key` makes a repeat return the first answer.
 """
 
+from datetime import date
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -14,6 +16,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from ecommerce import intake, queries, services
+from ecommerce import summaries as summaries_service
 from ecommerce.models import InventoryList
 from ecommerce.parsers import OrjsonBatchParser
 
@@ -41,6 +44,8 @@ class ListSerializer(serializers.ModelSerializer):
             "freight_cents",
             "vat",
             "consumption_tax",
+            "destination",
+            "export_reference",
             "created_at",
             "decided_at",
         ]
@@ -193,6 +198,61 @@ def export_summary(request):
     year, month = _month(request.query_params)
     rows = queries.export_summary(declarant_id=declarant, year=year, month=month)
     return Response({"month": f"{year:04d}-{month:02d}", "lines": rows})
+
+
+class SummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    month = serializers.SerializerMethodField()
+    enterprise = serializers.IntegerField(source="enterprise_id")
+    trade_mode = serializers.CharField()
+    destination = serializers.CharField()
+    lists = serializers.IntegerField()
+    value = serializers.SerializerMethodField()
+    references = serializers.ListField(child=serializers.CharField())
+    declaration = serializers.IntegerField(source="declaration_id")
+    declaration_number = serializers.CharField(source="declaration.number")
+
+    def get_month(self, obj) -> str:
+        return f"{obj.month:%Y-%m}"
+
+    def get_value(self, obj) -> str:
+        return f"{obj.value_cents / 100:.2f}"
+
+
+class SummariseSerializer(serializers.Serializer):
+    month = serializers.RegexField(r"^\d{4}-\d{2}$")
+    enterprise = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+@extend_schema(request=SummariseSerializer, responses=SummarySerializer(many=True))
+@api_view(["GET", "POST"])
+def summaries(request):
+    """GET ?month=YYYY-MM: the monthly summaries of export lists the user may see. POST
+    {"month": "YYYY-MM"[, "enterprise": id]}: summarise that past month (customs: every
+    enterprise, or one; an e-commerce enterprise: its own); a month is summarised once, so
+    a repeat answers 200 with no new summary."""
+    if not queries.may_summarise(request.user):
+        raise Http404
+    if request.method == "GET":
+        month = None
+        if request.query_params.get("month"):
+            year, number = _month(request.query_params)
+            month = date(year, number, 1)
+        rows = queries.summary_list(user=request.user, month=month)[:500]
+        return Response(SummarySerializer(rows, many=True).data)
+    data = SummariseSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    year, month = _month(data.validated_data)
+    made = summaries_service.month_summarise(
+        year=year,
+        month=month,
+        user=request.user,
+        enterprise_id=data.validated_data["enterprise"],
+    )
+    return Response(
+        SummarySerializer(made, many=True).data,
+        status=status.HTTP_201_CREATED if made else status.HTTP_200_OK,
+    )
 
 
 @extend_schema(responses={200: dict})

@@ -15,5 +15,6 @@ urlpatterns = [
     path("ecommerce/board/", api.board, name="ecommerce-board"),
     path("ecommerce/tax-bill/", api.tax_bill, name="ecommerce-tax-bill"),
     path("ecommerce/tax-bill/settle/", api.tax_bill_settle, name="ecommerce-tax-bill-settle"),
+    path("ecommerce/summaries/", api.summaries, name="ecommerce-summaries"),
     path("ecommerce/export-summary/", api.export_summary, name="ecommerce-export-summary"),
 ]

@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,6 +36,8 @@ from ecommerce.models import (
 from inspection.models import Outcome
 from port.models import TimelineEvent
 from port.timeline import timeline_record_many
+from zones import services as zone_services
+from zones.services import RetailLine
 
 S = InventoryList.Status
 CHUNK = 2000
@@ -122,7 +125,7 @@ SELECT l.id, l.list_no, l.platform_id, l.enterprise_id, l.declarant_id, l.waybil
        o.id, o.enterprise_id, o.buyer_key, o.buyer_name_key, o.goods_cents, o.freight_cents,
        o.goods_digest,
        p.id, p.buyer_key, p.buyer_name_key, p.amount_cents,
-       w.id, w.platform_id, w.order_no, l.trade_mode
+       w.id, w.platform_id, w.order_no, l.trade_mode, l.zone_enterprise_id
 FROM {lists} l
 LEFT JOIN {orders} o ON o.platform_id = l.platform_id AND o.order_no = l.order_no
 LEFT JOIN {payments} p ON p.platform_id = l.platform_id AND p.order_no = l.order_no
@@ -189,14 +192,19 @@ def _mismatch(r) -> str:
 def _judge(rows, now) -> list[Verdict]:
     ids = [r[0] for r in rows]
     lines: dict[int, list[tuple[str, int, int]]] = {}
+    items: dict[int, list[RetailLine]] = {}  # a 1210 list's lines, by item number
     with bulk_cursor() as cursor:
         cursor.execute(
-            f"SELECT inventory_list_id, hs_code, quantity, unit_price_cents "  # noqa: S608
+            f"SELECT inventory_list_id, hs_code, quantity, unit_price_cents, line_no, item_no "  # noqa: S608
             f"FROM {ListLine._meta.db_table} WHERE inventory_list_id = ANY(%s::bigint[])",
             [int_array(ids)],
         )
-        for list_id, hs_code, quantity, price in cursor.fetchall():
+        for list_id, hs_code, quantity, price, line_no, item_no in cursor.fetchall():
             lines.setdefault(list_id, []).append((hs_code, quantity, price))
+            if item_no:
+                items.setdefault(list_id, []).append(
+                    RetailLine(line_no - 1, item_no, quantity, Decimal(quantity * price) / 100)
+                )
     in_force = list(PositiveListEntry.objects.filter(retired_at__isnull=True))
     positive = tax.positive_list_index(in_force)
     modes = {e.hs_prefix: e.trade_modes for e in in_force}
@@ -215,8 +223,10 @@ def _judge(rows, now) -> list[Verdict]:
         if verdict.status != S.REFUSED:
             to_assess.append((verdict, r))
     _assess(to_assess, lines, positive, watched, rule_set)
+    stock = _plan_stock([(v, r) for v, r in to_assess if r[29] is not None], items)
     _draw_quota([(v, r) for v, r in to_assess if v.status != S.REFUSED and r[7] == "I"], now)
     _draw_guarantee([(v, r) for v, r in to_assess if v.status != S.REFUSED and r[7] == "I"], now)
+    zone_services.retail_stock_take(stock, {v.id for v, _r in to_assess if v.status != S.REFUSED})
     for verdict in verdicts:
         verdict.rule_set_version = rule_set.version if rule_set else None  # type: ignore[attr-defined]
     return verdicts
@@ -269,6 +279,24 @@ def _assess(to_assess, lines, positive, watched, rule_set) -> None:
         verdict.rules_hit = tuple(hits)
         if outcome != Outcome.RELEASE:
             verdict.status = S.SELECTED
+
+
+def _plan_stock(bonded, items) -> "zone_services.RetailPlan":
+    """1210 lists: their goods must be on the warehouse's account. The stock rows are
+    locked here and stay locked to the end of the decision; a list the account no longer
+    covers is refused with its first short line. What is taken is written after the quota
+    and the guarantee have refused what they refuse (`retail_stock_take`), so a list
+    refused there takes nothing and nothing has to be given back."""
+    plan = zone_services.retail_stock_plan(
+        [zone_services.RetailDraw(v.id, r[29], tuple(items.get(v.id, ()))) for v, r in bonded]
+    )
+    for verdict, _r in bonded:
+        if verdict.id in plan.short:
+            verdict.status, verdict.reason = S.REFUSED, "stock_short"
+            verdict.reason_field = f"goods[{plan.short[verdict.id]}].quantity"
+            verdict.vat = verdict.consumption = verdict.quota = 0
+            verdict.rules_hit = ()
+    return plan
 
 
 def _draw_quota(drawing, now) -> None:

@@ -131,3 +131,14 @@ class PositiveEntryForm(forms.Form):
             "consumption_bp": int(data["consumption"] * 100),
             "trade_modes": sorted(data["trade_modes"]),
         }
+
+
+class SummariseForm(forms.Form):
+    """Summarise a past month's export lists (an officer: every enterprise)."""
+
+    month = forms.RegexField(
+        label=_("Month (YYYY-MM)"),
+        regex=r"^(20\d\d)-(0[1-9]|1[0-2])$",
+        max_length=7,
+        error_messages={"invalid": _("A month as YYYY-MM.")},
+    )

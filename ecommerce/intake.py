@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from ecommerce import validation
 from ecommerce.db import bulk_cursor, int_array, text_array
 from ecommerce.models import Batch, InventoryList, ListLine, Order, Participant, Payment, Waybill
+from zones import queries as zone_queries
 
 MAX_BATCH = 5000
 R = Participant.Role
@@ -83,6 +84,8 @@ def batch_file(*, kind: str, organisation_id: int, items, idempotency_key: str =
         )
     rows, errors = _clean(kind, items)
     _resolve_codes(kind, rows, errors)
+    if kind == "list":
+        _resolve_warehouses(organisation_id, rows, errors)
     _refuse_others_orders(kind, organisation_id, rows, errors)
     _refuse_duplicates(kind, organisation_id, rows, errors)
     good = [(index, row) for index, row in enumerate(rows) if index not in errors]
@@ -162,6 +165,63 @@ def _resolve_codes(kind: str, rows: list[dict], errors: dict) -> None:
                 )
             else:
                 row[f + "_id"] = organisation
+
+
+def _resolve_warehouses(declarant_id: int, rows: list[dict], errors: dict) -> None:
+    """A 1210 list's warehouse and items against the zones' accounts: one query for the
+    warehouses, one for the items, for the whole batch. The warehouse must be a party to
+    the list (its e-commerce enterprise, logistics enterprise or declarant): nobody draws
+    on the account of an enterprise that is not."""
+    bonded = [
+        (index, row)
+        for index, row in enumerate(rows)
+        if row.get("item_nos") is not None and index not in errors
+    ]
+    warehouses = zone_queries.zone_enterprises_named(
+        {(r["zone"], r["warehouse"]) for _i, r in bonded}
+    )
+    named = []
+    for index, row in bonded:
+        found = warehouses.get((row["zone"], row["warehouse"]))
+        parties = {row["enterprise_id"], row["logistics_id"], declarant_id}
+        if found is None:
+            errors.setdefault(index, []).append(
+                ("warehouse", _("No enterprise of this bonded zone with this USCC."))
+            )
+        elif found[1] not in parties:
+            errors.setdefault(index, []).append(
+                (
+                    "warehouse",
+                    _(
+                        "The warehouse must be the list's e-commerce enterprise, logistics "
+                        "enterprise or declarant."
+                    ),
+                )
+            )
+        else:
+            row["zone_enterprise_id"] = found[0]
+            named.append((index, row))
+    held = zone_queries.stock_item_codes(
+        {(r["zone_enterprise_id"], item) for _i, r in named for item in r["item_nos"]}
+    )
+    for index, row in named:
+        for position, (item_no, line) in enumerate(zip(row["item_nos"], row["lines"], strict=True)):
+            hs_code = held.get((row["zone_enterprise_id"], item_no))
+            if hs_code is None:
+                errors.setdefault(index, []).append(
+                    (
+                        f"goods[{position}].item_no",
+                        _("Item %(item)s is not on the warehouse's account.") % {"item": item_no},
+                    )
+                )
+            elif hs_code != line[0]:
+                errors.setdefault(index, []).append(
+                    (
+                        f"goods[{position}].hs_code",
+                        _("Item %(item)s is on the warehouse's account under %(hs)s.")
+                        % {"item": item_no, "hs": hs_code},
+                    )
+                )
 
 
 def _refuse_others_orders(kind: str, organisation_id: int, rows: list[dict], errors: dict) -> None:
@@ -287,6 +347,9 @@ COLUMNS = {
         "goods_cents",
         "freight_cents",
         "goods_digest",
+        "zone_enterprise_id",
+        "destination",
+        "export_reference",
     ],
 }
 FILER_COLUMN = {
@@ -330,13 +393,18 @@ def _write(kind: str, organisation_id: int, batch_id: int, rows: list[dict]) -> 
         if kind == "list":
             line_table = ListLine._meta.db_table
             with cursor.copy(
-                f"COPY {line_table} (inventory_list_id, line_no, hs_code, name, quantity, unit_price_cents) FROM STDIN"
+                f"COPY {line_table} (inventory_list_id, line_no, hs_code, name, quantity, "
+                "unit_price_cents, item_no) FROM STDIN"
             ) as copy:
                 for position, row in enumerate(rows):
+                    items = row["item_nos"] or ()
                     for line_no, (hs_code, name, quantity, price) in enumerate(
                         row["lines"], start=1
                     ):
-                        copy.write_row((ids[position], line_no, hs_code, name, quantity, price))
+                        item_no = items[line_no - 1] if items else ""
+                        copy.write_row(
+                            (ids[position], line_no, hs_code, name, quantity, price, item_no)
+                        )
 
 
 def _next_ids(model, count: int) -> list[int]:

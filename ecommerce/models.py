@@ -208,6 +208,20 @@ class InventoryList(models.Model):
     guarantee_cents = models.BigIntegerField(default=0, db_default=0)
     rule_set_version = models.PositiveIntegerField(null=True)
     rules_hit = models.JSONField(default=list)
+    # A 1210 (bonded) list: the zone enterprise whose account holds its goods; they leave
+    # it when the list is released or selected (zones.services.retail_draw_set).
+    zone_enterprise = models.ForeignKey(
+        "zones.ZoneEnterprise",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # a partial index below: the 9610 lists (most) write no entry
+    )
+    # An export list (9610 E, 9710, 9810): the destination country (ISO 3166 alpha-2), and
+    # for 9710 the B2B order number, for 9810 the overseas warehouse it goes to.
+    destination = models.CharField(max_length=2, blank=True, default="", db_default="")
+    export_reference = models.CharField(max_length=60, blank=True, default="", db_default="")
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True)
@@ -249,6 +263,12 @@ class InventoryList(models.Model):
             ),
             # The monthly tax bill: WHERE enterprise_id = ? AND decided_at in the month
             models.Index(fields=["enterprise", "decided_at"], name="ec_list_enterprise_month"),
+            # Deleting a zone enterprise (PROTECT): WHERE zone_enterprise_id = ?
+            models.Index(
+                fields=["zone_enterprise"],
+                condition=Q(zone_enterprise__isnull=False),
+                name="ec_list_zone_enterprise",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -264,6 +284,8 @@ class ListLine(models.Model):
     name = models.CharField(max_length=100)
     quantity = models.PositiveIntegerField()
     unit_price_cents = models.BigIntegerField()
+    # A 1210 list's line: the item number (料号) on the zone enterprise's account.
+    item_no = models.CharField(max_length=30, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [
@@ -389,6 +411,40 @@ class ListRuleSet(models.Model):
 
     def __str__(self) -> str:
         return f"e-commerce rules v{self.version}"
+
+
+class MonthlySummary(models.Model):
+    """A month's export lists of one e-commerce enterprise, trade mode and destination,
+    declared in one summary declaration (清单核放、汇总申报; `ecommerce.summaries`). The
+    unique constraint is what makes a month summarised once."""
+
+    enterprise = models.ForeignKey("port.Organisation", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(_("month"))  # its first day
+    trade_mode = models.CharField(_("trade mode"), max_length=4, choices=TradeMode.choices)
+    destination = models.CharField(_("destination"), max_length=2)
+    declaration = models.OneToOneField(
+        "declarations.Declaration", on_delete=models.PROTECT, related_name="+"
+    )
+    lists = models.PositiveIntegerField(_("lists"))
+    value_cents = models.BigIntegerField()
+    # 9710: the B2B order numbers; 9810: the overseas warehouses (distinct, sorted).
+    references = ArrayField(models.CharField(max_length=60), default=list, blank=True)
+    created_by = models.ForeignKey(
+        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-month", "enterprise_id", "trade_mode", "destination"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enterprise", "month", "trade_mode", "destination"],
+                name="ec_summary_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.trade_mode} {self.destination}"
 
 
 class SortingScan(models.Model):

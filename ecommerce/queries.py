@@ -14,11 +14,18 @@ from django.utils.translation import gettext_lazy as _
 
 from declarations import queries as declaration_queries
 from ecommerce import events
-from ecommerce.models import DecisionStat, InventoryList, Participant, SortingScan
+from ecommerce.models import (
+    DecisionStat,
+    InventoryList,
+    MonthlySummary,
+    Participant,
+    SortingScan,
+)
 from port.models import Membership, Organisation, User
 from port.queries import customs_office_ids_for, organisation_ids_for
 
 S = InventoryList.Status
+R = Participant.Role
 
 # What the sorting line is told, per list status.
 INSTRUCTION = {
@@ -80,6 +87,47 @@ def list_list(*, user: User, filters: dict | None = None) -> QuerySet[InventoryL
         if filters.get(number):
             lists = lists.filter(**{number: filters[number]})
     return lists.defer("rules_hit").order_by("-id")
+
+
+def export_list_list(*, user: User, filters: dict | None = None) -> QuerySet[InventoryList]:
+    """Export lists (9610 E, 9710, 9810) the user may see, newest first: its e-commerce
+    enterprise's, or those it declared or that name its platform (customs: all); filtered
+    by status, trade mode and destination."""
+    lists = InventoryList.objects.filter(direction=InventoryList.Direction.EXPORT)
+    if not is_customs(user):
+        mine = organisation_ids_for(user)
+        lists = lists.filter(
+            Q(declarant_id__in=mine) | Q(platform_id__in=mine) | Q(enterprise_id__in=mine)
+        )
+    filters = filters or {}
+    if filters.get("status") in S.values:
+        lists = lists.filter(status=filters["status"])
+    if filters.get("trade_mode"):
+        lists = lists.filter(trade_mode=filters["trade_mode"])
+    if filters.get("destination"):
+        lists = lists.filter(destination=filters["destination"].upper()[:2])
+    return lists.defer("rules_hit").order_by("-id")
+
+
+def summary_list(*, user: User, month=None) -> QuerySet[MonthlySummary]:
+    """Monthly summaries of export lists: the user's e-commerce enterprises' (customs: all),
+    newest month first, with their declarations."""
+    summaries = MonthlySummary.objects.select_related("declaration", "enterprise")
+    if not is_customs(user):
+        summaries = summaries.filter(enterprise_id__in=roles_for(user).get("enterprise", []))
+    if month is not None:
+        summaries = summaries.filter(month=month)
+    return summaries.order_by("-month", "enterprise__name", "trade_mode", "destination")
+
+
+def may_see_exports(user: User) -> bool:
+    return is_customs(user) or bool(
+        roles_for(user).keys() & {R.DECLARANT, R.PLATFORM, R.ENTERPRISE}
+    )
+
+
+def may_summarise(user: User) -> bool:
+    return is_customs(user) or Participant.Role.ENTERPRISE in roles_for(user)
 
 
 def list_get_for_user(*, user: User, list_id: int) -> InventoryList:
@@ -237,6 +285,11 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
     roles = roles_for(user)
     if roles.keys() & {Participant.Role.DECLARANT, Participant.Role.PLATFORM}:
         entries.append((_("E-commerce lists"), "ecommerce:lists"))
+    officer = is_customs(user) and not user.is_superuser
+    if roles.keys() & {R.DECLARANT, R.PLATFORM, R.ENTERPRISE} or officer:
+        entries.append((_("E-commerce exports"), "ecommerce:exports"))
+    if R.ENTERPRISE in roles or officer:
+        entries.append((_("Monthly export summaries"), "ecommerce:summaries"))
     if is_customs(user) and not user.is_superuser:
         entries.append((_("E-commerce queue"), "ecommerce:queue"))
         entries.append((_("E-commerce rules"), "ecommerce:rules"))

@@ -3,6 +3,7 @@ officers' decisions on inspected parcels, buyers' returns, list rule sets, sorti
 
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +14,7 @@ from ecommerce import events, personal, queries, quota, risk
 from ecommerce.db import bulk_cursor
 from ecommerce.models import (
     InventoryList,
+    ListLine,
     ListRiskRule,
     ListRuleSet,
     PositiveListEntry,
@@ -23,6 +25,7 @@ from port.errors import InvalidInput, NotYours
 from port.models import Organisation, TimelineEvent, User
 from port.timeline import timeline_record
 from port.transitions import transition
+from zones import services as zone_services
 
 S = InventoryList.Status
 RETURN_DAYS = 30
@@ -39,6 +42,8 @@ def _set_status(
             guarantee_give_back(
                 enterprise_id=inventory_list.enterprise_id, cents=inventory_list.guarantee_cents
             )
+        if inventory_list.zone_enterprise_id:
+            _stock_back(inventory_list)
         inventory_list.vat_cents = inventory_list.consumption_cents = inventory_list.quota_cents = 0
         inventory_list.guarantee_cents = 0
         extra = ("vat_cents", "consumption_cents", "quota_cents", "guarantee_cents")
@@ -54,6 +59,24 @@ def _set_status(
         list_id=inventory_list.pk,
         status=new,
         organisation_ids=[inventory_list.declarant_id, inventory_list.platform_id],
+    )
+
+
+def _stock_back(inventory_list: InventoryList) -> None:
+    """A 1210 parcel returned by its buyer, or sent back by customs, goes back on the
+    warehouse's account (it was taken when the list was released or selected)."""
+    lines = ListLine.objects.filter(inventory_list=inventory_list).order_by("line_no")
+    zone_services.retail_put_back(
+        zone_enterprise_id=inventory_list.zone_enterprise_id,
+        lines=[
+            zone_services.RetailLine(
+                line.line_no - 1,
+                line.item_no,
+                line.quantity,
+                Decimal(line.quantity * line.unit_price_cents) / 100,
+            )
+            for line in lines
+        ],
     )
 
 

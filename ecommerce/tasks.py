@@ -13,3 +13,10 @@ def lists_decide_stuck_task() -> None:
     from ecommerce import decision
 
     decision.batches_decide_stuck()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def month_summarise_task() -> None:
+    from ecommerce import summaries  # the service does the work; a month is summarised once
+
+    summaries.month_summarise_previous()

@@ -5,6 +5,8 @@ from ecommerce import views
 app_name = "ecommerce"
 urlpatterns = [
     path("lists/", views.lists, name="lists"),
+    path("exports/", views.exports, name="exports"),
+    path("summaries/", views.summaries, name="summaries"),
     path("queue/", views.queue, name="queue"),
     path("queue/<int:pk>/inspect/", views.inspect, name="inspect"),
     path("board/", views.board, name="board"),

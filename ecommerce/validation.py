@@ -4,10 +4,12 @@ Each `clean_<kind>(item)` returns the cleaned row or records errors as
 (field, message) pairs; `ecommerce.intake` names each bad item by its index.
 """
 
+import functools
 import hashlib
 import re
 from decimal import Decimal, InvalidOperation
 
+import pycountry
 from django.utils.translation import gettext as _
 
 from ecommerce import personal
@@ -196,7 +198,57 @@ def clean_list(item: dict, errors: Errors) -> dict:
         **(buyer(item, errors) if direction == "I" else NO_BUYER),
     }
     row["lines"], row["goods_cents"], row["goods_digest"] = goods(item, errors)
+    row["zone_enterprise_id"], row["item_nos"] = None, None
+    if trade_mode == TradeMode.BONDED:
+        row.update(bonded(item, errors))
+    row["destination"], row["export_reference"] = "", ""
+    if direction == "E":
+        row.update(export(item, trade_mode, errors))
     return row
+
+
+# What a 9710 list names as its B2B order, and a 9810 list as its overseas warehouse.
+EXPORT_REFERENCE = {
+    TradeMode.B2B_EXPORT: "b2b_order_no",
+    TradeMode.WAREHOUSE_EXPORT: "overseas_warehouse",
+}
+
+
+@functools.cache
+def _countries() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def export(item: dict, trade_mode, errors: Errors) -> dict:
+    """An export list names its destination country (the monthly summary declares per
+    destination); a 9710 list its B2B order number, a 9810 list its overseas warehouse."""
+    destination = item.get("destination")
+    if not isinstance(destination, str) or destination.upper() not in _countries():
+        errors.add("destination", _("An ISO 3166 country code (two letters)."))
+        destination = ""
+    reference = ""
+    if trade_mode in EXPORT_REFERENCE:
+        reference = text(item, EXPORT_REFERENCE[trade_mode], errors, max_length=60, number=True)
+    return {"destination": destination.upper(), "export_reference": reference}
+
+
+def bonded(item: dict, errors: Errors) -> dict:
+    """A 1210 list names where its goods are held: the bonded zone (its code), the
+    warehousing zone enterprise (its USCC) and each goods line's item number on that
+    enterprise's account. `ecommerce.intake` checks them against the zones' accounts."""
+    found = {
+        "zone": text(item, "zone", errors, max_length=10),
+        "warehouse": text(item, "warehouse", errors, max_length=18),
+        "item_nos": [],
+    }
+    lines = item.get("goods")
+    for index, line in enumerate(lines if isinstance(lines, list) else []):
+        if isinstance(line, dict):
+            line_errors = Errors()
+            found["item_nos"].append(text(line, "item_no", line_errors, max_length=30))
+            for field, message in line_errors.items:
+                errors.add(f"goods[{index}].{field}", message)
+    return found
 
 
 CLEANERS = {

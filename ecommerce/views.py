@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ecommerce import queries, services
-from ecommerce.forms import ListRiskRuleForm, PositiveEntryForm, WatchedBuyerForm
+from ecommerce import summaries as summaries_service
+from ecommerce.forms import ListRiskRuleForm, PositiveEntryForm, SummariseForm, WatchedBuyerForm
 from ecommerce.models import (
     InventoryList,
     ListRiskRule,
@@ -48,6 +49,66 @@ def lists(request):
             "statuses": InventoryList.Status.choices,
             "trade_modes": TradeMode.choices,
         },
+    )
+
+
+EXPORT_MODES = [(m.value, m.label) for m in TradeMode if m.value not in ("1210",)]
+
+
+@login_required
+def exports(request):
+    """The enterprise's export lists (9610 E, 9710, 9810), cleared one by one; live."""
+    if not queries.may_see_exports(request.user):
+        raise Http404
+    filters = {k: request.GET.get(k, "").strip() for k in ("status", "trade_mode", "destination")}
+    page = Paginator(queries.export_list_list(user=request.user, filters=filters), 50).get_page(
+        request.GET.get("page")
+    )
+    return _body_or_page(
+        request,
+        "ecommerce/exports.html",
+        "ecommerce/_exports_body.html",
+        {
+            "page": page,
+            "filters": filters,
+            "statuses": InventoryList.Status.choices,
+            "trade_modes": EXPORT_MODES,
+        },
+    )
+
+
+@login_required
+def summaries(request):
+    """The monthly summaries of export lists, and the button that summarises a past month
+    (an officer: every enterprise; an enterprise: its own)."""
+    if not queries.may_summarise(request.user):
+        raise Http404
+    last_year, last_month = summaries_service.previous_month()
+    form = SummariseForm(initial={"month": f"{last_year:04d}-{last_month:02d}"})
+    if request.method == "POST":
+        form = SummariseForm(request.POST)
+        if form.is_valid():
+            year, month = (int(p) for p in form.cleaned_data["month"].split("-"))
+            try:
+                made = summaries_service.month_summarise(year=year, month=month, user=request.user)
+            except InvalidInput as refused:
+                form.add_error("month", refused.errors["month"][0])
+            else:
+                messages.success(
+                    request,
+                    _("%(n)d summary declarations filed for %(month)s.")
+                    % {"n": len(made), "month": form.cleaned_data["month"]}
+                    if made
+                    else _("%(month)s is summarised already; nothing new to declare.")
+                    % {"month": form.cleaned_data["month"]},
+                )
+                return redirect("ecommerce:summaries")
+    rows = queries.summary_list(user=request.user)[:200]
+    return render(
+        request,
+        "ecommerce/summaries.html",
+        {"summaries": rows, "form": form},
+        status=400 if request.method == "POST" else 200,
     )
 
 

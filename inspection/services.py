@@ -3,6 +3,7 @@
 import secrets
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -608,7 +609,7 @@ def gate_report(
         data={"container": number, "direction": direction, "reason": reason},
     )
     if not allowed:
-        _alert_customs(event, terminal)
+        _alert_customs(event, terminal, reason_for=partial(_refusal_reason, container, declaration))
     elif direction == GateEvent.Direction.IN:
         diversion.diversion_plan_at_gate_in(container=container)
     return event
@@ -627,7 +628,20 @@ def _may_leave(container: Container, declaration) -> tuple[bool, str]:
     return container_is_released(declaration)
 
 
-def _alert_customs(event: GateEvent, terminal) -> None:
+def _refusal_reason(container: Container, declaration) -> str:
+    """Why a gate-out is refused, in the active language (the state is the one the gate
+    decided on: same transaction, container locked)."""
+    return _may_leave(container, declaration)[1]
+
+
+def _refusal_message(terminal_name: str, reason_for) -> str:
+    return _("Gate-out refused at %(terminal)s: %(reason)s") % {
+        "terminal": terminal_name,
+        "reason": reason_for(),
+    }
+
+
+def _alert_customs(event: GateEvent, terminal, *, reason_for) -> None:
     office = (
         Organisation.objects.filter(kind=Organisation.Kind.CUSTOMS_OFFICE, port=terminal.port_id)
         .order_by("pk")
@@ -652,7 +666,9 @@ def _alert_customs(event: GateEvent, terminal) -> None:
             customs_office_id=office.pk,
             dedupe_key=f"gate-event:{event.pk}",
             subject=event.container.number,
-            message=alert.message,
+            # Written in every language of the site, so each officer reads the reason in
+            # theirs, whatever the language of the terminal's request.
+            message=partial(_refusal_message, terminal.name, reason_for),
             data={"gate_event": event.pk, "terminal": terminal.code},
         )
     )

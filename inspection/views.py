@@ -34,13 +34,22 @@ def inspection_queue(request):
     page = Paginator(queries.selected_awaiting_arrival(user=request.user), 50).get_page(
         request.GET.get("page")
     )
+    # An alert stays until the officers close its alarm (on the alarm board).
+    alerts = list(
+        queries.alerts_for(user=request.user)
+        .filter(acknowledged_by__isnull=True)
+        .exclude(gate_event_id__in=alarm_queries.closed_gate_event_ids(user=request.user))[:10]
+    )
+    # Each officer reads the refusal in their language (its alarm keeps every language).
+    texts = alarm_queries.gate_refusal_messages(
+        user=request.user, gate_event_ids=[a.gate_event_id for a in alerts if a.gate_event_id]
+    )
+    for alert in alerts:
+        alert.text = texts.get(alert.gate_event_id, alert.message)
     context = {
         "areas": [(area, [t for t in tickets if t.area_id == area.pk]) for area in areas],
         "page": page,
-        # An alert stays until the officers close its alarm (on the alarm board).
-        "alerts": queries.alerts_for(user=request.user)
-        .filter(acknowledged_by__isnull=True)
-        .exclude(gate_event_id__in=alarm_queries.closed_gate_event_ids(user=request.user))[:10],
+        "alerts": alerts,
         "office_ids": customs_office_ids_for(request.user),
     }
     template = "inspection/_board.html" if request.htmx else "inspection/queue.html"

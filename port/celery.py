@@ -3,6 +3,7 @@ from fnmatch import fnmatchcase
 
 from celery import Celery
 from celery import Task as CeleryTask
+from celery.schedules import crontab
 from celery.signals import celeryd_init, worker_ready
 
 from port import observability, outage, workers
@@ -144,6 +145,14 @@ app.conf.beat_schedule = {
     "ecommerce-decide-stuck": {
         "task": "ecommerce.tasks.lists_decide_stuck_task",
         "schedule": 60.0,
+    },
+    # Every night at 00:40: the month before is summarised (清单核放、汇总申报), one summary
+    # declaration per e-commerce enterprise, trade mode and destination. Nightly rather than
+    # on the 1st only: a run missed (beat down) is made up the next night, and a month
+    # already summarised is skipped, so the other nights change nothing.
+    "ecommerce-month-summaries": {
+        "task": "ecommerce.tasks.month_summarise_task",
+        "schedule": crontab(hour=0, minute=40),
     },
     # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
     # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,

@@ -410,6 +410,10 @@ class TimelineEvent(models.Model):
             "ecommerce.positive_list_changed",
             _("E-commerce positive list changed"),
         )
+        ECOMMERCE_MONTH_SUMMARISED = (
+            "ecommerce.month_summarised",
+            _("E-commerce export lists summarised"),
+        )
 
     # From Kind, checked by timeline_record; not DB choices, so that an app adding a kind
     # needs no migration of this table.

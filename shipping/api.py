@@ -1,5 +1,6 @@
 """The vessel filing API: port calls, filings and their reviews, manifests, EDIFACT uploads,
-dangerous-goods findings and boarding appointments. Views call services and queries only."""
+dangerous-goods findings and booking or requesting a boarding of a call (api_boardings.py holds
+the boardings themselves). Views call services and queries only."""
 
 from django.http import Http404
 from django_filters import rest_framework as filters
@@ -13,10 +14,14 @@ from rest_framework.response import Response
 from port import limits, uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
 from port.models import PortCall
-from shipping import cargo, queries, services
+from shipping import boardings, cargo, edifact_imports, filing_input, queries, services
+from shipping.api_boardings import (
+    BoardingInputSerializer,
+    BoardingRequestInputSerializer,
+    BoardingSerializer,
+)
 from shipping.models import (
     AgencyReview,
-    BoardingAppointment,
     DangerousGoodsFlag,
     EdifactImport,
     FilingDangerousGood,
@@ -120,15 +125,6 @@ class UploadSerializer(serializers.Serializer):
 
 class ResolutionSerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True)
-
-
-class BoardingInputSerializer(serializers.Serializer):
-    scheduled_at = serializers.CharField(help_text="ISO 8601 date and time")
-    purpose = serializers.CharField(max_length=200, allow_blank=True)
-
-
-class BoardingRequestInputSerializer(BoardingInputSerializer):
-    agency = serializers.IntegerField(help_text="The boarding agency's organisation id")
 
 
 # --- Output ----------------------------------------------------------------------------------
@@ -293,46 +289,6 @@ class FlagSerializer(serializers.ModelSerializer):
         ]
 
 
-class BoardingSerializer(serializers.ModelSerializer):
-    agency = serializers.StringRelatedField()
-    requested_by = serializers.SerializerMethodField(
-        help_text="Who requested it: shipping_agent, enterprise, or null (the agency booked it)"
-    )
-    booking_to_release_seconds = serializers.FloatField(read_only=True, allow_null=True)
-
-    class Meta:
-        model = BoardingAppointment
-        fields = [
-            "id",
-            "port_call",
-            "agency",
-            "requested_by",
-            "scheduled_at",
-            "purpose",
-            "status",
-            "created_at",
-            "confirmed_at",
-            "completed_at",
-            "released_at",
-            "booking_to_release_seconds",
-        ]
-
-    def get_requested_by(self, boarding) -> str | None:
-        return boarding.requested_by.kind if boarding.requested_by_id else None
-
-
-class BoardingTimesSideSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    booking_to_boarding_minutes = serializers.FloatField(allow_null=True)
-    booking_to_release_minutes = serializers.FloatField(allow_null=True)
-
-
-class BoardingTimesSerializer(serializers.Serializer):
-    agent = BoardingTimesSideSerializer(help_text="Requested by the shipping agent")
-    enterprise = BoardingTimesSideSerializer(help_text="Requested by an enterprise on the call")
-    agency = BoardingTimesSideSerializer(help_text="Booked by the agency itself")
-
-
 # --- Viewsets --------------------------------------------------------------------------------
 
 
@@ -342,15 +298,15 @@ def _input(request, serializer_class) -> dict:
     return data.validated_data
 
 
-def _filing_input(fields: dict) -> services.FilingInput:
+def _filing_input(fields: dict) -> filing_input.FilingInput:
     fields = dict(fields)
-    return services.FilingInput(
+    return filing_input.FilingInput(
         **{
             **fields,
-            "crew": [services.PersonInput(**p) for p in fields["crew"]],
-            "passengers": [services.PersonInput(**p) for p in fields["passengers"]],
+            "crew": [filing_input.PersonInput(**p) for p in fields["crew"]],
+            "passengers": [filing_input.PersonInput(**p) for p in fields["passengers"]],
             "dangerous_goods": [
-                services.DangerousGoodInput(**g) for g in fields["dangerous_goods"]
+                filing_input.DangerousGoodInput(**g) for g in fields["dangerous_goods"]
             ],
         }
     )
@@ -525,7 +481,7 @@ class PortCallViewSet(
     @action(detail=True, methods=["post"], url_path="boardings/book")
     def book_boarding(self, request, pk=None):
         fields = _input(request, BoardingInputSerializer)
-        boarding = services.boarding_book(
+        boarding = boardings.boarding_book(
             user=request.user, port_call_id=self.get_object().pk, **fields
         )
         return Response(BoardingSerializer(boarding).data, status=status.HTTP_201_CREATED)
@@ -535,7 +491,7 @@ class PortCallViewSet(
     def request_boarding(self, request, pk=None):
         """The call's shipping agent asks an agency to board; the agency confirms."""
         fields = _input(request, BoardingRequestInputSerializer)
-        boarding = services.boarding_request(
+        boarding = boardings.boarding_request(
             user=request.user,
             port_call_id=self.get_object().pk,
             agency_id=fields["agency"],
@@ -569,7 +525,7 @@ class EdifactImportViewSet(
 
     def create_once(self, request):
         fields = _input(request, UploadSerializer)
-        upload = cargo.edifact_import_create(
+        upload = edifact_imports.edifact_import_create(
             user=request.user,
             file_name=fields["file"].name,
             content=fields["file"].read(),
@@ -597,49 +553,3 @@ class FlagViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise Http404
         flag = cargo.dg_flag_resolve(flag_id=int(pk), user=request.user, note=note)
         return Response(FlagSerializer(flag).data)
-
-
-class BoardingViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Boarding appointments (登临): those of the agent's calls, or the agency's own. The
-    agency confirms what the agent requested, marks it boarded, then releases the vessel;
-    either cancels one not yet made. `times` gives booking → boarding → release medians."""
-
-    serializer_class = BoardingSerializer
-    queryset = BoardingAppointment.objects.none()
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.queryset
-        return queries.boarding_list(user=self.request.user)
-
-    @extend_schema(request=None, responses=BoardingTimesSerializer)
-    @action(detail=False, methods=["get"])
-    def times(self, request):
-        return Response(BoardingTimesSerializer(queries.boarding_times(user=request.user)).data)
-
-    @extend_schema(request=None, responses=BoardingSerializer)
-    @action(detail=True, methods=["post"])
-    def confirm(self, request, pk=None):
-        boarding = services.boarding_confirm(boarding_id=self._own(pk), user=request.user)
-        return Response(BoardingSerializer(boarding).data)
-
-    @extend_schema(request=None, responses=BoardingSerializer)
-    @action(detail=True, methods=["post"])
-    def complete(self, request, pk=None):
-        boarding = services.boarding_complete(boarding_id=self._own(pk), user=request.user)
-        return Response(BoardingSerializer(boarding).data)
-
-    @extend_schema(request=None, responses=BoardingSerializer)
-    @action(detail=True, methods=["post"])
-    def release(self, request, pk=None):
-        boarding = services.boarding_release(boarding_id=self._own(pk), user=request.user)
-        return Response(BoardingSerializer(boarding).data)
-
-    @extend_schema(request=None, responses=BoardingSerializer)
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        boarding = services.boarding_cancel(boarding_id=self._own(pk), user=request.user)
-        return Response(BoardingSerializer(boarding).data)
-
-    def _own(self, pk) -> int:
-        return queries.boarding_get_for_user(user=self.request.user, boarding_id=pk).pk

@@ -1,11 +1,11 @@
 from port.api import Router
 from shipping.api import (
-    BoardingViewSet,
     EdifactImportViewSet,
     FlagViewSet,
     PortCallViewSet,
     VesselFilingViewSet,
 )
+from shipping.api_boardings import BoardingViewSet
 
 router = Router()
 router.register("vessel-filings", VesselFilingViewSet, basename="vessel-filing")

@@ -9,7 +9,8 @@ _NOT_COUNTED = {"refused", "warnings"}
 
 
 def outcome(summary: dict) -> dict:
-    """The five answers for a summary (shipping.cargo's `_process` or `edifact_import_text`).
+    """The five answers for a summary (`_process` or `edifact_import_text` of
+    shipping.edifact_imports).
 
     - recognised: each message type with its number of messages;
     - counted: what the file holds (containers; consignments and goods items; crew and

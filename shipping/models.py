@@ -328,7 +328,8 @@ class EdifactImport(TimeStampedModel):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent
     summary = models.JSONField(default=dict)
-    # Times the stuck-import sweeper queued it again (shipping.cargo.edifact_import_requeue_stuck).
+    # Times the stuck-import sweeper queued it again
+    # (shipping.edifact_imports.edifact_import_requeue_stuck).
     attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

@@ -1,5 +1,5 @@
 """Reading a UN/EDIFACT PAXLST (crew and passenger lists, FAL 5 / FAL 6) into the vessel
-filing's people (services.PersonInput).
+filing's people (filing_input.PersonInput).
 
 Per person (NAD group): NAD+FM crew member / FL passenger (DDT / DDU in transit), the name
 (C080: family name, given names), ATT gender, DTM+329 date of birth, NAT+2 nationality
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from shipping import edifact
 from shipping.edifact import _part, _parts
+from shipping.filing_input import PersonInput
 from shipping.models import mask_document
 
 CREW_QUALIFIERS = {"FM", "DDT"}
@@ -186,10 +187,8 @@ def _country(code: str) -> str:
     return found.alpha_2 if found else ""
 
 
-def person_inputs(people: list[Person]) -> list:
-    """The people as the vessel filing service takes them (services.PersonInput)."""
-    from shipping.services import PersonInput
-
+def person_inputs(people: list[Person]) -> list[PersonInput]:
+    """The people as the vessel filing service takes them."""
     return [
         PersonInput(
             family_name=p.family_name,

@@ -1,8 +1,9 @@
-"""Every write about vessel calls: their lifecycle, the filings to five agencies and the reviews,
-the cargo manifest, EDIFACT imports, the dangerous-goods cross-check and boarding appointments."""
+"""Every write about vessel calls: their lifecycle, the filings to five agencies and the reviews
+(cargo.py holds the manifest and the dangerous-goods cross-check, edifact_imports.py the
+EDIFACT files, boardings.py the boarding appointments)."""
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -10,16 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from port import identifiers, limits, live, outbox
-from port.errors import InvalidInput, NotYours, TransitionNotAllowed
+from port.errors import InvalidInput, TransitionNotAllowed
 from port.models import Membership, Organisation, PortCall, TimelineEvent, User, Vessel
 from port.timeline import timeline_record
 from port.transitions import transition
-from shipping import events, queries, reference
+from shipping import events
+from shipping.filing_input import FilingInput, filing_validate
 from shipping.models import (
-    HEALTH_QUESTIONS,
     REVIEWING_KINDS,
     AgencyReview,
-    BoardingAppointment,
     FilingDangerousGood,
     FilingPerson,
     VesselFiling,
@@ -30,8 +30,6 @@ from shipping.tasks import port_call_berthed_task as _berthed_task
 F = VesselFiling.Status
 R = AgencyReview.Status
 # Who records a vessel's berthing and departure.
-# The crew and passenger counts are small integers in the database.
-MAX_HEADCOUNT = 32767
 PORT_CALL_RECORDERS = {Organisation.Kind.PORT_AUTHORITY, Organisation.Kind.TERMINAL_OPERATOR}
 # Functions other apps register to run when a call berths (see port_call_berthed_hook).
 BERTHED_HOOKS: list = []
@@ -228,43 +226,14 @@ def _tonnage(value, name: str, errors: dict) -> int | None:
     return number
 
 
+def _check(errors: dict, name: str, validator, value) -> None:
+    try:
+        validator(value)
+    except ValidationError as error:
+        errors[name] = [str(m) for m in error.messages]
+
+
 # --- Filings ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PersonInput:
-    family_name: str
-    given_names: str
-    nationality: str
-    date_of_birth: datetime.date | str | None
-    document_number: str
-    rank: str = ""
-
-
-@dataclass(frozen=True)
-class DangerousGoodInput:
-    container_number: str
-    un_number: str
-    imdg_class: str
-    proper_shipping_name: str
-    gross_mass_kg: str
-    packing_group: str = ""
-    stowage_position: str = ""
-
-
-@dataclass(frozen=True)
-class FilingInput:
-    master_name: str
-    crew_count: int | str
-    crew: list[PersonInput]
-    passenger_count: int | str = 0
-    passengers: list[PersonInput] = field(default_factory=list)
-    dangerous_goods: list[DangerousGoodInput] = field(default_factory=list)
-    last_port: str = ""
-    next_port: str = ""
-    cargo_description: str = ""
-    remarks: str = ""
-    health: dict = field(default_factory=dict)
 
 
 @transaction.atomic
@@ -289,7 +258,7 @@ def filing_submit(
         if earlier is not None:
             return earlier
     call = PortCall.objects.select_related("terminal__operator").filter(pk=port_call_id).first()
-    header, people, goods, errors = _validate_filing(filing)
+    header, people, goods, errors = filing_validate(filing)
     if call is None:
         errors["port_call"] = [_("Choose a port call.")]
     elif call.agent_id not in (None, agent.pk):
@@ -366,7 +335,7 @@ def filing_resubmit(*, user: User, filing_id: int, filing: FilingInput) -> Vesse
         raise PermissionDenied
     if F.UNDER_REVIEW not in VesselFiling.TRANSITIONS[locked.status]:
         raise TransitionNotAllowed(obj=locked, old=locked.status, new=F.UNDER_REVIEW)
-    header, people, goods, errors = _validate_filing(filing)
+    header, people, goods, errors = filing_validate(filing)
     if errors:
         raise InvalidInput(errors)
     for name, value in header.items():
@@ -507,167 +476,6 @@ def _live_filing_exists(call: PortCall, direction: str) -> bool:
     )
 
 
-def _validate_filing(filing: FilingInput) -> tuple[dict, list[dict], list[dict], dict]:
-    _check_sizes(filing)
-    errors: dict = {}
-    header = {
-        "master_name": (filing.master_name or "").strip(),
-        "last_port": (filing.last_port or "").strip().upper(),
-        "next_port": (filing.next_port or "").strip().upper(),
-        "cargo_description": (filing.cargo_description or "").strip(),
-        "remarks": (filing.remarks or "").strip(),
-    }
-    if not header["master_name"]:
-        errors["master_name"] = [_("This field is required.")]
-    for name in ("last_port", "next_port"):
-        if header[name]:
-            _check(errors, name, identifiers.validate_unlocode, header[name])
-    for name in ("crew_count", "passenger_count"):
-        header[name] = _count(filing, name, errors)
-    header["health"] = _health(filing.health, errors)
-    people = _people(filing.crew, FilingPerson.Role.CREW, "crew", errors)
-    people += _people(filing.passengers, FilingPerson.Role.PASSENGER, "passengers", errors)
-    if not filing.crew:
-        errors["crew"] = [_("List the crew (FAL 5).")]
-    elif header["crew_count"] is not None and header["crew_count"] != len(filing.crew):
-        errors["crew_count"] = [
-            _("The crew list has %(n)s people, not %(count)s.")
-            % {"n": len(filing.crew), "count": header["crew_count"]}
-        ]
-    passengers = len(filing.passengers)
-    if header["passenger_count"] is not None and header["passenger_count"] != passengers:
-        errors["passenger_count"] = [
-            _("The passenger list has %(n)s people, not %(count)s.")
-            % {"n": passengers, "count": header["passenger_count"]}
-        ]
-    goods = _goods(filing.dangerous_goods, errors)
-    return header, people, goods, errors
-
-
-def _check_sizes(filing: FilingInput) -> None:
-    """Refuse lists no real vessel reaches before validating any entry of them."""
-    errors = {}
-    for name, maximum in (
-        ("crew", limits.MAX_CREW),
-        ("passengers", limits.MAX_PASSENGERS),
-        ("dangerous_goods", limits.MAX_DANGEROUS_GOODS),
-    ):
-        if message := limits.list_error(getattr(filing, name), maximum=maximum):
-            errors[name] = [message]
-    if errors:
-        raise InvalidInput(errors)
-
-
-def _count(filing: FilingInput, name: str, errors: dict) -> int | None:
-    try:
-        value = int(str(getattr(filing, name)).strip() or "0")
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_HEADCOUNT:
-        errors[name] = [
-            _("Enter a whole number from 0 to %(maximum)s.") % {"maximum": MAX_HEADCOUNT}
-        ]
-        return None
-    return value
-
-
-def _health(health: dict, errors: dict) -> dict:
-    health = health or {}
-    answers = {}
-    missing = []
-    for question in HEALTH_QUESTIONS:
-        value = health.get(question)
-        if isinstance(value, str):
-            value = {"yes": True, "true": True, "no": False, "false": False}.get(value.lower())
-        if not isinstance(value, bool):
-            missing.append(question)
-        answers[question] = value
-    if missing:
-        errors["health"] = [
-            _("Answer yes or no to every health question: %(q)s.") % {"q": ", ".join(missing)}
-        ]
-    answers["notes"] = str(health.get("notes", "")).strip()[:500]
-    return answers
-
-
-def _people(people: list[PersonInput], role: str, key: str, errors: dict) -> list[dict]:
-    rows, problems = [], {}
-    for index, person in enumerate(people):
-        row = {
-            "role": role,
-            "family_name": (person.family_name or "").strip(),
-            "given_names": (person.given_names or "").strip(),
-            "rank": (person.rank or "").strip(),
-            "nationality": (person.nationality or "").strip().upper(),
-            "document_number": (person.document_number or "").strip().upper(),
-            "date_of_birth": limits.parse_day(person.date_of_birth),
-        }
-        found: dict = {}
-        for name in ("family_name", "given_names", "document_number"):
-            if not row[name]:
-                found[name] = [_("This field is required.")]
-        _check(found, "nationality", identifiers.validate_country, row["nationality"])
-        if row["date_of_birth"] is None:
-            found["date_of_birth"] = [_("Enter the date of birth as YYYY-MM-DD.")]
-        elif message := limits.birth_date_error(row["date_of_birth"]):
-            found["date_of_birth"] = [message]
-        if found:
-            problems[str(index)] = found
-        rows.append(row)
-    if problems:
-        errors[key] = problems
-    return rows
-
-
-def _goods(goods: list[DangerousGoodInput], errors: dict) -> list[dict]:
-    rows, problems = [], {}
-    for index, item in enumerate(goods):
-        row = {
-            "container_number": identifiers.normalise_container_number(item.container_number),
-            "un_number": (item.un_number or "").strip().upper().removeprefix("UN"),
-            "imdg_class": (item.imdg_class or "").strip(),
-            "packing_group": (item.packing_group or "").strip().upper(),
-            "proper_shipping_name": (item.proper_shipping_name or "").strip(),
-            "stowage_position": (item.stowage_position or "").strip(),
-        }
-        found: dict = {}
-        _check(
-            found,
-            "container_number",
-            identifiers.validate_container_number,
-            row["container_number"],
-        )
-        _check(found, "un_number", reference.validate_un_number, row["un_number"])
-        _check(found, "imdg_class", reference.validate_imdg_class, row["imdg_class"])
-        _check(found, "packing_group", reference.validate_packing_group, row["packing_group"])
-        if row["stowage_position"]:
-            _check(found, "stowage_position", reference.validate_stowage, row["stowage_position"])
-        if not row["proper_shipping_name"]:
-            found["proper_shipping_name"] = [_("This field is required.")]
-        row["gross_mass_kg"], message = limits.decimal_error(
-            item.gross_mass_kg,
-            max_digits=10,
-            decimal_places=1,
-            above_minimum=True,
-            message=_("Enter the gross mass in kg, more than 0."),
-        )
-        if message:
-            found["gross_mass_kg"] = [message]
-        if found:
-            problems[str(index)] = found
-        rows.append(row)
-    if problems:
-        errors["dangerous_goods"] = problems
-    return rows
-
-
-def _check(errors: dict, name: str, validator, value) -> None:
-    try:
-        validator(value)
-    except ValidationError as error:
-        errors[name] = [str(m) for m in error.messages]
-
-
 # --- Who may act -----------------------------------------------------------------------------
 
 
@@ -691,165 +499,3 @@ def _agent_for(user: User) -> Organisation:
     if agent is None:
         raise InvalidInput({"agent": [_("Only shipping agents file for vessels.")]})
     return agent
-
-
-# --- Boarding appointments -------------------------------------------------------------------
-
-
-@transaction.atomic
-def boarding_book(
-    *, user: User, port_call_id: int, scheduled_at, purpose: str
-) -> BoardingAppointment:
-    """An agency books a boarding of the vessel during its call. Writes a timeline event on
-    the call and tells the agent after commit. Raises PermissionDenied, InvalidInput."""
-    agency = _reviewing_agency_of(user)
-    call = PortCall.objects.select_for_update().get(pk=port_call_id)
-    errors: dict = {}
-    moment = _boarding_moment(scheduled_at, purpose, call, errors)
-    if errors:
-        raise InvalidInput(errors)
-    boarding = BoardingAppointment.objects.create(
-        port_call=call,
-        agency=agency,
-        booked_by=user,
-        scheduled_at=moment,
-        purpose=purpose.strip(),
-        confirmed_at=timezone.now(),
-    )
-    _boarding_event(boarding, old="", actor=user)
-    return boarding
-
-
-@transaction.atomic
-def boarding_request(
-    *, user: User, port_call_id: int, agency_id, scheduled_at, purpose: str
-) -> BoardingAppointment:
-    """The call's shipping agent, or an enterprise with goods declared on the call, asks an
-    agency to board the vessel at a time; the agency confirms. Writes a timeline event on the
-    call and tells the agency after commit. Raises NotYours (neither), InvalidInput."""
-    call = PortCall.objects.select_for_update().get(pk=port_call_id)
-    requester = queries.boarding_requester(user=user, port_call=call)
-    if requester is None:
-        raise NotYours()
-    errors: dict = {}
-    agency = (
-        Organisation.objects.filter(kind__in=REVIEWING_KINDS, pk=int(agency_id)).first()
-        if str(agency_id or "").isdigit()
-        else None
-    )
-    if agency is None:
-        errors["agency"] = [_("Choose the agency that boards.")]
-    moment = _boarding_moment(scheduled_at, purpose, call, errors)
-    if errors:
-        raise InvalidInput(errors)
-    boarding = BoardingAppointment.objects.create(
-        port_call=call,
-        agency=agency,
-        booked_by=user,
-        requested_by_id=requester,
-        scheduled_at=moment,
-        purpose=purpose.strip(),
-        status=BoardingAppointment.Status.REQUESTED,
-    )
-    _boarding_event(boarding, old="", actor=user)
-    return boarding
-
-
-def _boarding_moment(scheduled_at, purpose, call: PortCall, errors: dict):
-    moment = _moment(
-        scheduled_at, "scheduled_at", _("Enter the boarding time as YYYY-MM-DD HH:MM."), errors
-    )
-    if moment and moment < timezone.now() - datetime.timedelta(hours=1):
-        errors["scheduled_at"] = [_("A boarding is booked for now or later.")]
-    if not (purpose or "").strip():
-        errors["purpose"] = [_("Say what the boarding is for.")]
-    if call.status == PortCall.Status.DEPARTED:
-        errors["port_call"] = [_("The vessel has departed.")]
-    return moment
-
-
-@transaction.atomic
-def boarding_confirm(*, boarding_id: int, user: User) -> BoardingAppointment:
-    """The agency confirms a boarding the agent requested. Raises TransitionNotAllowed."""
-    boarding = _locked_boarding(boarding_id, user, agency_only=True)
-    boarding.confirmed_at = timezone.now()
-    return _move_boarding(boarding, BoardingAppointment.Status.BOOKED, user, ["confirmed_at"])
-
-
-@transaction.atomic
-def boarding_complete(*, boarding_id: int, user: User) -> BoardingAppointment:
-    """The agency records that its officers boarded and finished. Raises TransitionNotAllowed."""
-    boarding = _locked_boarding(boarding_id, user, agency_only=True)
-    boarding.completed_at = timezone.now()
-    return _move_boarding(boarding, BoardingAppointment.Status.COMPLETED, user, ["completed_at"])
-
-
-@transaction.atomic
-def boarding_release(*, boarding_id: int, user: User) -> BoardingAppointment:
-    """The agency releases the vessel after the boarding: the end of booking → release."""
-    boarding = _locked_boarding(boarding_id, user, agency_only=True)
-    boarding.released_at = timezone.now()
-    return _move_boarding(boarding, BoardingAppointment.Status.RELEASED, user, ["released_at"])
-
-
-@transaction.atomic
-def boarding_cancel(*, boarding_id: int, user: User) -> BoardingAppointment:
-    """The agency, or the agent that requested it, cancels a boarding not yet made."""
-    boarding = _locked_boarding(boarding_id, user, agency_only=False)
-    return _move_boarding(boarding, BoardingAppointment.Status.CANCELLED, user, [])
-
-
-def _locked_boarding(boarding_id: int, user: User, *, agency_only: bool) -> BoardingAppointment:
-    boarding = (
-        BoardingAppointment.objects.select_for_update(of=("self",))
-        .select_related("port_call", "agency", "requested_by")
-        .get(pk=boarding_id)
-    )
-    members = _member_ids(user)
-    if boarding.agency_id in members:
-        return boarding
-    if not agency_only and boarding.requested_by_id in members:
-        return boarding
-    raise PermissionDenied
-
-
-def _move_boarding(boarding, new: str, user: User, fields: list[str]) -> BoardingAppointment:
-    old = transition(boarding, new, extra_fields=fields)
-    _boarding_event(boarding, old=old, actor=user)
-    return boarding
-
-
-def _boarding_event(boarding: BoardingAppointment, *, old: str, actor: User) -> None:
-    call = boarding.port_call
-    timeline_record(
-        subject=call,
-        kind=TimelineEvent.Kind.BOARDING_CHANGED,
-        actor=actor,
-        # the requester hears of it: the enterprise that asked, else the call's agent
-        organisation=boarding.requested_by or call.agent,
-        data={
-            "boarding": boarding.pk,
-            "agency": boarding.agency.kind,
-            "requested_by": boarding.requested_by.kind if boarding.requested_by else "",
-            "vessel": call.vessel.name,
-            "voyage": call.voyage,
-            "from": old,
-            "to": boarding.status,
-            "scheduled_at": boarding.scheduled_at.isoformat(),
-        },
-    )
-    groups = [events.port_call_group(call.pk), live.organisation_group(boarding.agency_id)]
-    for organisation_id in {call.agent_id, boarding.requested_by_id} - {None}:
-        groups.append(live.organisation_group(organisation_id))
-    live.publish_on_commit(groups=groups, event=events.boarding_changed(boarding))
-
-
-def _reviewing_agency_of(user: User) -> Organisation:
-    agency = (
-        Organisation.objects.filter(kind__in=REVIEWING_KINDS, memberships__user=user)
-        .order_by("pk")
-        .first()
-    )
-    if agency is None:
-        raise PermissionDenied(_("Only the reviewing agencies book boardings."))
-    return agency

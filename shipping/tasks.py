@@ -11,16 +11,16 @@ def port_call_berthed_task(port_call_id: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def edifact_import_run_task(import_id: int) -> None:
-    from shipping import cargo
+    from shipping import edifact_imports
 
-    cargo.edifact_import_run(import_id=import_id)
+    edifact_imports.edifact_import_run(import_id=import_id)
 
 
 @shared_task
 def edifact_import_requeue_stuck_task() -> None:
-    from shipping import cargo
+    from shipping import edifact_imports
 
-    cargo.edifact_import_requeue_stuck()
+    edifact_imports.edifact_import_requeue_stuck()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 
 from port.errors import InvalidInput, TransitionNotAllowed
 from port.timeline import timeline_for
-from shipping import cargo, forms, queries, services
+from shipping import boardings, cargo, edifact_imports, forms, queries, services
+from shipping.filing_input import DangerousGoodInput, FilingInput, PersonInput
 from shipping.models import HEALTH_QUESTIONS, VesselFiling
 
 PERSON_FIELDS = set(forms.PersonForm.base_fields)
@@ -240,15 +241,13 @@ def _save_filing(request, call, direction, form, crew, passengers, goods, filing
             "remarks",
         )
     }
-    filing_input = services.FilingInput(
+    filing_input = FilingInput(
         **header,
         health=form.health(),
-        crew=[services.PersonInput(**f.cleaned_data) for f in crew.forms if f.cleaned_data],
-        passengers=[
-            services.PersonInput(**f.cleaned_data) for f in passengers.forms if f.cleaned_data
-        ],
+        crew=[PersonInput(**f.cleaned_data) for f in crew.forms if f.cleaned_data],
+        passengers=[PersonInput(**f.cleaned_data) for f in passengers.forms if f.cleaned_data],
         dangerous_goods=[
-            services.DangerousGoodInput(**f.cleaned_data) for f in goods.forms if f.cleaned_data
+            DangerousGoodInput(**f.cleaned_data) for f in goods.forms if f.cleaned_data
         ],
     )
     if filing is not None:
@@ -322,7 +321,7 @@ def edifact_upload(request, port_call_id: int):
         return redirect("shipping:call", call.pk)
     upload = form.cleaned_data["file"]
     try:
-        cargo.edifact_import_create(
+        edifact_imports.edifact_import_create(
             user=request.user, file_name=upload.name, content=upload.read(), port_call_id=call.pk
         )
     except (InvalidInput, PermissionDenied) as error:
@@ -340,7 +339,7 @@ def boarding_book(request, port_call_id: int):
     try:
         if not form.is_valid():
             raise InvalidInput(form.errors)
-        services.boarding_book(user=request.user, port_call_id=call.pk, **form.cleaned_data)
+        boardings.boarding_book(user=request.user, port_call_id=call.pk, **form.cleaned_data)
     except (InvalidInput, PermissionDenied) as error:
         messages.error(request, error_text(error))
     else:
@@ -358,7 +357,7 @@ def boarding_request(request, port_call_id: int):
     try:
         if not form.is_valid():
             raise InvalidInput(form.errors)
-        services.boarding_request(
+        boardings.boarding_request(
             user=request.user,
             port_call_id=call.pk,
             agency_id=form.cleaned_data["agency"],
@@ -373,10 +372,10 @@ def boarding_request(request, port_call_id: int):
 
 
 BOARDING_ACTIONS = {
-    "confirm": services.boarding_confirm,
-    "complete": services.boarding_complete,
-    "release": services.boarding_release,
-    "cancel": services.boarding_cancel,
+    "confirm": boardings.boarding_confirm,
+    "complete": boardings.boarding_complete,
+    "release": boardings.boarding_release,
+    "cancel": boardings.boarding_cancel,
 }
 
 

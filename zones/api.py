@@ -48,8 +48,14 @@ class MovementLineSerializer(serializers.ModelSerializer):
             "value",
             "un_number",
             "cas_number",
+            "certificate_number",
             "duty_rate",
+            "preferential",
             "duty",
+            "consumption_rate",
+            "consumption_tax",
+            "vat_rate",
+            "vat",
         ]
 
 
@@ -70,6 +76,9 @@ class MovementSerializer(serializers.ModelSerializer):
             "declaration_number",
             "duty_amount",
             "duty_declared",
+            "consumption_tax_amount",
+            "vat_amount",
+            "tax_total",
             "amended_count",
             "gate_pass",
             "lines",
@@ -119,9 +128,11 @@ DOCUMENT_HELP = (
     'One document, or {"documents": [...]} for a batch of up to 500 (all or nothing). '
     "kind: domestic_in, domestic_out, port_in, port_out, transfer; truck_plate, container, "
     "seal, declared_weight_kg for a truck; counterparty_uscc for a transfer; "
-    "declaration_number for an exit to the domestic market (its duty is computed from the "
-    "tariff in force; a duty_amount given must agree); lines: item_no, hs_code, description, "
-    "unit, quantity, value, un_number (dangerous goods), cas_number (a chemical's CAS number)."
+    "declaration_number for an exit to the domestic market (its duty, consumption tax and "
+    "VAT are computed at the rates in force; a duty_amount given must agree); lines: item_no, "
+    "hs_code, description, unit, quantity, value, un_number (dangerous goods), cas_number (a "
+    "chemical's CAS number), certificate_number (a certificate of origin: its preferential "
+    "rate applies to an exit to the domestic market when it is issued and valid)."
 )
 
 

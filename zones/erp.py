@@ -27,8 +27,9 @@ LINE_COLUMNS = [
     "value",
     "un_number",
     "cas_number",
+    "certificate_number",
 ]
-REQUIRED = {"document", "kind", *LINE_COLUMNS} - {"un_number", "cas_number"}
+REQUIRED = {"document", "kind", *LINE_COLUMNS} - {"un_number", "cas_number", "certificate_number"}
 MAX_ROWS = 5000
 
 

@@ -46,6 +46,9 @@ class LineForm(forms.Form):
     value = forms.CharField(label=_("Value (CNY)"), required=False, max_length=20)
     un_number = forms.CharField(label=_("UN number"), required=False, max_length=6)
     cas_number = forms.CharField(label=_("CAS number"), required=False, max_length=12)
+    certificate_number = forms.CharField(
+        label=_("Certificate of origin"), required=False, max_length=12
+    )
 
 
 LineFormSet = forms.formset_factory(LineForm, extra=3, max_num=100)

@@ -118,9 +118,15 @@ class Movement(TimeStampedModel):
         PORT_IN = "port_in", _("Entry from the port")
         PORT_OUT = "port_out", _("Exit to the port")
         TRANSFER = "transfer", _("Transfer to another zone enterprise")
+        # Cross-border e-commerce bonded imports (1210): parcels released to buyers, and
+        # parcels returned by buyers or sent back by customs (`zones.services.retail`).
+        RETAIL_OUT = "retail_out", _("Exit of 1210 retail parcels")
+        RETAIL_RETURN = "retail_return", _("1210 retail parcels back in stock")
 
     ENTRIES = (Kind.DOMESTIC_IN, Kind.PORT_IN)
     EXITS = (Kind.DOMESTIC_OUT, Kind.PORT_OUT)
+    # Goods taken from the filer's account at filing (given back if cancelled or lapsed).
+    TAKEN_AT_FILING = (Kind.DOMESTIC_OUT, Kind.PORT_OUT, Kind.TRANSFER)
 
     class Status(models.TextChoices):
         AT_GATE = "at_gate", _("Awaiting the gate")
@@ -140,6 +146,7 @@ class Movement(TimeStampedModel):
         BROWSER = "browser", _("Browser")
         API = "api", _("API")
         UPLOAD = "upload", _("ERP file")
+        LISTS = "lists", _("E-commerce lists")
 
     zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="+")
     organisation = models.ForeignKey(
@@ -149,7 +156,8 @@ class Movement(TimeStampedModel):
     kind = models.CharField(_("kind"), max_length=14, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     source = models.CharField(_("source"), max_length=8, choices=Source.choices)
-    # A transfer's receiving zone enterprise.
+    # A transfer's receiving zone enterprise: credited at filing, or, for a transfer carried
+    # by truck, when the truck passes the gate.
     counterparty = models.ForeignKey(
         "port.Organisation", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -162,8 +170,20 @@ class Movement(TimeStampedModel):
     duty_declared = models.DecimalField(
         _("duty declared (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
     )
+    # The import taxes of an exit to the domestic market (lines with a tariff line), and
+    # what the document owes in all: duty + consumption tax + VAT.
+    consumption_tax_amount = models.DecimalField(
+        _("consumption tax (CNY)"), max_digits=14, decimal_places=2, default=0
+    )
+    vat_amount = models.DecimalField(_("VAT (CNY)"), max_digits=14, decimal_places=2, default=0)
+    tax_total = models.DecimalField(
+        _("duty and taxes (CNY)"), max_digits=14, decimal_places=2, default=0
+    )
     amended_count = models.PositiveSmallIntegerField(_("amendments"), default=0)
-    created_by = models.ForeignKey("port.User", on_delete=models.PROTECT, related_name="+")
+    # Null for the movements written by a decision, not a person (1210 retail parcels).
+    created_by = models.ForeignKey(
+        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -192,13 +212,30 @@ class MovementLine(models.Model):
     # A chemical's CAS registry number, when the enterprise gives it: a listed hazardous
     # chemical is flagged at the gate, as one whose commodity code is a listed chemical's.
     cas_number = models.CharField(_("CAS number"), max_length=12, blank=True)
-    # An exit to the domestic market: the MFN rate of the tariff line in force and the duty;
-    # null when the tariff has no line for the code.
+    # A certificate of origin: its preferential rate applies to an exit to the domestic
+    # market when it is issued and valid.
+    certificate_number = models.CharField(_("certificate of origin"), max_length=12, blank=True)
+    # An exit to the domestic market: the duty rate (MFN of the tariff line in force, or the
+    # certificate's preferential rate), the duty, consumption tax and VAT at the rates in
+    # force; null when the tariff has no line for the code.
     duty_rate = models.DecimalField(
         _("duty rate"), max_digits=6, decimal_places=4, null=True, blank=True
     )
+    preferential = models.BooleanField(_("preferential rate"), default=False)
     duty = models.DecimalField(
         _("duty (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    consumption_rate = models.DecimalField(
+        _("consumption tax rate"), max_digits=6, decimal_places=4, null=True, blank=True
+    )
+    consumption_tax = models.DecimalField(
+        _("consumption tax (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    vat_rate = models.DecimalField(
+        _("VAT rate"), max_digits=6, decimal_places=4, null=True, blank=True
+    )
+    vat = models.DecimalField(
+        _("VAT (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
     )
 
     def __str__(self) -> str:
@@ -225,6 +262,8 @@ class GatePass(TimeStampedModel):
     class Direction(models.TextChoices):
         IN = "in", _("Into the zone")
         OUT = "out", _("Out of the zone")
+        # A transfer carried by truck through the gate to the receiving enterprise.
+        INTERNAL = "int", _("To another zone enterprise")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Not yet used")

@@ -3,6 +3,7 @@ the zone's customs office sees its gates."""
 
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
 
@@ -72,6 +73,39 @@ def counterparties_in(*, zone: Zone, usccs: set[str]) -> dict[str, Organisation]
             zone=zone, organisation__uscc__in=usccs
         ).select_related("organisation")
     }
+
+
+def zone_enterprises_named(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(zone code, enterprise USCC) -> (zone enterprise id, organisation id), in one query:
+    the warehouses e-commerce 1210 lists name."""
+    if not pairs:
+        return {}
+    codes, usccs = {p[0] for p in pairs}, {p[1] for p in pairs}
+    return {
+        (code, uscc): (pk, organisation)
+        for pk, organisation, code, uscc in ZoneEnterprise.objects.filter(
+            zone__code__in=codes, organisation__uscc__in=usccs
+        ).values_list("pk", "organisation_id", "zone__code", "organisation__uscc")
+        if (code, uscc) in pairs
+    }
+
+
+def stock_item_codes(keys: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """(zone enterprise id, item number) -> the item's commodity code, for the items the
+    accounts hold (held now or before: an empty item is still on the account); one query."""
+    if not keys:
+        return {}
+    ordered = sorted(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ze.id, s.item_no, s.hs_code FROM zones_stockitem s"
+            " JOIN zones_zoneenterprise ze"
+            " ON ze.zone_id = s.zone_id AND ze.organisation_id = s.organisation_id"
+            " JOIN unnest(%s::bigint[], %s::text[]) AS k(ze, item)"
+            " ON ze.id = k.ze AND s.item_no = k.item",
+            [[k[0] for k in ordered], [k[1] for k in ordered]],
+        )
+        return {(ze, item): hs for ze, item, hs in cursor.fetchall()}
 
 
 def gates_for(*, user: User) -> QuerySet[ZoneGate]:

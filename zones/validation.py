@@ -104,7 +104,9 @@ def document(raw: Any) -> tuple[dict, dict]:
             _("Kind is one of %(kinds)s.") % {"kinds": ", ".join(Movement.Kind.values)}
         ]
     clean: dict = {"kind": kind, "lines": []}
-    if kind in GATE_KINDS:
+    # A transfer may be carried by truck through the gate: it then has a pass like the rest.
+    by_truck = kind == Movement.Kind.TRANSFER and str(raw.get("truck_plate") or "").strip()
+    if kind in GATE_KINDS or by_truck:
         clean["truck_plate"] = plate(raw.get("truck_plate"), errors)
         clean["container"] = container(
             raw.get("container"),
@@ -184,6 +186,9 @@ def _line(raw: Any) -> tuple[dict, dict]:
     if un and not UN_NUMBER.match(un):
         errors["un_number"] = [_("A UN number has four digits, 0004 to 3548.")]
     cas = _cas_number(raw.get("cas_number"), hs_code, errors)
+    certificate = str(raw.get("certificate_number") or "").strip().upper()
+    if len(certificate) > 12:
+        errors["certificate_number"] = [_("A certificate number has at most 12 characters.")]
     clean = {
         "item_no": item_no,
         "hs_code": hs_code,
@@ -208,6 +213,7 @@ def _line(raw: Any) -> tuple[dict, dict]:
         ),
         "un_number": un,
         "cas_number": cas,
+        "certificate_number": certificate[:12],
     }
     return clean, errors
 

@@ -38,3 +38,46 @@ def test_the_queue_board_drops_the_alert_once_its_alarm_is_closed(demo):
     services.alarm_close(alarm_id=alarm.pk, officer=demo.officer, outcome="violation")
 
     assert "TGHU0000013" not in client.get("/inspection/queue/").content.decode()
+
+
+def test_a_refused_gate_out_reads_in_each_officers_language(demo):
+    from django.test import Client
+    from django.utils import translation
+
+    Container.objects.create(number="TGHU0000013")
+    with translation.override("en"):  # the terminal's request is in English
+        event = inspection_services.gate_report(
+            user=demo.terminal, container_number="TGHU0000013", direction="out"
+        )
+
+    alarm = Alarm.objects.get(kind="gate.refused")
+    assert event.reason == "No customs declaration covers this container."
+    assert "No customs declaration covers this container." in alarm.data["messages"]["en"]
+    assert "没有" in alarm.data["messages"]["zh-hans"]
+    assert "No customs" not in alarm.data["messages"]["zh-hans"]
+    client = Client()
+    client.force_login(demo.officer)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get("/alarms/").content.decode()
+    assert alarm.data["messages"]["zh-hans"] in page
+
+
+def test_the_queue_boards_alert_reads_in_the_officers_language(demo):
+    from django.test import Client
+    from django.utils import translation
+
+    Container.objects.create(number="TGHU0000013")
+    with translation.override("en"):
+        inspection_services.gate_report(
+            user=demo.terminal, container_number="TGHU0000013", direction="out"
+        )
+    client = Client()
+    client.force_login(demo.officer)
+
+    english = client.get("/inspection/queue/").content.decode()
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get("/inspection/queue/").content.decode()
+
+    assert "No customs declaration covers this container." in english
+    assert "该集装箱没有对应的报关单。" in chinese
+    assert "No customs declaration covers this container." not in chinese

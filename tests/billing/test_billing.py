@@ -14,6 +14,7 @@ from alarms.models import Alarm
 from billing import services
 from billing.models import Payment, TaxBill
 from declarations import services as declaration_services
+from declarations import two_step
 from declarations.models import Declaration, GuaranteeAccount
 from port.errors import InvalidInput
 from tests.conftest import MEAT_ITEM, container_number, filing
@@ -179,14 +180,12 @@ def test_an_overdue_bill_raises_an_alarm_once_and_closes_the_guarantee(demo, rel
     assert services.bills_overdue_sweep() == []
     assert Alarm.objects.filter(kind="billing.overdue", dedupe_key=bill.number).count() == 1
     with pytest.raises(InvalidInput, match="overdue"):
-        declaration_services.guarantee_draw(enterprise=demo.importer_org, amount=Decimal(1))
+        two_step.guarantee_draw(enterprise=demo.importer_org, amount=Decimal(1))
     with pytest.raises(InvalidInput, match="overdue"):
         services.bill_pay(bill_id=bill.pk, user=demo.importer, method="guarantee")
     payment = services.bill_pay(bill_id=bill.pk, user=demo.importer, method="bank")
     assert payment.bank_reference.startswith("SIMBANK-")
-    declaration_services.guarantee_draw(
-        enterprise=demo.importer_org, amount=Decimal(1)
-    )  # open again
+    two_step.guarantee_draw(enterprise=demo.importer_org, amount=Decimal(1))  # open again
 
 
 def test_insurance_must_name_its_policy_and_cover_the_bill(demo, released):

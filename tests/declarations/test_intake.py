@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
-from declarations import api, services
+from declarations import api, services, two_step
 from declarations.models import Declaration, DeclarationContainer, DeclarationItem
 from port import structure
 from port.models import TimelineEvent
@@ -168,7 +168,7 @@ def test_a_batch_repeated_with_its_idempotency_key_is_replayed(demo, api_for):
 def test_a_summary_in_a_batch_draws_its_guarantee(demo, api_for):
     from declarations.models import GuaranteeAccount
 
-    services.guarantee_account_set(enterprise=demo.exporter_org, quota=Decimal("1000000"))
+    two_step.guarantee_account_set(enterprise=demo.exporter_org, quota=Decimal("1000000"))
     summary = entries(demo, 1, kind="summary", items=[MEAT_ITEM])[0]
     summary["enterprise"] = demo.exporter_org.pk
 

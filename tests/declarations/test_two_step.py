@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from declarations import services
+from declarations import services, two_step
 from declarations.models import Declaration, GuaranteeAccount
 from inspection import assessment
 from port.errors import InvalidInput
@@ -138,26 +138,26 @@ def test_reminders_and_overdue_flag_follow_the_clock(demo):
     summary = released_summary(demo)
     due = summary.full_due_at
 
-    assert services.declaration_step2_sweep(now=due - timedelta(days=10)) == {
+    assert two_step.declaration_step2_sweep(now=due - timedelta(days=10)) == {
         "reminders": 0,
         "overdue": 0,
     }
-    assert services.declaration_step2_sweep(now=due - timedelta(days=6)) == {
+    assert two_step.declaration_step2_sweep(now=due - timedelta(days=6)) == {
         "reminders": 1,
         "overdue": 0,
     }
-    assert services.declaration_step2_sweep(now=due - timedelta(days=6)) == {
+    assert two_step.declaration_step2_sweep(now=due - timedelta(days=6)) == {
         "reminders": 0,
         "overdue": 0,
     }
     summary.refresh_from_db()
     assert (summary.reminders_sent, summary.is_overdue) == (1, False)
 
-    assert services.declaration_step2_sweep(now=due + timedelta(minutes=1)) == {
+    assert two_step.declaration_step2_sweep(now=due + timedelta(minutes=1)) == {
         "reminders": 1,
         "overdue": 1,
     }
-    assert services.declaration_step2_sweep(now=due + timedelta(days=1)) == {
+    assert two_step.declaration_step2_sweep(now=due + timedelta(days=1)) == {
         "reminders": 0,
         "overdue": 0,
     }
@@ -178,7 +178,7 @@ def test_a_completed_summary_is_never_flagged_overdue(demo):
     )
     assessment.assess_declarations(declaration_ids=[full.pk])
 
-    counts = services.declaration_step2_sweep(now=summary.full_due_at + timedelta(days=1))
+    counts = two_step.declaration_step2_sweep(now=summary.full_due_at + timedelta(days=1))
 
     assert counts == {"reminders": 0, "overdue": 0}
 

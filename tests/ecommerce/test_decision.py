@@ -5,7 +5,7 @@ from ecommerce import decision, services
 from ecommerce.models import InventoryList, ListRiskRule
 from port.models import TimelineEvent
 from tests.ecommerce.conftest import file, file_and_decide, file_parcels
-from tests.ecommerce.factories import parcel
+from tests.ecommerce.factories import exported, parcel
 
 S = InventoryList.Status
 
@@ -107,10 +107,7 @@ def test_a_list_rule_sends_the_platforms_lists_to_inspection(ec):
 
 
 def test_an_export_list_needs_no_payment_and_pays_no_tax(ec):
-    one = parcel(40, mode="9610")
-    one["list"].update(trade_mode="9810")
-    for field in ("buyer_name", "buyer_id"):
-        one["list"].pop(field)
+    one = exported(parcel(40), "9810")
     one["order"].update(buyer_name=one["order"]["buyer_name"])
     file_parcels(ec, [one], kinds=("order", "waybill", "list"))
     listed = InventoryList.objects.get()

@@ -8,7 +8,7 @@ from ecommerce.models import BuyerQuota, InventoryList
 from port.errors import InvalidInput, NotYours
 from tests.ecommerce import factories
 from tests.ecommerce.conftest import decide_each_in_its_own_request, file_parcels
-from tests.ecommerce.factories import parcel
+from tests.ecommerce.factories import exported, parcel
 
 S = InventoryList.Status
 
@@ -107,10 +107,9 @@ def test_the_bill_says_whether_the_guarantee_covers_it(ec):
 
 
 def test_export_lists_are_summed_per_month_mode_and_heading(ec, api_for):
-    exports = [parcel(60 + i, mode="9610", quantity=1 + i) for i in range(3)]
-    for one in exports:
-        one["list"].update(trade_mode="9810" if one is exports[2] else "9610", direction="E")
-        one["list"].pop("buyer_name"), one["list"].pop("buyer_id")
+    exports = [
+        exported(parcel(60 + i, quantity=1 + i), "9810" if i == 2 else "9610") for i in range(3)
+    ]
     file_parcels(ec, exports, kinds=("order", "waybill", "list"))
     now = timezone.now()
     response = api_for(ec.alice).get(f"/api/v1/ecommerce/export-summary/?month={now:%Y-%m}")

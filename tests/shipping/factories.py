@@ -1,6 +1,6 @@
 """Builders for shipping tests: a valid filing body, as service input and as API JSON."""
 
-from shipping import services
+from shipping.filing_input import DangerousGoodInput, FilingInput, PersonInput
 
 HEALTH_ALL_NO = {
     "deaths": False,
@@ -62,13 +62,13 @@ def filing_body(**overrides) -> dict:
     return body
 
 
-def filing_input(**overrides) -> services.FilingInput:
+def filing_input(**overrides) -> FilingInput:
     body = filing_body(**overrides)
-    return services.FilingInput(
+    return FilingInput(
         **{
             **body,
-            "crew": [services.PersonInput(**p) for p in body["crew"]],
-            "passengers": [services.PersonInput(**p) for p in body["passengers"]],
-            "dangerous_goods": [services.DangerousGoodInput(**g) for g in body["dangerous_goods"]],
+            "crew": [PersonInput(**p) for p in body["crew"]],
+            "passengers": [PersonInput(**p) for p in body["passengers"]],
+            "dangerous_goods": [DangerousGoodInput(**g) for g in body["dangerous_goods"]],
         }
     )

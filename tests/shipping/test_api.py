@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from port.models import Organisation, PortCall, User
-from shipping import cargo
+from shipping import cargo, edifact_imports
 from shipping.models import (
     BoardingAppointment,
     DangerousGoodsFlag,
@@ -195,8 +195,9 @@ def test_edifact_upload_is_queued_then_processed_with_progress(
         ("shipping.tasks.edifact_import_run_task", {"import_id": response.json()["id"]})
     ]
 
-    cargo.edifact_import_run(import_id=response.json()["id"])
-    cargo.edifact_import_run(import_id=response.json()["id"])  # a second run changes nothing
+    edifact_imports.edifact_import_run(import_id=response.json()["id"])
+    # a second run changes nothing
+    edifact_imports.edifact_import_run(import_id=response.json()["id"])
 
     done = api_for(ship.agent).get(f"/api/v1/edifact-imports/{response.json()['id']}/").json()
     assert (done["status"], done["progress"]) == ("done", 100)
@@ -214,7 +215,7 @@ def test_unreadable_upload_fails_with_its_reason(ship, api_for):
     response = api_for(ship.agent).post(
         "/api/v1/edifact-imports/", {"file": upload}, format="multipart"
     )
-    cargo.edifact_import_run(import_id=response.json()["id"])
+    edifact_imports.edifact_import_run(import_id=response.json()["id"])
     done = api_for(ship.agent).get(f"/api/v1/edifact-imports/{response.json()['id']}/").json()
     assert done["status"] == "failed"
     assert done["summary"]["error"].startswith("Not readable as UN/EDIFACT")

@@ -14,7 +14,7 @@ from notifications import services as notification_services
 from notifications.models import Notification
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Organisation, TimelineEvent, User
-from shipping import queries, services
+from shipping import boardings, queries
 from shipping.models import BoardingAppointment
 
 
@@ -29,7 +29,7 @@ def border(ship):
 
 @pytest.fixture
 def requested(ship, border):
-    return services.boarding_request(
+    return boardings.boarding_request(
         user=ship.agent,
         port_call_id=ship.call.pk,
         agency_id=border.pk,
@@ -43,10 +43,10 @@ def test_the_agent_requests_and_the_agency_confirms_boards_and_releases(
 ):
     assert (requested.status, requested.requested_by) == ("requested", ship.agent_org)
     border_user = ship.reviewers["border_control"]
-    services.boarding_confirm(boarding_id=requested.pk, user=border_user)
-    services.boarding_complete(boarding_id=requested.pk, user=border_user)
+    boardings.boarding_confirm(boarding_id=requested.pk, user=border_user)
+    boardings.boarding_complete(boarding_id=requested.pk, user=border_user)
     with django_capture_on_commit_callbacks() as callbacks:
-        released = services.boarding_release(boarding_id=requested.pk, user=border_user)
+        released = boardings.boarding_release(boarding_id=requested.pk, user=border_user)
     assert released.status == "released"
     assert released.confirmed_at <= released.completed_at <= released.released_at
     assert released.booking_to_release_seconds >= 0
@@ -65,7 +65,7 @@ def test_the_agent_requests_and_the_agency_confirms_boards_and_releases(
 
 def test_only_the_call_agent_requests_and_only_the_agency_confirms(ship, requested, border):
     with pytest.raises(NotYours):
-        services.boarding_request(
+        boardings.boarding_request(
             user=ship.demo.importer,
             port_call_id=ship.call.pk,
             agency_id=border.pk,
@@ -73,18 +73,18 @@ def test_only_the_call_agent_requests_and_only_the_agency_confirms(ship, request
             purpose="x",
         )
     with pytest.raises(PermissionDenied):
-        services.boarding_confirm(boarding_id=requested.pk, user=ship.agent)
+        boardings.boarding_confirm(boarding_id=requested.pk, user=ship.agent)
     with pytest.raises(PermissionDenied):
-        services.boarding_confirm(boarding_id=requested.pk, user=ship.reviewers["maritime_safety"])
+        boardings.boarding_confirm(boarding_id=requested.pk, user=ship.reviewers["maritime_safety"])
     with pytest.raises(TransitionNotAllowed):
-        services.boarding_release(boarding_id=requested.pk, user=ship.reviewers["border_control"])
+        boardings.boarding_release(boarding_id=requested.pk, user=ship.reviewers["border_control"])
     requested.refresh_from_db()
     assert (requested.status, requested.confirmed_at) == ("requested", None)
 
 
 def test_a_bad_request_names_its_fields_and_makes_nothing(ship):
     with pytest.raises(InvalidInput) as refused:
-        services.boarding_request(
+        boardings.boarding_request(
             user=ship.agent,
             port_call_id=ship.call.pk,
             agency_id="nope",
@@ -96,7 +96,7 @@ def test_a_bad_request_names_its_fields_and_makes_nothing(ship):
 
 
 def test_the_agent_cancels_its_request(ship, requested):
-    services.boarding_cancel(boarding_id=requested.pk, user=ship.agent)
+    boardings.boarding_cancel(boarding_id=requested.pk, user=ship.agent)
     requested.refresh_from_db()
     assert requested.status == "cancelled"
 
@@ -105,14 +105,14 @@ def _released_with_one_of_the_agencys_own(ship, requested) -> BoardingAppointmen
     """Border control books one boarding itself; it and the requested one are boarded and
     released. Returns the agency's own."""
     border_user = ship.reviewers["border_control"]
-    own = services.boarding_book(
+    own = boardings.boarding_book(
         user=border_user, port_call_id=ship.call.pk, scheduled_at=_when(), purpose="Own"
     )
     for boarding in (requested, own):
         if boarding.status == "requested":
-            services.boarding_confirm(boarding_id=boarding.pk, user=border_user)
-        services.boarding_complete(boarding_id=boarding.pk, user=border_user)
-        services.boarding_release(boarding_id=boarding.pk, user=border_user)
+            boardings.boarding_confirm(boarding_id=boarding.pk, user=border_user)
+        boardings.boarding_complete(boarding_id=boarding.pk, user=border_user)
+        boardings.boarding_release(boarding_id=boarding.pk, user=border_user)
     return own
 
 
@@ -174,7 +174,7 @@ def test_boardings_through_the_api_and_pages_are_scoped(ship, border, api_for):
 
 
 def test_the_agent_hears_of_the_confirmation(ship, requested):
-    services.boarding_confirm(boarding_id=requested.pk, user=ship.reviewers["border_control"])
+    boardings.boarding_confirm(boarding_id=requested.pk, user=ship.reviewers["border_control"])
     notification_services.notifications_make(now=timezone.now() + timedelta(seconds=30))
     note = Notification.objects.get(kind="shipping.boarding", recipient=ship.agent)
     assert note.data["to"] == "booked"
@@ -244,9 +244,9 @@ def test_an_enterprise_with_goods_on_the_call_requests_a_boarding_itself(ship, b
     maritime = api_for(ship.reviewers["maritime_safety"])
     assert maritime.get("/api/v1/boardings/").json()["results"] == []
     border_user = ship.reviewers["border_control"]
-    services.boarding_confirm(boarding_id=boarding.pk, user=border_user)
-    services.boarding_complete(boarding_id=boarding.pk, user=border_user)
-    services.boarding_release(boarding_id=boarding.pk, user=border_user)
+    boardings.boarding_confirm(boarding_id=boarding.pk, user=border_user)
+    boardings.boarding_complete(boarding_id=boarding.pk, user=border_user)
+    boardings.boarding_release(boarding_id=boarding.pk, user=border_user)
     # the requester hears of each step: the timeline events are the importer's
     events = TimelineEvent.objects.filter(kind="shipping.boarding_changed").order_by("pk")
     assert {e.organisation_id for e in events} == {ship.demo.importer_org.pk}

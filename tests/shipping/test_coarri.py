@@ -13,7 +13,7 @@ from inspection import diversion
 from inspection.models import DiversionInstruction
 from port.celery import app as celery_app
 from port.models import Organisation, OutboxMessage, PortCall, TimelineEvent, User
-from shipping import cargo
+from shipping import edifact_imports
 from shipping.models import EdifactImport, ManifestEntry
 from shipping.tasks import edifact_import_run_task
 from tests.shipping.test_views import client_for
@@ -64,8 +64,9 @@ def test_a_terminal_reports_the_discharge_messages_containers_once(berthed, api_
     terminal = api_for(berthed.terminal)
 
     response = upload(terminal, berthed.call.pk)
-    cargo.edifact_import_run(import_id=response.json()["id"])
-    cargo.edifact_import_run(import_id=response.json()["id"])  # a second run records nothing
+    edifact_imports.edifact_import_run(import_id=response.json()["id"])
+    # a second run records nothing
+    edifact_imports.edifact_import_run(import_id=response.json()["id"])
 
     assert response.status_code == 202, response.json()
     done = terminal.get(f"{IMPORTS}{response.json()['id']}/").json()
@@ -97,7 +98,7 @@ def test_a_container_already_reported_is_counted_as_already(berthed, api_for):
     )
 
     response = upload(api_for(berthed.terminal), berthed.call.pk)
-    done = cargo.edifact_import_run(import_id=response.json()["id"])
+    done = edifact_imports.edifact_import_run(import_id=response.json()["id"])
 
     assert done.summary["discharge"]["discharged"] == 0
     assert done.summary["discharge"]["already"] == 1
@@ -109,7 +110,7 @@ def test_the_move_time_within_the_stay_is_the_discharge_time(berthed, api_for):
     text = SAMPLE.read_text().replace("201602030913", lifted.strftime("%Y%m%d%H%M"))
 
     response = upload(api_for(berthed.terminal), berthed.call.pk, text)
-    done = cargo.edifact_import_run(import_id=response.json()["id"])
+    done = edifact_imports.edifact_import_run(import_id=response.json()["id"])
 
     instruction = DiversionInstruction.objects.get(container__number=ON_LIST)
     assert instruction.discharged_at == lifted.replace(second=0, microsecond=0)
@@ -121,7 +122,7 @@ def test_the_move_time_within_the_stay_is_the_discharge_time(berthed, api_for):
 
 def test_a_file_without_a_discharge_report_fails_and_records_nothing(berthed, api_for):
     response = upload(api_for(berthed.terminal), berthed.call.pk, LOADING_ONLY)
-    done = cargo.edifact_import_run(import_id=response.json()["id"])
+    done = edifact_imports.edifact_import_run(import_id=response.json()["id"])
 
     assert done.status == EdifactImport.Status.FAILED
     assert done.summary["error"] == "The file holds no container in a COARRI discharge report."
@@ -132,7 +133,7 @@ def test_a_call_that_departs_before_the_import_runs_fails_it(berthed, api_for):
     response = upload(api_for(berthed.terminal), berthed.call.pk)
     PortCall.objects.filter(pk=berthed.call.pk).update(status=PortCall.Status.DEPARTED)
 
-    done = cargo.edifact_import_run(import_id=response.json()["id"])
+    done = edifact_imports.edifact_import_run(import_id=response.json()["id"])
 
     assert done.status == EdifactImport.Status.FAILED
     assert done.summary["error"] == "Containers are discharged while the vessel is alongside."
@@ -173,7 +174,7 @@ def test_another_terminal_gets_404_and_an_enterprise_403(berthed, api_for):
 
 def test_an_agents_coarri_still_goes_to_its_manifest(berthed, api_for):
     response = upload(api_for(berthed.agent), berthed.call.pk)
-    done = cargo.edifact_import_run(import_id=response.json()["id"])
+    done = edifact_imports.edifact_import_run(import_id=response.json()["id"])
 
     assert done.summary["imported"]["created"] == 21
     assert "discharge" not in done.summary
@@ -188,7 +189,7 @@ def test_the_terminal_imports_from_the_call_page(berthed):
     response = terminal.post(
         url + "edifact/", {"file": SimpleUploadedFile("coarri.edi", SAMPLE.read_bytes())}
     )
-    cargo.edifact_import_run(import_id=EdifactImport.objects.get().pk)
+    edifact_imports.edifact_import_run(import_id=EdifactImport.objects.get().pk)
     page = terminal.get(url).content.decode()
 
     assert response.status_code == 302
@@ -231,8 +232,8 @@ def test_the_sweeper_queues_again_only_imports_left_unfinished(berthed, api_for)
     finished = stuck_import(berthed, api_for, minutes=10, status="done")
 
     before = OutboxMessage.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    requeued = cargo.edifact_import_requeue_stuck(older_than_seconds=300)
-    again = cargo.edifact_import_requeue_stuck(older_than_seconds=300)
+    requeued = edifact_imports.edifact_import_requeue_stuck(older_than_seconds=300)
+    again = edifact_imports.edifact_import_requeue_stuck(older_than_seconds=300)
 
     assert sorted(requeued) == sorted([processing, queued])
     queued_again = OutboxMessage.objects.filter(pk__gt=before)
@@ -246,10 +247,11 @@ def test_the_sweeper_queues_again_only_imports_left_unfinished(berthed, api_for)
 
 def test_a_requeued_import_records_its_discharges_once(berthed, api_for):
     pk = stuck_import(berthed, api_for, minutes=10)
-    cargo.edifact_import_requeue_stuck(older_than_seconds=300)
+    edifact_imports.edifact_import_requeue_stuck(older_than_seconds=300)
 
-    cargo.edifact_import_run(import_id=pk)
-    cargo.edifact_import_run(import_id=pk)  # the lost task turns up after all
+    edifact_imports.edifact_import_run(import_id=pk)
+    # the lost task turns up after all
+    edifact_imports.edifact_import_run(import_id=pk)
 
     done = EdifactImport.objects.get(pk=pk)
     assert (done.status, done.progress) == ("done", 100)
@@ -258,9 +260,9 @@ def test_a_requeued_import_records_its_discharges_once(berthed, api_for):
 
 
 def test_the_sweeper_fails_an_import_that_never_finishes(berthed, api_for):
-    pk = stuck_import(berthed, api_for, minutes=10, attempts=cargo.MAX_IMPORT_ATTEMPTS)
+    pk = stuck_import(berthed, api_for, minutes=10, attempts=edifact_imports.MAX_IMPORT_ATTEMPTS)
 
-    requeued = cargo.edifact_import_requeue_stuck(older_than_seconds=300)
+    requeued = edifact_imports.edifact_import_requeue_stuck(older_than_seconds=300)
 
     assert requeued == []
     failed = EdifactImport.objects.get(pk=pk)

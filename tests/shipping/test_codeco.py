@@ -8,7 +8,7 @@ import pytest
 from declarations.models import Declaration
 from inspection import assessment
 from inspection.models import Alert, GateEvent
-from shipping import cargo
+from shipping import edifact_imports
 from shipping.models import EdifactImport
 from tests.conftest import MEAT_ITEM, filing
 
@@ -27,10 +27,10 @@ def selected(demo, api_for):
 
 
 def _import(demo):
-    upload = cargo.edifact_import_create(
+    upload = edifact_imports.edifact_import_create(
         user=demo.terminal, file_name="codeco.edi", content=CODECO, port_call_id=None
     )
-    return cargo.edifact_import_run(import_id=upload.pk)
+    return edifact_imports.edifact_import_run(import_id=upload.pk)
 
 
 def test_gate_moves_from_codeco_meet_the_same_refusals_and_alarms_as_the_api(demo, selected):
@@ -55,7 +55,8 @@ def test_importing_the_same_file_twice_reports_each_move_once(demo, selected):
     _import(demo)  # a second upload of the same file is another file: its moves are new
     assert GateEvent.objects.count() == 4
     first = EdifactImport.objects.order_by("pk").first()
-    cargo.edifact_import_run(import_id=first.pk)  # the same import run again changes nothing
+    # the same import run again changes nothing
+    edifact_imports.edifact_import_run(import_id=first.pk)
     assert GateEvent.objects.count() == 4
 
 

@@ -121,14 +121,14 @@ def test_the_call_page_says_what_the_cargo_report_gave(ship):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
 
-    from shipping import cargo
+    from shipping import edifact_imports
     from shipping.models import EdifactImport
 
     client = Client()
     client.force_login(ship.agent)
     url = f"/shipping/calls/{ship.call.pk}/"
     client.post(url + "edifact/", {"file": SimpleUploadedFile("cuscar.edi", CUSCAR.encode())})
-    cargo.edifact_import_run(import_id=EdifactImport.objects.get().pk)
+    edifact_imports.edifact_import_run(import_id=EdifactImport.objects.get().pk)
 
     page = client.get(url).content.decode()
     assert "CUSCAR: 2 consignments, 3 goods items, 3 containers read; 1 refused, 2 warnings" in page

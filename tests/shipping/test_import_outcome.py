@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import translation
 
-from shipping import cargo
+from shipping import edifact_imports
 from shipping.models import EdifactImport
 
 SAMPLES = Path(__file__).parent / "edifact"
@@ -65,7 +65,7 @@ def test_the_upload_page_says_the_same_for_each_file(ship, language, line):
     url = f"/shipping/calls/{ship.call.pk}/"
     content = (SAMPLES / "cuscar_d95b_xiamen.edi").read_bytes()
     client.post(url + "edifact/", {"file": SimpleUploadedFile("cuscar.edi", content)})
-    cargo.edifact_import_run(import_id=EdifactImport.objects.get().pk)
+    edifact_imports.edifact_import_run(import_id=EdifactImport.objects.get().pk)
 
     with translation.override(None):  # the request's language ends with the test
         page = client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()

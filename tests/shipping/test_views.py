@@ -161,7 +161,7 @@ def test_manifest_line_and_edifact_upload_from_the_call_page(
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from shipping import cargo
+    from shipping import edifact_imports
     from shipping.models import EdifactImport, ManifestEntry
 
     client = client_for(ship.agent)
@@ -181,7 +181,7 @@ def test_manifest_line_and_edifact_upload_from_the_call_page(
     )
     sample = Path(__file__).resolve().parent / "edifact" / "coprar_d95b_no_unb.edi"
     client.post(url + "edifact/", {"file": SimpleUploadedFile("coprar.edi", sample.read_bytes())})
-    cargo.edifact_import_run(import_id=EdifactImport.objects.get().pk)
+    edifact_imports.edifact_import_run(import_id=EdifactImport.objects.get().pk)
 
     page = client.get(url).content.decode()
     assert ManifestEntry.objects.get().container_number == "CBHU6411248"

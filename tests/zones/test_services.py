@@ -297,11 +297,18 @@ def test_the_living_port_runs_trucks_through_the_zone(zone):
     from zones import simulation
 
     rng = random.Random(4)  # noqa: S311 - a simulation, not a secret
-    lines = [simulation.zone_truck(rng) for _ in range(30)]
+    lines = [simulation.zone_truck(rng) for _ in range(120)]
 
     assert any(line and "zone gate" in line and "release" in line for line in lines)
     assert any(line and line.startswith("zone entry") for line in lines)
+    assert any(line and line.startswith("zone exit") for line in lines)
+    assert any(line and line.startswith("zone transfer") for line in lines)
+    assert any(line and line.startswith(("zone amended", "zone cancelled")) for line in lines)
+    assert StockItem.objects.filter(organisation=zone.org2).exists() is True  # transfers arrived
     assert StockItem.objects.filter(quantity__lt=0).exists() is False
+    assert Movement.objects.filter(kind="domestic_out", tax_total__gt=0).exists() is True
+    for item in StockItem.objects.all():  # every account agrees with its ledger
+        assert sum(e.quantity for e in StockEntry.objects.filter(stock_item=item)) == item.quantity
 
 
 def test_a_stop_alarm_speaks_each_readers_language(zone):

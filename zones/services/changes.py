@@ -1,5 +1,6 @@
 """A document after filing, until its truck passes: amended (the stock change redone),
-cancelled, or lapsed when its pass expires unused (an exit's goods back on the account).
+cancelled, or lapsed when its pass expires unused (the goods of an exit, or of a transfer
+carried by truck, back on the sender's account).
 
 Locks are taken pass first, then movement, the order the gate takes them in, so a truck
 read while its document changes waits for one or the other and never deadlocks."""
@@ -27,11 +28,8 @@ def _locked_at_gate(user: User, movement_id: int) -> tuple[GatePass, Movement]:
     if queries.zone_enterprise_for(user) is None:
         raise PermissionDenied(_("Only a zone enterprise's declarants change zone movements."))
     movement = queries.movement_get_for_user(user=user, movement_id=movement_id)  # NotYours
-    gate_pass = (
-        GatePass.objects.select_for_update().filter(movement_id=movement.pk).first()
-        if movement.kind != Movement.Kind.TRANSFER
-        else None
-    )
+    # A transfer without a truck has no pass: it completed at filing.
+    gate_pass = GatePass.objects.select_for_update().filter(movement_id=movement.pk).first()
     movement = Movement.objects.select_for_update().get(pk=movement.pk)
     if gate_pass is None or gate_pass.status != GatePass.Status.OPEN:
         raise InvalidInput(
@@ -43,8 +41,9 @@ def _locked_at_gate(user: User, movement_id: int) -> tuple[GatePass, Movement]:
 
 
 def _give_back(movement: Movement, lines: list[MovementLine]) -> None:
-    """An exit's goods return to its account (ledger rows on the same movement)."""
-    if movement.kind in Movement.EXITS:
+    """An exit's or a transfer's goods return to the sender's account (ledger rows on the
+    same movement)."""
+    if movement.kind in Movement.TAKEN_AT_FILING:
         stock.stock_credit(movement.zone_id, [(movement.organisation_id, ln) for ln in lines])
 
 
@@ -63,7 +62,7 @@ def movement_amend(*, user: User, movement_id: int, document: dict) -> Movement:
     lines = MovementLine.objects.bulk_create(
         MovementLine(movement=movement, **line) for line in doc["lines"]
     )
-    if movement.kind in Movement.EXITS:
+    if movement.kind in Movement.TAKEN_AT_FILING:
         try:
             stock.stock_debit(
                 movement.zone_id,
@@ -78,7 +77,9 @@ def movement_amend(*, user: User, movement_id: int, document: dict) -> Movement:
     gate_pass.hazard = validation.hazard_summary(doc["lines"])
     gate_pass.save()
     movement.declaration_number = doc["declaration_number"]
-    movement.duty_amount, movement.duty_declared = doc["duty_amount"], doc["duty_declared"]
+    for field in ("duty_amount", "duty_declared", "consumption_tax_amount", "vat_amount"):
+        setattr(movement, field, doc[field])
+    movement.tax_total = doc["tax_total"]
     movement.amended_count += 1
     movement.save()
     timeline_record(
@@ -102,8 +103,14 @@ def _clean(document: dict, movement: Movement) -> list[dict]:
         raise InvalidInput({"non_field_errors": [_("Send the corrected document.")]})
     if document.get("kind", movement.kind) != movement.kind:
         raise InvalidInput({"kind": [_("A movement keeps its kind; cancel it and file anew.")]})
+    document = {**document, "kind": movement.kind}
+    if movement.kind == Movement.Kind.TRANSFER:
+        # A transfer keeps its receiver and, carried by truck, a truck.
+        if not str(document.get("truck_plate") or "").strip():
+            raise InvalidInput({"truck_plate": [_("Give the truck's plate.")]})
+        document["counterparty_uscc"] = movement.counterparty.uscc
     try:
-        docs = validation.documents([{**document, "kind": movement.kind}])
+        docs = validation.documents([document])
         errors = duty.apply(docs)
         if errors:
             raise InvalidInput({"documents": errors})
@@ -118,7 +125,8 @@ def _clean(document: dict, movement: Movement) -> list[dict]:
 @transaction.atomic
 def movement_cancel(*, user: User, movement_id: int, reason: str = "") -> Movement:
     """Withdraw a document whose truck has not passed: its pass can no longer release, and
-    an exit's goods return to the account. Raises InvalidInput, NotYours."""
+    the goods an exit or a transfer took at filing return to the sender's account (a
+    transfer's receiver was not credited yet). Raises InvalidInput, NotYours."""
     gate_pass, movement = _locked_at_gate(user, movement_id)
     gate_pass.status = GatePass.Status.CANCELLED
     gate_pass.save(update_fields=["status", "updated_at"])
@@ -167,7 +175,7 @@ def _expire_batch(now) -> int:
         status=GatePass.Status.EXPIRED, updated_at=now
     )
     transition_many(movements, Movement.Status.EXPIRED)
-    exits = {m.pk: m for m in movements if m.kind in Movement.EXITS}
+    exits = {m.pk: m for m in movements if m.kind in Movement.TAKEN_AT_FILING}
     by_zone: dict[int, list] = {}
     for line in MovementLine.objects.filter(movement_id__in=exits):
         m = exits[line.movement_id]
@@ -194,7 +202,8 @@ def _summary(lines) -> list[list[str]]:
 
 
 def _push(movement: Movement) -> None:
+    organisations = {movement.organisation_id, movement.counterparty_id} - {None}
     live.publish_on_commit(
-        groups=[live.organisation_group(movement.organisation_id)],
+        groups=sorted(live.organisation_group(org) for org in organisations),
         event=events.stock_changed([movement.pk]),
     )

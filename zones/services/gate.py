@@ -30,7 +30,8 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
     Matches the plate to an open gate pass of the zone and checks container, seal and
     weight; a matching pass is used by one conditional UPDATE, so of two reads at the same
     moment one is released and the other stopped. A release completes the movement (an
-    entry credits the account; an exit to the port under seal opens its transit); a stop
+    entry credits the account, a transfer the receiver's; an exit to the port under seal
+    opens its transit); a stop
     raises an alarm to the zone's office. Records the passage with Portwise's answer time,
     its timeline event, and pushes it to the gate board. A repeated read id returns the
     first answer. Raises NotYours for another office's gate, InvalidInput for a bad read.
@@ -63,10 +64,12 @@ def gate_read(*, user: User, gate_id: int, read: dict) -> GatePassage:
             answer_ms=(time.perf_counter() - started) * 1000,
         )
         _record_passage(passage, gate, user, owner)
-        if movement is not None and movement.kind in Movement.ENTRIES:
+        if movement is not None and (
+            movement.kind in Movement.ENTRIES or movement.kind == Movement.Kind.TRANSFER
+        ):
             # Last: the account row is the one all trucks of an item share, so its lock is
             # held from here to the commit only.
-            _credit_entry(movement)
+            _credit_receiver(movement)
     return passage
 
 
@@ -170,11 +173,15 @@ def _complete(gate_pass: GatePass, user: User) -> Movement:
     return movement
 
 
-def _credit_entry(movement: Movement) -> None:
+def _credit_receiver(movement: Movement) -> None:
+    """An entry's goods to its enterprise's account; a transfer's to the receiver's."""
+    receiver = movement.counterparty_id or movement.organisation_id
     lines = list(movement.lines.all())
-    stock.stock_credit(movement.zone_id, [(movement.organisation_id, line) for line in lines])
+    stock.stock_credit(movement.zone_id, [(receiver, line) for line in lines])
     live.publish_on_commit(
-        groups=[live.organisation_group(movement.organisation_id)],
+        groups=sorted(
+            {live.organisation_group(movement.organisation_id), live.organisation_group(receiver)}
+        ),
         event=events.stock_changed([movement.pk]),
     )
 

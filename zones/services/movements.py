@@ -33,8 +33,8 @@ def movement_file_many(*, user: User, documents: list, source: str) -> list[Move
 
     Exits and transfers take their goods from the account at once, in one conditional
     UPDATE for the batch (refused, with the line that lacks stock, if any item is short);
-    a transfer credits the receiver at once; an entry credits the account when its truck
-    passes the gate. All or nothing: a bad document changes nothing. Writes the movements,
+    a transfer credits the receiver at once, or, carried by truck (it names a plate), when
+    its truck passes the gate; an entry credits the account when its truck passes the gate. All or nothing: a bad document changes nothing. Writes the movements,
     lines, passes and ledger, one timeline event each, and one live push per organisation.
     """
     account = queries.zone_enterprise_for(user)
@@ -50,9 +50,9 @@ def movement_file_many(*, user: User, documents: list, source: str) -> list[Move
     movements = _write_documents(docs, zone, org, receivers, user, source)
     debits, credits = [], []
     for i, (doc, movement) in enumerate(zip(docs, movements, strict=True)):
-        if doc["kind"] in Movement.EXITS or doc["kind"] == K.TRANSFER:
+        if doc["kind"] in Movement.TAKEN_AT_FILING:
             debits += [(i, j, org.pk, line) for j, line in enumerate(movement.line_list)]
-        if doc["kind"] == K.TRANSFER:
+        if doc["kind"] == K.TRANSFER and not doc.get("truck_plate"):
             credits += [(receivers[i].pk, line) for line in movement.line_list]
     stock.stock_debit(zone.pk, debits)
     stock.stock_credit(zone.pk, credits)
@@ -131,13 +131,16 @@ def _write_documents(docs, zone, org, receivers, user, source) -> list[Movement]
             organisation=org,
             kind=doc["kind"],
             status=Movement.Status.COMPLETED
-            if doc["kind"] == K.TRANSFER
+            if doc["kind"] == K.TRANSFER and not doc.get("truck_plate")
             else Movement.Status.AT_GATE,
             source=source,
             counterparty=receivers.get(i),
             declaration_number=doc["declaration_number"],
             duty_amount=doc["duty_amount"],
             duty_declared=doc["duty_declared"],
+            consumption_tax_amount=doc["consumption_tax_amount"],
+            vat_amount=doc["vat_amount"],
+            tax_total=doc["tax_total"],
             created_by=user,
         )
         for i, doc in enumerate(docs)
@@ -166,9 +169,7 @@ def _write_documents(docs, zone, org, receivers, user, source) -> list[Movement]
         GatePass(
             movement=movement,
             zone=zone,
-            direction=GatePass.Direction.IN
-            if doc["kind"] in Movement.ENTRIES
-            else GatePass.Direction.OUT,
+            direction=_direction(doc["kind"]),
             truck_plate=doc["truck_plate"],
             container_number=doc["container"],
             seal_number=doc["seal"],
@@ -177,6 +178,12 @@ def _write_documents(docs, zone, org, receivers, user, source) -> list[Movement]
             hazard=validation.hazard_summary(doc["lines"]),
         )
         for doc, movement in zip(docs, movements, strict=True)
-        if doc["kind"] != K.TRANSFER
+        if doc.get("truck_plate")
     )
     return movements
+
+
+def _direction(kind: str) -> str:
+    if kind in Movement.ENTRIES:
+        return GatePass.Direction.IN
+    return GatePass.Direction.INTERNAL if kind == K.TRANSFER else GatePass.Direction.OUT

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from certificates import services as certificate_services
-from declarations.services import guarantee_account_set
+from declarations.two_step import guarantee_account_set
 from ecommerce import demo as ecommerce_demo
 from inspection.models import Outcome, RiskRule
 from inspection.services import rule_set_activate

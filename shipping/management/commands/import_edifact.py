@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from port.errors import InvalidInput
-from shipping import cargo, edifact
+from shipping import edifact, edifact_imports
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         except UnicodeDecodeError:
             text = raw.decode("latin-1")  # UNOB/UNOC files are ISO 8859-1
         try:
-            summary = cargo.edifact_import_text(text=text, port_call_id=options["call"])
+            summary = edifact_imports.edifact_import_text(text=text, port_call_id=options["call"])
         except edifact.Unreadable as error:
             raise CommandError(f"{path}: {error}") from None
         except InvalidInput as error:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('declarations', '0003_full_header_two_step_advance_uploads'),
+        ('declarations', '0004_ecommerce_export_summaries'),
         ('port', '0010_timeline_without_keys'),
     ]
 
