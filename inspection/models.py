@@ -143,6 +143,7 @@ class Decision(TimeStampedModel):
         blank=True,
         related_name="decisions",
         db_constraint=False,
+        db_index=False,  # nothing looks decisions up by version; a vessel inserts 14,000
     )
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
     # Every rule that hit: [{"rule": id, "name": ..., "reason": public reason, "action": ...}].
@@ -158,8 +159,14 @@ class Decision(TimeStampedModel):
     # An officer's override: the outcome the rules gave is kept beside the reason.
     overridden_outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
     override_reason = models.CharField(_("override reason"), max_length=300, blank=True)
+    # Not indexed: almost always empty, never looked up by officer (a vessel inserts 14,000).
     overridden_by = models.ForeignKey(
-        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "port.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     # The seed the sampling was drawn with: the version's own, or, after a re-assessment
     # under a newer version, the seed of the first decision, so that a sampled rule both
