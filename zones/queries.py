@@ -59,6 +59,19 @@ def movements_for(*, user: User) -> QuerySet[Movement]:
     )
 
 
+def transfers_incoming_for(*, user: User) -> QuerySet[Movement]:
+    """Transfers other zone enterprises send to the user's: read-only for the receiver (the
+    sender amends or cancels them), newest first; its stock is credited at the gate."""
+    return (
+        Movement.objects.filter(
+            counterparty_id__in=zone_enterprise_ids_for(user), kind=Movement.Kind.TRANSFER
+        )
+        .select_related("gate_pass", "organisation")
+        .prefetch_related("lines")
+        .order_by("-created_at", "-pk")
+    )
+
+
 def movement_get_for_user(*, user: User, movement_id: int) -> Movement:
     movement = movements_for(user=user).filter(pk=movement_id).first()
     if movement is None:

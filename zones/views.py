@@ -39,6 +39,7 @@ def account(request):
         "page": Paginator(queries.movements_for(user=request.user), 20).get_page(
             request.GET.get("page")
         ),
+        "incoming": queries.transfers_incoming_for(user=request.user)[:20],
         "form": form,
         "lines": lines,
         "upload_form": forms.UploadForm(),

@@ -278,3 +278,21 @@ def test_a_transfers_pass_that_lapses_gives_the_reservation_back(zone):
     assert (held(zone), held(zone, zone.org2)) == (Decimal("100"), None)
     assert ledgers_agree(zone)
     assert truck_read(zone).decision == "stop"
+
+
+def test_the_receiver_sees_a_transfer_coming_but_no_one_elses_and_cannot_change_it(zone):
+    stock_in(zone, "100")
+    movement = transfer(zone, "30")
+    receiver = Client()
+    receiver.force_login(zone.co2)
+    sender = Client()
+    sender.force_login(zone.co)
+
+    page = receiver.get("/zones/").content.decode()
+    receiver.cookies["django_language"] = "zh-hans"
+    chinese = receiver.get("/zones/").content.decode()
+
+    assert f'data-incoming="{movement.number}"' in page
+    assert "Incoming transfers" in page and "转入的货物" in chinese
+    assert "data-incoming-transfers" not in sender.get("/zones/").content.decode()
+    assert receiver.get(f"/zones/movements/{movement.pk}/").status_code == 404
