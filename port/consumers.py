@@ -30,7 +30,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.groups_joined: set[str] = set()
-        self.outbound = fanout.Socket(self.base_send)
+        self.outbound = fanout.Socket(self.scope.get(fanout.SERVER_SEND, self.base_send))
         await self.accept()
         observability.WEBSOCKETS.inc()
         groups = [

@@ -38,6 +38,29 @@ _fanouts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout]" = (
 )
 
 
+# uvicorn's options for the live sockets (`make run`, the Dockerfile, the benches): no
+# per-message deflate. Each socket compressed each frame on its own (a zlib context per
+# socket), about a third of the fan-out's time (py-spy), for frames of a few hundred bytes.
+UVICORN_WEBSOCKET_OPTIONS = ["--ws-per-message-deflate", "false"]
+
+# The scope key under which `with_server_send` keeps the server's own send.
+SERVER_SEND = "port.server_send"
+
+
+def with_server_send(application):
+    """Keep the server's `send` in the scope, for the fan-out to write frames with.
+
+    channels' session middleware wraps `send` to save a modified session on an HTTP
+    response, which a WebSocket never sends; the wrapper (reading the lazy session twice per
+    message) cost about a sixth of the fan-out's time, per socket per frame (py-spy). No
+    middleware of the WebSocket stack changes a `websocket.send`."""
+
+    async def keeping_send(scope, receive, send):
+        return await application({**scope, SERVER_SEND: send}, receive, send)
+
+    return keeping_send
+
+
 def fanout() -> "Fanout":
     """The running event loop's fan-out."""
     loop = asyncio.get_running_loop()
