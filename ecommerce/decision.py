@@ -34,6 +34,7 @@ from ecommerce.models import (
     Waybill,
 )
 from inspection.models import Outcome
+from port.batch import collector_paused
 from port.models import TimelineEvent
 from port.timeline import timeline_record_many
 from zones import services as zone_services
@@ -79,7 +80,13 @@ def batch_decide(*, batch_id: int) -> int:
     """Decide the waiting lists this batch completes, and with them those of the other
     batches still undecided at this moment (up to COALESCE_BATCHES): under load one task
     takes the queue behind it in sets of CHUNK, instead of a small set per batch, and the
-    later tasks find their lists decided. Idempotent. Returns how many were decided."""
+    later tasks find their lists decided. Idempotent. Returns how many were decided.
+    The garbage collector waits meanwhile (as in `ecommerce.intake.batch_file`)."""
+    with collector_paused():
+        return _batch_decide(batch_id)
+
+
+def _batch_decide(batch_id: int) -> int:
     kind = Batch.objects.filter(pk=batch_id).values_list("kind", flat=True).first()
     if kind is None:
         return 0

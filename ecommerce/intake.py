@@ -7,6 +7,7 @@ good ones are filed. A batch with an Idempotency-Key already seen returns its fi
 """
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from ecommerce import validation
 from ecommerce.db import bulk_cursor, int_array, text_array
 from ecommerce.models import Batch, InventoryList, ListLine, Order, Participant, Payment, Waybill
+from port.batch import collector_paused
 from zones import queries as zone_queries
 
 MAX_BATCH = 5000
@@ -63,7 +65,14 @@ def batch_file(*, kind: str, organisation_id: int, items, idempotency_key: str =
 
     Writes the Batch row and the good items (COPY); on commit, queues one decision task for
     the batch. Raises BatchRefused when nothing in it can be filed (and writes nothing).
+    The garbage collector waits meanwhile: a batch's thousands of rows set off full
+    collections that walk the whole process (py-spy: about a third of a batch's time).
     """
+    with collector_paused():
+        return _batch_file(kind, organisation_id, items, idempotency_key)
+
+
+def _batch_file(kind: str, organisation_id: int, items, idempotency_key: str) -> BatchResult:
     if idempotency_key:
         first = _replay(kind, organisation_id, idempotency_key)
         if first is not None:
@@ -384,12 +393,16 @@ def _write(kind: str, organisation_id: int, batch_id: int, rows: list[dict]) -> 
         ]
         ids = _next_ids(model, len(rows))
     with connection.cursor() as cursor:
+        get, tail = itemgetter(*columns), tuple(extra)
         with cursor.copy(f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN") as copy:
-            for position, row in enumerate(rows):
-                values = [row[c] for c in columns] + extra
-                if kind == "list":
-                    values += [ids[position], "waiting", "", "", 0, 0, 0, "[]", now]
-                copy.write_row(values)
+            if kind == "list":
+                for position, row in enumerate(rows):
+                    copy.write_row(
+                        get(row) + tail + (ids[position], "waiting", "", "", 0, 0, 0, "[]", now)
+                    )
+            else:
+                for row in rows:
+                    copy.write_row(get(row) + tail)
         if kind == "list":
             line_table = ListLine._meta.db_table
             with cursor.copy(
