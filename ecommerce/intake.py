@@ -7,6 +7,7 @@ good ones are filed. A batch with an Idempotency-Key already seen returns its fi
 """
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -392,12 +393,16 @@ def _write(kind: str, organisation_id: int, batch_id: int, rows: list[dict]) -> 
         ]
         ids = _next_ids(model, len(rows))
     with connection.cursor() as cursor:
+        get, tail = itemgetter(*columns), tuple(extra)
         with cursor.copy(f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN") as copy:
-            for position, row in enumerate(rows):
-                values = [row[c] for c in columns] + extra
-                if kind == "list":
-                    values += [ids[position], "waiting", "", "", 0, 0, 0, "[]", now]
-                copy.write_row(values)
+            if kind == "list":
+                for position, row in enumerate(rows):
+                    copy.write_row(
+                        get(row) + tail + (ids[position], "waiting", "", "", 0, 0, 0, "[]", now)
+                    )
+            else:
+                for row in rows:
+                    copy.write_row(get(row) + tail)
         if kind == "list":
             line_table = ListLine._meta.db_table
             with cursor.copy(

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 from datetime import date
 from functools import cache
+from operator import mul
 
 from django.conf import settings
 
@@ -81,17 +82,18 @@ def id_is_valid(id_number: str) -> bool:
         date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
     except ValueError:
         return False
-    total = sum(int(d) * w for d, w in zip(id_number[:17], _WEIGHTS, strict=True))
+    total = sum(map(mul, map(int, id_number[:17]), _WEIGHTS))
     return id_number[17] == _CHECK[total % 11]
 
 
 def buyer_key(id_number: str) -> str:
     """128 bits of HMAC-SHA256 of the ID number: the buyer for matching and the quota."""
-    return hmac.new(_key(), normalise_id(id_number).encode(), hashlib.sha256).hexdigest()[:32]
+    # hmac.digest: the one-shot C path, a third of hmac.new()'s cost (same bytes).
+    return hmac.digest(_key(), normalise_id(id_number).encode(), "sha256").hex()[:32]
 
 
 def name_key(name: str) -> str:
-    return hmac.new(_key(), b"name:" + name.strip().encode(), hashlib.sha256).hexdigest()[:16]
+    return hmac.digest(_key(), b"name:" + name.strip().encode(), "sha256").hex()[:16]
 
 
 def mask_id(id_number: str) -> str:
