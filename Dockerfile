@@ -50,5 +50,6 @@ RUN export DEBUG=0 SECRET_KEY=build-only \
 
 USER portwise
 EXPOSE 8000
-# WEB_CONCURRENCY sets uvicorn's number of worker processes.
-CMD ["sh", "-c", "exec uvicorn port.asgi:application --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips ${FORWARDED_ALLOW_IPS:-127.0.0.1} --lifespan off"]
+# WEB_CONCURRENCY sets uvicorn's number of worker processes. No per-message deflate on the
+# live sockets (port.fanout.UVICORN_WEBSOCKET_OPTIONS says why).
+CMD ["sh", "-c", "exec uvicorn port.asgi:application --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips ${FORWARDED_ALLOW_IPS:-127.0.0.1} --lifespan off --ws-per-message-deflate false"]

@@ -32,7 +32,7 @@ from stdnum import iso6346
 
 from bench import load
 from declarations.models import Declaration
-from port import embedded
+from port import embedded, fanout
 from port.auth import token_issue
 from port.celery import all_queues
 from port.models import PortCall, User
@@ -103,6 +103,7 @@ def _web_argv(server: str, port: int) -> list[str]:
             "--log-level",
             "warning",
             "--no-access-log",
+            *fanout.UVICORN_WEBSOCKET_OPTIONS,
         ]
     return [sys.executable, "-m", "gunicorn", "port.wsgi:application"] + [
         "--bind",

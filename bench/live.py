@@ -12,8 +12,10 @@ and p99 of commit to the last socket.
   are drained, and every (socket, event) that did not arrive is counted as missed, and as
   gap-detected when a later frame of that socket carries a number past it (the page
   re-fetches), silent otherwise.
-- peer: the same sockets, the same frames sent with a bare `group_send` of channels-redis's
-  RedisPubSubChannelLayer (no transaction, no number), at the same rate.
+- peer: as many sockets again, on `/ws/peer/` of the same server processes
+  (bench/live_asgi.py): channels' own path, a consumer per socket with a channel of its own
+  on channels-redis's RedisPubSubChannelLayer; the same frames sent with a bare `group_send`
+  (no transaction, no number), at the same rate.
 
 Each figure is the median of BENCH_RUNS (3) runs with min and max.
 """
@@ -37,6 +39,7 @@ from django.test import Client, override_settings
 from websockets.exceptions import ConnectionClosed
 
 from bench import intake
+from bench.live_asgi import PEER_GROUP
 from port import live
 from port.models import User
 
@@ -65,8 +68,8 @@ class Sockets:
     """The 1,000 clients, on an event loop in a thread of their own: each keeps the time and
     text of every frame it receives, and opens them only after the run."""
 
-    def __init__(self, port: int, cookie: str, count: int):
-        self.url = f"ws://127.0.0.1:{port}/ws/live/"
+    def __init__(self, port: int, cookie: str, count: int, path: str = "/ws/live/"):
+        self.url = f"ws://127.0.0.1:{port}{path}"
         self.headers = {"Cookie": cookie, "Origin": "http://127.0.0.1"}
         self.count = count
         self.received: list[list[tuple[float, str]]] = [[] for _ in range(count)]
@@ -206,6 +209,7 @@ def _paced(send, group: str, count: int, rate: float, first: int) -> set[int]:
 @contextmanager
 def _server(env: dict, port: int):
     argv = intake._web_argv("asgi", port)
+    argv[argv.index("port.asgi:application")] = "bench.live_asgi:application"
     argv[argv.index("--workers") + 1] = str(WEB_PROCESSES)
     child = subprocess.Popen(argv, cwd=intake.ROOT, env=env)  # noqa: S603
     try:
@@ -246,14 +250,16 @@ def run(measure) -> dict:
         started = time.monotonic()
         sockets.open()
         connect_s = time.monotonic() - started
+        peers = Sockets(port, cookie, SOCKETS, path="/ws/peer/")
+        peers.open()
         assert all(group in j["streams"] for j in sockets.joined), sockets.joined[0]
         n = 0
         for _ in range(RUNS):
-            sockets.reset()
-            _paced(_peer_send, group, EVENTS_STEADY, EVENTS_PER_S, n)
+            peers.reset()
+            _paced(_peer_send, PEER_GROUP, EVENTS_STEADY, EVENTS_PER_S, n)
             n += EVENTS_STEADY
-            sockets.wait_for("peer", EVENTS_STEADY, timeout=60)
-            peer.append(_latencies(sockets, "peer"))
+            peers.wait_for("peer", EVENTS_STEADY, timeout=60)
+            peer.append(_latencies(peers, "peer"))
 
             sockets.reset()
             sent = _paced(_commit, group, EVENTS_STEADY, EVENTS_PER_S, n)
@@ -267,6 +273,7 @@ def run(measure) -> dict:
             sockets.wait_for(group, EVENTS_BURST, timeout=180)
             burst.append({**_latencies(sockets, group), **_losses(sockets, group, sent)})
         sockets.close()
+        peers.close()
 
     def summarise(runs: list[dict]) -> dict:
         out = {k: _summary([r[k] for r in runs]) for k in runs[0] if k.endswith("_ms")}

@@ -19,6 +19,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from ecommerce.sorting_line import SortingLine  # noqa: E402 - the sorting line's fast path
+from port import fanout  # noqa: E402
 from port.routing import websocket_urlpatterns  # noqa: E402
 
 # Everything loaded so far lives as long as the process: out of the collector's sight, a
@@ -31,8 +32,8 @@ application = ProtocolTypeRouter(
     {
         # The sorting line's scans are answered beside Django (ecommerce/sorting_line.py).
         "http": SortingLine(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": fanout.with_server_send(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -2,7 +2,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from port import live, observability, queries
+from port import fanout, live, observability, queries
 
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -15,9 +15,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     through the owning app's query. It forwards events and never writes business data.
 
     Events arrive as frames already written (port/live.py numbers them per group), and go
-    to the browser as they are. On connect the browser learns each group's current number
-    (`live.joined`), on subscribe the subscribed group's, so it can tell a gap.
+    to the browser as they are, written by the process's fan-out (port/fanout.py) straight
+    to the socket: the consumer has no channel of its own. On connect the browser learns each
+    group's current number (`live.joined`), on subscribe the subscribed group's, so it can
+    tell a gap.
     """
+
+    # No channel layer: no channel, Redis subscription and receive task per socket.
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         self.user = self.scope.get("user")
@@ -25,6 +30,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.groups_joined: set[str] = set()
+        self.outbound = fanout.Socket(self.scope.get(fanout.SERVER_SEND, self.base_send))
         await self.accept()
         observability.WEBSOCKETS.inc()
         groups = [
@@ -43,7 +49,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if hasattr(self, "groups_joined"):  # accepted (an anonymous socket never was)
             observability.WEBSOCKETS.dec()
         for group in getattr(self, "groups_joined", set()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await fanout.fanout().leave(group, self.outbound)
 
     async def receive_json(self, content, **kwargs) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -64,22 +70,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 {"type": "subscribed", "topic": topic, "key": key, "stream": group, "seq": sequence}
             )
             return
-        await self.channel_layer.group_discard(group, self.channel_name)
+        await fanout.fanout().leave(group, self.outbound)
         self.groups_joined.discard(group)
         await self.send_json({"type": "unsubscribed", "topic": topic, "key": key})
 
-    async def dispatch(self, message) -> None:
-        # A frame goes out as it is, touching no database: channels' dispatch would first
-        # close old database connections in a thread, one hop per socket per frame, which
-        # at a thousand sockets was most of this process's fan-out time (py-spy).
-        if message["type"] == "live.frame":
-            await self.send(text_data=message["frame"])
-            return
-        await super().dispatch(message)
-
     async def _join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined.add(group)
+        await fanout.fanout().join(group, self.outbound)
 
 
 # A Redis read off the event loop, and off the one thread database calls share.

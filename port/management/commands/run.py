@@ -27,7 +27,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import connections, transaction
 
-from port import embedded, outbox
+from port import embedded, fanout, outbox
 from port.celery import all_queues
 from port.management.commands.seed_demo import DEMO_PASSWORD, USERS
 from port.supervisor import Child, GaveUp, Supervisor
@@ -152,7 +152,8 @@ class Command(BaseCommand):
             Child(
                 "web",
                 [python, "-m", "uvicorn", "port.asgi:application"]
-                + ["--host", host, "--port", str(port), "--lifespan", "off"],
+                + ["--host", host, "--port", str(port), "--lifespan", "off"]
+                + fanout.UVICORN_WEBSOCKET_OPTIONS,
             ),
             Child(
                 "worker",
