@@ -30,6 +30,7 @@ from declarations import queries as declaration_queries
 from declarations import services as declaration_services
 from ecommerce import demo as ecommerce_demo
 from inspection import diversion
+from inspection import gate as port_gate
 from inspection import queries as inspection_queries
 from inspection import services as inspection_services
 from inspection.models import GateEvent
@@ -392,7 +393,7 @@ def gate_out(rng: random.Random) -> str | None:
     if number is None:
         return None
     try:
-        event = inspection_services.gate_report(
+        event = port_gate.gate_report(
             user=User.objects.get(username="terminal"),
             container_number=number,
             direction="out",

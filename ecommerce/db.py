@@ -6,13 +6,31 @@ a decision's time in py-spy. This cursor sends the arrays as parameters instead,
 same connection and so inside the same transaction.
 """
 
+import time
+
 import psycopg
 from django.db import connection
 
 
+class _Cursor(psycopg.Cursor):
+    """Its statements appear in Django's query log when that is kept (DEBUG, or a test's
+    CaptureQueriesContext), so the tests pinning a path's query count see them too."""
+
+    def execute(self, query, params=None, **kwargs):
+        if not connection.queries_logged:
+            return super().execute(query, params, **kwargs)
+        began = time.monotonic()
+        try:
+            return super().execute(query, params, **kwargs)
+        finally:
+            connection.queries_log.append(
+                {"sql": str(query), "time": f"{time.monotonic() - began:.3f}"}
+            )
+
+
 def bulk_cursor() -> psycopg.Cursor:
     connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    return _Cursor(connection.connection)
 
 
 def int_array(values) -> str:

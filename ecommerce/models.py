@@ -179,13 +179,23 @@ class InventoryList(models.Model):
     }
     DECIDED = (Status.REFUSED, Status.RELEASED, Status.SELECTED, Status.HELD, Status.SENT_BACK)
 
-    declarant = models.ForeignKey("port.Organisation", on_delete=models.PROTECT, related_name="+")
-    platform = models.ForeignKey("port.Organisation", on_delete=models.PROTECT, related_name="+")
-    enterprise = models.ForeignKey("port.Organisation", on_delete=models.PROTECT, related_name="+")
+    # No single-column index where a composite one below leads with the column (declarant,
+    # platform, enterprise), nor a pattern index on waybill_no (only looked up by equality,
+    # through its unique constraint): every list writes each index twice, on COPY and on
+    # its decision (which changes indexed columns, so it is never a HOT update).
+    declarant = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    platform = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    enterprise = models.ForeignKey(
+        "port.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     logistics = models.ForeignKey("port.Organisation", on_delete=models.PROTECT, related_name="+")
     list_no = models.CharField(max_length=40)
     order_no = models.CharField(max_length=60)
-    waybill_no = models.CharField(max_length=40, unique=True)
+    waybill_no = models.CharField(max_length=40)
     trade_mode = models.CharField(max_length=4, choices=TradeMode.choices)
     direction = models.CharField(max_length=1, choices=Direction.choices)
     buyer_key = models.CharField(max_length=32)
@@ -230,6 +240,8 @@ class InventoryList(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["declarant", "list_no"], name="ec_list_no_unique"),
+            # A parcel has one list; the sorting line reads it by this index.
+            models.UniqueConstraint(fields=["waybill_no"], name="ec_list_waybill_unique"),
             models.CheckConstraint(
                 condition=Q(
                     status__in=[
@@ -276,8 +288,9 @@ class InventoryList(models.Model):
 
 
 class ListLine(models.Model):
+    # Looked up by ec_line_unique, which leads with it.
     inventory_list = models.ForeignKey(
-        InventoryList, on_delete=models.CASCADE, related_name="lines"
+        InventoryList, on_delete=models.CASCADE, related_name="lines", db_index=False
     )
     line_no = models.PositiveSmallIntegerField()
     hs_code = models.CharField(max_length=10)

@@ -4,7 +4,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inspection import diversion, queries, services
+from inspection import diversion, gate, queries, services
 from inspection.models import GateEvent, Inspection
 from port import limits, uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
@@ -190,7 +190,7 @@ class GateEventViewSet(IdempotentCreateMixin, mixins.ListModelMixin, viewsets.Ge
 
     def create_once(self, request):
         data = _valid(GateReportSerializer, request)
-        event = services.gate_report(
+        event = gate.gate_report(
             user=request.user,
             container_number=data["container"],
             direction=data["direction"],

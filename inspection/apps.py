@@ -8,7 +8,7 @@ class InspectionConfig(AppConfig):
 
     def ready(self) -> None:
         from declarations import queries as declaration_queries
-        from inspection import diversion, queries, services
+        from inspection import diversion, gate, queries
         from port import live, outbox
         from shipping import services as shipping_services
         from shipping import terminal_moves
@@ -18,7 +18,7 @@ class InspectionConfig(AppConfig):
             shipping_services.BERTHED_HOOKS.append(diversion.diversion_plan_for_berthed_call)
         # A terminal's EDIFACT file reports discharges and gate moves through these services.
         terminal_moves.TERMINAL_REPORTERS["discharge"] = diversion.containers_report_discharged
-        terminal_moves.TERMINAL_REPORTERS["gate"] = services.gate_report
+        terminal_moves.TERMINAL_REPORTERS["gate"] = gate.gate_report
         if queries.decisions_with_whereabouts not in declaration_queries.DECISION_READERS:
             declaration_queries.DECISION_READERS.append(queries.decisions_with_whereabouts)
         if queries.declaration_detail_extras not in declaration_queries.DETAIL_READERS:

@@ -514,3 +514,12 @@ def hold_reason(stages: list[str]) -> str:
     return _("Held at the access stage: %(stages)s has not released these goods.") % {
         "stages": " / ".join(labels[stage] for stage in stages)
     }
+
+
+def terminals_for(user: User) -> QuerySet[Terminal]:
+    """The terminals the user's organisations operate."""
+    return Terminal.objects.filter(operator_id__in=organisation_ids_for(user)).order_by("pk")
+
+
+def terminal_ids_for(user: User) -> list[int]:
+    return list(terminals_for(user).values_list("pk", flat=True))

@@ -1,9 +1,9 @@
-"""Every write to inspection data: rule sets, decisions, tickets, results, gate checks."""
+"""Every write to inspection data: rule sets, decisions, tickets, results, expert opinions
+(the port gate's checks are in `inspection.gate`)."""
 
 import secrets
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -11,16 +11,13 @@ from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alarms import services as alarm_services
+from declarations import assessed as declaration_assessed
 from declarations import events as declaration_events
 from declarations import queries as declaration_queries
-from declarations import services as declaration_services
-from inspection import attendance, diversion, engine, events, queries, rules
+from inspection import attendance, engine, events, queries, rules
 from inspection.models import (
-    Alert,
     Decision,
     ExpertConsultation,
-    GateEvent,
     Inspection,
     InspectionPhoto,
     Outcome,
@@ -30,8 +27,8 @@ from inspection.models import (
 from inspection.tasks import decisions_make_for_port_call_task
 from port import live, outbox, uploads
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
-from port.models import Container, InspectionArea, Organisation, TimelineEvent, User
-from port.queries import customs_office_ids_for, organisation_ids_for
+from port.models import InspectionArea, Organisation, TimelineEvent, User
+from port.queries import customs_office_ids_for
 from port.timeline import timeline_record
 from port.transitions import transition
 from shipping import queries as shipping_queries
@@ -252,7 +249,7 @@ def _release_declaration_if_cleared(declaration_id: int, *, actor: User | None) 
         inspection__status=Inspection.Status.RELEASED
     )
     if decisions.exists() and not still_held.exists():
-        declaration_services.declaration_release(declaration_id=declaration_id, actor=actor)
+        declaration_assessed.declaration_release(declaration_id=declaration_id, actor=actor)
 
 
 # ---------------------------------------------------------------- the call-number queue
@@ -266,7 +263,7 @@ def inspection_report_arrival(*, user: User, container_number: str) -> Inspectio
     the day, the officers' board and the terminal's hoisting list are told after commit.
     Reporting the same container again returns its ticket.
     """
-    terminal_ids = _terminal_ids_for(user)
+    terminal_ids = queries.terminal_ids_for(user)
     # Locked so that a re-assessment (assessment.assess_declarations) cannot release the container
     # while its ticket is issued: whichever comes second sees what the first did.
     decision = (
@@ -527,161 +524,6 @@ def consultation_answer(*, consultation_id: int, expert: User, answer: str) -> E
     consultation.answered_at = timezone.now()
     consultation.save(update_fields=["expert", "answer", "answered_at", "updated_at"])
     return consultation
-
-
-# ---------------------------------------------------------------- gate
-
-
-def container_is_released(declaration) -> tuple[bool, str]:
-    """Whether customs has released the container its latest declaration covers, and why
-    not when it has not."""
-    from declarations.models import Declaration
-
-    if declaration is None:
-        return False, _("No customs declaration covers this container.")
-    if declaration.status == Declaration.Status.RELEASED:
-        # Two-stage access: customs' release is not enough while a stage holds the goods.
-        holds = queries.access_holds(declaration_ids=[declaration.pk, declaration.summary_id])
-        if holds:
-            return False, queries.hold_reason(sorted({s for h in holds.values() for s in h}))
-        return True, ""
-    if declaration.status == Declaration.Status.SUBMITTED:
-        return False, _("The declaration is still being assessed.")
-    return False, _("Customs has not released this container.")
-
-
-@transaction.atomic
-def gate_report(
-    *,
-    user: User,
-    container_number: str,
-    direction: str,
-    truck_plate: str = "",
-    idempotency_key: str = "",
-) -> GateEvent:
-    """A terminal gate reports a container; a gate-out of an unreleased one is refused.
-
-    A refusal raises an alert to the port's customs office, pushed live to its officers. An
-    export at gate-in gets its diversion instruction (direct loading, inspection area, yard).
-    A repeat with the same idempotency key returns the first event.
-    """
-    terminal = _terminals_for(user).first()
-    if terminal is None:
-        raise PermissionDenied(_("Only a terminal operator reports gate events."))
-    if idempotency_key:
-        earlier = GateEvent.objects.filter(
-            terminal=terminal, idempotency_key=idempotency_key
-        ).first()
-        if earlier is not None:
-            return earlier
-    errors = {}
-    number = container_number.strip().upper()
-    # Locked: two trucks reporting the same container at once are decided one after the other.
-    container = Container.objects.select_for_update().filter(number=number).first()
-    if container is None:
-        errors["container"] = [
-            _("This port has no container %(number)s.") % {"number": number or "—"}
-        ]
-    if direction not in GateEvent.Direction.values:
-        errors["direction"] = [_("Direction is in or out.")]
-    if errors:
-        raise InvalidInput(errors)
-    declaration = declaration_queries.container_latest_declaration(container_id=container.pk)
-    allowed, reason = (
-        (True, "") if direction == GateEvent.Direction.IN else _may_leave(container, declaration)
-    )
-    event = GateEvent.objects.create(
-        container=container,
-        terminal=terminal,
-        direction=direction,
-        truck_plate=truck_plate.strip().upper(),
-        allowed=allowed,
-        reason=reason,
-        reported_by=user,
-        idempotency_key=idempotency_key,
-    )
-    timeline_record(
-        subject=event,
-        kind=TimelineEvent.Kind.GATE_PASSED if allowed else TimelineEvent.Kind.GATE_REFUSED,
-        actor=user,
-        # The consignment's owner, so that its dashboard counts its own gate moves.
-        organisation=declaration.enterprise if declaration else None,
-        data={"container": number, "direction": direction, "reason": reason},
-    )
-    if not allowed:
-        _alert_customs(event, terminal, reason_for=partial(_refusal_reason, container, declaration))
-    elif direction == GateEvent.Direction.IN:
-        diversion.diversion_plan_at_gate_in(container=container)
-    return event
-
-
-def _may_leave(container: Container, declaration) -> tuple[bool, str]:
-    """A gate-out passes if the container is in the terminal (it has not left since it last
-    came in) and customs has released it."""
-    last = container.gate_events.filter(allowed=True).order_by("-created_at", "-pk").first()
-    if last is not None and last.direction == GateEvent.Direction.OUT:
-        local = timezone.localtime(last.created_at)
-        return False, _(
-            "This container already left through the gate on %(day)s at %(time)s; "
-            "its gate-in must come first."
-        ) % {"day": local.strftime("%Y-%m-%d"), "time": local.strftime("%H:%M")}
-    return container_is_released(declaration)
-
-
-def _refusal_reason(container: Container, declaration) -> str:
-    """Why a gate-out is refused, in the active language (the state is the one the gate
-    decided on: same transaction, container locked)."""
-    return _may_leave(container, declaration)[1]
-
-
-def _refusal_message(terminal_name: str, reason_for) -> str:
-    return _("Gate-out refused at %(terminal)s: %(reason)s") % {
-        "terminal": terminal_name,
-        "reason": reason_for(),
-    }
-
-
-def _alert_customs(event: GateEvent, terminal, *, reason_for) -> None:
-    office = (
-        Organisation.objects.filter(kind=Organisation.Kind.CUSTOMS_OFFICE, port=terminal.port_id)
-        .order_by("pk")
-        .first()
-    )
-    if office is None:
-        return
-    alert = Alert.objects.create(
-        customs_office=office,
-        container=event.container,
-        gate_event=event,
-        message=_("Gate-out refused at %(terminal)s: %(reason)s")
-        % {"terminal": terminal.name, "reason": event.reason},
-    )
-    live.publish_on_commit(groups=[events.queue_group(office.pk)], event=events.alert_raised(alert))
-    # The alarm officers work to the end (acknowledge, assign, close); the alert stays the
-    # queue board's notice.
-    alarm_services.alarm_raise(
-        spec=alarm_services.AlarmSpec(
-            kind="gate.refused",
-            severity="high",
-            customs_office_id=office.pk,
-            dedupe_key=f"gate-event:{event.pk}",
-            subject=event.container.number,
-            # Written in every language of the site, so each officer reads the reason in
-            # theirs, whatever the language of the terminal's request.
-            message=partial(_refusal_message, terminal.name, reason_for),
-            data={"gate_event": event.pk, "terminal": terminal.code},
-        )
-    )
-
-
-def _terminal_ids_for(user: User) -> list[int]:
-    return list(_terminals_for(user).values_list("pk", flat=True))
-
-
-def _terminals_for(user: User):
-    from port.models import Terminal
-
-    return Terminal.objects.filter(operator_id__in=organisation_ids_for(user)).order_by("pk")
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from alarms import queries as alarm_queries
 from inspection import forms, queries, services
+from inspection.gate import gate_report
 from inspection.models import Inspection
 from port import uploads
 from port.errors import InvalidInput, TransitionNotAllowed
@@ -271,7 +272,7 @@ def gate(request):
     form = forms.GateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            event = services.gate_report(
+            event = gate_report(
                 user=request.user,
                 container_number=form.cleaned_data["container"],
                 direction=form.cleaned_data["direction"],

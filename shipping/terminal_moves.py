@@ -63,7 +63,7 @@ CODECO_DIRECTIONS = {"34": "in", "36": "out"}
 
 def report_gate_moves(upload: EdifactImport, result: edifact.Result) -> dict:
     """Report each container of the file's CODECO messages through the gate service the JSON
-    gate API uses (the "gate" reporter: inspection.services.gate_report), so the same refusals
+    gate API uses (the "gate" reporter: inspection.gate.gate_report), so the same refusals
     and alarms apply. Re-running the import reports nothing twice (one idempotency key per
     file, message and container)."""
     report_gate = _reporter("gate")

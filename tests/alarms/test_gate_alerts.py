@@ -1,13 +1,13 @@
 from alarms import services
 from alarms.models import Alarm
-from inspection import services as inspection_services
+from inspection import gate as port_gate
 from port.models import Container
 
 
 def test_a_refused_gate_out_is_an_alarm_officers_can_close(demo):
     Container.objects.create(number="TGHU0000013")
 
-    event = inspection_services.gate_report(
+    event = port_gate.gate_report(
         user=demo.terminal, container_number="TGHU0000013", direction="out", truck_plate="闽D1"
     )
 
@@ -27,9 +27,7 @@ def test_the_queue_board_drops_the_alert_once_its_alarm_is_closed(demo):
     from django.test import Client
 
     Container.objects.create(number="TGHU0000013")
-    inspection_services.gate_report(
-        user=demo.terminal, container_number="TGHU0000013", direction="out"
-    )
+    port_gate.gate_report(user=demo.terminal, container_number="TGHU0000013", direction="out")
     client = Client()
     client.force_login(demo.officer)
     assert "TGHU0000013" in client.get("/inspection/queue/").content.decode()
@@ -46,7 +44,7 @@ def test_a_refused_gate_out_reads_in_each_officers_language(demo):
 
     Container.objects.create(number="TGHU0000013")
     with translation.override("en"):  # the terminal's request is in English
-        event = inspection_services.gate_report(
+        event = port_gate.gate_report(
             user=demo.terminal, container_number="TGHU0000013", direction="out"
         )
 
@@ -68,9 +66,7 @@ def test_the_queue_boards_alert_reads_in_the_officers_language(demo):
 
     Container.objects.create(number="TGHU0000013")
     with translation.override("en"):
-        inspection_services.gate_report(
-            user=demo.terminal, container_number="TGHU0000013", direction="out"
-        )
+        port_gate.gate_report(user=demo.terminal, container_number="TGHU0000013", direction="out")
     client = Client()
     client.force_login(demo.officer)
 

@@ -4,6 +4,7 @@ inspection-to-release stages, the queue per area, containers arrived and gate-ou
 from analytics import services
 from analytics.models import ClearanceFact
 from declarations.services import ItemInput
+from inspection import gate as port_gate
 from inspection import services as inspection_services
 from tests.analytics.test_services import TILES, file
 from tests.conftest import MEAT_ITEM
@@ -61,7 +62,7 @@ def test_queue_arrivals_and_gate_outs_reach_the_dashboard(demo, api_for):
         user=demo.terminal, container_number=waiting.containers.first().number
     )
     for declaration in (released, waiting):
-        inspection_services.gate_report(
+        port_gate.gate_report(
             user=demo.terminal,
             container_number=declaration.containers.first().number,
             direction="out",

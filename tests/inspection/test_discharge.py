@@ -9,7 +9,7 @@ from analytics import services as analytics_services
 from analytics import simulation
 from declarations.models import Declaration
 from inspection import diversion
-from inspection import services as inspection_services
+from inspection import gate as port_gate
 from inspection.models import DiversionInstruction
 from port.models import PortCall, TimelineEvent, User
 from tests.inspection.test_diversion import berth, declare
@@ -168,9 +168,7 @@ def test_the_importer_follows_its_container_off_the_ship_and_out_of_the_gate(pla
         user=planned.terminal, port_call_id=planned.port_call.pk, container_numbers=[DECLARED]
     )
     off = where()
-    inspection_services.gate_report(
-        user=planned.terminal, container_number=DECLARED, direction="out"
-    )
+    port_gate.gate_report(user=planned.terminal, container_number=DECLARED, direction="out")
     gone = where()
 
     assert aboard == "Aboard, then to: Yard"

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inspection import assessment, diversion
+from inspection import gate as port_gate
 from inspection.models import Decision, DiversionInstruction, WebhookDelivery, WebhookEndpoint
 from port.errors import InvalidInput
 from port.models import PortCall
@@ -347,7 +348,6 @@ def test_a_released_advance_import_declared_for_direct_pickup_goes_ship_side(dem
 def test_an_export_at_gate_in_is_diverted_by_its_declaration(
     demo, api_for, items, direct, destination
 ):
-    from inspection import services
 
     goods = (
         [{**MEAT_ITEM, "origin_country": "CN"}] if items == "meat" else [{**filing(0)["items"][0]}]
@@ -365,7 +365,9 @@ def test_an_export_at_gate_in_is_diverted_by_its_declaration(
     assert created.status_code == 201, created.json()
     assessment.assess_declarations(declaration_ids=[created.json()["id"]])
 
-    event = services.gate_report(user=demo.terminal, container_number="TGHU6123458", direction="in")
+    event = port_gate.gate_report(
+        user=demo.terminal, container_number="TGHU6123458", direction="in"
+    )
 
     assert event.allowed is True
     assert (

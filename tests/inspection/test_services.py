@@ -5,6 +5,7 @@ from django.db import connection
 
 from declarations.models import Declaration
 from inspection import assessment, queries, services
+from inspection import gate as port_gate
 from inspection.models import (
     Alert,
     Decision,
@@ -219,7 +220,7 @@ def test_gate_out_of_an_unreleased_container_is_refused_with_an_alert(
     demo, selected, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        event = services.gate_report(
+        event = port_gate.gate_report(
             user=demo.terminal,
             container_number="COSU6123451",
             direction="out",
@@ -244,10 +245,10 @@ def test_gate_out_of_a_released_container_passes(demo, api_for):
     )
     assessment.assess_declarations(declaration_ids=[created["id"]])
 
-    event = services.gate_report(
+    event = port_gate.gate_report(
         user=demo.terminal, container_number="COSU6123451", direction="out", idempotency_key="g-1"
     )
-    again = services.gate_report(
+    again = port_gate.gate_report(
         user=demo.terminal, container_number="COSU6123451", direction="out", idempotency_key="g-1"
     )
 
@@ -265,7 +266,7 @@ def test_a_container_leaves_once_until_it_comes_in_again(demo, api_for):
     assessment.assess_declarations(declaration_ids=[created["id"]])
 
     def gate(direction):
-        return services.gate_report(
+        return port_gate.gate_report(
             user=demo.terminal, container_number="COSU6123451", direction=direction
         )
 
@@ -284,7 +285,7 @@ def test_a_container_leaves_once_until_it_comes_in_again(demo, api_for):
 
 def test_only_a_terminal_reports_gate_events(demo, selected):
     with pytest.raises(Exception, match="terminal operator"):
-        services.gate_report(user=demo.importer, container_number="COSU6123451", direction="out")
+        port_gate.gate_report(user=demo.importer, container_number="COSU6123451", direction="out")
     assert GateEvent.objects.exists() is False
 
 

@@ -11,6 +11,7 @@ from django.test import Client
 
 from declarations.models import Declaration
 from inspection import access, assessment, attendance, diversion, queries, services
+from inspection import gate as port_gate
 from inspection.models import AccessCheck, AttendanceRequest, DiversionInstruction
 from notifications import services as notification_services
 from notifications.models import Contact, Notification
@@ -58,7 +59,7 @@ def queued(demo, api_for):
 
 
 def _gate_out(demo, declaration):
-    return services.gate_report(
+    return port_gate.gate_report(
         user=demo.terminal,
         container_number=declaration.containers.get().number,
         direction="out",

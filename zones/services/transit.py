@@ -184,11 +184,11 @@ def _bound_for(terminal) -> Q:
 
 
 def _gate_in(user: User, container: str, plate: str) -> None:
-    from inspection import services as inspection_services
+    from inspection import gate as port_gate
 
     try:
         with transaction.atomic():  # a savepoint: a container the port does not know
-            inspection_services.gate_report(
+            port_gate.gate_report(
                 user=user, container_number=container, direction="in", truck_plate=plate
             )
     except InvalidInput:
