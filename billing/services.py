@@ -233,7 +233,8 @@ def bills_overdue_sweep(*, now=None) -> list[TaxBill]:
     """Unpaid bills past their due date become overdue, each with an alarm; idempotent."""
     now = now or timezone.now()
     overdue = list(
-        TaxBill.objects.select_for_update(skip_locked=True)
+        # Only the bills locked: a declaration may have no port call (an e-commerce summary).
+        TaxBill.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(status=TaxBill.Status.UNPAID, due_at__lt=now)
         .select_related("declaration__port_call")
     )

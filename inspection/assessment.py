@@ -29,8 +29,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from declarations import assessed as declaration_assessed
 from declarations import queries as declaration_queries
-from declarations import services as declaration_services
 from inspection import access, diversion, engine, events
 from inspection.models import Decision, Inspection, Outcome, RuleSetVersion
 from inspection.rules import Consignment
@@ -155,7 +155,7 @@ def _assess(declaration_ids: Iterable[int], actor_id: int | None) -> dict:
             if outcome != Outcome.RELEASE:
                 chosen.append(number)
                 held = held or inspection_status != Inspection.Status.RELEASED
-        outcomes[row.id] = declaration_services.AssessmentOutcome(selected=chosen, held=held)
+        outcomes[row.id] = declaration_assessed.AssessmentOutcome(selected=chosen, held=held)
     _insert(new, current, seeds, version_number, actor_id)
     _update(changed, current, seeds, versions, version_number, actor_id)
     # Before the diversion: a container held at the access stage is planned to the yard.
@@ -172,7 +172,7 @@ def _assess(declaration_ids: Iterable[int], actor_id: int | None) -> dict:
                 for container_id, _number in row.containers
             ],
         )
-    declaration_services.declarations_record_assessment(outcomes=outcomes, actor_id=actor_id)
+    declaration_assessed.declarations_record_assessment(outcomes=outcomes, actor_id=actor_id)
     _publish_selected(new, changed, areas)
     return {
         "declarations": len(rows),

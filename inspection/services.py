@@ -11,9 +11,9 @@ from django.db.models import Case, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from declarations import assessed as declaration_assessed
 from declarations import events as declaration_events
 from declarations import queries as declaration_queries
-from declarations import services as declaration_services
 from inspection import attendance, engine, events, queries, rules
 from inspection.models import (
     Decision,
@@ -249,7 +249,7 @@ def _release_declaration_if_cleared(declaration_id: int, *, actor: User | None) 
         inspection__status=Inspection.Status.RELEASED
     )
     if decisions.exists() and not still_held.exists():
-        declaration_services.declaration_release(declaration_id=declaration_id, actor=actor)
+        declaration_assessed.declaration_release(declaration_id=declaration_id, actor=actor)
 
 
 # ---------------------------------------------------------------- the call-number queue

@@ -16,9 +16,9 @@ A page knows it missed a push by the numbers:
   anything but the next one means frames were lost (a socket cut off, a subscriber Redis
   dropped), and the page re-fetches. On connecting, the consumer sends each group's current
   number (`live.joined`), so a reconnect that missed frames re-fetches too.
-- **Fan-out inside each server process.** The PubSub layer subscribes a server process
-  once per group and hands each message to every socket of that group in the process: one
-  PUBLISH per group, however many sockets listen.
+- **Fan-out inside each server process.** port/fanout.py subscribes a server process once
+  per group and writes each frame to every socket of that group in the process: one
+  PUBLISH per group, however many sockets listen, and one unpacking per process.
 
 Apps register the topics a browser may subscribe to (`register_topic`), each with a
 function that returns the group for a user, or None when the thing is not theirs.

@@ -13,8 +13,7 @@ from django.utils import timezone
 from alarms.models import Alarm
 from billing import services
 from billing.models import Payment, TaxBill
-from declarations import services as declaration_services
-from declarations import two_step
+from declarations import assessed, two_step
 from declarations.models import Declaration, GuaranteeAccount
 from port.errors import InvalidInput
 from tests.conftest import MEAT_ITEM, container_number, filing
@@ -93,9 +92,7 @@ def released(demo, api_for):
             format="json",
         )
         assert response.status_code == 201, response.json()
-        return declaration_services.declaration_release(
-            declaration_id=response.json()["id"], actor=None
-        )
+        return assessed.declaration_release(declaration_id=response.json()["id"], actor=None)
 
     return make
 

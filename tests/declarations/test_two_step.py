@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from declarations import services, two_step
+from declarations import assessed, services, two_step
 from declarations.models import Declaration, GuaranteeAccount
 from inspection import assessment
 from port.errors import InvalidInput
@@ -220,7 +220,7 @@ def test_a_summary_released_after_inspection_gets_its_deadline(demo):
     summary = file_summary(demo)
     Declaration.objects.filter(pk=summary.pk).update(status=Declaration.Status.INSPECTION_REQUIRED)
 
-    services.declaration_release(declaration_id=summary.pk, actor=demo.officer)
+    assessed.declaration_release(declaration_id=summary.pk, actor=demo.officer)
 
     summary.refresh_from_db()
     assert summary.status == Declaration.Status.RELEASED
@@ -238,7 +238,7 @@ def test_step_2_released_after_inspection_completes_its_summary(demo):
     )
     Declaration.objects.filter(pk=full.pk).update(status=Declaration.Status.INSPECTION_REQUIRED)
 
-    services.declaration_release(declaration_id=full.pk, actor=demo.officer)
+    assessed.declaration_release(declaration_id=full.pk, actor=demo.officer)
 
     summary.refresh_from_db()
     assert summary.status == Declaration.Status.COMPLETED
