@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
+# Frames a socket that does not read may have queued before only each group's newest is kept.
+BACKLOG_MAX = 200
+
 _fanouts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout]" = (
     weakref.WeakKeyDictionary()
 )
@@ -75,32 +78,48 @@ def fanout() -> "Fanout":
 
 class Socket:
     """One WebSocket's outbound side: frames are written now, or queued behind a send of
-    this socket that is still waiting for its buffer to drain."""
+    this socket that is still waiting for its buffer to drain.
 
-    __slots__ = ("send", "_backlog")
+    A socket that stops reading keeps at most `BACKLOG_MAX` frames queued: beyond it the
+    queue keeps only the newest frame of each group, whose number then skips the dropped
+    ones, so the page re-fetches rather than the process holding frames without end."""
+
+    __slots__ = ("send", "_backlog", "_drainer")
 
     def __init__(self, send: Send):
         self.send = send
-        self._backlog: deque | None = None  # not None while a send is waiting
+        self._backlog: deque[tuple[str, dict[str, Any]]] | None = None  # while a send waits
+        self._drainer: asyncio.Future | None = None
 
-    def push(self, message: dict[str, Any]) -> None:
+    def push(self, group: str, message: dict[str, Any]) -> None:
         if self._backlog is not None:
-            self._backlog.append(message)
+            self._backlog.append((group, message))
+            if len(self._backlog) > BACKLOG_MAX:
+                self._backlog = _newest_per_group(self._backlog)
             return
         rest = _start(self.send(message))
         if rest is not None:
             self._backlog = deque()
-            asyncio.ensure_future(self._drain(rest))
+            self._drainer = asyncio.ensure_future(self._drain(rest))
 
     async def _drain(self, rest: Awaitable[None]) -> None:
         try:
             await rest
             while self._backlog:
-                await self.send(self._backlog.popleft())
+                await self.send(self._backlog.popleft()[1])
         except Exception as error:  # noqa: BLE001 - a closed socket: its consumer leaves
             log.debug("live frame not written (%s)", error)
         finally:
             self._backlog = None
+            self._drainer = None
+
+
+def _newest_per_group(backlog: deque) -> deque:
+    newest: dict[str, dict[str, Any]] = {}
+    for group, message in backlog:
+        newest.pop(group, None)  # keep the order of the newest frames
+        newest[group] = message
+    return deque(newest.items())
 
 
 class Fanout:
@@ -196,9 +215,10 @@ class Fanout:
             log.warning("not a live frame on %s: %r", channel, body.get("type"))
             return
         outgoing = {"type": "websocket.send", "text": body["frame"]}
+        group = channel.removeprefix(f"{self.prefix}__group__")
         for socket in tuple(self.members[channel]):
             try:
-                socket.push(outgoing)
+                socket.push(group, outgoing)
             except Exception as error:  # noqa: BLE001 - a closed socket: its consumer leaves
                 log.debug("live frame not written (%s)", error)
 

@@ -66,8 +66,8 @@ def test_a_socket_whose_send_waits_holds_up_no_other_and_keeps_its_order():
         slow_socket, fast_socket = fanout.Socket(slow), fanout.Socket(fast)
         for seq in (1, 2, 3):
             message = {"type": "websocket.send", "text": _frame("org.1", seq)}
-            slow_socket.push(message)
-            fast_socket.push(message)
+            slow_socket.push("org.1", message)
+            fast_socket.push("org.1", message)
         fast_at_once = list(fast.sent)
         slow_before = list(slow.sent)
         slow.gate.set()
@@ -96,11 +96,32 @@ def test_a_send_that_fails_drops_what_waited_behind_it_and_the_socket_is_not_stu
             sent.append(message["text"])
 
         socket = fanout.Socket(send)
-        socket.push({"type": "websocket.send", "text": "bad"})
-        socket.push({"type": "websocket.send", "text": "queued behind it"})
+        socket.push("org.1", {"type": "websocket.send", "text": "bad"})
+        socket.push("org.1", {"type": "websocket.send", "text": "queued behind it"})
         gate.set()
         await asyncio.sleep(0.05)
-        socket.push({"type": "websocket.send", "text": "later"})
+        socket.push("org.1", {"type": "websocket.send", "text": "later"})
         return sent
 
     assert asyncio.run(scenario()) == ["later"]
+
+
+def test_a_socket_that_does_not_read_keeps_each_groups_newest_frame_and_sees_the_gap():
+    async def scenario():
+        stuck = Recorder()
+        stuck.gate.clear()
+        socket = fanout.Socket(stuck)
+        socket.push("org.1", {"type": "websocket.send", "text": _frame("org.1", 1)})
+        for seq in range(2, fanout.BACKLOG_MAX + 10):
+            for group in ("org.1", "user.7"):
+                socket.push(group, {"type": "websocket.send", "text": _frame(group, seq)})
+        stuck.gate.set()
+        await _until(lambda: len(stuck.sent) >= 3)
+        await asyncio.sleep(0.05)
+        return stuck.sent
+
+    last = fanout.BACKLOG_MAX + 9
+    sent = asyncio.run(scenario())
+    assert len(sent) <= fanout.BACKLOG_MAX + 1
+    assert sent[0] == _frame("org.1", 1)  # the send that was waiting
+    assert sent[-2:] == [_frame("org.1", last), _frame("user.7", last)]
