@@ -5,8 +5,9 @@ All four ways in (the browser, the API, ERP files and EDIFACT CUSDEC) call
 checks Declaration.TRANSITIONS, saves, and records a timeline event (who, when, from, to,
 reason). Validation lives in `declarations.validation`; its input classes (`FilingInput`,
 `HeaderInput`, `ItemInput`) are re-exported here, since `declaration_file` takes them. The
-two-step summary's guarantee and step 2 sweep live in `declarations.two_step`; the three
-guarantee functions e-commerce imports from here are re-exported for it.
+two-step summary's guarantee and step 2 sweep live in `declarations.two_step`, what
+customs' assessment does to declarations in `declarations.assessed`, the monthly summaries
+of e-commerce export lists in `declarations.summaries`.
 """
 
 from dataclasses import dataclass
@@ -23,11 +24,6 @@ from declarations.models import (
     DeclarationContainer,
     DeclarationItem,
 )
-from declarations.summaries import ListSummaryInput as ListSummaryInput
-from declarations.summaries import list_summaries_file as list_summaries_file
-from declarations.two_step import guarantee_account_set as guarantee_account_set
-from declarations.two_step import guarantee_draw_set as guarantee_draw_set
-from declarations.two_step import guarantee_give_back as guarantee_give_back
 from declarations.validation import HEADER_NAMES as HEADER_NAMES
 from declarations.validation import (
     Cleaned,

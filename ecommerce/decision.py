@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from declarations.services import guarantee_draw_set
+from declarations.two_step import guarantee_draw_set
 from ecommerce import events, quota, risk, tax
 from ecommerce.db import bulk_cursor, int_array, text_array
 from ecommerce.models import (

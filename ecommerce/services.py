@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from declarations.services import guarantee_give_back
+from declarations.two_step import guarantee_give_back
 from ecommerce import events, personal, queries, quota, risk
 from ecommerce.db import bulk_cursor
 from ecommerce.models import (

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from declarations import services as declaration_services
+from declarations import summaries as declaration_summaries
 from ecommerce import queries
 from ecommerce.models import InventoryList, ListLine, MonthlySummary
 from port.errors import InvalidInput, NotYours
@@ -80,9 +80,9 @@ def month_summarise(
     todo = [key for key in groups if key not in done]
     if not todo:
         return []
-    declarations = declaration_services.list_summaries_file(
+    declarations = declaration_summaries.list_summaries_file(
         summaries=[
-            declaration_services.ListSummaryInput(
+            declaration_summaries.ListSummaryInput(
                 enterprise_id=key[0],
                 trade_mode=key[1],
                 destination=key[2],

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from declarations.models import GuaranteeAccount
-from declarations.services import guarantee_account_set
+from declarations.two_step import guarantee_account_set
 from ecommerce import services
 from ecommerce.models import BuyerQuota, InventoryList
 from tests.ecommerce import factories

@@ -88,7 +88,7 @@ def test_a_return_after_30_days_or_by_another_enterprise_changes_nothing(ec):
 def test_the_bill_says_whether_the_guarantee_covers_it(ec):
     from decimal import Decimal
 
-    from declarations.services import guarantee_account_set
+    from declarations.two_step import guarantee_account_set
 
     file_parcels(ec, [parcel(1)])
     now = timezone.now()

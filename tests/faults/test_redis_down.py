@@ -3,6 +3,7 @@ PRIVATE Redis this test stops and starts, never the machine's). Filings answer 2
 while, since their work is a row in their own transaction (port/outbox.py) and a live push
 is best effort; none is lost, and once Redis is back every one is assessed, once."""
 
+import base64
 import json
 import socket
 import subprocess
@@ -78,8 +79,23 @@ def _assessed() -> int:
     return Declaration.objects.filter(decisions__isnull=False).distinct().count()
 
 
+def _declaration_ids(value: bytes) -> list[int]:
+    """The declaration ids a stored Celery message carries (a queue's message, or an unacked
+    hash's [message, exchange, routing key]): the relay merges rows, so the task id names only
+    the first of them, and the ids are in the base64 body."""
+    try:
+        message = json.loads(value)
+        if isinstance(message, list):
+            message = json.loads(message[0]) if isinstance(message[0], str) else message[0]
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        return list(kwargs.get("declaration_ids", []))
+    except (ValueError, KeyError, TypeError, IndexError):
+        return []
+
+
 def _where_are_they(redis_url: str) -> str:
-    """For a failure: each unassessed filing's outbox row, and where its task is in Redis."""
+    """For a failure: each unassessed filing's outbox row, and where a message naming it is in
+    Redis."""
     from port.models import OutboxMessage
 
     client = redis.Redis.from_url(redis_url)
@@ -101,8 +117,7 @@ def _where_are_they(redis_url: str) -> str:
         places = [
             key.decode()
             for key, values in stored.items()
-            for row in rows
-            if any(f"outbox-{row[0]}".encode() in value for value in values)
+            if any(declaration.pk in _declaration_ids(value) for value in values)
         ]
         found.append(f"declaration {declaration.pk}: outbox {rows}; in Redis: {places}")
     return "never assessed: " + "; ".join(found)
