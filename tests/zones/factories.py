@@ -1,10 +1,14 @@
 """The demo zone's people and documents, for zone tests."""
 
+import threading
+from collections.abc import Callable
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 
+from port.errors import InvalidInput
 from port.models import Organisation, User
 from zones import services
 from zones.models import Zone, ZoneGate
@@ -81,3 +85,34 @@ def held(zone, org=None, item_no="GPU-4090") -> Decimal | None:
 
     item = StockItem.objects.filter(organisation=org or zone.org, item_no=item_no).first()
     return item.quantity if item else None
+
+
+def cancel_racing_truck(zone, movement, truck_read: Callable[[], str]) -> dict[str, str]:
+    """The sender cancels `movement` while its truck is read at the gate, on two threads
+    with their own connections released at the same instant: {"gate": the gate's decision,
+    "cancel": "cancelled" or "refused"}."""
+    outcomes, barrier = {}, threading.Barrier(2)
+
+    def truck():
+        barrier.wait()
+        try:
+            outcomes["gate"] = truck_read()
+        finally:
+            connection.close()
+
+    def cancel():
+        barrier.wait()
+        try:
+            services.movement_cancel(user=zone.co, movement_id=movement.pk)
+            outcomes["cancel"] = "cancelled"
+        except InvalidInput:
+            outcomes["cancel"] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=truck), threading.Thread(target=cancel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcomes

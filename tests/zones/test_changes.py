@@ -1,19 +1,17 @@
 """A document after filing: amended (stock change redone), cancelled, expired unused; the
 duty an exit to the domestic market carries; hazardous chemicals at the gate."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from alarms.models import Alarm
 from port.errors import InvalidInput, NotYours
 from port.models import TimelineEvent
-from tests.zones.factories import GPU, PLATE, document, held, read, stock_in
+from tests.zones.factories import GPU, PLATE, cancel_racing_truck, document, held, read, stock_in
 from zones import services
 from zones.models import GatePass, GatePassage, Movement, StockEntry
 
@@ -234,32 +232,15 @@ def test_a_cancellation_racing_the_truck_either_releases_or_cancels_never_both(
 ):
     stock_in(zone, "100")
     movement = exit_of(zone, "40", truck_plate="闽D77777")
-    outcomes, barrier = {}, threading.Barrier(2)
-
-    def truck():
-        barrier.wait()
-        try:
-            outcomes["gate"] = services.gate_read(
+    outcomes = cancel_racing_truck(
+        zone,
+        movement,
+        lambda: (
+            services.gate_read(
                 user=zone.camera, gate_id=zone.gate.pk, read=read(truck_plate="闽D77777")
             ).decision
-        finally:
-            connection.close()
-
-    def cancel():
-        barrier.wait()
-        try:
-            services.movement_cancel(user=zone.co, movement_id=movement.pk)
-            outcomes["cancel"] = "cancelled"
-        except InvalidInput:
-            outcomes["cancel"] = "refused"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=truck), threading.Thread(target=cancel)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+        ),
+    )
 
     assert sorted(outcomes.values()) in (["cancelled", "stop"], ["refused", "release"])
     expected = Decimal("100") if outcomes["cancel"] == "cancelled" else Decimal("60")

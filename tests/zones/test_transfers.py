@@ -3,16 +3,14 @@ filing, the receiver is credited when the truck passes the gate, and until then 
 can be amended (same checks as filing) or cancelled (the reservation given back); once the
 pass is used, neither."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from port.errors import InvalidInput, NotYours
 from port.models import TimelineEvent
-from tests.zones.factories import GPU, document, held, read, stock_in
+from tests.zones.factories import GPU, cancel_racing_truck, document, held, read, stock_in
 from zones import services
 from zones.models import GatePass, Movement, StockEntry
 
@@ -168,30 +166,7 @@ def test_once_its_truck_has_passed_a_transfer_can_be_neither_amended_nor_cancell
 def test_a_cancellation_racing_the_transfers_truck_is_one_or_the_other(transactional_db, zone):
     stock_in(zone, "100")
     movement = transfer(zone, "40")
-    outcomes, barrier = {}, threading.Barrier(2)
-
-    def truck():
-        barrier.wait()
-        try:
-            outcomes["gate"] = truck_read(zone).decision
-        finally:
-            connection.close()
-
-    def cancel():
-        barrier.wait()
-        try:
-            services.movement_cancel(user=zone.co, movement_id=movement.pk)
-            outcomes["cancel"] = "cancelled"
-        except InvalidInput:
-            outcomes["cancel"] = "refused"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=truck), threading.Thread(target=cancel)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    outcomes = cancel_racing_truck(zone, movement, lambda: truck_read(zone).decision)
 
     assert sorted(outcomes.values()) in (["cancelled", "stop"], ["refused", "release"])
     if outcomes["cancel"] == "cancelled":
