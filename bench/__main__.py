@@ -47,6 +47,7 @@ def main() -> int:
     from bench import dashboard as dashboard_bench
     from bench import declarations as declaration_bench
     from bench import ecommerce as ecommerce_bench
+    from bench import ecommerce_history as ecommerce_history_bench
     from bench import intake as intake_bench
     from bench import live as live_bench
     from bench import outbox as outbox_bench
@@ -71,6 +72,7 @@ def main() -> int:
             "ecommerce": ecommerce_bench.run,
             "reference": reference_bench.run,
             "ecommerce_sorting": ecommerce_bench.run_sorting,
+            "ecommerce_history": ecommerce_history_bench.run,
             "live": live_bench.run,
             "dashboard": dashboard_bench.run,
             "burst": burst_bench.run,  # its own private PostgreSQL

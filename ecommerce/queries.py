@@ -78,7 +78,13 @@ def list_list(*, user: User, filters: dict | None = None) -> QuerySet[InventoryL
     if not is_customs(user):
         mine = organisation_ids_for(user)
         lists = lists.filter(Q(declarant_id__in=mine) | Q(platform_id__in=mine))
-    filters = filters or {}
+    return _filtered(lists, filters or {}).defer("rules_hit").order_by("-id")
+
+
+PAGE_SIZE = 50
+
+
+def _filtered(lists: QuerySet, filters: dict) -> QuerySet:
     if filters.get("status") in S.values:
         lists = lists.filter(status=filters["status"])
     if filters.get("trade_mode"):
@@ -86,7 +92,41 @@ def list_list(*, user: User, filters: dict | None = None) -> QuerySet[InventoryL
     for number in ("list_no", "waybill_no", "order_no"):
         if filters.get(number):
             lists = lists.filter(**{number: filters[number]})
-    return lists.defer("rules_hit").order_by("-id")
+    return lists
+
+
+def list_page(
+    *, user: User, filters: dict | None = None, before: int | None = None, size: int = PAGE_SIZE
+) -> tuple[list[InventoryList], int | None]:
+    """One page of the lists the user may see, newest first, below the id `before` (keyset:
+    no OFFSET, no COUNT over millions); and the cursor of the next page (None: the last).
+
+    A filer's lists are those it declared or that name its platform: each side is read on
+    its own index ((declarant, id), (platform, id)) newest first and at most `size + 1`
+    deep, the union ordered and cut: one query for the ids, one for the rows, however many
+    lists the organisation has (an OR of the two reads every match, then sorts)."""
+    filters = filters or {}
+    lists = _filtered(InventoryList.objects.all(), filters)
+    if before is not None:
+        lists = lists.filter(id__lt=before)
+    if is_customs(user):
+        ids = list(lists.order_by("-id").values_list("id", flat=True)[: size + 1])
+    else:
+        mine = organisation_ids_for(user)
+        sides = [
+            lists.filter(**{field: organisation})
+            .order_by("-id")
+            .values_list("id", flat=True)[: size + 1]
+            for organisation in mine
+            for field in ("declarant_id", "platform_id")
+        ]
+        ids = list(sides[0].union(*sides[1:]).order_by("-id")[: size + 1]) if sides else []
+    rows = (
+        list(InventoryList.objects.filter(id__in=ids[:size]).defer("rules_hit").order_by("-id"))
+        if ids
+        else []
+    )
+    return rows, (ids[size - 1] if len(ids) > size else None)
 
 
 def export_list_list(*, user: User, filters: dict | None = None) -> QuerySet[InventoryList]:
@@ -185,13 +225,46 @@ def board(*, minutes: int = 15) -> dict:
     }
 
 
+SCAN_MINUTE_KEY = "ecommerce:scans:%s"
+SETTLED = timedelta(seconds=5)  # a scan is committed within this of its stamp
+
+
 def _scan_counts(since) -> dict[str, int]:
-    return dict(
-        SortingScan.objects.filter(scanned_at__gte=since)
-        .values("instruction")
+    """The sorting line's answers since `since` (from the start of its minute). At 200 scans
+    a second the window holds 180,000 scans: a minute that ended SETTLED ago no longer
+    changes, so its counts are cached (kept an hour); only the minutes not cached yet
+    (at most the last one or two) are counted from the scans, in one query."""
+    from django.core.cache import cache
+    from django.db.models.functions import TruncMinute
+
+    now = timezone.now()
+    first = since.replace(second=0, microsecond=0)
+    closed_until = (now - SETTLED).replace(second=0, microsecond=0)  # minutes before are done
+    minutes = []
+    minute = first
+    while minute < closed_until:
+        minutes.append(minute)
+        minute += timedelta(minutes=1)
+    cached = cache.get_many([SCAN_MINUTE_KEY % m.isoformat() for m in minutes])
+    missing = [m for m in minutes if SCAN_MINUTE_KEY % m.isoformat() not in cached]
+    start = min(missing, default=closed_until)
+    counted: dict = {}
+    for at, instruction, n in (
+        SortingScan.objects.filter(scanned_at__gte=start)
+        .annotate(minute=TruncMinute("scanned_at"))
+        .values("minute", "instruction")
         .annotate(n=Count("id"))
-        .values_list("instruction", "n")
+        .values_list("minute", "instruction", "n")
+    ):
+        counted.setdefault(at, {})[instruction] = n
+    cache.set_many(
+        {SCAN_MINUTE_KEY % m.isoformat(): counted.get(m, {}) for m in missing}, timeout=3600
     )
+    totals: dict[str, int] = {}
+    for counts in [*cached.values(), *counted.values()]:
+        for instruction, n in counts.items():
+            totals[instruction] = totals.get(instruction, 0) + n
+    return totals
 
 
 def _percentile(histogram: list[int], q: float, bounds: list[int]) -> int | None:

@@ -2,6 +2,7 @@
 board. Each live page re-fetches its body over htmx when a live message arrives."""
 
 import contextlib
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -36,15 +37,19 @@ def lists(request):
     if not (roles.keys() & {"declarant", "platform"}) and not queries.is_customs(request.user):
         raise Http404
     filters = {k: request.GET.get(k, "").strip() for k in ("status", "trade_mode", "waybill_no")}
-    page = Paginator(queries.list_list(user=request.user, filters=filters), 50).get_page(
-        request.GET.get("page")
-    )
+    before = request.GET.get("before", "")
+    before = int(before) if before.isdigit() and len(before) < 19 else None
+    rows, next_before = queries.list_page(user=request.user, filters=filters, before=before)
+    # The next page keeps the filters: newest first below the last list shown (keyset).
+    kept = {k: v for k, v in filters.items() if v}
     return _body_or_page(
         request,
         "ecommerce/lists.html",
         "ecommerce/_lists_body.html",
         {
-            "page": page,
+            "rows": rows,
+            "next_query": urlencode({**kept, "before": next_before}) if next_before else "",
+            "first_query": urlencode(kept) if before is not None else None,
             "filters": filters,
             "statuses": InventoryList.Status.choices,
             "trade_modes": TradeMode.choices,

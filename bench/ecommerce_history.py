@@ -1,0 +1,214 @@
+"""E-commerce with ten million lists stored: the enterprise's list page, the board and the
+sorting line (`python -m bench ecommerce_history`).
+
+Two databases of their own, kept between runs (built by `bench.ecommerce_history_build`):
+the history (BENCH_EC_HISTORY_DB, default `pw_ec_history`, BENCH_EC_HISTORY_LISTS lists,
+default 10,000,000) and its peer, the same world with BENCH_EC_SMALL_LISTS lists (default
+20,000; `<history>_small`). For each, in the same run, a real uvicorn (bench.ecommerce's)
+serves it and this process times, over HTTP, RUNS runs of REQUESTS sequential requests
+(p50, p95, p99 per run; the median, min and max over the runs):
+
+- the declaring enterprise's list page (alice's enterprise files one list in five: 2 M at
+  10 M) as HTML, by default, filtered (refused lists), and a deep page (100,000 lists
+  down, reached by its `before` cursor), and the htmx body it re-fetches; an officer's
+  list page (all lists);
+- its API list (`/api/v1/ecommerce/lists/`, cursor-paginated), default, filtered, deep;
+- the "Double 11" board: its page, the htmx body it polls every 10 s and on each live
+  message, and its API;
+- the sorting line's answer at 200 scans/s open loop for BENCH_EC_SORTING_SECONDS
+  (bench.ecommerce's runner, with its straight-to-PostgreSQL floor beside it).
+"""
+
+import base64
+import os
+import statistics
+import time
+from contextlib import contextmanager
+from importlib import import_module
+from urllib.parse import urlsplit
+
+import psycopg
+import requests
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.db import connection
+
+from bench import ecommerce as ec_bench
+from bench.ecommerce_history_build import ensure_history
+from port import embedded
+from port.models import User
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+REQUESTS = int(os.environ.get("BENCH_EC_HISTORY_REQUESTS", "40"))
+LISTS = int(os.environ.get("BENCH_EC_HISTORY_LISTS", "10000000"))
+SMALL = int(os.environ.get("BENCH_EC_SMALL_LISTS", "20000"))
+DEEP = 100_000  # lists down the enterprise's list, for the deep page
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def _spread(values: list[float]) -> dict:
+    return {
+        "median": round(statistics.median(values), 1),
+        "min": round(min(values), 1),
+        "max": round(max(values), 1),
+    }
+
+
+def _one_run(session: requests.Session, url: str, headers: dict | None) -> dict:
+    samples = []
+    for _ in range(REQUESTS):
+        began = time.perf_counter()
+        session.get(url, headers=headers, timeout=120)
+        samples.append((time.perf_counter() - began) * 1000)
+    return {
+        key: percentile(samples, q)
+        for key, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99))
+    }
+
+
+def _check(session: requests.Session, url: str, headers: dict | None) -> None:
+    response = session.get(url, headers=headers, timeout=120)  # warm, and checked
+    if response.status_code != 200:
+        raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
+
+
+def _spreads(runs: list[dict]) -> dict:
+    return {key: _spread([r[key] for r in runs]) for key in runs[0]}
+
+
+@contextmanager
+def _database(name: str):
+    url = urlsplit(embedded.database_url())
+    admin = url._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as db:
+        if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            db.execute(f'CREATE DATABASE "{name}"')
+    before = connection.settings_dict["NAME"]
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    try:
+        yield name
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = before
+
+
+def _session_cookie(username: str) -> str:
+    """A logged-in session of `username`, made here in the served database."""
+    user = User.objects.get(username=username)
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+
+def _deep_id(declarant_name: str) -> int:
+    """The id DEEP lists down the declarant's list (newest first): the deep page's cursor."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.id FROM ecommerce_inventorylist l JOIN port_organisation o "
+            "ON o.id = l.declarant_id WHERE o.name = %s ORDER BY l.id DESC OFFSET %s LIMIT 1",
+            [declarant_name, DEEP],
+        )
+        row = cursor.fetchone()
+    if row is None:  # a small database: half way down
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT max(id) / 2 FROM ecommerce_inventorylist")
+            return cursor.fetchone()[0]
+    return row[0]
+
+
+def _open(name: str, total: int) -> dict:
+    """Build (or find) one database, serve it, and log in its users."""
+    with _database(name):
+        build = ensure_history(total)
+        deep = _deep_id("Nansha Declaring Services")
+        alice, officer = _session_cookie("alice"), _session_cookie("officer1")
+        server, base = ec_bench._serve()
+    side = {"name": name, "total": total, "build": build, "server": server, "base": base}
+    try:
+        html, api, board = requests.Session(), requests.Session(), requests.Session()
+        html.headers["Cookie"] = alice
+        api.headers["Authorization"] = f"Token {ec_bench._token(base, 'alice')}"
+        board.headers["Cookie"] = officer
+    except Exception:
+        server.kill()
+        raise
+    htmx = {"HX-Request": "true"}
+    cursor = base64.b64encode(f"p={deep}".encode()).decode()
+    side["operator"] = ec_bench._token(base, "site")
+    side["waybills"] = [f"HW{i}" for i in range(max(1, total - 2_000_000), total, 397)][:5000]
+    side["pages"] = {
+        "list_page": (html, "/ecommerce/lists/", None),
+        "list_page_refused": (html, "/ecommerce/lists/?status=refused", None),
+        "list_page_held": (html, "/ecommerce/lists/?status=held", None),
+        "list_page_deep": (html, f"/ecommerce/lists/?before={deep}", None),
+        "list_body_htmx": (html, "/ecommerce/lists/", htmx),
+        "list_page_officer": (board, "/ecommerce/lists/", None),
+        "api_lists": (api, "/api/v1/ecommerce/lists/", None),
+        "api_lists_refused": (api, "/api/v1/ecommerce/lists/?status=refused", None),
+        "api_lists_deep": (api, f"/api/v1/ecommerce/lists/?cursor={cursor}", None),
+        "board_page": (board, "/ecommerce/board/", None),
+        "board_body_htmx": (board, "/ecommerce/board/", htmx),
+        "api_board": (board, "/api/v1/ecommerce/board/", None),
+    }
+    return side
+
+
+def _measure(sides: list[dict]) -> dict:
+    """Each page's runs alternate between the databases, so both meet the same load."""
+    figures = {side["name"]: {"lists": side["total"], "build": side["build"]} for side in sides}
+    for key in sides[0]["pages"]:
+        runs: dict = {side["name"]: [] for side in sides}
+        for side in sides:
+            session, path, headers = side["pages"][key]
+            _check(session, side["base"] + path, headers)
+        for _ in range(RUNS):
+            for side in sides:
+                session, path, headers = side["pages"][key]
+                runs[side["name"]].append(_one_run(session, side["base"] + path, headers))
+        for name, done in runs.items():
+            figures[name][key] = _spreads(done)
+    seconds = int(os.environ.get("BENCH_EC_SORTING_SECONDS", "15"))
+    sorting: dict = {side["name"]: [] for side in sides}
+    for _ in range(RUNS):
+        for side in sides:
+            with _database(side["name"]):  # the floor's statement goes to the same database
+                sorting[side["name"]].append(
+                    ec_bench._sorting_run(side["base"], side["operator"], side["waybills"], seconds)
+                )
+    for name, done in sorting.items():
+        figures[name]["sorting_at_200_per_s"] = {"runs": done, **ec_bench._summary(done)}
+    return figures
+
+
+def run(measure) -> dict:
+    big = os.environ.get("BENCH_EC_HISTORY_DB", "pw_ec_history")
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    before = [round(x, 1) for x in os.getloadavg()]
+    sides = []
+    try:
+        sides.append(_open(f"{big}_small", SMALL))
+        sides.append(_open(big, LISTS))
+        measured = _measure(sides)
+    finally:
+        for side in sides:
+            side["server"].terminate()
+            side["server"].wait(timeout=20)
+    return {
+        "started_utc": started,
+        "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "load_average_before": before,
+        "runs": RUNS,
+        "requests_per_run": REQUESTS,
+        "small": measured[f"{big}_small"],
+        "history": measured[big],
+        "target": {"list_page_p95_ms": 100, "board_p95_ms": 50, "sorting_p99_ms": 5},
+        "load_average_after": [round(x, 1) for x in os.getloadavg()],
+    }
