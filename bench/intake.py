@@ -140,7 +140,8 @@ def servers(server: str):
     children = [
         subprocess.Popen(_web_argv(server, port), cwd=ROOT, env=env),  # noqa: S603
         subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "port", "worker", "--pool", "solo"]
+            # Two worker processes, as `make run` and docker-compose run the assessment queue.
+            [sys.executable, "-m", "celery", "-A", "port", "worker", "--concurrency", "2"]
             + ["--queues", queues, "--loglevel", "WARNING", "--without-mingle"]
             + ["--without-gossip", "--hostname", f"{env['CELERY_QUEUE']}@%h"],
             cwd=ROOT,
@@ -193,10 +194,15 @@ class CpuMeter:
 
     def __init__(self, pids: tuple[int, int, int]):
         self.web, *self.queue = (psutil.Process(pid) for pid in pids)  # worker, relay
+        self.queue_pids = set()
 
     def _processes(self) -> dict[int, psutil.Process]:
         found = {self.web.pid: self.web, **{p.pid: p for p in self.web.children(recursive=True)}}
-        found.update({p.pid: p for p in self.queue})
+        for process in self.queue:  # the worker's pool processes with it
+            with contextlib.suppress(psutil.Error):
+                for p in (process, *process.children(recursive=True)):
+                    found[p.pid] = p
+                    self.queue_pids.add(p.pid)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
@@ -226,7 +232,7 @@ class CpuMeter:
             with contextlib.suppress(psutil.Error):
                 kind = (
                     "worker"
-                    if process in self.queue
+                    if process.pid in self.queue_pids
                     else "database"
                     if process.name().startswith("postgres")
                     else "web"

@@ -13,6 +13,7 @@ from declarations.models import Declaration, DeclarationItem, ErpUpload
 from port import limits, representation, structure
 from port import uploads as port_uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
+from port.batch import collector_paused
 from port.parsers import BatchJSONParser, read_bounded
 
 
@@ -376,7 +377,8 @@ class DeclarationViewSet(
         was filed before is answered with that declaration. The whole request may carry an
         Idempotency-Key. The answer lists, in order, each id and number or its errors.
         """
-        return self.run_once(request, self._batch_once)
+        with collector_paused():  # its body, rows and answer: thousands of objects each
+            return self.run_once(request, self._batch_once)
 
     def _batch_once(self, request):
         entries = _batch_entries(request.data)

@@ -8,9 +8,9 @@ statement each. One declaration filed alone takes the same path as a batch of 5,
 
 import datetime
 import functools
-import json
 from dataclasses import dataclass, field
 
+import orjson
 import psycopg
 from django.db import connection
 from django.db.models.fields import NOT_PROVIDED
@@ -403,13 +403,17 @@ def _timeline_rows(new, user, declarant, now):
             "items": len(entry.items),
             "declarant": declarant.name,
         }
-        yield [filed, user.pk, d.enterprise_id, subject_type, d.pk, json.dumps(data), now]
+        yield [filed, user.pk, d.enterprise_id, subject_type, d.pk, _json(data), now]
         if d.guarantee_amount:
-            data = json.dumps({"amount": str(d.guarantee_amount)})
+            data = _json({"amount": str(d.guarantee_amount)})
             yield [drawn, user.pk, d.enterprise_id, subject_type, d.pk, data, now]
         if entry.submit:
-            data = json.dumps({"from": Declaration.Status.DRAFT, "to": d.status})
+            data = _json({"from": Declaration.Status.DRAFT.value, "to": str(d.status)})
             yield [changed, user.pk, d.enterprise_id, subject_type, d.pk, data, now]
+
+
+def _json(data: dict) -> str:
+    return orjson.dumps(data).decode()  # plain strings and numbers: a tenth of json.dumps
 
 
 def _column_names(model, columns: list[str]) -> str:
