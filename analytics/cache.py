@@ -12,6 +12,9 @@ back transaction's ids are not reused), and the key names the database (its oid)
 databases sharing one Redis, or a database built again, never meet. A dashboard without a
 version yet (no event folded since the last rebuild) is computed every time.
 
+After folding the last batch of a tick, the consumer computes the port-wide day and week
+(`dashboard_warm`) before it tells the pages to re-fetch: they find them ready.
+
 What moves without an event (the clock: hours waited so far, the last 24 hours' series)
 moves with the key's hour and at most MAX_AGE seconds late.
 """
@@ -19,6 +22,7 @@ moves with the key's hour and at most MAX_AGE seconds late.
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone, translation
@@ -88,6 +92,17 @@ def dashboard_tables(
     if key is not None:
         _set(key, tables)
     return tables
+
+
+def dashboard_warm() -> None:
+    """Compute and store the answers most pages ask for first: the port-wide day and week,
+    unfiltered, in each language. The consumer calls it after a commit, before telling the
+    pages to re-fetch, so that their re-fetch finds the new answer ready."""
+    port = Scope(port_wide=True)
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            for period in ("day", "week"):
+                dashboard_tables(port, dashboard.Filters(period=period))
 
 
 # The cache is a speed-up: with Redis down the dashboard is computed, not refused.

@@ -85,7 +85,10 @@ def _env() -> dict:
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "CELERY_QUEUE": tag,
         "CHANNELS_PREFIX": tag,
-        "PYTHONPATH": str(ROOT),
+        # BENCH_PYTHONPATH: a server not installed in the venv (e.g. granian in a --target dir)
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("BENCH_PYTHONPATH")])
+        ),
         "PYTHONUNBUFFERED": "1",
         # As in production: DEBUG off (no query log, no per-request static file lookups).
         "DEBUG": "false",
@@ -95,6 +98,15 @@ def _env() -> dict:
 
 
 def _web_argv(server: str, port: int) -> list[str]:
+    if server.startswith("granian"):  # granian-wsgi, granian-asgi (not in requirements)
+        interface = server.partition("-")[2] or "wsgi"
+        return [sys.executable, "-m", "granian", "--interface", interface] + [
+            f"port.{interface}:application",
+            *("--host", "127.0.0.1", "--port", str(port)),
+            *("--workers", str(WEB_PROCESSES)),
+            *(("--blocking-threads", "4") if interface == "wsgi" else ()),
+            *("--log-level", "warning", "--no-access-log"),
+        ]
     if server == "asgi":
         return [sys.executable, "-m", "uvicorn", "port.asgi:application", "--host", "127.0.0.1"] + [
             "--port",
@@ -393,7 +405,8 @@ def run_load(measure) -> dict:
             meter = CpuMeter(pids)
             for run in range(RUNS + 1):  # run 0 warms up (shorter) and is not counted
                 seconds = LOAD_SECONDS if run else 5
-                prefix = server[0].upper() + "ABCDEFGHIJ"[run]  # letters: owner codes
+                # letters: owner codes, one pair per server and run
+                prefix = _SERVER_LETTER.get(server, server[0].upper()) + "ABCDEFGHIJ"[run]
                 meter.start()
                 filing = load.run(
                     host="127.0.0.1",
@@ -443,6 +456,9 @@ def run_load(measure) -> dict:
         "load_average": os.getloadavg(),
         "target": {"requests_per_s": 300, "p95_ms": 50, "errors": 0},
     }
+
+
+_SERVER_LETTER = {"wsgi": "W", "asgi": "A", "granian-wsgi": "G", "granian-asgi": "H"}
 
 
 def _one(call: PortCall, prefix: str, n: int) -> dict:

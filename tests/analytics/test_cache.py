@@ -174,3 +174,23 @@ def test_with_redis_down_the_dashboard_is_computed(traffic, api_for):
 
     assert response.status_code == 200
     assert filed(response) == 3
+
+
+def test_the_consumer_computes_the_port_answers_before_the_pages_hear_of_the_change(
+    demo, api_for, django_capture_on_commit_callbacks
+):
+    file(demo, [TILES])
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.rollups_consume()
+    assert callbacks[0] is cache.dashboard_warm  # before the push
+
+    with django_capture_on_commit_callbacks(execute=True):
+        file(demo, [TILES], user=demo.exporter, direction="export")
+        services.rollups_consume()
+    client = api_for(demo.officer)
+
+    for period in ("day", "week"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"{URL}?period={period}")
+        assert filed(response) == 2
+        assert len(queries) == WARM_QUERIES
