@@ -324,19 +324,23 @@ def _draw_quota(drawing, now) -> None:
 
 def _draw_guarantee(drawing, now) -> None:
     """The tax of the lists to be released is drawn from their e-commerce enterprise's
-    guarantee in one set; a list it no longer covers is refused and gives its quota back."""
+    guarantee in one set; a list it no longer covers, or whose enterprise may not draw
+    (an overdue tax month or bill), is refused and gives its quota back."""
     taxed = [(v, r) for v, r in drawing if v.vat + v.consumption > 0]
     if not taxed:
         return
-    drawn, uncovered = guarantee_draw_set([(v.id, r[3], v.vat + v.consumption) for v, r in taxed])
-    quota.give_back_many([(r[8], now.year, v.quota) for v, r in taxed if v.id in uncovered])
+    drawn, uncovered, blocked = guarantee_draw_set(
+        [(v.id, r[3], v.vat + v.consumption) for v, r in taxed]
+    )
+    refused = uncovered | blocked
+    quota.give_back_many([(r[8], now.year, v.quota) for v, r in taxed if v.id in refused])
     for verdict, _r in taxed:
         if verdict.id in drawn:
             verdict.guarantee = verdict.vat + verdict.consumption
-        elif verdict.id in uncovered:
+        elif verdict.id in refused:
             verdict.status, verdict.reason, verdict.reason_field = (
                 S.REFUSED,
-                "over_guarantee",
+                "guarantee_blocked" if verdict.id in blocked else "over_guarantee",
                 "guarantee",
             )
             verdict.vat = verdict.consumption = verdict.quota = 0
