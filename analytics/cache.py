@@ -24,10 +24,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connections, router
 from django.utils import timezone, translation
 
 from analytics import dashboard, events, statistics
+from analytics.models import DashboardVersion
 from analytics.queries import Scope
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ def dashboard_keys(scope: Scope) -> list[str]:
 def answer_key(scope: Scope, filters: dashboard.Filters, now: datetime) -> str | None:
     """The cache key of this answer at the dashboard's current version (one query), or
     None when the dashboard has no version yet."""
-    with connection.cursor() as cursor:
+    # Read where the rollups are read (the replica, when one is set): a version is never
+    # newer than the rollups read after it.
+    with connections[router.db_for_read(DashboardVersion)].cursor() as cursor:
         cursor.execute(VERSION, [dashboard_keys(scope)])
         database, version = cursor.fetchone()
     if version is None:
