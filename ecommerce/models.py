@@ -10,6 +10,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from port.models import TimeStampedModel
 
@@ -494,9 +495,9 @@ class TaxMonth(TimeStampedModel):
     guarantee; an overdue month stops the enterprise drawing on the guarantee."""
 
     class Status(models.TextChoices):
-        DUE = "due", _("Due")
-        PAID = "paid", _("Paid")
-        OVERDUE = "overdue", _("Overdue")
+        DUE = "due", pgettext_lazy("tax month status", "Due")
+        PAID = "paid", pgettext_lazy("tax month status", "Paid")
+        OVERDUE = "overdue", pgettext_lazy("tax month status", "Overdue")
 
     TRANSITIONS = {
         Status.DUE: {Status.PAID, Status.OVERDUE},
