@@ -97,6 +97,7 @@ def dashboard_tables(
     tables = [t.as_dict() for t in dashboard.dashboard_tables(scope, filters, now=now)]
     if key is not None:
         _set(key, tables)
+        _release(key)
     return tables
 
 
@@ -112,6 +113,13 @@ def _claim(key: str) -> bool:
     except Exception:  # noqa: BLE001
         logger.warning("dashboard cache unavailable (claim)", exc_info=True)
         return True
+
+
+def _release(key: str) -> None:
+    try:
+        cache.delete(f"{key}:computing")
+    except Exception:  # noqa: BLE001
+        logger.warning("dashboard cache unavailable (release)", exc_info=True)
 
 
 def _await(key: str) -> list[dict] | None:

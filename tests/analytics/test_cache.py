@@ -222,3 +222,12 @@ def test_a_request_computes_when_the_claimant_never_answers(traffic, monkeypatch
 
     assert activity({t["key"]: t for t in tables})["declaration.filed"] == 3
     assert django_cache.get(key) == tables
+
+
+def test_the_claim_is_released_once_the_answer_is_stored(traffic):
+    filters = dashboard.Filters(period="week")
+    key = cache.answer_key(PORT, filters, timezone.now())
+
+    cache.dashboard_tables(PORT, filters)
+
+    assert django_cache.get(f"{key}:computing") is None
