@@ -20,6 +20,7 @@ moves with the key's hour and at most MAX_AGE seconds late.
 """
 
 import logging
+import time
 from datetime import datetime
 
 from django.conf import settings
@@ -89,12 +90,38 @@ def dashboard_tables(
     key = answer_key(scope, filters, now)
     if key is not None:
         tables = _get(key)
+        if tables is None and not _claim(key):
+            tables = _await(key)
         if tables is not None:
             return tables
     tables = [t.as_dict() for t in dashboard.dashboard_tables(scope, filters, now=now)]
     if key is not None:
         _set(key, tables)
     return tables
+
+
+# After a push every open page re-fetches at once: one computes (the first to claim the
+# answer), the others wait for its answer, and compute it themselves only past WAIT_S.
+WAIT_S = 2.0
+POLL_S = 0.02
+
+
+def _claim(key: str) -> bool:
+    try:
+        return cache.add(f"{key}:computing", 1, timeout=int(WAIT_S) + 1)
+    except Exception:  # noqa: BLE001
+        logger.warning("dashboard cache unavailable (claim)", exc_info=True)
+        return True
+
+
+def _await(key: str) -> list[dict] | None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        tables = _get(key)
+        if tables is not None:
+            return tables
+    return None
 
 
 def dashboard_warm() -> None:
