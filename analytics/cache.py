@@ -12,18 +12,24 @@ back transaction's ids are not reused), and the key names the database (its oid)
 databases sharing one Redis, or a database built again, never meet. A dashboard without a
 version yet (no event folded since the last rebuild) is computed every time.
 
+After folding the last batch of a tick, the consumer computes the port-wide day and week
+(`dashboard_warm`) before it tells the pages to re-fetch: they find them ready.
+
 What moves without an event (the clock: hours waited so far, the last 24 hours' series)
 moves with the key's hour and at most MAX_AGE seconds late.
 """
 
 import logging
+import time
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connections, router
 from django.utils import timezone, translation
 
 from analytics import dashboard, events, statistics
+from analytics.models import DashboardVersion
 from analytics.queries import Scope
 
 logger = logging.getLogger(__name__)
@@ -49,7 +55,9 @@ def dashboard_keys(scope: Scope) -> list[str]:
 def answer_key(scope: Scope, filters: dashboard.Filters, now: datetime) -> str | None:
     """The cache key of this answer at the dashboard's current version (one query), or
     None when the dashboard has no version yet."""
-    with connection.cursor() as cursor:
+    # Read where the rollups are read (the replica, when one is set): a version is never
+    # newer than the rollups read after it.
+    with connections[router.db_for_read(DashboardVersion)].cursor() as cursor:
         cursor.execute(VERSION, [dashboard_keys(scope)])
         database, version = cursor.fetchone()
     if version is None:
@@ -82,12 +90,49 @@ def dashboard_tables(
     key = answer_key(scope, filters, now)
     if key is not None:
         tables = _get(key)
+        if tables is None and not _claim(key):
+            tables = _await(key)
         if tables is not None:
             return tables
     tables = [t.as_dict() for t in dashboard.dashboard_tables(scope, filters, now=now)]
     if key is not None:
         _set(key, tables)
     return tables
+
+
+# After a push every open page re-fetches at once: one computes (the first to claim the
+# answer), the others wait for its answer, and compute it themselves only past WAIT_S.
+WAIT_S = 2.0
+POLL_S = 0.02
+
+
+def _claim(key: str) -> bool:
+    try:
+        return cache.add(f"{key}:computing", 1, timeout=int(WAIT_S) + 1)
+    except Exception:  # noqa: BLE001
+        logger.warning("dashboard cache unavailable (claim)", exc_info=True)
+        return True
+
+
+def _await(key: str) -> list[dict] | None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        tables = _get(key)
+        if tables is not None:
+            return tables
+    return None
+
+
+def dashboard_warm() -> None:
+    """Compute and store the answers most pages ask for first: the port-wide day and week,
+    unfiltered, in each language. The consumer calls it after a commit, before telling the
+    pages to re-fetch, so that their re-fetch finds the new answer ready."""
+    port = Scope(port_wide=True)
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            for period in ("day", "week"):
+                dashboard_tables(port, dashboard.Filters(period=period))
 
 
 # The cache is a speed-up: with Redis down the dashboard is computed, not refused.

@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics import events, statistics
+from analytics import cache, events, statistics
 from analytics.models import NONE, ClearanceFact, DashboardVersion, HourlyCount, Watermark
 from declarations import queries as declaration_queries
 from inspection import queries as inspection_queries
@@ -62,6 +62,10 @@ def rollups_consume(*, batch_size: int = 5000, now: datetime | None = None) -> i
     watermark.save(update_fields=["last_event_id", "updated_at"])
     organisations = sorted({e["organisation_id"] for e in batch if e["organisation_id"]})
     dashboard_versions_bump(organisation_ids=organisations, last_event_id=batch[-1]["id"])
+    if len(batch) < batch_size:
+        # Caught up: the port's answers are computed once here, before the pages hear of
+        # the change (callbacks run in order), instead of by every page's re-fetch at once.
+        transaction.on_commit(cache.dashboard_warm, robust=True)
     live.publish_on_commit(
         groups=events.dashboard_groups(organisations),
         event=events.dashboard_updated(len(batch)),

@@ -9,7 +9,7 @@ arrival (imports) or the filing (exports) to release: see ClearanceFact.cleared_
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import (
     Aggregate,
     Count,
@@ -389,7 +389,7 @@ def trade_breakdowns(
         "limit": limit,
     }
     tables: dict[str, list[dict]] = {dimension: [] for dimension in dimensions}
-    with connection.cursor() as cursor:
+    with _cursor_reading(DailyTrade) as cursor:
         cursor.execute(TRADE, params)
         for dimension, key, declarations, containers, value in cursor.fetchall():
             tables[dimension].append(
@@ -527,7 +527,7 @@ def metric_figures(
     }
     totals = dict.fromkeys(totals_of, 0)
     by_hour: dict[str, dict] = {m: {} for m in [*per_hour_of, *per_hour_unfiltered]}
-    with connection.cursor() as cursor:
+    with _cursor_reading(HourlyCount) as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     for metric, hour, total in rows:
@@ -536,6 +536,11 @@ def metric_figures(
         else:
             by_hour[metric][hour] = total
     return totals, {m: _hour_rows(counts, first, hours) for m, counts in by_hour.items()}
+
+
+def _cursor_reading(model):
+    """A cursor on the database the model is read from (the replica, when one is set)."""
+    return connections[router.db_for_read(model)].cursor()
 
 
 def round_hours(value: float | None) -> float | None:

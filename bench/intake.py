@@ -41,6 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BATCH = 5000
 BATCHES_PER_RUN = 2
+# The stream: two clients posting eight batches of 5,000 one after the other (40,000 a run):
+# the rate a rush is carried at, where the last batch's assessment weighs less than in 10,000.
+STREAM_BATCHES = 8
 LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 LOAD_CLIENTS = 16
 WEB_PROCESSES = 2
@@ -270,22 +273,28 @@ def _setup() -> tuple[User, str, PortCall]:
 
 
 def run_batch(measure) -> dict:
-    """Batches of 5,000 to decision, sent by one client one after the other, and by two
-    clients at once (each web process takes one)."""
+    """Batches of 5,000 to decision: two sent by one client one after the other, two by two
+    clients at once (each web process takes one), and a stream of eight by two clients."""
     importer, token, template = _setup()
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     figures = {}
     with servers("wsgi") as (port, pids):
         meter = CpuMeter(pids)
-        for clients in (1, 2):
+        for variant, (name, clients, batches) in enumerate(
+            (
+                ("1_client", 1, BATCHES_PER_RUN),
+                ("2_clients", 2, BATCHES_PER_RUN),
+                ("stream_2_clients", 2, STREAM_BATCHES),
+            )
+        ):
             rates, api_rates, copy_rates, cpu_web, cpu_worker, cpu_db = [], [], [], [], [], []
             for run in range(RUNS + 1):  # run 0 warms up and is not counted
-                call = _fresh_call(template, f"B{clients}{run:03d}")
+                call = _fresh_call(template, f"B{clients}{batches}{run:02d}")
                 bodies = [
-                    json.dumps({"declarations": _batch(call, run, b, clients)}).encode()
-                    for b in range(BATCHES_PER_RUN)
+                    json.dumps({"declarations": _batch(call, variant, run, b)}).encode()
+                    for b in range(batches)
                 ]
-                total = BATCH * BATCHES_PER_RUN
+                total = BATCH * batches
                 meter.start()
                 started = time.perf_counter()
                 _post_all(port, bodies, headers, clients)
@@ -294,7 +303,7 @@ def run_batch(measure) -> dict:
                 decided = time.perf_counter()
                 used = meter.stop()
                 print(
-                    f"batch, {clients} client(s), run {run}: filed {api_done - started:.2f} s, "
+                    f"batch, {name}, run {run}: filed {api_done - started:.2f} s, "
                     f"decided {decided - started:.2f} s, CPU: web {used['web']:.2f} s, "
                     f"worker {used['worker']:.2f} s, database {used['database']:.2f} s"
                 )
@@ -305,7 +314,8 @@ def run_batch(measure) -> dict:
                     cpu_web.append(1e6 * used["web"] / total)
                     cpu_worker.append(1e6 * used["worker"] / total)
                     cpu_db.append(1e6 * used["database"] / total)
-            figures[f"{clients}_client" + ("s" if clients > 1 else "")] = {
+            figures[name] = {
+                "declarations_per_run": total,
                 "batch_to_decision_per_s": _summary(rates),
                 "batch_api_filed_per_s": _summary(api_rates),
                 "copy_declaration_rows_per_s": _summary(copy_rates, 0),
@@ -343,8 +353,8 @@ def _post_all(port: int, bodies: list[bytes], headers: dict, clients: int) -> No
     assert not failures, failures
 
 
-def _batch(call: PortCall, run: int, batch: int, clients: int) -> list[dict]:
-    start = ((clients * (RUNS + 1) + run) * BATCHES_PER_RUN + batch) * BATCH
+def _batch(call: PortCall, variant: int, run: int, batch: int) -> list[dict]:
+    start = ((variant * (RUNS + 1) + run) * STREAM_BATCHES + batch) * BATCH  # < 10**6
     return [
         {
             "port_call": call.pk,

@@ -1,6 +1,8 @@
 """The dashboard's cached answers: one per scope, filters and period, superseded when the
 consumer folds new events into that dashboard; never served across scopes."""
 
+import threading
+
 import pytest
 from django.core.cache import cache as django_cache
 from django.db import connection
@@ -174,3 +176,49 @@ def test_with_redis_down_the_dashboard_is_computed(traffic, api_for):
 
     assert response.status_code == 200
     assert filed(response) == 3
+
+
+def test_the_consumer_computes_the_port_answers_before_the_pages_hear_of_the_change(
+    demo, api_for, django_capture_on_commit_callbacks
+):
+    file(demo, [TILES])
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.rollups_consume()
+    assert callbacks[0] is cache.dashboard_warm  # before the push
+
+    with django_capture_on_commit_callbacks(execute=True):
+        file(demo, [TILES], user=demo.exporter, direction="export")
+        services.rollups_consume()
+    client = api_for(demo.officer)
+
+    for period in ("day", "week"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"{URL}?period={period}")
+        assert filed(response) == 2
+        assert len(queries) == WARM_QUERIES
+
+
+def test_a_request_waits_for_the_answer_another_is_computing(traffic, api_for):
+    filters = dashboard.Filters(period="week")
+    key = cache.answer_key(PORT, filters, timezone.now())
+    assert django_cache.add(f"{key}:computing", 1, timeout=5)  # another page claimed it
+    theirs = [{"key": "computed elsewhere"}]
+    threading.Timer(0.1, django_cache.set, args=(key, theirs, 60)).start()
+
+    with CaptureQueriesContext(connection) as queries:
+        tables = cache.dashboard_tables(PORT, filters)
+
+    assert tables == theirs
+    assert len(queries) == 1  # the version; nothing computed
+
+
+def test_a_request_computes_when_the_claimant_never_answers(traffic, monkeypatch):
+    monkeypatch.setattr(cache, "WAIT_S", 0.1)
+    filters = dashboard.Filters(period="week")
+    key = cache.answer_key(PORT, filters, timezone.now())
+    assert django_cache.add(f"{key}:computing", 1, timeout=5)
+
+    tables = cache.dashboard_tables(PORT, filters)
+
+    assert activity({t["key"]: t for t in tables})["declaration.filed"] == 3
+    assert django_cache.get(key) == tables
