@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from certificates import queries as certificate_queries
 from declarations.models import Declaration, DeclarationContainer, DeclarationItem
-from port import identifiers
+from port import identifiers, outbox
 from port import queries as port_queries
 from port.models import Container, Organisation, Port, PortCall, TimelineEvent, User, Vessel
 from port.timeline import subject_type_of
@@ -242,13 +242,16 @@ class NewDeclaration:
 PIPELINED_AT_MOST = 20
 
 
-def write(*, user: User, declarant: Organisation, new: list[NewDeclaration]) -> None:
+def write(
+    *, user: User, declarant: Organisation, new: list[NewDeclaration], assess_task: str = ""
+) -> None:
     """Write `new` in one go (the caller holds the transaction); sets each `.declaration`.
 
     Ids and numbers come from their sequences and containers are upserted, in one round
     trip; then declarations, items, container links and the timeline (filed, and draft ->
     submitted for those submitted) go in with one statement each: INSERTs sent together
-    for a few declarations, COPY for more.
+    for a few declarations, COPY for more. With `assess_task`, the outbox row queueing it
+    for the submitted ones goes with them (in the INSERTs' round trip).
     """
     if not new:
         return
@@ -286,16 +289,21 @@ def write(*, user: User, declarant: Organisation, new: list[NewDeclaration]) -> 
             list(_timeline_rows(new, user, declarant, now)),
         ),
     ]
+    submitted = [e.declaration.pk for e in new if e.submit]
+    queued = [outbox.enqueue_statement(assess_task, declaration_ids=submitted)]
+    queued = queued if assess_task and submitted else []
     if len(new) <= PIPELINED_AT_MOST:
-        _insert_at_once(tables)
+        _insert_at_once(tables, queued)
         return
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3, in Django's transaction
         for model, columns, rows in tables:
             _copy(raw, model, columns, rows)
+        for sql, params in queued:
+            cursor.execute(sql, params)
 
 
-def _insert_at_once(tables) -> None:
+def _insert_at_once(tables, also=()) -> None:
     raw = _prepared()
     with raw.pipeline():
         cursor = psycopg.Cursor(raw)
@@ -307,6 +315,9 @@ def _insert_at_once(tables) -> None:
                 )
                 cursor.executemany(sql, rows)
                 _log(sql)
+        for sql, params in also:
+            cursor.execute(sql, params, prepare=True)
+            _log(sql)
 
 
 def with_lines(entry: NewDeclaration, declarant: Organisation) -> Declaration:

@@ -172,7 +172,9 @@ def _declarations_file(user: User, entries: list[FilingEntry]) -> list[BatchResu
         # With references, a savepoint: a concurrent twin's reference is recovered.
         with transaction.atomic(savepoint=references):
             new = _validate_batch(ref, todo)
-            bulk.write(user=user, declarant=declarant, new=[n for _, n in new])
+            bulk.write(
+                user=user, declarant=declarant, new=[n for _, n in new], assess_task=ASSESS_TASK
+            )
     except IntegrityError:
         # A reference raced in from another request; its unique constraint kept one, and
         # the second pass answers with it.
@@ -255,11 +257,9 @@ def _check_claims(index, entry, cleaned, claimed: dict, references: dict) -> Non
 
 
 def _after_filing(new: list[bulk.NewDeclaration]) -> None:
-    """One assessment task for the batch's submitted declarations, one live message per
-    organisation, after commit."""
+    """One live message per organisation, after commit (the one assessment task for the
+    batch's submitted declarations went in with the writes: `bulk.write(assess_task=...)`)."""
     submitted = [e.declaration for e in new if e.submit]
-    if submitted:
-        assessment_queue(declaration_ids=[d.pk for d in submitted])
     by_group: dict[str, list[Declaration]] = {}
     for declaration in submitted:  # a draft is its filer's own business until submitted
         for group in events.organisation_groups(declaration):

@@ -64,6 +64,9 @@ class Batch(models.Model):
     # The first response, replayed for a repeat of the same key.
     result = models.JSONField(default=dict)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # When a decider took it (`ecommerce.decision`): deciders in parallel each take batches
+    # of their own; a claim older than a minute (its decider died) may be taken again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -73,6 +76,10 @@ class Batch(models.Model):
                 condition=~Q(idempotency_key=""),
                 name="ec_batch_idempotency",
             )
+        ]
+        indexes = [
+            # The deciders' queue: WHERE decided_at IS NULL ORDER BY id
+            models.Index(fields=["id"], condition=Q(decided_at__isnull=True), name="ec_batch_open")
         ]
 
     def __str__(self) -> str:

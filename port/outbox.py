@@ -76,6 +76,12 @@ def enqueue(task_name: str, **kwargs: Any) -> OutboxMessage:
     )
 
 
+def enqueue_statement(task_name: str, **kwargs: Any) -> tuple[str, list]:
+    """`enqueue` as a statement and its parameters, for a caller that sends it with its own
+    writes in one round trip (the filing's INSERTs)."""
+    return _ENQUEUE_SQL, [task_name, json.dumps(_plain(kwargs)), timezone.now()]
+
+
 _ENQUEUE_SQL = (
     f"INSERT INTO {OutboxMessage._meta.db_table} "  # noqa: S608 - names of ours
     "(task_name, kwargs, created_at, attempts, last_error) "
