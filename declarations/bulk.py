@@ -290,8 +290,11 @@ def write(
         ),
     ]
     submitted = [e.declaration.pk for e in new if e.submit]
-    queued = [outbox.enqueue_statement(assess_task, declaration_ids=submitted)]
-    queued = queued if assess_task and submitted else []
+    queued = (
+        [outbox.enqueue_statement(assess_task, declaration_ids=submitted)]
+        if assess_task and submitted
+        else []
+    )
     if len(new) <= PIPELINED_AT_MOST:
         _insert_at_once(tables, queued)
         return
