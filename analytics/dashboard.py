@@ -42,6 +42,7 @@ TILES = [
     ("zone.gate_stopped", _("Bonded zone gate: trucks stopped")),
 ]
 RELEASED = "declaration.status_changed:released"
+ZONE_GATE_RELEASED = "zone.gate_released"
 
 
 @dataclass
@@ -79,11 +80,12 @@ def dashboard_tables(scope: Scope, filters: Filters, *, now: datetime | None = N
     now = now or timezone.now()
     period = statistics.period_for(filters.period, filters.on)
     terminals = dict(Terminal.objects.values_list("pk", "code"))
+    totals, per_hour = _hourly(scope, filters, period, now)
     return [
-        _activity(scope, filters, period, now),
+        _activity(totals),
         _vessels(now),
-        _releases_per_hour(scope, filters, now),
-        _zone_gate_per_hour(scope, now),
+        _releases_per_hour(per_hour[RELEASED]),
+        _zone_gate_per_hour(scope, per_hour[ZONE_GATE_RELEASED]),
         _clearance(scope, filters, period),
         _clearance_by_day(scope, filters, period),
         _clearance_by_terminal(scope, filters, period, terminals),
@@ -99,15 +101,22 @@ def table_by_key(scope: Scope, filters: Filters, key: str) -> Table | None:
     return next((t for t in dashboard_tables(scope, filters) if t.key == key), None)
 
 
-def _activity(scope, filters, period, now) -> Table:
+def _hourly(scope, filters, period, now) -> tuple[dict, dict]:
+    """The tiles' totals over the period and the last 24 hours' series, in one query."""
     start, end = period.bounds()
-    totals = statistics.metric_totals(
+    return statistics.metric_figures(
         scope,
         [m for m, _label in TILES],
         start,
         min(end, now + timedelta(hours=1)),
+        per_hour_of=[RELEASED],
+        per_hour_unfiltered=[ZONE_GATE_RELEASED],
+        now=now,
         terminal_id=filters.terminal_id,
     )
+
+
+def _activity(totals) -> Table:
     return Table(
         "activity",
         _("Activity in the period"),
@@ -146,10 +155,7 @@ def _vessels(now) -> Table:
     )
 
 
-def _releases_per_hour(scope, filters, now) -> Table:
-    rows = statistics.metric_per_hour(
-        scope, RELEASED, hours=24, now=now, terminal_id=filters.terminal_id
-    )
+def _releases_per_hour(rows) -> Table:
     return Table(
         "releases_per_hour",
         _("Releases per hour, last 24 hours"),
@@ -159,7 +165,7 @@ def _releases_per_hour(scope, filters, now) -> Table:
     )
 
 
-def _zone_gate_per_hour(scope, now) -> Table:
+def _zone_gate_per_hour(scope, rows) -> Table:
     """Trucks through the bonded zone's gate per hour (rollups), and Portwise's average answer
     time over the last 24 hours (port-wide only: one aggregate over a day of passages)."""
     title = _("Bonded zone gate: trucks released per hour, last 24 hours")
@@ -174,7 +180,7 @@ def _zone_gate_per_hour(scope, now) -> Table:
         "zone_gate_per_hour",
         title,
         [("hour", _("Hour"), "text"), ("count", _("Trucks"), "number")],
-        statistics.metric_per_hour(scope, "zone.gate_released", hours=24, now=now),
+        rows,
         chart="bar",
     )
 
@@ -390,8 +396,9 @@ TRADE_TITLES = {
 
 def _trade(scope, filters, period) -> list[Table]:
     tables = []
+    breakdowns = statistics.trade_breakdowns(scope, period, list(TRADE_TITLES), **filters.query())
     for dimension, title in TRADE_TITLES.items():
-        rows = statistics.trade_breakdown(scope, period, dimension, **filters.query())
+        rows = breakdowns[dimension]
         if dimension == "enterprise":
             names = dict(
                 Organisation.objects.filter(pk__in=[r["key"] for r in rows]).values_list(

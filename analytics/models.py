@@ -24,6 +24,21 @@ class Watermark(models.Model):
         return f"{self.name} @ {self.last_event_id}"
 
 
+class DashboardVersion(models.Model):
+    """The last timeline event folded into one dashboard's figures: the port's ("port") or
+    an enterprise's (its organisation id), the groups `analytics.dashboard_updated` goes to.
+
+    Written by the consumer in the transaction that folds the events; a cached dashboard
+    answer is keyed by it (analytics/cache.py), so a new version is a new answer.
+    """
+
+    dashboard = models.CharField(max_length=40, unique=True)
+    last_event_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.dashboard} @ {self.last_event_id}"
+
+
 class HourlyCount(models.Model):
     """How many events of a metric happened in one hour, per consignment owner and terminal.
 

@@ -17,8 +17,8 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics import events, statistics
-from analytics.models import NONE, ClearanceFact, HourlyCount, Watermark
+from analytics import cache, events, statistics
+from analytics.models import NONE, ClearanceFact, DashboardVersion, HourlyCount, Watermark
 from declarations import queries as declaration_queries
 from inspection import queries as inspection_queries
 from port import live
@@ -61,11 +61,37 @@ def rollups_consume(*, batch_size: int = 5000, now: datetime | None = None) -> i
     watermark.last_event_id = batch[-1]["id"]
     watermark.save(update_fields=["last_event_id", "updated_at"])
     organisations = sorted({e["organisation_id"] for e in batch if e["organisation_id"]})
+    dashboard_versions_bump(organisation_ids=organisations, last_event_id=batch[-1]["id"])
+    if len(batch) < batch_size:
+        # Caught up: the port's answers are computed once here, before the pages hear of
+        # the change (callbacks run in order), instead of by every page's re-fetch at once.
+        transaction.on_commit(cache.dashboard_warm, robust=True)
     live.publish_on_commit(
         groups=events.dashboard_groups(organisations),
         event=events.dashboard_updated(len(batch)),
     )
     return len(batch)
+
+
+BUMP = """
+    INSERT INTO analytics_dashboardversion (dashboard, last_event_id)
+    SELECT dashboard, %s FROM unnest(%s::text[]) AS keys(dashboard)
+    ON CONFLICT (dashboard) DO UPDATE SET last_event_id = EXCLUDED.last_event_id
+"""
+
+
+def dashboard_versions_bump(*, organisation_ids: list[int], last_event_id: int) -> None:
+    """The port's dashboard, and these enterprises', now show events up to `last_event_id`
+    (one statement, in the consumer's transaction): their cached answers are superseded."""
+    keys = [events.PORT_KEY] + [str(i) for i in sorted(organisation_ids)]
+    with connection.cursor() as cursor:
+        cursor.execute(BUMP, [last_event_id, keys])
+
+
+def dashboard_versions_forget() -> None:
+    """After a rebuild: no dashboard has a version (nothing is cached) until the consumer
+    folds the next events, whose ids are past every version written before."""
+    DashboardVersion.objects.all().delete()
 
 
 def rollups_consume_all(*, batch_size: int = 5000) -> int:
@@ -270,6 +296,7 @@ def hourly_counts_rebuild() -> int:
     Watermark.objects.get_or_create(name=WATERMARK)
     watermark = Watermark.objects.select_for_update().get(name=WATERMARK)
     HourlyCount.objects.all().delete()
+    dashboard_versions_forget()
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO analytics_hourlycount (metric, hour, organisation_id, terminal_id, count) "
@@ -343,6 +370,7 @@ def clearance_daily_rebuild() -> None:
     """Recompute every rollup of the facts (daily clearance, trade, period clearance) from
     scratch (after a bulk import)."""
     tz = str(timezone.get_current_timezone())
+    dashboard_versions_forget()
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM analytics_dailyclearance")
         cursor.execute(DAILY_CLEARANCE.format(where="TRUE"), {"tz": tz})

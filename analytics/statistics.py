@@ -9,6 +9,7 @@ arrival (imports) or the filing (exports) to release: see ClearanceFact.cleared_
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db import connections, router
 from django.db.models import (
     Aggregate,
     Count,
@@ -347,31 +348,59 @@ def trade_breakdown(
 ) -> list[dict]:
     """Declarations, containers and value by one dimension, largest value first, summed
     from the daily trade rollup."""
-    rows = DailyTrade.objects.filter(
-        dimension=dimension,
-        terminal_id=terminal_id or DailyTrade.ALL,
-        enterprise_id__in=[DailyTrade.ALL] if scope.port_wide else scope.organisation_ids,
-        day__gte=period.start,
-        day__lt=period.end,
-    )
-    if direction:
-        rows = rows.filter(direction=direction)
-    rows = (
-        rows.values("key")
-        .annotate(
-            declarations=Sum("declarations"), containers=Sum("containers"), value=Sum("value")
-        )
-        .order_by("-value", "key")[:limit]
-    )
-    return [
-        {
-            "key": int(row["key"]) if dimension == "enterprise" else row["key"],
-            "declarations": row["declarations"],
-            "containers": row["containers"] or 0,
-            "value": float(row["value"] or 0),
-        }
-        for row in rows
-    ]
+    return trade_breakdowns(
+        scope, period, [dimension], limit=limit, terminal_id=terminal_id, direction=direction
+    )[dimension]
+
+
+TRADE = """
+    SELECT dimension, key, declarations, containers, value FROM (
+        SELECT dimension, key, sum(declarations) AS declarations,
+               sum(containers) AS containers, sum(value) AS value,
+               row_number() OVER (PARTITION BY dimension ORDER BY sum(value) DESC, key) AS rank
+        FROM analytics_dailytrade
+        WHERE dimension = ANY(%(dimensions)s) AND terminal_id = %(terminal)s
+          AND enterprise_id = ANY(%(enterprises)s) AND day >= %(start)s AND day < %(end)s
+          AND (%(direction)s = '' OR direction = %(direction)s)
+        GROUP BY dimension, key
+    ) AS ranked
+    WHERE rank <= %(limit)s
+    ORDER BY dimension, rank
+"""
+
+
+def trade_breakdowns(
+    scope: Scope,
+    period: Period,
+    dimensions: list[str],
+    *,
+    limit: int = 10,
+    terminal_id: int | None = None,
+    direction: str = "",
+) -> dict[str, list[dict]]:
+    """`trade_breakdown` of several dimensions in one query (each its top `limit`)."""
+    params = {
+        "dimensions": list(dimensions),
+        "terminal": terminal_id or DailyTrade.ALL,
+        "enterprises": [DailyTrade.ALL] if scope.port_wide else list(scope.organisation_ids),
+        "start": period.start,
+        "end": period.end,
+        "direction": direction,
+        "limit": limit,
+    }
+    tables: dict[str, list[dict]] = {dimension: [] for dimension in dimensions}
+    with _cursor_reading(DailyTrade) as cursor:
+        cursor.execute(TRADE, params)
+        for dimension, key, declarations, containers, value in cursor.fetchall():
+            tables[dimension].append(
+                {
+                    "key": int(key) if dimension == "enterprise" else key,
+                    "declarations": declarations,
+                    "containers": containers or 0,
+                    "value": float(value or 0),
+                }
+            )
+    return tables
 
 
 def trade_breakdown_from_facts(
@@ -424,15 +453,22 @@ def metric_per_hour(
 ) -> list[dict]:
     """A metric per hour for the last `hours` hours, every hour present (zero when quiet)."""
     now = now or timezone.now()
-    last = now.replace(minute=0, second=0, microsecond=0)
-    first = last - timedelta(hours=hours - 1)
+    first, last = _last_hours(now, hours)
     rows = (
         counts_in_scope(scope, **filters)
         .filter(metric=metric, hour__gte=first, hour__lte=last)
         .values("hour")
         .annotate(total=Sum("count"))
     )
-    by_hour = {row["hour"]: row["total"] for row in rows}
+    return _hour_rows({row["hour"]: row["total"] for row in rows}, first, hours)
+
+
+def _last_hours(now: datetime, hours: int) -> tuple[datetime, datetime]:
+    last = now.replace(minute=0, second=0, microsecond=0)
+    return last - timedelta(hours=hours - 1), last
+
+
+def _hour_rows(by_hour: dict, first: datetime, hours: int) -> list[dict]:
     tz = timezone.get_current_timezone()
     return [
         {
@@ -441,6 +477,70 @@ def metric_per_hour(
         }
         for i in range(hours)
     ]
+
+
+def metric_figures(
+    scope: Scope,
+    totals_of: list[str],
+    start: datetime,
+    end: datetime,
+    *,
+    per_hour_of: list[str],
+    per_hour_unfiltered: list[str],
+    now: datetime,
+    hours: int = 24,
+    terminal_id: int | None = None,
+) -> tuple[dict[str, int], dict[str, list[dict]]]:
+    """`metric_totals` of `totals_of` over [start, end) and `metric_per_hour` of each of
+    `per_hour_of` (with the terminal filter) and `per_hour_unfiltered` (without), in one
+    query."""
+    first, last = _last_hours(now, hours)
+    # Built from constants only; the values are parameters.
+    in_scope = "TRUE" if scope.port_wide else "organisation_id = ANY(%(orgs)s)"
+    on_terminal = "terminal_id = %(terminal)s" if terminal_id else "TRUE"
+    sql = f"""
+        SELECT metric, NULL::timestamptz, sum(count) FROM analytics_hourlycount
+        WHERE metric = ANY(%(totals)s) AND hour >= %(start)s AND hour < %(end)s
+          AND {in_scope} AND {on_terminal}
+        GROUP BY metric
+        UNION ALL
+        SELECT metric, hour, sum(count) FROM analytics_hourlycount
+        WHERE metric = ANY(%(filtered)s) AND hour >= %(first)s AND hour <= %(last)s
+          AND {in_scope} AND {on_terminal}
+        GROUP BY metric, hour
+        UNION ALL
+        SELECT metric, hour, sum(count) FROM analytics_hourlycount
+        WHERE metric = ANY(%(unfiltered)s) AND hour >= %(first)s AND hour <= %(last)s
+          AND {in_scope}
+        GROUP BY metric, hour
+    """  # noqa: S608
+    params = {
+        "totals": list(totals_of),
+        "filtered": list(per_hour_of),
+        "unfiltered": list(per_hour_unfiltered),
+        "start": start,
+        "end": end,
+        "first": first,
+        "last": last,
+        "orgs": list(scope.organisation_ids),
+        "terminal": terminal_id,
+    }
+    totals = dict.fromkeys(totals_of, 0)
+    by_hour: dict[str, dict] = {m: {} for m in [*per_hour_of, *per_hour_unfiltered]}
+    with _cursor_reading(HourlyCount) as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for metric, hour, total in rows:
+        if hour is None:
+            totals[metric] = total
+        else:
+            by_hour[metric][hour] = total
+    return totals, {m: _hour_rows(counts, first, hours) for m, counts in by_hour.items()}
+
+
+def _cursor_reading(model):
+    """A cursor on the database the model is read from (the replica, when one is set)."""
+    return connections[router.db_for_read(model)].cursor()
 
 
 def round_hours(value: float | None) -> float | None:

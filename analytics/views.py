@@ -5,7 +5,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from analytics import dashboard, plan
+from analytics import cache, dashboard, plan
 from analytics.forms import DashboardFilterForm
 from analytics.queries import scope_or_404
 from analytics.templatetags.analytics import DIRECTIONS
@@ -16,7 +16,7 @@ def dashboard_page(request):
     scope = scope_or_404(request.user)
     form = DashboardFilterForm(request.GET or None)
     filters = form.filters()
-    tables = [t.as_dict() for t in dashboard.dashboard_tables(scope, filters)]
+    tables = cache.dashboard_tables(scope, filters)
     context = {
         "form": form,
         "scope": scope,

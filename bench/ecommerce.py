@@ -1,22 +1,22 @@
 """Cross-border e-commerce at the Double-11 peak: bulk intake to decision, decision latency
 at a steady 1,050 lists a second, and the sorting line's answer at 200 scans a second.
 
-A real uvicorn process serves the API on the bench database. The declaring enterprise
-(this process) posts inventory lists in batches of BATCH over HTTP; the decision of each
-batch (`ecommerce.decision.batch_decide`, the body of the Celery task) runs in this
-process's deciding thread as soon as its response arrives, as one worker would: so the
-figures include HTTP, JSON, validation, COPY, matching, rules, quota, tax and the update,
-but not the broker hop. The orders, payments and waybills are filed beforehand (not timed).
+Real processes on the bench database, as deployed: uvicorn (WEB_WORKERS processes) serves
+the API, the outbox relay sends each batch's decision task, and a Celery worker with
+DECIDERS processes decides (`ecommerce.tasks.batch_decide_task`: each decider claims
+batches of its own). The declaring enterprise (this process) posts inventory lists in
+batches of BATCH over HTTP; the figures include HTTP, JSON, validation, COPY, the outbox,
+the broker, matching, rules, quota, tax and the update. The orders, payments and
+waybills are filed beforehand (not timed).
 
 1. intake: LISTS lists per run, as fast as SENDERS keep-alive connections post them (the
    bodies encoded beforehand); lists decided per second from the first byte of the first
-   batch to the last list decided; beside it, raw COPY of the same rows (lists and goods
-   lines) into an unindexed copy of the table, in the same run.
+   batch to the last batch decided; beside it, raw COPY of the same rows (lists and goods
+   lines) into an unindexed copy of the table, in the same run. `sustained`: the same
+   for BENCH_EC_SUSTAINED_LISTS (420,000: at least a minute at up to 7,000 a second).
 2. latency: batches of 105 due every 100 ms (1,050 lists/s), open loop over SENDERS
-   connections, for LATENCY_SECONDS; per list, from the API's response to its decision
-   committed.
-
-uvicorn runs WEB_WORKERS processes, as docker-compose does by default.
+   connections, for LATENCY_SECONDS; per batch, from the API's response to its decision
+   committed (the batch's `decided_at`, stamped by the worker).
 3. sorting: POST /api/v1/ecommerce/sorting/<waybill>/ open-loop at 200/s for
    SORTING_SECONDS (the zone gate bench's load generator), each due at t0 + i/rate.
 """
@@ -27,12 +27,10 @@ import functools
 import gc
 import json
 import os
-import queue
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -46,6 +44,7 @@ from bench.zones import _embedded_url, _pct
 from ecommerce import decision, intake
 from ecommerce.db import bulk_cursor
 from ecommerce.models import Batch, InventoryList, ListLine
+from port.celery import all_queues
 from tests.ecommerce import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,17 +55,22 @@ SORTING_CONNECTIONS = 16
 # WEB_CONCURRENCY default).
 SENDERS = int(os.environ.get("BENCH_EC_SENDERS", "4"))
 WEB_WORKERS = int(os.environ.get("BENCH_EC_WEB_WORKERS", "2"))
+# The Celery worker's processes deciding (docker-compose's WORKER_CONCURRENCY default).
+DECIDERS = int(os.environ.get("BENCH_EC_DECIDERS", "2"))
 BATCH = 2000
 PASSWORD = "bench-portwise"  # noqa: S105 - a throw-away database's users
 
 
 def run(measure) -> dict:
     lists = int(os.environ.get("BENCH_EC_LISTS", "20000"))
+    sustained = int(os.environ.get("BENCH_EC_SUSTAINED_LISTS", "420000"))
+    sustained_runs = int(os.environ.get("BENCH_EC_SUSTAINED_RUNS", str(RUNS)))
     latency_seconds = int(os.environ.get("BENCH_EC_LATENCY_SECONDS", "20"))
     sorting_seconds = int(os.environ.get("BENCH_EC_SORTING_SECONDS", "15"))
     ec = _world()
     server, base = _serve()
-    figures: dict = {"batch": BATCH}
+    deciders = _deciders()
+    figures: dict = {"batch": BATCH, "web_workers": WEB_WORKERS, "deciders": DECIDERS}
     try:
         alice, operator = _token(base, "alice"), _token(base, "site")
         _phase(
@@ -76,6 +80,16 @@ def run(measure) -> dict:
             "target_lists_per_s",
             lambda: [_intake_run(ec, base, alice, n, lists) for n in range(RUNS)],
         )
+        if sustained:
+            _phase(
+                figures,
+                "sustained",
+                5000,
+                "target_lists_per_s",
+                lambda: [
+                    _intake_run(ec, base, alice, 20 + n, sustained) for n in range(sustained_runs)
+                ],
+            )
         _phase(
             figures,
             "latency_at_1050_per_s",
@@ -92,8 +106,10 @@ def run(measure) -> dict:
             lambda: [_sorting_run(base, operator, waybills, sorting_seconds) for _r in range(RUNS)],
         )
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        for process in (server, *deciders):
+            process.terminate()
+        for process in (server, *deciders):
+            process.wait(timeout=30)
     return figures
 
 
@@ -154,27 +170,38 @@ def _intake_run(ec, base: str, token: str, run_no: int, count: int) -> dict:
     start = 1_000_000 * (run_no + 1)
     parcels = _documents(ec, start, count)
     bodies = [_body(parcels[i : i + BATCH]) for i in range(0, count, BATCH)]
-    deciding = _Decider()
+    del parcels
     with _frozen():
         began = time.perf_counter()
-        _post_batches(base, token, bodies, [began] * len(bodies), deciding, SENDERS)
+        answers = _post_batches(base, token, bodies, [began] * len(bodies), SENDERS)
         answered = time.perf_counter() - began
-        deciding.finish()
+        _wait_decided([batch for batch, _at in answers])
         elapsed = time.perf_counter() - began
     released = InventoryList.objects.filter(list_no__gte=f"L{start:09d}", status="released").count()
-    copy_rows_per_s = _raw_copy(start, count)
+    copy_rows_per_s = _raw_copy(start, min(count, 20_000))
     rows = count + count  # each list and its one goods line
     return {
         "lists": count,
         "released": released,
         "seconds": round(elapsed, 2),
-        # The last batch answered (filed): what the deciding thread took beyond it is its lag.
+        # The last batch answered (filed): what the deciders took beyond it is their lag.
         "answered_seconds": round(answered, 2),
         "lists_per_s": round(count / elapsed),
         "rows_per_s": round(rows / elapsed),
         "copy_rows_per_s": round(copy_rows_per_s),
         "ratio_to_copy": round(rows / elapsed / copy_rows_per_s, 4),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
     }
+
+
+def _wait_decided(batch_ids: list[int], timeout: float = 900) -> None:
+    """Until the worker has decided every one of these batches."""
+    deadline = time.monotonic() + timeout
+    open_batches = Batch.objects.filter(pk__in=batch_ids, decided_at__isnull=True)
+    while open_batches.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{open_batches.count()} batches not decided in time")
+        time.sleep(0.01)
 
 
 def _documents(ec, start: int, count: int) -> list[dict]:
@@ -235,22 +262,25 @@ def _latency_run(ec, base: str, token: str, run_no: int, seconds: int) -> dict:
     start = 10_000_000 * (run_no + 1)
     parcels = _documents(ec, start, count)
     bodies = [_body(parcels[i : i + per_batch]) for i in range(0, count, per_batch)]
-    deciding = _Decider()
     with _frozen():
         t0 = time.perf_counter() + 0.2
         due = [t0 + n * interval for n in range(len(bodies))]
-        late, last_sent = _post_batches(
-            base, token, bodies, due, deciding, SENDERS, weight=per_batch
-        )
-        deciding.finish()
-    waits = deciding.latencies_ms
+        answers = _post_batches(base, token, bodies, due, SENDERS)
+        _wait_decided([batch for batch, _at in answers])
+    decided = dict(
+        Batch.objects.filter(pk__in=[b for b, _at in answers]).values_list("pk", "decided_at")
+    )
+    # Both clocks are this machine's: the answer's wall time here, the worker's stamp there.
+    waits = [(decided[batch].timestamp() - at) * 1000 for batch, at in answers]
+    late = [(sent - due[i]) * 1000 for i, sent in enumerate(_post_batches.sent)]
     return {
         "lists": count,
         # From the first batch's due time to the last batch's sending.
-        "offered_lists_per_s": round((count - per_batch) / (last_sent - t0)),
+        "offered_lists_per_s": round((count - per_batch) / (max(_post_batches.sent) - t0)),
         "p50_ms": _pct(waits, 50),
         "p99_ms": _pct(waits, 99),
         "send_late_p99_ms": _pct(late, 99),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
     }
 
 
@@ -261,7 +291,7 @@ def _body(parcels: list[dict]) -> bytes:
 @contextlib.contextmanager
 def _frozen():
     """The bench's own prepared parcels and bodies out of the collector's sight while it
-    measures (a Celery worker deciding would not hold them)."""
+    measures (a web process would not hold them)."""
     gc.collect()
     gc.freeze()
     try:
@@ -270,10 +300,10 @@ def _frozen():
         gc.unfreeze()
 
 
-def _post_batches(base, token, bodies, due, deciding, senders, weight=1):
+def _post_batches(base, token, bodies, due, senders) -> list[tuple[int, float]]:
     """POST each body to the list batch endpoint at its due time (or as soon as one of
-    `senders` keep-alive connections is free), handing each answered batch to `deciding`.
-    Returns each batch's lateness in sending (ms) and when the last one was sent."""
+    `senders` keep-alive connections is free). Returns each batch's id and the wall time
+    its answer arrived; `_post_batches.sent` keeps when each was sent (perf_counter)."""
     import uvloop
 
     host, port = urlsplit(base).hostname, urlsplit(base).port
@@ -281,8 +311,8 @@ def _post_batches(base, token, bodies, due, deciding, senders, weight=1):
         f"POST /api/v1/ecommerce/lists/batch/ HTTP/1.1\r\nHost: {host}\r\n"
         f"Authorization: Token {token}\r\nContent-Type: application/json\r\n"
     ).encode()
-    late = [0.0] * len(bodies)
     sent = [0.0] * len(bodies)
+    answers: list[tuple[int, float]] = [(0, 0.0)] * len(bodies)
 
     async def load():
         idle: asyncio.Queue = asyncio.Queue()
@@ -293,7 +323,6 @@ def _post_batches(base, token, bodies, due, deciding, senders, weight=1):
             await asyncio.sleep(max(0.0, due[i] - time.perf_counter()))
             reader, writer = await idle.get()
             sent[i] = time.perf_counter()
-            late[i] = (sent[i] - due[i]) * 1000
             try:
                 writer.write(head + b"Content-Length: %d\r\n\r\n" % len(bodies[i]) + bodies[i])
                 status = await reader.readline()
@@ -306,7 +335,7 @@ def _post_batches(base, token, bodies, due, deciding, senders, weight=1):
                 idle.put_nowait((reader, writer))
             if not status.startswith(b"HTTP/1.1 201"):
                 raise RuntimeError(f"{status!r} {body[:300]!r}")
-            deciding.put(orjson.loads(body)["batch"], time.perf_counter(), weight=weight)
+            answers[i] = (orjson.loads(body)["batch"], time.time())
 
         await asyncio.gather(*(one(i) for i in range(len(bodies))))
         while not idle.empty():
@@ -315,33 +344,8 @@ def _post_batches(base, token, bodies, due, deciding, senders, weight=1):
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(load())
-    return late, max(sent)
-
-
-class _Decider:
-    """One deciding thread: what one Celery worker would do with the batches' tasks."""
-
-    def __init__(self):
-        self.queue: queue.Queue = queue.Queue()
-        self.latencies_ms: list[float] = []
-        self.thread = threading.Thread(target=self._work, daemon=True)
-        self.thread.start()
-
-    def put(self, batch_id: int, answered_at: float, weight: int = 1) -> None:
-        self.queue.put((batch_id, answered_at, weight))
-
-    def finish(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-
-    def _work(self) -> None:
-        try:
-            while (item := self.queue.get()) is not None:
-                batch_id, answered_at, weight = item
-                decision.batch_decide(batch_id=batch_id)
-                self.latencies_ms += [(time.perf_counter() - answered_at) * 1000] * weight
-        finally:
-            connection.close()
+    _post_batches.sent = sent
+    return answers
 
 
 # ------------------------------------------------------------------ 3. the sorting line
@@ -456,20 +460,6 @@ def _serve() -> tuple[subprocess.Popen, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    url = urlsplit(os.environ.get("DATABASE_URL") or _embedded_url())
-    env = {
-        **os.environ,
-        # A pool per process: per-request threads under ASGI otherwise each keep a connection.
-        "DATABASE_POOL_MAX_SIZE": os.environ.get("DATABASE_POOL_MAX_SIZE", "8"),
-        # As in production: DEBUG off (it keeps every query), the same keys as this process
-        # (the buyers' hashes of the documents filed here must match the lists posted there).
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",  # plain HTTP here; TLS ends at the proxy in production
-        "SECRET_KEY": settings.SECRET_KEY,
-        "ECOMMERCE_BUYER_KEY": settings.ECOMMERCE_BUYER_KEY or "",
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}")),
-    }
     server = subprocess.Popen(
         [
             sys.executable,
@@ -486,7 +476,7 @@ def _serve() -> tuple[subprocess.Popen, str]:
             str(WEB_WORKERS),
         ],
         cwd=ROOT,
-        env=env,
+        env=_env(),
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -499,6 +489,39 @@ def _serve() -> tuple[subprocess.Popen, str]:
                 server.kill()
                 raise RuntimeError("uvicorn did not start") from None
             time.sleep(0.5)
+
+
+def _deciders() -> list[subprocess.Popen]:
+    """The Celery worker (DECIDERS processes, every queue of this bench's own) and the
+    outbox relay, on the bench database."""
+    env = _env()
+    queues = ",".join(all_queues(env["CELERY_QUEUE"]))
+    worker = [sys.executable, "-m", "celery", "-A", "port", "worker"]
+    worker += ["--concurrency", str(DECIDERS), "--queues", queues, "--loglevel", "WARNING"]
+    worker += ["--without-mingle", "--without-gossip", "--hostname", f"{env['CELERY_QUEUE']}@%h"]
+    relay = [sys.executable, str(ROOT / "manage.py"), "outbox_relay"]
+    return [subprocess.Popen(argv, cwd=ROOT, env=env) for argv in (worker, relay)]  # noqa: S603
+
+
+@functools.cache
+def _env() -> dict:
+    url = urlsplit(os.environ.get("DATABASE_URL") or _embedded_url())
+    tag = f"ecbench{os.getpid()}"
+    return {
+        **os.environ,
+        "CELERY_QUEUE": tag,  # this bench's own queues and live groups on the shared Redis
+        "CHANNELS_PREFIX": tag,
+        # A pool per process: per-request threads under ASGI otherwise each keep a connection.
+        "DATABASE_POOL_MAX_SIZE": os.environ.get("DATABASE_POOL_MAX_SIZE", "8"),
+        # As in production: DEBUG off (it keeps every query), the same keys as this process
+        # (the buyers' hashes of the documents filed here must match the lists posted there).
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP here; TLS ends at the proxy in production
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ECOMMERCE_BUYER_KEY": settings.ECOMMERCE_BUYER_KEY or "",
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}")),
+    }
 
 
 def _token(base: str, username: str) -> str:

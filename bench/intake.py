@@ -41,6 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BATCH = 5000
 BATCHES_PER_RUN = 2
+# The stream: two clients posting eight batches of 5,000 one after the other (40,000 a run):
+# the rate a rush is carried at, where the last batch's assessment weighs less than in 10,000.
+STREAM_BATCHES = 8
 LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 LOAD_CLIENTS = 16
 WEB_PROCESSES = 2
@@ -82,7 +85,10 @@ def _env() -> dict:
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "CELERY_QUEUE": tag,
         "CHANNELS_PREFIX": tag,
-        "PYTHONPATH": str(ROOT),
+        # BENCH_PYTHONPATH: a server not installed in the venv (e.g. granian in a --target dir)
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("BENCH_PYTHONPATH")])
+        ),
         "PYTHONUNBUFFERED": "1",
         # As in production: DEBUG off (no query log, no per-request static file lookups).
         "DEBUG": "false",
@@ -92,6 +98,15 @@ def _env() -> dict:
 
 
 def _web_argv(server: str, port: int) -> list[str]:
+    if server.startswith("granian"):  # granian-wsgi, granian-asgi (not in requirements)
+        interface = server.partition("-")[2] or "wsgi"
+        return [sys.executable, "-m", "granian", "--interface", interface] + [
+            f"port.{interface}:application",
+            *("--host", "127.0.0.1", "--port", str(port)),
+            *("--workers", str(WEB_PROCESSES)),
+            *(("--blocking-threads", "4") if interface == "wsgi" else ()),
+            *("--log-level", "warning", "--no-access-log"),
+        ]
     if server == "asgi":
         return [sys.executable, "-m", "uvicorn", "port.asgi:application", "--host", "127.0.0.1"] + [
             "--port",
@@ -128,7 +143,8 @@ def servers(server: str):
     children = [
         subprocess.Popen(_web_argv(server, port), cwd=ROOT, env=env),  # noqa: S603
         subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "port", "worker", "--pool", "solo"]
+            # Two worker processes, as `make run` and docker-compose run the assessment queue.
+            [sys.executable, "-m", "celery", "-A", "port", "worker", "--concurrency", "2"]
             + ["--queues", queues, "--loglevel", "WARNING", "--without-mingle"]
             + ["--without-gossip", "--hostname", f"{env['CELERY_QUEUE']}@%h"],
             cwd=ROOT,
@@ -181,10 +197,15 @@ class CpuMeter:
 
     def __init__(self, pids: tuple[int, int, int]):
         self.web, *self.queue = (psutil.Process(pid) for pid in pids)  # worker, relay
+        self.queue_pids = set()
 
     def _processes(self) -> dict[int, psutil.Process]:
         found = {self.web.pid: self.web, **{p.pid: p for p in self.web.children(recursive=True)}}
-        found.update({p.pid: p for p in self.queue})
+        for process in self.queue:  # the worker's pool processes with it
+            with contextlib.suppress(psutil.Error):
+                for p in (process, *process.children(recursive=True)):
+                    found[p.pid] = p
+                    self.queue_pids.add(p.pid)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
@@ -204,17 +225,25 @@ class CpuMeter:
         return 0.0
 
     def start(self) -> None:
+        self.started = time.time()
         self.before = {pid: (p, self._cpu(p)) for pid, p in self._processes().items()}
 
     def stop(self) -> dict[str, float]:
         """CPU seconds of the web processes, the Celery worker with the outbox relay
-        ("worker") and the database backends since `start` (processes alive at both ends)."""
+        ("worker") and the database backends since `start`: of the processes alive at both
+        ends, and all of those born in between (a pool's new connections: counting only
+        the first kind undercounted PostgreSQL in a server's first runs by up to half)."""
         used = {"web": 0.0, "worker": 0.0, "database": 0.0}
-        for process, before in self.before.values():
+        seen = dict(self.before)
+        for pid, process in self._processes().items():
+            with contextlib.suppress(psutil.Error):
+                if pid not in seen and process.create_time() >= self.started - 1:
+                    seen[pid] = (process, 0.0)
+        for process, before in seen.values():
             with contextlib.suppress(psutil.Error):
                 kind = (
                     "worker"
-                    if process in self.queue
+                    if process.pid in self.queue_pids
                     else "database"
                     if process.name().startswith("postgres")
                     else "web"
@@ -244,22 +273,28 @@ def _setup() -> tuple[User, str, PortCall]:
 
 
 def run_batch(measure) -> dict:
-    """Batches of 5,000 to decision, sent by one client one after the other, and by two
-    clients at once (each web process takes one)."""
+    """Batches of 5,000 to decision: two sent by one client one after the other, two by two
+    clients at once (each web process takes one), and a stream of eight by two clients."""
     importer, token, template = _setup()
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     figures = {}
     with servers("wsgi") as (port, pids):
         meter = CpuMeter(pids)
-        for clients in (1, 2):
+        for variant, (name, clients, batches) in enumerate(
+            (
+                ("1_client", 1, BATCHES_PER_RUN),
+                ("2_clients", 2, BATCHES_PER_RUN),
+                ("stream_2_clients", 2, STREAM_BATCHES),
+            )
+        ):
             rates, api_rates, copy_rates, cpu_web, cpu_worker, cpu_db = [], [], [], [], [], []
             for run in range(RUNS + 1):  # run 0 warms up and is not counted
-                call = _fresh_call(template, f"B{clients}{run:03d}")
+                call = _fresh_call(template, f"B{clients}{batches}{run:02d}")
                 bodies = [
-                    json.dumps({"declarations": _batch(call, run, b, clients)}).encode()
-                    for b in range(BATCHES_PER_RUN)
+                    json.dumps({"declarations": _batch(call, variant, run, b)}).encode()
+                    for b in range(batches)
                 ]
-                total = BATCH * BATCHES_PER_RUN
+                total = BATCH * batches
                 meter.start()
                 started = time.perf_counter()
                 _post_all(port, bodies, headers, clients)
@@ -268,7 +303,7 @@ def run_batch(measure) -> dict:
                 decided = time.perf_counter()
                 used = meter.stop()
                 print(
-                    f"batch, {clients} client(s), run {run}: filed {api_done - started:.2f} s, "
+                    f"batch, {name}, run {run}: filed {api_done - started:.2f} s, "
                     f"decided {decided - started:.2f} s, CPU: web {used['web']:.2f} s, "
                     f"worker {used['worker']:.2f} s, database {used['database']:.2f} s"
                 )
@@ -279,7 +314,8 @@ def run_batch(measure) -> dict:
                     cpu_web.append(1e6 * used["web"] / total)
                     cpu_worker.append(1e6 * used["worker"] / total)
                     cpu_db.append(1e6 * used["database"] / total)
-            figures[f"{clients}_client" + ("s" if clients > 1 else "")] = {
+            figures[name] = {
+                "declarations_per_run": total,
                 "batch_to_decision_per_s": _summary(rates),
                 "batch_api_filed_per_s": _summary(api_rates),
                 "copy_declaration_rows_per_s": _summary(copy_rates, 0),
@@ -317,8 +353,8 @@ def _post_all(port: int, bodies: list[bytes], headers: dict, clients: int) -> No
     assert not failures, failures
 
 
-def _batch(call: PortCall, run: int, batch: int, clients: int) -> list[dict]:
-    start = ((clients * (RUNS + 1) + run) * BATCHES_PER_RUN + batch) * BATCH
+def _batch(call: PortCall, variant: int, run: int, batch: int) -> list[dict]:
+    start = ((variant * (RUNS + 1) + run) * STREAM_BATCHES + batch) * BATCH  # < 10**6
     return [
         {
             "port_call": call.pk,
@@ -377,7 +413,8 @@ def run_load(measure) -> dict:
             meter = CpuMeter(pids)
             for run in range(RUNS + 1):  # run 0 warms up (shorter) and is not counted
                 seconds = LOAD_SECONDS if run else 5
-                prefix = server[0].upper() + "ABCDEFGHIJ"[run]  # letters: owner codes
+                # letters: owner codes, one pair per server and run
+                prefix = _SERVER_LETTER.get(server, server[0].upper()) + "ABCDEFGHIJ"[run]
                 meter.start()
                 filing = load.run(
                     host="127.0.0.1",
@@ -427,6 +464,9 @@ def run_load(measure) -> dict:
         "load_average": os.getloadavg(),
         "target": {"requests_per_s": 300, "p95_ms": 50, "errors": 0},
     }
+
+
+_SERVER_LETTER = {"wsgi": "W", "asgi": "A", "granian-wsgi": "G", "granian-asgi": "H"}
 
 
 def _one(call: PortCall, prefix: str, n: int) -> dict:

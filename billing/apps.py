@@ -11,4 +11,4 @@ class BillingConfig(AppConfig):
         from declarations import two_step
 
         # An enterprise with an overdue bill draws on its guarantee no more.
-        two_step.GUARANTEE_BLOCKERS.append(queries.guarantee_blocked_reason)
+        two_step.GUARANTEE_BLOCKERS.append(queries.guarantee_blocked_reasons)

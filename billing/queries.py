@@ -36,15 +36,19 @@ def fees_summary(*, user: User) -> dict:
     return {"currency": "CNY", **totals}
 
 
-def guarantee_blocked_reason(enterprise_id: int) -> str | None:
-    """Why the enterprise may not draw on its guarantee now (an overdue bill), or None."""
+def guarantee_blocked_reasons(enterprise_ids: list[int]) -> dict[int, str]:
+    """{enterprise id: why} for those of these enterprises with an overdue bill: they may not
+    draw on their guarantee until it is paid (declarations.two_step.GUARANTEE_BLOCKERS)."""
     overdue = (
-        TaxBill.objects.filter(enterprise_id=enterprise_id, status=TaxBill.Status.OVERDUE)
-        .values_list("number", flat=True)
-        .first()
+        TaxBill.objects.filter(enterprise_id__any=enterprise_ids, status=TaxBill.Status.OVERDUE)
+        .order_by("enterprise_id", "due_at")
+        .distinct("enterprise_id")
+        .values_list("enterprise_id", "number")
     )
-    if overdue is None:
-        return None
-    return _("Tax bill %(number)s is overdue: pay it before drawing on the guarantee again.") % {
-        "number": overdue
+    return {
+        enterprise_id: _(
+            "Tax bill %(number)s is overdue: pay it before drawing on the guarantee again."
+        )
+        % {"number": number}
+        for enterprise_id, number in overdue
     }

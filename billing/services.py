@@ -5,7 +5,7 @@ bill yet, in one pass for all of them: duty, consumption tax and VAT per line in
 cents (`bill_lines`, the arithmetic of `reference.duties`). `bill_pay` settles a bill by one of three methods under the bill's row
 lock, so two payments at once settle it once. `bills_overdue_sweep` marks unpaid bills past
 their due date overdue and raises an alarm for each; an enterprise with one then draws on its
-guarantee no more (`queries.guarantee_blocked_reason`).
+guarantee no more (`queries.guarantee_blocked_reasons`).
 """
 
 from dataclasses import dataclass

@@ -10,9 +10,10 @@ from rest_framework.response import Response
 from declarations import edifact, queries, services, uploads
 from declarations.filters import DeclarationFilter
 from declarations.models import Declaration, DeclarationItem, ErpUpload
-from port import limits, structure
+from port import limits, representation, structure
 from port import uploads as port_uploads
 from port.api import IDEMPOTENCY_HEADER, IdempotentCreateMixin
+from port.batch import collector_paused
 from port.parsers import BatchJSONParser, read_bounded
 
 
@@ -237,15 +238,15 @@ class DeclarationDetailSerializer(DeclarationSerializer):
 
 
 @functools.cache
-def _detail_serializer() -> DeclarationDetailSerializer:
-    return DeclarationDetailSerializer()
+def _detail_representation():
+    return representation.compile_representation(DeclarationDetailSerializer())
 
 
 def detail_representation(declaration: Declaration) -> dict:
-    """DeclarationDetailSerializer(declaration).data from one serializer built per process:
-    a ModelSerializer builds its fields from the model on every instance (a tenth of a
-    filing's time). `to_representation` keeps no state on the serializer."""
-    return _detail_serializer().to_representation(declaration)
+    """DeclarationDetailSerializer(declaration).data, planned once per process
+    (`port.representation`): a ModelSerializer builds its fields from the model on every
+    instance (a tenth of a filing's time), and its walk over them took 190 µs a filing."""
+    return _detail_representation()(declaration)
 
 
 class DeclarationBatchItemResultSerializer(serializers.Serializer):
@@ -376,7 +377,8 @@ class DeclarationViewSet(
         was filed before is answered with that declaration. The whole request may carry an
         Idempotency-Key. The answer lists, in order, each id and number or its errors.
         """
-        return self.run_once(request, self._batch_once)
+        with collector_paused():  # its body, rows and answer: thousands of objects each
+            return self.run_once(request, self._batch_once)
 
     def _batch_once(self, request):
         entries = _batch_entries(request.data)

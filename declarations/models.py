@@ -78,7 +78,9 @@ class Declaration(TimeStampedModel):
         CIF = "CIF", "CIF"
 
     # 18 digits: customs office (4), year (4), import 1 / export 0 (1), serial (9).
-    number = models.CharField(_("declaration number"), max_length=18, unique=True, null=True)
+    # Unique by a constraint, not `unique=True`: that also builds a pattern-ops index for
+    # LIKE 'prefix%', which nothing asks and every filing and status change would write.
+    number = models.CharField(_("declaration number"), max_length=18, null=True)
     direction = models.CharField(
         _("direction"), max_length=6, choices=Direction.choices, default=Direction.IMPORT
     )
@@ -95,9 +97,16 @@ class Declaration(TimeStampedModel):
         related_name="declarations_filed",
         db_index=False,
     )
-    # Null for a monthly summary of e-commerce export lists filed by the beat task.
+    # Null for a monthly summary of e-commerce export lists filed by the beat task. Not
+    # indexed: nothing lists declarations by the user who filed them (users are deactivated,
+    # not deleted), and each index costs every filing and every status change.
     created_by = models.ForeignKey(
-        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "port.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     # Null for a monthly summary of e-commerce export lists (汇总申报): its parcels left one
     # by one, on many vessels, each cleared by its list (`list_summaries_file`).
@@ -114,7 +123,12 @@ class Declaration(TimeStampedModel):
     )
     # Step 2 names the released summary (step 1) it completes.
     summary = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="full_declarations"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="full_declarations",
+        db_index=False,  # `declaration_summary`: only the few that name one
     )
     trade_mode = models.CharField(
         _("trade mode"),
@@ -178,6 +192,7 @@ class Declaration(TimeStampedModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="declaration_number_unique"),
             models.UniqueConstraint(
                 fields=["declarant", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
@@ -203,6 +218,12 @@ class Declaration(TimeStampedModel):
             models.Index(fields=["enterprise", "-created_at"], name="declaration_enterprise"),
             # A broker's list: WHERE declarant_id = ? ORDER BY created_at DESC
             models.Index(fields=["declarant", "-created_at"], name="declaration_declarant"),
+            # Step 2 declarations of a summary: WHERE summary_id = ANY(...)
+            models.Index(
+                fields=["summary"],
+                condition=Q(summary__isnull=False),
+                name="declaration_summary",
+            ),
             # The step 2 sweep: WHERE kind = 'summary' AND status = 'released' (beat, each hour)
             models.Index(
                 fields=["full_due_at"],

@@ -36,6 +36,7 @@ from declarations.validation import FilingInput as FilingInput
 from declarations.validation import HeaderInput as HeaderInput
 from declarations.validation import ItemInput as ItemInput
 from port import live, outbox
+from port.batch import collector_paused
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 from port.models import Container, Organisation, TimelineEvent, User
 from port.queries import organisation_ids_for
@@ -135,6 +136,11 @@ def declarations_file(*, user: User, entries: list[FilingEntry]) -> list[BatchRe
     returns that declaration (`replayed`). Returns, in order, each declaration or its
     field errors. The query count does not depend on the number of declarations.
     """
+    with collector_paused():  # a batch builds rows by the thousand (port.batch)
+        return _declarations_file(user, entries)
+
+
+def _declarations_file(user: User, entries: list[FilingEntry]) -> list[BatchResult]:
     results = [BatchResult(index=i) for i in range(len(entries))]
     sized = []
     for result, entry in zip(results, entries, strict=True):
@@ -166,13 +172,15 @@ def declarations_file(*, user: User, entries: list[FilingEntry]) -> list[BatchRe
         # With references, a savepoint: a concurrent twin's reference is recovered.
         with transaction.atomic(savepoint=references):
             new = _validate_batch(ref, todo)
-            bulk.write(user=user, declarant=declarant, new=[n for _, n in new])
+            bulk.write(
+                user=user, declarant=declarant, new=[n for _, n in new], assess_task=ASSESS_TASK
+            )
     except IntegrityError:
         # A reference raced in from another request; its unique constraint kept one, and
         # the second pass answers with it.
         if not references:
             raise
-        return declarations_file(user=user, entries=entries)
+        return _declarations_file(user, entries)
     for result, entry in new:
         # A single filing answers with its lines at hand rather than reading them back.
         result.declaration = (
@@ -249,11 +257,9 @@ def _check_claims(index, entry, cleaned, claimed: dict, references: dict) -> Non
 
 
 def _after_filing(new: list[bulk.NewDeclaration]) -> None:
-    """One assessment task for the batch's submitted declarations, one live message per
-    organisation, after commit."""
+    """One live message per organisation, after commit (the one assessment task for the
+    batch's submitted declarations went in with the writes: `bulk.write(assess_task=...)`)."""
     submitted = [e.declaration for e in new if e.submit]
-    if submitted:
-        assessment_queue(declaration_ids=[d.pk for d in submitted])
     by_group: dict[str, list[Declaration]] = {}
     for declaration in submitted:  # a draft is its filer's own business until submitted
         for group in events.organisation_groups(declaration):

@@ -49,9 +49,19 @@ def guarantee_take_for_batch(new: bulk.NewDeclaration) -> None:
     new.header["guarantee_amount"] = amount
 
 
-# Apps that may stop an enterprise drawing on its guarantee (billing: an overdue bill),
-# each a function of the enterprise's id giving the reason, or None. Set in AppConfig.ready.
+# Apps that may stop an enterprise drawing on its guarantee (billing: an overdue bill;
+# ecommerce: an overdue tax month), each a function of enterprise ids giving
+# {enterprise id: the reason} for those it stops, in one query. Set in AppConfig.ready.
 GUARANTEE_BLOCKERS: list = []
+
+
+def guarantee_blocked(enterprise_ids: list[int]) -> dict[int, str]:
+    """{enterprise id: why it may not draw on its guarantee now} of these enterprises."""
+    blocked: dict[int, str] = {}
+    for blocker in GUARANTEE_BLOCKERS:
+        for enterprise_id, reason in blocker(enterprise_ids).items():
+            blocked.setdefault(enterprise_id, reason)
+    return blocked
 
 
 def guarantee_draw(*, enterprise: Organisation, amount: Decimal) -> None:
@@ -60,10 +70,9 @@ def guarantee_draw(*, enterprise: Organisation, amount: Decimal) -> None:
     One conditional UPDATE: PostgreSQL re-checks the WHERE after waiting for a concurrent
     drawer's row lock, so two draws can never both take the last of the quota.
     """
-    for blocker in GUARANTEE_BLOCKERS:
-        reason = blocker(enterprise.pk)
-        if reason:
-            raise InvalidInput({"guarantee": [reason]})
+    reason = guarantee_blocked([enterprise.pk]).get(enterprise.pk)
+    if reason:
+        raise InvalidInput({"guarantee": [reason]})
     drawn = GuaranteeAccount.objects.filter(
         enterprise=enterprise, used__lte=F("quota") - amount
     ).update(used=F("used") + amount, updated_at=timezone.now())
@@ -83,10 +92,13 @@ def guarantee_draw(*, enterprise: Organisation, amount: Decimal) -> None:
         )
 
 
-def guarantee_draw_set(requests: list[tuple[int, int, int]]) -> tuple[set[int], set[int]]:
+def guarantee_draw_set(
+    requests: list[tuple[int, int, int]],
+) -> tuple[set[int], set[int], set[int]]:
     """Draw for (key, enterprise_id, cents) requests in one set, in key order; returns the
-    keys drawn and the keys whose amount the enterprise's guarantee no longer covers
-    (e-commerce lists' tax).
+    keys drawn, the keys whose amount the enterprise's guarantee no longer covers
+    (e-commerce lists' tax), and the keys of enterprises a blocker stops drawing at all
+    (`GUARANTEE_BLOCKERS`: an overdue bill or tax month).
 
     The accounts are locked in enterprise order (SELECT … FOR UPDATE), so concurrent sets
     queue behind each other, see what the previous holder committed and never deadlock;
@@ -95,7 +107,9 @@ def guarantee_draw_set(requests: list[tuple[int, int, int]]) -> tuple[set[int], 
     """
     enterprises = sorted({e for _k, e, _c in requests})
     if not enterprises:
-        return set(), set()
+        return set(), set(), set()
+    stopped = guarantee_blocked(enterprises)
+    blocked = {key for key, enterprise_id, _c in requests if enterprise_id in stopped}
     table = GuaranteeAccount._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -108,7 +122,7 @@ def guarantee_draw_set(requests: list[tuple[int, int, int]]) -> tuple[set[int], 
         left = {e: int(available * 100) for e, available in cursor.fetchall()}
         fitting, refused, added = set(), set(), {}
         for key, enterprise_id, cents in sorted(requests):
-            if enterprise_id not in left:
+            if enterprise_id not in left or key in blocked:
                 continue
             if cents > left[enterprise_id]:
                 refused.add(key)
@@ -122,7 +136,7 @@ def guarantee_draw_set(requests: list[tuple[int, int, int]]) -> tuple[set[int], 
                 "FROM unnest(%s::bigint[], %s::bigint[]) AS a(e, cents) WHERE g.enterprise_id = a.e",
                 [timezone.now(), list(added), list(added.values())],
             )
-    return fitting, refused
+    return fitting, refused, blocked & {key for key, e, _c in requests if e in left}
 
 
 def guarantee_give_back(*, enterprise_id: int, cents: int) -> None:

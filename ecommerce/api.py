@@ -15,7 +15,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from ecommerce import intake, queries, services
+from ecommerce import intake, queries, services, tax_months
 from ecommerce import summaries as summaries_service
 from ecommerce.models import InventoryList
 from ecommerce.parsers import OrjsonBatchParser
@@ -283,7 +283,7 @@ def tax_bill_settle(request):
         raise ValidationError({"enterprise": ["An organisation id."]}) from None
     if not queries.is_customs(request.user):
         raise PermissionDenied
-    cents = services.month_settle(
+    cents = tax_months.month_settle(
         officer=request.user, enterprise_id=enterprise, year=year, month=month
     )
     return Response({"restored": f"{cents / 100:.2f}"})

@@ -78,31 +78,61 @@ class Verdict:
 
 def batch_decide(*, batch_id: int) -> int:
     """Decide the waiting lists this batch completes, and with them those of the other
-    batches still undecided at this moment (up to COALESCE_BATCHES): under load one task
-    takes the queue behind it in sets of CHUNK, instead of a small set per batch, and the
-    later tasks find their lists decided. Idempotent. Returns how many were decided.
-    The garbage collector waits meanwhile (as in `ecommerce.intake.batch_file`)."""
+    batches still undecided and unclaimed at this moment, up to about CHUNK lists: under
+    load one task takes the queue behind it in sets of CHUNK instead of a small set per
+    batch, and the later tasks find their batches taken. Deciders in parallel (the
+    worker's processes) each claim batches of their own (`_claim`), so they never wait on
+    each other's lists. Idempotent. Returns how many were decided. The garbage collector
+    waits meanwhile (as in `ecommerce.intake.batch_file`)."""
     with collector_paused():
         return _batch_decide(batch_id)
 
 
 def _batch_decide(batch_id: int) -> int:
-    kind = Batch.objects.filter(pk=batch_id).values_list("kind", flat=True).first()
-    if kind is None:
-        return 0
-    pending = [
-        (batch_id, kind),
-        *Batch.objects.filter(decided_at__isnull=True)
-        .exclude(pk=batch_id)
-        .order_by("pk")
-        .values_list("pk", "kind")[:COALESCE_BATCHES],
-    ]
-    ids = sorted({list_id for pk, k in pending for list_id in _candidates(k, pk)})
+    claimed = _claim(batch_id)
+    if not claimed:
+        return 0  # decided, or another decider holds it
+    ids = sorted({list_id for pk, k in claimed for list_id in _candidates(k, pk)})
     decided = sum(lists_decide(list_ids=ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK))
-    Batch.objects.filter(pk__in=[pk for pk, _k in pending], decided_at__isnull=True).update(
+    Batch.objects.filter(pk__in=[pk for pk, _k in claimed], decided_at__isnull=True).update(
         decided_at=timezone.now()
     )
     return decided
+
+
+CLAIM_EXPIRES = timedelta(seconds=60)
+
+# This batch first, then the oldest others, as many as fill about CHUNK lists, each taken
+# by one decider only. The open batches are read without a lock, then exactly the chosen
+# ones are locked and claimed in one statement: SKIP LOCKED passes over those another
+# decider is claiming at that instant (it takes them), the WHERE over those it has claimed,
+# and the claim is committed at once (no transaction here), so the next decider sees it.
+_OPEN = (
+    "SELECT id, filed FROM {batches} WHERE decided_at IS NULL "
+    "AND (claimed_at IS NULL OR claimed_at < %s) ORDER BY id <> %s, id LIMIT %s"
+)
+_CLAIM = (
+    "UPDATE {batches} SET claimed_at = %s WHERE id IN (SELECT id FROM {batches} "
+    "WHERE id = ANY(%s::bigint[]) AND decided_at IS NULL "
+    "AND (claimed_at IS NULL OR claimed_at < %s) FOR UPDATE SKIP LOCKED) RETURNING id, kind"
+)
+
+
+def _claim(batch_id: int) -> list[tuple[int, str]]:
+    now = timezone.now()
+    stale, table = now - CLAIM_EXPIRES, Batch._meta.db_table
+    with bulk_cursor() as cursor:
+        cursor.execute(_OPEN.format(batches=table), [stale, batch_id, COALESCE_BATCHES])
+        wanted, lists = [], 0
+        for pk, filed in cursor.fetchall():
+            if lists >= CHUNK:
+                break
+            wanted.append(pk)
+            lists += filed
+        if not wanted:
+            return []
+        cursor.execute(_CLAIM.format(batches=table), [now, int_array(wanted), stale])
+        return sorted(cursor.fetchall())
 
 
 def _candidates(kind: str, batch_id: int) -> list[int]:
@@ -324,19 +354,23 @@ def _draw_quota(drawing, now) -> None:
 
 def _draw_guarantee(drawing, now) -> None:
     """The tax of the lists to be released is drawn from their e-commerce enterprise's
-    guarantee in one set; a list it no longer covers is refused and gives its quota back."""
+    guarantee in one set; a list it no longer covers, or whose enterprise may not draw
+    (an overdue tax month or bill), is refused and gives its quota back."""
     taxed = [(v, r) for v, r in drawing if v.vat + v.consumption > 0]
     if not taxed:
         return
-    drawn, uncovered = guarantee_draw_set([(v.id, r[3], v.vat + v.consumption) for v, r in taxed])
-    quota.give_back_many([(r[8], now.year, v.quota) for v, r in taxed if v.id in uncovered])
+    drawn, uncovered, blocked = guarantee_draw_set(
+        [(v.id, r[3], v.vat + v.consumption) for v, r in taxed]
+    )
+    refused = uncovered | blocked
+    quota.give_back_many([(r[8], now.year, v.quota) for v, r in taxed if v.id in refused])
     for verdict, _r in taxed:
         if verdict.id in drawn:
             verdict.guarantee = verdict.vat + verdict.consumption
-        elif verdict.id in uncovered:
+        elif verdict.id in refused:
             verdict.status, verdict.reason, verdict.reason_field = (
                 S.REFUSED,
-                "over_guarantee",
+                "guarantee_blocked" if verdict.id in blocked else "over_guarantee",
                 "guarantee",
             )
             verdict.vat = verdict.consumption = verdict.quota = 0

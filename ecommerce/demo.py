@@ -2,12 +2,14 @@
 port, parcels made up from a serial number, and the simulator's step."""
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
-from ecommerce import decision, intake, services
+from declarations.two_step import guarantee_account_set
+from ecommerce import decision, intake, services, tax_months
 from ecommerce.models import (
     InventoryList,
     ListRiskRule,
@@ -138,7 +140,24 @@ def demo_set_up(
     if not ListRuleSet.objects.exists():
         services.list_rule_set_activate(officer=None)
     if parcels and not InventoryList.objects.filter(declarant=declarant).exists():
+        guarantee_account_set(enterprise=enterprise, quota=Decimal("20000.00"))
         file_parcels(random.Random(11), declarant=declarant, first=1, count=60)  # noqa: S311
+        _a_closed_month(enterprise)
+
+
+def _a_closed_month(enterprise) -> None:
+    """A third of the demo's released lists moved to the month before last, whose return
+    window has closed, and its tax month issued: the enterprise has a month to pay."""
+    today = timezone.localdate()
+    index = today.year * 12 + today.month - 1 - 2
+    day = timezone.make_aware(datetime(index // 12, index % 12 + 1, 12, 10))  # noqa: DTZ001
+    moved = InventoryList.objects.filter(
+        enterprise=enterprise, status=InventoryList.Status.RELEASED
+    ).order_by("pk")[:20]
+    InventoryList.objects.filter(pk__in=list(moved.values_list("pk", flat=True))).update(
+        decided_at=day, created_at=day - timedelta(minutes=3)
+    )
+    tax_months.tax_months_issue()
 
 
 def file_parcels(rng: random.Random, *, declarant, first: int, count: int, decide: bool = True):

@@ -15,6 +15,10 @@ def list_status_changed(list_id: int, status: str) -> dict:
     return {"type": "ecommerce.list_status_changed", "list": list_id, "status": status}
 
 
+def tax_months_changed() -> dict:
+    return {"type": "ecommerce.tax_months_changed"}
+
+
 def publish_decided(*, declarant_ids: list[int], platform_ids: list[int], counts: dict) -> None:
     groups = [live.organisation_group(o) for o in sorted({*declarant_ids, *platform_ids})]
     groups.append(BOARD_GROUP)

@@ -10,6 +10,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from port.models import TimeStampedModel
 
@@ -63,6 +64,9 @@ class Batch(models.Model):
     # The first response, replayed for a repeat of the same key.
     result = models.JSONField(default=dict)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # When a decider took it (`ecommerce.decision`): deciders in parallel each take batches
+    # of their own; a claim older than a minute (its decider died) may be taken again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,6 +76,10 @@ class Batch(models.Model):
                 condition=~Q(idempotency_key=""),
                 name="ec_batch_idempotency",
             )
+        ]
+        indexes = [
+            # The deciders' queue: WHERE decided_at IS NULL ORDER BY id
+            models.Index(fields=["id"], condition=Q(decided_at__isnull=True), name="ec_batch_open")
         ]
 
     def __str__(self) -> str:
@@ -484,3 +492,53 @@ class DecisionStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decided_at:%H:%M:%S} {self.lists}"
+
+
+class TaxMonth(TimeStampedModel):
+    """An e-commerce enterprise's comprehensive tax for one month (`ecommerce.tax_months`):
+    issued once the month's return window has closed (its lists can no longer be returned),
+    due 45 days after the month's end, as tax on a retail import is paid between the 31st
+    and the 45th day after release. Paying it gives back what its lists drew from the
+    guarantee; an overdue month stops the enterprise drawing on the guarantee."""
+
+    class Status(models.TextChoices):
+        DUE = "due", pgettext_lazy("tax month status", "Due")
+        PAID = "paid", pgettext_lazy("tax month status", "Paid")
+        OVERDUE = "overdue", pgettext_lazy("tax month status", "Overdue")
+
+    TRANSITIONS = {
+        Status.DUE: {Status.PAID, Status.OVERDUE},
+        Status.OVERDUE: {Status.PAID},
+        Status.PAID: set(),
+    }
+
+    enterprise = models.ForeignKey("port.Organisation", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(_("month"))  # its first day
+    lists = models.PositiveIntegerField(_("lists"))
+    vat_cents = models.BigIntegerField(_("import VAT"))
+    consumption_cents = models.BigIntegerField(_("consumption tax"))
+    total_cents = models.BigIntegerField(_("total"))
+    guarantee_cents = models.BigIntegerField(_("drawn from the guarantee"))
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default="due")
+    issued_at = models.DateTimeField(_("issued"))
+    due_at = models.DateTimeField(_("due"))
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    # A payment online through the bank adapter, or one an officer recorded.
+    bank_reference = models.CharField(max_length=40, blank=True, default="")
+    paid_by = models.ForeignKey(
+        "port.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-month", "enterprise_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "month"], name="ec_tax_month_once"),
+            models.CheckConstraint(
+                condition=Q(total_cents=models.F("vat_cents") + models.F("consumption_cents")),
+                name="ec_tax_month_total",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"], name="ec_tax_month_due")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.enterprise_id}"

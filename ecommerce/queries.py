@@ -20,6 +20,7 @@ from ecommerce.models import (
     MonthlySummary,
     Participant,
     SortingScan,
+    TaxMonth,
 )
 from port.models import Membership, Organisation, User
 from port.queries import customs_office_ids_for, organisation_ids_for
@@ -310,6 +311,28 @@ def tax_bill(*, enterprise_id: int, year: int, month: int) -> dict:
     }
 
 
+def tax_months_for(user: User, *, status: str = "") -> tuple[QuerySet, bool]:
+    """The tax months the user sees (an officer: every enterprise's; an e-commerce
+    enterprise: its own), newest first, and whether the user is an officer."""
+    months = TaxMonth.objects.select_related("enterprise").order_by("-month", "enterprise__name")
+    if status in TaxMonth.Status.values:
+        months = months.filter(status=status)
+    if is_customs(user):
+        return months, True
+    return months.filter(enterprise_id__in=roles_for(user).get(R.ENTERPRISE, [])), False
+
+
+def tax_running_for(user: User) -> list[tuple[Organisation, dict]]:
+    """This month's tax so far of each e-commerce enterprise the user belongs to."""
+    today = timezone.localdate()
+    enterprises = Organisation.objects.filter(
+        pk__in=roles_for(user).get(R.ENTERPRISE, [])
+    ).order_by("name")
+    return [
+        (e, tax_bill(enterprise_id=e.pk, year=today.year, month=today.month)) for e in enterprises
+    ]
+
+
 def export_summary(*, declarant_id: int, year: int, month: int) -> list[dict]:
     """Export lists cleared in a month, summed per trade mode and commodity heading
     (清单核放、汇总申报): what the monthly summary declaration carries."""
@@ -363,6 +386,7 @@ def navigation_for(user: User) -> list[tuple[str, str]]:
         entries.append((_("E-commerce exports"), "ecommerce:exports"))
     if R.ENTERPRISE in roles or officer:
         entries.append((_("Monthly export summaries"), "ecommerce:summaries"))
+        entries.append((_("E-commerce tax"), "ecommerce:tax"))
     if is_customs(user) and not user.is_superuser:
         entries.append((_("E-commerce queue"), "ecommerce:queue"))
         entries.append((_("E-commerce rules"), "ecommerce:rules"))

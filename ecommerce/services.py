@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 
 from declarations.two_step import guarantee_give_back
 from ecommerce import events, personal, queries, quota, risk
-from ecommerce.db import bulk_cursor
 from ecommerce.models import (
     InventoryList,
     ListLine,
@@ -22,7 +21,7 @@ from ecommerce.models import (
     WatchedBuyer,
 )
 from port.errors import InvalidInput, NotYours
-from port.models import Organisation, TimelineEvent, User
+from port.models import TimelineEvent, User
 from port.timeline import timeline_record
 from port.transitions import transition
 from zones import services as zone_services
@@ -85,46 +84,6 @@ def _give_quota_back(inventory_list: InventoryList) -> None:
         quota.give_back(
             inventory_list.buyer_key, inventory_list.quota_year, inventory_list.quota_cents
         )
-
-
-@transaction.atomic
-def month_settle(*, officer: User, enterprise_id: int, year: int, month: int) -> int:
-    """Customs records that the enterprise paid a past month's tax bill: the tax its lists
-    of that month drew from the guarantee goes back to it. Returns the cents restored.
-
-    One UPDATE … RETURNING zeroes the lists' draw (locking them, so a concurrent return
-    gives back nothing twice), one UPDATE restores the sum. Raises NotYours (not customs),
-    InvalidInput (the month is not over).
-    """
-    if not queries.is_customs(officer):
-        raise NotYours(_("Only customs officers record a paid e-commerce tax bill."))
-    enterprise = Organisation.objects.filter(pk=enterprise_id).first()
-    if enterprise is None:
-        raise InvalidInput({"enterprise": [_("No such organisation.")]})
-    start, end = queries.month_bounds(year, month)
-    if end > timezone.now():
-        raise InvalidInput({"month": [_("A month is settled once it is over.")]})
-    with bulk_cursor() as cursor:
-        cursor.execute(
-            f"WITH s AS (UPDATE {InventoryList._meta.db_table} l "  # noqa: S608
-            "SET guarantee_cents = 0, updated_at = %s FROM "
-            f"(SELECT id, guarantee_cents FROM {InventoryList._meta.db_table} "  # noqa: S608
-            "WHERE enterprise_id = %s AND decided_at >= %s AND decided_at < %s "
-            "AND guarantee_cents > 0 FOR UPDATE) o WHERE l.id = o.id "
-            "RETURNING o.guarantee_cents) SELECT count(*), coalesce(sum(guarantee_cents), 0) FROM s",
-            [timezone.now(), enterprise_id, start, end],
-        )
-        lists, cents = cursor.fetchone()
-    if cents:
-        guarantee_give_back(enterprise_id=enterprise_id, cents=cents)
-    timeline_record(
-        subject=enterprise,
-        kind=TimelineEvent.Kind.DECLARATION_GUARANTEE_RESTORED,
-        actor=officer,
-        organisation=enterprise,
-        data={"month": f"{year}-{month:02d}", "lists": lists, "amount": f"{cents / 100:.2f}"},
-    )
-    return cents
 
 
 @transaction.atomic

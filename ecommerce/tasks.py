@@ -20,3 +20,11 @@ def month_summarise_task() -> None:
     from ecommerce import summaries  # the service does the work; a month is summarised once
 
     summaries.month_summarise_previous()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def tax_months_task() -> None:
+    from ecommerce import tax_months  # idempotent: a month is issued once, overdue once
+
+    tax_months.tax_months_issue()
+    tax_months.tax_months_overdue_sweep()

@@ -7,6 +7,7 @@ urlpatterns = [
     path("lists/", views.lists, name="lists"),
     path("exports/", views.exports, name="exports"),
     path("summaries/", views.summaries, name="summaries"),
+    path("tax/", views.tax, name="tax"),
     path("queue/", views.queue, name="queue"),
     path("queue/<int:pk>/inspect/", views.inspect, name="inspect"),
     path("board/", views.board, name="board"),

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ecommerce import queries, services
+from ecommerce import queries, services, tax_months
 from ecommerce import summaries as summaries_service
 from ecommerce.forms import ListRiskRuleForm, PositiveEntryForm, SummariseForm, WatchedBuyerForm
 from ecommerce.models import (
@@ -21,10 +21,11 @@ from ecommerce.models import (
     ListRuleSet,
     Participant,
     PositiveListEntry,
+    TaxMonth,
     TradeMode,
     WatchedBuyer,
 )
-from port.errors import InvalidInput, TransitionNotAllowed
+from port.errors import InvalidInput, NotYours, TransitionNotAllowed
 
 
 def _body_or_page(request, page: str, body: str, context: dict):
@@ -115,6 +116,62 @@ def summaries(request):
         {"summaries": rows, "form": form},
         status=400 if request.method == "POST" else 200,
     )
+
+
+@login_required
+def tax(request):
+    """The e-commerce tax by month: an enterprise sees and pays its own (online, through the
+    bank); an officer sees every enterprise's and records a payment received otherwise."""
+    roles = queries.roles_for(request.user)
+    officer = queries.is_customs(request.user)
+    if Participant.Role.ENTERPRISE not in roles and not officer:
+        raise Http404
+    if request.method == "POST":
+        return _tax_post(request)
+    status = request.GET.get("status", "").strip()
+    months, officer = queries.tax_months_for(request.user, status=status)
+    running = [] if officer else queries.tax_running_for(request.user)
+    page = Paginator(months, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "ecommerce/tax.html",
+        {
+            "page": page,
+            "officer": officer,
+            "status": status,
+            "statuses": TaxMonth.Status.choices,
+            "running": running,
+            "due_days": tax_months.DUE_DAYS,
+        },
+    )
+
+
+@require_POST
+def _tax_post(request):
+    try:
+        pk = int(request.POST.get("month", ""))
+    except ValueError:
+        raise Http404 from None
+    try:
+        if request.POST.get("action") == "record":
+            paid = tax_months.tax_month_record_paid(
+                tax_month_id=pk, officer=request.user, reference=request.POST.get("reference", "")
+            )
+        else:
+            paid = tax_months.tax_month_pay(tax_month_id=pk, user=request.user)
+    except NotYours:
+        raise Http404 from None
+    except InvalidInput as refused:
+        for errors in refused.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("ecommerce:tax")
+    messages.success(
+        request,
+        _("The e-commerce tax of %(month)s is paid (%(reference)s).")
+        % {"month": f"{paid.month:%Y-%m}", "reference": paid.bank_reference},
+    )
+    return redirect("ecommerce:tax")
 
 
 @login_required

@@ -154,6 +154,12 @@ app.conf.beat_schedule = {
         "task": "ecommerce.tasks.month_summarise_task",
         "schedule": crontab(hour=0, minute=40),
     },
+    # Every night at 00:50: the e-commerce tax months whose return window closed are issued
+    # (one per enterprise, once), and months past their due date become overdue.
+    "ecommerce-tax-months": {
+        "task": "ecommerce.tasks.tax_months_task",
+        "schedule": crontab(hour=0, minute=50),
+    },
     # Every 5 seconds: the dashboards' rollups fold in the timeline events written since the
     # last run (a watermark; idempotent, and a second run at once waits on its lock). Short,
     # so the live dashboard trails the port by seconds; each run reads only new events.

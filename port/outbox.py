@@ -42,6 +42,13 @@ POLL_SECONDS = 1.0  # the longest a row waits when its NOTIFY was missed
 BACKOFF_FIRST = 0.2  # seconds after the first failed send; doubles each time
 BACKOFF_MAX = 5.0  # so work flows again within 5 s of Redis coming back
 RECLAIM_SECONDS = 2.0  # how often the relay looks for dead workers' tasks (port/workers.py)
+# In a rush of mergeable rows (one sent less than RUSH_SECONDS ago), a wake-up waits
+# GATHER_SECONDS before claiming, so that one pass sends the rush's rows together as one
+# task: single filings at 140 a second were claimed one or two at a time, and an assessment
+# costs its worker about 7 ms a task whatever its size (docs/performance.md, session 8).
+# A row after a quiet spell, and rows of tasks that do not merge, are sent at once.
+GATHER_SECONDS = 0.1
+RUSH_SECONDS = 1.0
 
 
 class BrokerUnavailable(Exception):
@@ -56,8 +63,30 @@ def _plain(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def enqueue(task_name: str, **kwargs: Any) -> OutboxMessage:
     """Queue `task_name(**kwargs)` once the current transaction commits (one row, written in
-    that transaction: rolled back with it)."""
-    return OutboxMessage.objects.create(task_name=task_name, kwargs=_plain(kwargs))
+    that transaction: rolled back with it). One plain INSERT: the ORM's `create` cost a
+    filing about a millisecond of CPU to build and compile it."""
+    plain = _plain(kwargs)
+    with connection.cursor() as cursor:
+        cursor.execute(_ENQUEUE_SQL, [task_name, json.dumps(plain), timezone.now()])
+        pk, created_at = cursor.fetchone()
+    return OutboxMessage.from_db(
+        connection.alias,
+        ["id", "task_name", "kwargs", "created_at", "sent_at", "attempts", "last_error"],
+        [pk, task_name, plain, created_at, None, 0, ""],
+    )
+
+
+def enqueue_statement(task_name: str, **kwargs: Any) -> tuple[str, list]:
+    """`enqueue` as a statement and its parameters, for a caller that sends it with its own
+    writes in one round trip (the filing's INSERTs)."""
+    return _ENQUEUE_SQL, [task_name, json.dumps(_plain(kwargs)), timezone.now()]
+
+
+_ENQUEUE_SQL = (
+    f"INSERT INTO {OutboxMessage._meta.db_table} "  # noqa: S608 - names of ours
+    "(task_name, kwargs, created_at, attempts, last_error) "
+    "VALUES (%s, %s::jsonb, %s, 0, '') RETURNING id, created_at"
+)
 
 
 def enqueue_many(messages: Iterable[tuple[str, dict[str, Any]]]) -> list[OutboxMessage]:
@@ -133,6 +162,11 @@ def relay_once(batch: int = BATCH) -> int:
     When a send fails, the rows sent before it are marked, the failed ones record the error,
     and BrokerUnavailable is raised: the rest wait for the next try.
     """
+    return _relay_once(batch)[0]
+
+
+def _relay_once(batch: int) -> tuple[int, bool]:
+    """`relay_once`, and whether a mergeable task was among those sent."""
     with transaction.atomic():
         rows = list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
@@ -141,6 +175,7 @@ def relay_once(batch: int = BATCH) -> int:
             .only("id", "task_name", "kwargs")[:batch]
         )
         sent: list[int] = []
+        merged = False
         failure: Exception | None = None
         for unit in _units(rows):
             pks = [row.pk for row in unit.rows]
@@ -153,13 +188,14 @@ def relay_once(batch: int = BATCH) -> int:
                 )
                 break
             sent += pks
+            merged = merged or unit.task_name in _MERGEABLE
         if sent:
             OutboxMessage.objects.filter(pk__in=sent).update(
                 sent_at=timezone.now(), attempts=F("attempts") + 1
             )
     if failure is not None:
         raise BrokerUnavailable(f"{type(failure).__name__}: {failure}") from failure
-    return len(sent)
+    return len(sent), merged
 
 
 def purge_sent(*, now: datetime | None = None) -> int:
@@ -227,13 +263,14 @@ def relay_forever(stop: threading.Event | None = None, *, batch: int = BATCH) ->
     listener = _Listener()
     backoff = 0.0
     reclaimed_at = 0.0
+    sent_at = float("-inf")  # when this relay last sent a mergeable task (monotonic)
     try:
         while not stop.is_set():
             if time.monotonic() - reclaimed_at >= RECLAIM_SECONDS:
                 reclaimed_at = time.monotonic()
                 _reclaim()
             try:
-                sent = relay_once(batch)
+                sent, merged = _relay_once(batch)
             except BrokerUnavailable as error:
                 backoff = min(max(backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
                 log.warning("outbox relay: broker unavailable (%s); retry in %.1fs", error, backoff)
@@ -251,8 +288,12 @@ def relay_forever(stop: threading.Event | None = None, *, batch: int = BATCH) ->
             if backoff:
                 log.info("outbox relay: sending again")
             backoff = 0.0
+            if merged:
+                sent_at = time.monotonic()
             if sent == batch:
                 continue  # more waiting: no sleep
-            listener.wait(POLL_SECONDS)
+            woken = listener.wait(POLL_SECONDS)
+            if woken and time.monotonic() - sent_at < RUSH_SECONDS:
+                stop.wait(GATHER_SECONDS)  # a rush: let its next rows join this pass
     finally:
         listener.close()

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from analytics import services, statistics
@@ -337,6 +338,47 @@ def test_metric_totals_and_hourly_series_read_the_counts(db):
         {"hour": "09:00", "count": 0},
         {"hour": "10:00", "count": 7},
     ]
+
+
+@pytest.mark.parametrize("scope", [PORT, Scope(False, (1,)), Scope(False, (1, 2))])
+@pytest.mark.parametrize("terminal_id", [None, 5])
+def test_metric_figures_in_one_query_equal_the_totals_and_series(db, scope, terminal_id):
+    now = timezone.make_aware(datetime(2026, 3, 11, 10, 30))
+    hour = now.replace(minute=0)
+    for metric, at, org, terminal, count in [
+        ("m", hour, 1, 0, 3),
+        ("m", hour, 2, 5, 4),
+        ("m", hour - timedelta(hours=2), 1, 5, 1),
+        ("m", hour - timedelta(days=2), 1, 0, 50),
+        ("g", hour - timedelta(hours=1), 2, 0, 6),
+        ("g", hour, 1, 5, 2),
+    ]:
+        HourlyCount.objects.create(
+            metric=metric, hour=at, organisation_id=org, terminal_id=terminal, count=count
+        )
+    start = hour - timedelta(days=3)
+
+    with CaptureQueriesContext(connection) as queries:
+        totals, series = statistics.metric_figures(
+            scope,
+            ["m", "g", "other"],
+            start,
+            now,
+            per_hour_of=["m"],
+            per_hour_unfiltered=["g"],
+            now=now,
+            hours=3,
+            terminal_id=terminal_id,
+        )
+
+    assert len(queries) == 1
+    assert totals == statistics.metric_totals(
+        scope, ["m", "g", "other"], start, now, terminal_id=terminal_id
+    )
+    assert series == {
+        "m": statistics.metric_per_hour(scope, "m", hours=3, now=now, terminal_id=terminal_id),
+        "g": statistics.metric_per_hour(scope, "g", hours=3, now=now),
+    }
 
 
 def test_the_access_stage_is_its_own_stage_from_filing_to_the_last_check_released(db):

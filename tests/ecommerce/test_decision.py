@@ -1,5 +1,10 @@
+import threading
+from datetime import timedelta
+
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from ecommerce import decision, services
 from ecommerce.models import InventoryList, ListRiskRule
@@ -141,3 +146,64 @@ def test_one_task_decides_the_batches_queued_behind_it_and_theirs_then_find_noth
     assert not Batch.objects.filter(decided_at__isnull=True).exists()
     assert decision.batch_decide(batch_id=batches[0].batch_id) == 0
     assert decision.batch_decide(batch_id=batches[2].batch_id) == 0
+
+
+def test_a_decider_takes_about_a_chunk_of_batches_and_leaves_the_rest_to_another(ec, monkeypatch):
+    from ecommerce.models import Batch
+
+    monkeypatch.setattr(decision, "CHUNK", 4)
+    parcels = [parcel(n) for n in range(1, 13)]
+    file_parcels(ec, parcels, kinds=("order", "payment", "waybill"))
+    batches = [
+        file("list", ec.declarant, [p["list"] for p in parcels[i : i + 2]]) for i in range(0, 12, 2)
+    ]
+    # the first decider: its batch and the next (4 lists), not the four behind them
+    assert decision.batch_decide(batch_id=batches[0].batch_id) == 4
+    assert Batch.objects.filter(kind="list", decided_at__isnull=True).count() == 4
+    # a batch another decider holds is left to it
+    Batch.objects.filter(pk=batches[4].batch_id).update(claimed_at=timezone.now())
+    assert decision.batch_decide(batch_id=batches[4].batch_id) == 4  # takes batches 2 and 3
+    assert Batch.objects.get(pk=batches[4].batch_id).decided_at is None
+    # a claim older than CLAIM_EXPIRES (its decider died) is taken again
+    Batch.objects.filter(pk=batches[4].batch_id).update(
+        claimed_at=timezone.now() - decision.CLAIM_EXPIRES - timedelta(seconds=1)
+    )
+    assert decision.batch_decide(batch_id=batches[4].batch_id) == 4
+    assert set(InventoryList.objects.values_list("status", flat=True)) == {S.RELEASED}
+    assert not Batch.objects.filter(decided_at__isnull=True).exists()
+
+
+@pytest.mark.slow
+def test_deciders_in_parallel_decide_each_list_once(transactional_db, monkeypatch):
+    from ecommerce.models import Batch
+    from tests.ecommerce import factories
+
+    monkeypatch.setattr(decision, "CHUNK", 10)
+    ec = factories.world()
+    parcels = [parcel(n, buyer=1) for n in range(1, 131)]  # one buyer: the annual limit binds
+    file_parcels(ec, parcels, kinds=("order", "payment", "waybill"))
+    batches = [
+        file("list", ec.declarant, [p["list"] for p in parcels[i : i + 10]]).batch_id
+        for i in range(0, 130, 10)
+    ]
+    decided, barrier = [], threading.Barrier(4)
+
+    def decider(mine):
+        try:
+            barrier.wait()
+            decided.extend(decision.batch_decide(batch_id=b) for b in mine)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=decider, args=(batches[n::4],)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(decided) == 130  # each list decided by one decider, once
+    assert not Batch.objects.filter(decided_at__isnull=True).exists()
+    released = InventoryList.objects.filter(status=S.RELEASED)
+    # 26,000 CNY a year: 123 lists of 210 CNY, never more, however the deciders raced
+    assert released.count() == 123
+    assert sum(released.values_list("quota_cents", flat=True)) == 123 * 21_000
+    assert InventoryList.objects.filter(status=S.REFUSED).count() == 7

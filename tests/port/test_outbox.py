@@ -229,3 +229,35 @@ def test_a_merged_task_stays_within_the_merge_limit(db, monkeypatch):
     outbox.relay_once()
 
     assert sent == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_in_a_rush_the_relay_gathers_rows_of_a_mergeable_task_into_one_send(
+    transactional_db, monkeypatch
+):
+    """After a mergeable task was sent, a wake-up waits GATHER_SECONDS before claiming: the
+    rows committed meanwhile go as one task (single filings in a rush, assessed in batches);
+    after a quiet spell a row is sent at once."""
+    sent = []
+    monkeypatch.setattr(outbox, "_send", lambda unit: sent.append(unit.kwargs["declaration_ids"]))
+    monkeypatch.setattr(outbox, "GATHER_SECONDS", 1.0)  # wide enough for a busy machine
+    stop = threading.Event()
+    relay = threading.Thread(target=outbox.relay_forever, args=(stop,), daemon=True)
+    relay.start()
+    try:
+        time.sleep(1.0)  # the relay has drained and listens
+        outbox.enqueue(services.ASSESS_TASK, declaration_ids=[1])  # quiet: sent at once
+        _wait_until(lambda: sent == [[1]])
+        for pk in (2, 3, 4):  # committed one by one, within the gathering second
+            outbox.enqueue(services.ASSESS_TASK, declaration_ids=[pk])
+        _wait_until(lambda: sum(len(ids) for ids in sent) == 4)
+    finally:
+        stop.set()
+        relay.join(timeout=40)
+    assert sent == [[1], [2, 3, 4]]
+
+
+def _wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not sent in time"
+        time.sleep(0.01)

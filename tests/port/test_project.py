@@ -57,9 +57,9 @@ def test_seed_demo_twice_loads_the_port_once(db):
     assert [Organisation.objects.count(), User.objects.count(), PortCall.objects.count()] == counts
     # With the shipping agency, its login, the customs expert and the second customs office
     # (Xiangyu) with its officer; the two bonded-zone enterprises, their logins and the zone
-    # gate's camera login; the six e-commerce participants and three of their logins; the
+    # gate's camera login; the six e-commerce participants and four of their logins; the
     # Haicang office's quarantine officer.
-    assert counts == [18, 19, 2]
+    assert counts == [18, 20, 2]
     assert BrokerAuthorisation.objects.count() == 2
     assert User.objects.get(username="admin").is_superuser is True
 

@@ -161,6 +161,7 @@ USERS = {
     "zoneco": ("zoneco", R.DECLARANT, "Song", "Jia"),
     "zoneco2": ("zoneco2", R.DECLARANT, "Fang", "Yu"),
     "ecplatform": ("ecplatform", R.DECLARANT, "Qiu", "Lan"),
+    "ecseller": ("ecseller", R.DECLARANT, "Mo", "Yun"),
     "ecdeclarant": ("ecdeclarant", R.DECLARANT, "Shi", "Rui"),
     "ecsite": ("ecsite", R.OPERATOR, "Kong", "Bo"),
     # The zone gate's camera system signs in as the Xiangyu office's operator.
