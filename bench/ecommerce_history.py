@@ -25,20 +25,17 @@ import os
 import statistics
 import time
 from contextlib import contextmanager
-from importlib import import_module
 from urllib.parse import urlsplit
 
 import psycopg
 import requests
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.cache import cache
 from django.db import connection
 
 from bench import ecommerce as ec_bench
 from bench.ecommerce_history_build import ensure_history
 from port import embedded
-from port.models import User
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 REQUESTS = int(os.environ.get("BENCH_EC_HISTORY_REQUESTS", "40"))
@@ -99,15 +96,24 @@ def _database(name: str):
         connection.settings_dict["NAME"] = before
 
 
-def _session_cookie(username: str) -> str:
-    """A logged-in session of `username`, made here in the served database."""
-    user = User.objects.get(username=username)
-    store = import_module(settings.SESSION_ENGINE).SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.create()
-    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+def _sign_in(base: str, username: str) -> str:
+    """Sign in through the login form, as a browser does; the session cookie."""
+    import re
+
+    page = requests.get(f"{base}/login/", timeout=30)
+    csrf = page.cookies.get(settings.CSRF_COOKIE_NAME)
+    field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    answer = requests.post(
+        f"{base}/login/",
+        data={"username": username, "password": "bench-portwise", "csrfmiddlewaretoken": field},
+        headers={"Cookie": f"{settings.CSRF_COOKIE_NAME}={csrf}", "Referer": f"{base}/login/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    session = answer.cookies.get(settings.SESSION_COOKIE_NAME)
+    if answer.status_code != 302 or not session:
+        raise RuntimeError(f"sign-in of {username}: {answer.status_code}")
+    return f"{settings.SESSION_COOKIE_NAME}={session}"
 
 
 def _deep_id(declarant_name: str) -> int:
@@ -164,16 +170,16 @@ def _one_server_run(side: dict, seconds: int) -> dict:
         server, base = ec_bench._serve()
         try:
             sessions = {kind: requests.Session() for kind in ("html", "officer", "api")}
-            # Tokens first: signing in may re-hash a password, which ends its sessions.
-            token = ec_bench._token(base, "alice")
-            operator = ec_bench._token(base, "site")
-            sessions["api"].headers["Authorization"] = f"Token {token}"
-            sessions["html"].headers["Cookie"] = _session_cookie("alice")
-            sessions["officer"].headers["Cookie"] = _session_cookie("officer1")
+            # Sessions only (the API takes them too): a sign-in for a token, made in the
+            # same round, ended alice's session (302 to the login page) in this bench.
+            sessions["html"].headers["Cookie"] = _sign_in(base, "alice")
+            sessions["api"].headers["Cookie"] = sessions["html"].headers["Cookie"]
+            sessions["officer"].headers["Cookie"] = _sign_in(base, "officer1")
             done = {}
             for key, (kind, path, headers) in side["pages"].items():
                 _check(sessions[kind], base + path, headers)
                 done[key] = _one_run(sessions[kind], base + path, headers)
+            operator = ec_bench._token(base, "site")  # after the pages: another user
             done["sorting"] = ec_bench._sorting_run(base, operator, side["waybills"], seconds)
         finally:
             server.terminate()
