@@ -89,10 +89,16 @@ def _timed(call, *, before=None, pace_s: float = 0.0) -> dict:
     return {"p50_ms": _summary(p50s), "p95_ms": _summary(p95s)}
 
 
-@contextmanager
 def _own_database():
     url = urlsplit(embedded.database_url())
-    name = os.environ.get("BENCH_DASHBOARD_DB") or f"{url.path.strip('/')}_dashboard"
+    return kept_database(os.environ.get("BENCH_DASHBOARD_DB") or f"{url.path.strip('/')}_dashboard")
+
+
+@contextmanager
+def kept_database(name: str):
+    """Django's connection on the database `name`, created if missing and kept after the
+    bench (a history built once, reused by later runs)."""
+    url = urlsplit(embedded.database_url())
     admin = url._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as db:
         if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():

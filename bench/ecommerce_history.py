@@ -24,18 +24,15 @@ import base64
 import os
 import statistics
 import time
-from contextlib import contextmanager
-from urllib.parse import urlsplit
 
-import psycopg
 import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
 from bench import ecommerce as ec_bench
+from bench.dashboard import kept_database
 from bench.ecommerce_history_build import ensure_history
-from port import embedded
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 REQUESTS = int(os.environ.get("BENCH_EC_HISTORY_REQUESTS", "40"))
@@ -79,23 +76,6 @@ def _spreads(runs: list[dict]) -> dict:
     return {key: _spread([r[key] for r in runs]) for key in runs[0]}
 
 
-@contextmanager
-def _database(name: str):
-    url = urlsplit(embedded.database_url())
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as db:
-        if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            db.execute(f'CREATE DATABASE "{name}"')
-    before = connection.settings_dict["NAME"]
-    connection.close()
-    connection.settings_dict["NAME"] = name
-    try:
-        yield name
-    finally:
-        connection.close()
-        connection.settings_dict["NAME"] = before
-
-
 def _sign_in(base: str, username: str) -> str:
     """Sign in through the login form, as a browser does; the session cookie."""
     import re
@@ -134,7 +114,7 @@ def _deep_id(declarant_name: str) -> int:
 
 def _open(name: str, total: int) -> dict:
     """Build (or find) one database and log its users in (a session each)."""
-    with _database(name):
+    with kept_database(name):
         build = ensure_history(total)
         deep = _deep_id("Nansha Declaring Services")
     htmx = {"HX-Request": "true"}
@@ -166,7 +146,7 @@ def _one_server_run(side: dict, seconds: int) -> dict:
     # Both databases share this worktree's Redis: what a server cached of the other (its
     # users, tokens, the board's scan minutes) must not be read as this one's.
     cache.clear()
-    with _database(side["name"]):
+    with kept_database(side["name"]):
         server, base = ec_bench._serve()
         try:
             sessions = {kind: requests.Session() for kind in ("html", "officer", "api")}

@@ -311,15 +311,15 @@ def tax_bill(*, enterprise_id: int, year: int, month: int) -> dict:
     }
 
 
-def tax_months_for(user: User, *, status: str = "") -> tuple[QuerySet, bool]:
+def tax_months_for(user: User, *, officer: bool, status: str = "") -> QuerySet[TaxMonth]:
     """The tax months the user sees (an officer: every enterprise's; an e-commerce
-    enterprise: its own), newest first, and whether the user is an officer."""
+    enterprise: its own), newest first."""
     months = TaxMonth.objects.select_related("enterprise").order_by("-month", "enterprise__name")
     if status in TaxMonth.Status.values:
         months = months.filter(status=status)
-    if is_customs(user):
-        return months, True
-    return months.filter(enterprise_id__in=roles_for(user).get(R.ENTERPRISE, [])), False
+    if officer:
+        return months
+    return months.filter(enterprise_id__in=roles_for(user).get(R.ENTERPRISE, []))
 
 
 def tax_running_for(user: User) -> list[tuple[Organisation, dict]]:

@@ -209,8 +209,9 @@ def guarantee_release_month(*, enterprise_id: int, year: int, month: int) -> tup
 
 @transaction.atomic
 def tax_months_overdue_sweep(*, now: datetime | None = None) -> int:
-    """Months due and not paid by their date become overdue (one UPDATE); each enterprise
-    hears of it. Returns how many."""
+    """Months due and not paid by their date become overdue (locked, each through
+    `transition`: a handful a night, one per enterprise and month); each enterprise hears
+    of it. Returns how many."""
     now = now or timezone.now()
     overdue = list(
         TaxMonth.objects.filter(status=TaxMonth.Status.DUE, due_at__lt=now).select_for_update()

@@ -129,7 +129,7 @@ def tax(request):
     if request.method == "POST":
         return _tax_post(request)
     status = request.GET.get("status", "").strip()
-    months, officer = queries.tax_months_for(request.user, status=status)
+    months = queries.tax_months_for(request.user, officer=officer, status=status)
     running = [] if officer else queries.tax_running_for(request.user)
     page = Paginator(months, 50).get_page(request.GET.get("page"))
     return render(
@@ -146,7 +146,6 @@ def tax(request):
     )
 
 
-@require_POST
 def _tax_post(request):
     try:
         pk = int(request.POST.get("month", ""))
