@@ -17,6 +17,7 @@ CATALOGUE = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 @dataclass
 class Entry:
+    msgctxt: str | None = None
     msgid: str = ""
     msgid_plural: str = ""
     msgstrs: list[str] = field(default_factory=list)
@@ -32,12 +33,14 @@ def read_po(path: Path) -> list[Entry]:
         line = raw.strip()
         if line.startswith("#~"):  # an obsolete entry, ignored by gettext
             continue
-        starts_entry = line.startswith(("#", "msgid ")) and target in {"msgstr", None}
+        starts_entry = line.startswith(("#", "msgctxt ", "msgid ")) and target in {"msgstr", None}
         if starts_entry and (entry.msgid or entry.msgstrs):
             entries.append(entry)
             entry, target = Entry(), None
         if line.startswith("#,"):
             entry.flags |= {flag.strip() for flag in line[2:].split(",")}
+        elif line.startswith("msgctxt "):
+            entry.msgctxt, target = ast.literal_eval(line[8:]), "msgctxt"
         elif line.startswith("msgid_plural "):
             entry.msgid_plural, target = ast.literal_eval(line[13:]), "msgid_plural"
         elif line.startswith("msgid "):
@@ -47,7 +50,9 @@ def read_po(path: Path) -> list[Entry]:
             target = "msgstr"
         elif line.startswith('"'):
             text = ast.literal_eval(line)
-            if target == "msgid":
+            if target == "msgctxt":
+                entry.msgctxt += text
+            elif target == "msgid":
                 entry.msgid += text
             elif target == "msgid_plural":
                 entry.msgid_plural += text
@@ -56,6 +61,12 @@ def read_po(path: Path) -> list[Entry]:
     if entry.msgid or entry.msgstrs:
         entries.append(entry)
     return entries
+
+
+def compiled_text(compiled: gettext.GNUTranslations, entry: Entry) -> str:
+    if entry.msgctxt is None:
+        return compiled.gettext(entry.msgid)
+    return compiled.pgettext(entry.msgctxt, entry.msgid)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +99,7 @@ def test_compiled_catalogue_matches_the_po_file(entries):
     stale = [
         e.msgid
         for e in entries
-        if e.msgid and not e.msgid_plural and compiled.gettext(e.msgid) != e.msgstrs[0]
+        if e.msgid and not e.msgid_plural and compiled_text(compiled, e) != e.msgstrs[0]
     ]
     assert stale == []
 
@@ -136,4 +147,4 @@ def test_every_apps_own_catalogue_is_translated_and_compiled(path):
     compiled = gettext.GNUTranslations(path.with_suffix(".mo").open("rb"))
     for entry in entries:
         if not entry.msgid_plural:
-            assert compiled.gettext(entry.msgid) == entry.msgstrs[0], entry.msgid
+            assert compiled_text(compiled, entry) == entry.msgstrs[0], entry.msgid
