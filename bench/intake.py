@@ -98,7 +98,7 @@ def _env() -> dict:
 
 
 def _web_argv(server: str, port: int) -> list[str]:
-    if server.startswith("granian"):  # granian-wsgi, granian-asgi (not in requirements)
+    if server.startswith("granian"):  # granian-wsgi (the API as deployed), granian-asgi
         interface = server.partition("-")[2] or "wsgi"
         return [sys.executable, "-m", "granian", "--interface", interface] + [
             f"port.{interface}:application",
@@ -406,7 +406,7 @@ def run_load(measure) -> dict:
     importer, token, call = _setup()
     headers = {"Authorization": f"Token {token}"}
     figures = {}
-    servers_to_run = os.environ.get("BENCH_LOAD_SERVERS", "wsgi,asgi").split(",")
+    servers_to_run = os.environ.get("BENCH_LOAD_SERVERS", "granian-wsgi,asgi").split(",")
     for server in servers_to_run:
         filing_runs, bare_runs = [], []
         with servers(server) as (port, pids):

@@ -24,7 +24,8 @@ def test_only_the_proxy_publishes_ports_so_web_and_workers_scale():
     published = sorted(name for name, service in SERVICES.items() if service.get("ports"))
     assert published == ["proxy"]
     assert "8000" in SERVICES["web"]["expose"]
-    for name in ("web", "worker"):
+    assert "8000" in SERVICES["api"]["expose"]
+    for name in ("web", "api", "worker"):
         assert "container_name" not in SERVICES[name]
 
 
@@ -36,6 +37,19 @@ def test_proxy_headers_are_trusted_from_the_edge_network_only():
     assert "backend" not in SERVICES["proxy"]["networks"]
     caddyfile = (ROOT / "deploy/Caddyfile").read_text()
     assert "dynamic a web 8000" in caddyfile
+    # The WSGI server has no such option: the application trusts the same network.
+    assert (
+        SERVICES["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "${EDGE_SUBNET:-172.31.250.0/24}"
+    )
+
+
+def test_the_http_api_is_served_by_the_wsgi_server_and_the_rest_by_the_asgi_one():
+    api = " ".join(SERVICES["api"]["command"])
+    assert "granian --interface wsgi port.wsgi:application" in api
+    assert "uvicorn port.asgi:application" in " ".join(SERVICES["web"]["command"])
+    caddyfile = (ROOT / "deploy/Caddyfile").read_text()
+    assert "reverse_proxy /api/* {\n\t\tdynamic a api 8000" in caddyfile
+    assert set(SERVICES["proxy"]["depends_on"]) == {"web", "api"}
 
 
 def test_every_workload_queue_has_a_worker_with_time_limits():
@@ -51,14 +65,15 @@ def test_every_workload_queue_has_a_worker_with_time_limits():
 
 
 def test_migrations_run_once_before_web_workers_and_beat():
-    for name in ("web", "worker", "worker-imports", "beat"):
+    for name in ("web", "api", "worker", "worker-imports", "beat"):
         depends = SERVICES[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
 
 
 def test_probes_ask_the_right_questions():
-    web_probe = " ".join(SERVICES["web"]["healthcheck"]["test"])
-    assert "/readyz" in web_probe  # busy or absent workers never take web out of rotation
+    for name in ("web", "api"):
+        probe = " ".join(SERVICES[name]["healthcheck"]["test"])
+        assert "/readyz" in probe  # busy or absent workers never take web out of rotation
     assert "valkey" in SERVICES["valkey"]["image"]
 
 

@@ -46,9 +46,23 @@ def _containers(kind: str, component: str) -> list[dict]:
 
 
 def test_web_probes_liveness_and_readiness_separately():
-    (web,) = _containers("Deployment", "web")
-    assert web["livenessProbe"]["httpGet"]["path"] == "/livez"
-    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for component in ("web", "api"):
+        (container,) = _containers("Deployment", component)
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_the_ingress_sends_the_http_api_to_the_wsgi_server():
+    (ingress,) = BY_KIND["Ingress"]
+    paths = {
+        p["path"]: p["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    assert paths == {"/api/": "portwise-api", "/": "portwise-web"}
+    (api,) = _containers("Deployment", "api")
+    assert "granian --interface wsgi port.wsgi:application" in api["command"][-1]
+    assert {e["name"]: e["value"] for e in api["env"]}["FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"
 
 
 def test_every_queue_has_a_worker_and_an_autoscaler_on_its_depth():
