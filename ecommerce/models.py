@@ -281,6 +281,16 @@ class InventoryList(models.Model):
                 condition=Q(status__in=["selected", "held"]),
                 name="ec_list_queue",
             ),
+            # The export list page, per side of the filer, newest first (queries.export_list_page):
+            # only export lists have entries, so the imports (most lists) write none.
+            *(
+                models.Index(
+                    fields=[side, "-id"],
+                    condition=Q(direction="E"),
+                    name=f"ec_list_export_{side}",
+                )
+                for side in ("declarant", "platform", "enterprise")
+            ),
             # The monthly tax bill: WHERE enterprise_id = ? AND decided_at in the month
             models.Index(fields=["enterprise", "decided_at"], name="ec_list_enterprise_month"),
             # Deleting a zone enterprise (PROTECT): WHERE zone_enterprise_id = ?

@@ -101,53 +101,55 @@ def list_page(
 ) -> tuple[list[InventoryList], int | None]:
     """One page of the lists the user may see, newest first, below the id `before` (keyset:
     no OFFSET, no COUNT over millions); and the cursor of the next page (None: the last).
+    A filer's lists are those it declared or that name its platform."""
+    lists = _filtered(InventoryList.objects.all(), filters or {})
+    return _keyset_page(lists, user, ("declarant_id", "platform_id"), before, size)
 
-    A filer's lists are those it declared or that name its platform: each side is read on
-    its own index ((declarant, id), (platform, id)) newest first and at most `size + 1`
-    deep, the union ordered and cut: one query for the ids, one for the rows, however many
-    lists the organisation has (an OR of the two reads every match, then sorts)."""
+
+def export_list_page(
+    *, user: User, filters: dict | None = None, before: int | None = None, size: int = PAGE_SIZE
+) -> tuple[list[InventoryList], int | None]:
+    """One page of the export lists (9610 E, 9710, 9810) the user may see, newest first,
+    below `before`, as `list_page`: its e-commerce enterprise's, or those it declared or
+    that name its platform (customs: all); filtered by status, trade mode and destination.
+    Each side reads its own partial index of export lists (migration 0010)."""
     filters = filters or {}
-    lists = _filtered(InventoryList.objects.all(), filters)
-    if before is not None:
-        lists = lists.filter(id__lt=before)
-    if is_customs(user):
-        ids = list(lists.order_by("-id").values_list("id", flat=True)[: size + 1])
-    else:
-        mine = organisation_ids_for(user)
-        sides = [
-            lists.filter(**{field: organisation})
-            .order_by("-id")
-            .values_list("id", flat=True)[: size + 1]
-            for organisation in mine
-            for field in ("declarant_id", "platform_id")
-        ]
-        ids = list(sides[0].union(*sides[1:]).order_by("-id")[: size + 1]) if sides else []
-    rows = (
-        list(InventoryList.objects.filter(id__in=ids[:size]).defer("rules_hit").order_by("-id"))
-        if ids
-        else []
-    )
-    return rows, (ids[size - 1] if len(ids) > size else None)
-
-
-def export_list_list(*, user: User, filters: dict | None = None) -> QuerySet[InventoryList]:
-    """Export lists (9610 E, 9710, 9810) the user may see, newest first: its e-commerce
-    enterprise's, or those it declared or that name its platform (customs: all); filtered
-    by status, trade mode and destination."""
     lists = InventoryList.objects.filter(direction=InventoryList.Direction.EXPORT)
-    if not is_customs(user):
-        mine = organisation_ids_for(user)
-        lists = lists.filter(
-            Q(declarant_id__in=mine) | Q(platform_id__in=mine) | Q(enterprise_id__in=mine)
-        )
-    filters = filters or {}
     if filters.get("status") in S.values:
         lists = lists.filter(status=filters["status"])
     if filters.get("trade_mode"):
         lists = lists.filter(trade_mode=filters["trade_mode"])
     if filters.get("destination"):
         lists = lists.filter(destination=filters["destination"].upper()[:2])
-    return lists.defer("rules_hit").order_by("-id")
+    return _keyset_page(lists, user, ("declarant_id", "platform_id", "enterprise_id"), before, size)
+
+
+def _keyset_page(
+    lists: QuerySet, user: User, sides: tuple[str, ...], before: int | None, size: int
+) -> tuple[list[InventoryList], int | None]:
+    """Each side of the user's organisations (a column naming one) is read on its own index
+    newest first and at most `size + 1` deep, the union ordered and cut: one query for the
+    ids, one for the rows, however many lists the organisations have (an OR of the sides
+    reads every match, then sorts)."""
+    if before is not None:
+        lists = lists.filter(id__lt=before)
+    if is_customs(user):
+        ids = list(lists.order_by("-id").values_list("id", flat=True)[: size + 1])
+    else:
+        reads = [
+            lists.filter(**{side: organisation})
+            .order_by("-id")
+            .values_list("id", flat=True)[: size + 1]
+            for organisation in organisation_ids_for(user)
+            for side in sides
+        ]
+        ids = list(reads[0].union(*reads[1:]).order_by("-id")[: size + 1]) if reads else []
+    rows = (
+        list(InventoryList.objects.filter(id__in=ids[:size]).defer("rules_hit").order_by("-id"))
+        if ids
+        else []
+    )
+    return rows, (ids[size - 1] if len(ids) > size else None)
 
 
 def summary_list(*, user: User, month=None) -> QuerySet[MonthlySummary]:

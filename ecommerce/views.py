@@ -32,25 +32,36 @@ def _body_or_page(request, page: str, body: str, context: dict):
     return render(request, body if request.htmx else page, context)
 
 
+def _before(request) -> int | None:
+    before = request.GET.get("before", "")
+    return int(before) if before.isdigit() and len(before) < 19 else None
+
+
+def _pages(before, next_before, filters: dict) -> dict:
+    """The keyset pager's links: the next page keeps the filters (newest first below the
+    last list shown), and a page past the first links back to the newest."""
+    kept = {k: v for k, v in filters.items() if v}
+    return {
+        "next_query": urlencode({**kept, "before": next_before}) if next_before else "",
+        "first_query": urlencode(kept) if before is not None else None,
+    }
+
+
 @login_required
 def lists(request):
     roles = queries.roles_for(request.user)
     if not (roles.keys() & {"declarant", "platform"}) and not queries.is_customs(request.user):
         raise Http404
     filters = {k: request.GET.get(k, "").strip() for k in ("status", "trade_mode", "waybill_no")}
-    before = request.GET.get("before", "")
-    before = int(before) if before.isdigit() and len(before) < 19 else None
+    before = _before(request)
     rows, next_before = queries.list_page(user=request.user, filters=filters, before=before)
-    # The next page keeps the filters: newest first below the last list shown (keyset).
-    kept = {k: v for k, v in filters.items() if v}
     return _body_or_page(
         request,
         "ecommerce/lists.html",
         "ecommerce/_lists_body.html",
         {
             "rows": rows,
-            "next_query": urlencode({**kept, "before": next_before}) if next_before else "",
-            "first_query": urlencode(kept) if before is not None else None,
+            **_pages(before, next_before, filters),
             "filters": filters,
             "statuses": InventoryList.Status.choices,
             "trade_modes": TradeMode.choices,
@@ -67,15 +78,15 @@ def exports(request):
     if not queries.may_see_exports(request.user):
         raise Http404
     filters = {k: request.GET.get(k, "").strip() for k in ("status", "trade_mode", "destination")}
-    page = Paginator(queries.export_list_list(user=request.user, filters=filters), 50).get_page(
-        request.GET.get("page")
-    )
+    before = _before(request)
+    rows, next_before = queries.export_list_page(user=request.user, filters=filters, before=before)
     return _body_or_page(
         request,
         "ecommerce/exports.html",
         "ecommerce/_exports_body.html",
         {
-            "page": page,
+            "rows": rows,
+            **_pages(before, next_before, filters),
             "filters": filters,
             "statuses": InventoryList.Status.choices,
             "trade_modes": EXPORT_MODES,

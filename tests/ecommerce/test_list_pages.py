@@ -1,5 +1,6 @@
-"""The enterprise's list page pages by keyset (`before`), keeps its filters, shows a filer
-only its own lists, and costs the same few queries however many lists there are."""
+"""The enterprise's list page and export list page page by keyset (`before`), keep their
+filters, show a filer only its own lists, and cost the same few queries however many lists
+there are."""
 
 import re
 
@@ -14,7 +15,9 @@ from ecommerce.models import Batch, DecisionStat, InventoryList
 pytestmark = pytest.mark.django_db
 
 
-def _lists(ec, count: int, *, declarant=None, platform=None, status="released", start=0):
+def _lists(
+    ec, count: int, *, declarant=None, platform=None, status="released", start=0, export=False
+):
     now = timezone.now()
     batch = Batch.objects.create(organisation=ec.declarant, kind="list")
     InventoryList.objects.bulk_create(
@@ -26,8 +29,9 @@ def _lists(ec, count: int, *, declarant=None, platform=None, status="released", 
             list_no=f"L{start + n}",
             order_no=f"O{start + n}",
             waybill_no=f"W{start + n}",
-            trade_mode="9610",
-            direction="I",
+            trade_mode="9710" if export else "9610",
+            direction="E" if export else "I",
+            destination="US" if export else "",
             buyer_key="k",
             buyer_name_key="n",
             buyer_name_masked="张*",
@@ -158,3 +162,47 @@ def test_the_board_counts_scans_of_closed_minutes_once(ec):
     # The closed minutes come from the cache: the scans are read from the last minute on.
     scans_sql = [q["sql"] for q in captured.captured_queries if "sortingscan" in q["sql"]]
     assert len(scans_sql) == 1
+
+
+def test_export_pages_follow_the_next_link_keeping_the_filters(client, ec):
+    _lists(ec, 30)  # imports: not on the export page
+    _lists(ec, 60, export=True, start=100)
+    _lists(ec, 55, export=True, status="refused", start=1000)
+    client.force_login(ec.alice)
+    first = client.get("/ecommerce/exports/", {"status": "refused", "destination": "us"})
+    assert len(_shown(first)) == 50
+    assert all(n.startswith("L10") for n in _shown(first))
+    link = re.search(r'href="\?([^"]+)" rel="next"', first.content.decode()).group(1)
+    assert "status=refused" in link
+    assert "before=" in link
+    second = client.get("/ecommerce/exports/?" + link.replace("&amp;", "&"))
+    assert len(_shown(second)) == 5
+    assert not set(_shown(first)) & set(_shown(second))
+    assert 'rel="next"' not in second.content.decode()
+
+
+def test_an_export_page_shows_a_filer_only_its_own_export_lists(client, ec):
+    _lists(ec, 3, export=True)  # alice's enterprise declared them
+    _lists(ec, 4, declarant=ec.other, export=True, start=100)  # bob's
+    client.force_login(ec.bob)
+    assert sorted(_shown(client.get("/ecommerce/exports/"))) == ["L100", "L101", "L102", "L103"]
+    assert sorted(_shown(client.get("/ecommerce/exports/", {"before": 10**9}))) == [
+        "L100",
+        "L101",
+        "L102",
+        "L103",
+    ]
+    for user in (ec.platform_user, ec.enterprise_user, ec.officer):  # both declarants' lists
+        client.force_login(user)
+        assert len(_shown(client.get("/ecommerce/exports/"))) == 7
+
+
+def test_the_export_page_costs_the_same_queries_whatever_the_lists(client, ec):
+    client.force_login(ec.enterprise_user)
+    _lists(ec, 3, export=True)
+    client.get("/ecommerce/exports/")  # warm
+    few = _queries(client, "/ecommerce/exports/")
+    _lists(ec, 170, export=True, start=10)
+    many = _queries(client, "/ecommerce/exports/?status=released")
+    assert len(few) == len(many) <= 15, many
+    assert not any("COUNT(" in q.upper() or "OFFSET" in q.upper() for q in many)
