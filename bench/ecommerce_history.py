@@ -12,7 +12,8 @@ and p99 per run; the median, min and max over the runs:
 - the declaring enterprise's list page (alice's enterprise files one list in five: 2 M at
   10 M) as HTML, by default, filtered (refused lists: 5 %; held: 0.1 %), a deep page (100,000 lists
   down, reached by its `before` cursor), and the htmx body it re-fetches; an officer's
-  list page (all lists);
+  list page (all lists); the export list page (one list in ten is an export), by default,
+  for one destination, and an officer's;
 - its API list (`/api/v1/ecommerce/lists/`, cursor-paginated), default, filtered, deep;
 - the "Double 11" board: its page, the htmx body it polls every 10 s and on each live
   message, and its API;
@@ -131,6 +132,10 @@ def _open(name: str, total: int) -> dict:
             "list_page_deep": ("html", f"/ecommerce/lists/?before={deep}", None),
             "list_body_htmx": ("html", "/ecommerce/lists/", htmx),
             "list_page_officer": ("officer", "/ecommerce/lists/", None),
+            # Export lists are one in ten: alice's 200,000 at 10 M; one destination in five.
+            "export_page": ("html", "/ecommerce/exports/", None),
+            "export_page_destination": ("html", "/ecommerce/exports/?destination=JP", None),
+            "export_page_officer": ("officer", "/ecommerce/exports/", None),
             "api_lists": ("api", "/api/v1/ecommerce/lists/", None),
             "api_lists_refused": ("api", "/api/v1/ecommerce/lists/?status=refused", None),
             "api_lists_deep": ("api", f"/api/v1/ecommerce/lists/?cursor={cursor}", None),
