@@ -278,7 +278,7 @@ def run_batch(measure) -> dict:
     importer, token, template = _setup()
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     figures = {}
-    with servers("wsgi") as (port, pids):
+    with servers(os.environ.get("BENCH_BATCH_SERVER", "granian-wsgi")) as (port, pids):
         meter = CpuMeter(pids)
         for variant, (name, clients, batches) in enumerate(
             (
