@@ -114,11 +114,9 @@ def export_list_page(
     that name its platform (customs: all); filtered by status, trade mode and destination.
     Each side reads its own partial index of export lists (migration 0010)."""
     filters = filters or {}
-    lists = InventoryList.objects.filter(direction=InventoryList.Direction.EXPORT)
-    if filters.get("status") in S.values:
-        lists = lists.filter(status=filters["status"])
-    if filters.get("trade_mode"):
-        lists = lists.filter(trade_mode=filters["trade_mode"])
+    lists = _filtered(
+        InventoryList.objects.filter(direction=InventoryList.Direction.EXPORT), filters
+    )
     if filters.get("destination"):
         lists = lists.filter(destination=filters["destination"].upper()[:2])
     return _keyset_page(lists, user, ("declarant_id", "platform_id", "enterprise_id"), before, size)
