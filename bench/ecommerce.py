@@ -40,6 +40,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from bench.planner import analyze_as_autovacuum_would
 from bench.zones import _embedded_url, _pct
 from ecommerce import decision, intake
 from ecommerce.db import bulk_cursor
@@ -215,24 +216,8 @@ def _documents(ec, start: int, count: int) -> list[dict]:
                 organisation_id=organisation.pk,
                 items=[p[kind] for p in parcels[i : i + intake.MAX_BATCH]],
             )
-    _analyze_as_autovacuum_would()
+    analyze_as_autovacuum_would(InventoryList, ListLine, Order, Payment, Waybill, BuyerQuota, Batch)
     return parcels
-
-
-def _analyze_as_autovacuum_would() -> None:
-    """A production PostgreSQL analyses a table once a tenth of it has changed
-    (autovacuum, on by default, and on in the embedded server `make run` starts). This
-    machine's server runs with autovacuum off (its CI configuration), so its tables never
-    get statistics: the planner then guesses, and it read every list of the declarant to
-    find the 2,000 numbers of a batch (90 ms at 400,000 lists, growing with each run).
-    Where autovacuum is off, the bench analyses the e-commerce tables itself, untimed,
-    before each run (ANALYZE samples 30,000 rows of each: well under a second)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW autovacuum")
-        if cursor.fetchone()[0] == "on":
-            return
-        for model in (InventoryList, ListLine, Order, Payment, Waybill, BuyerQuota, Batch):
-            cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 
 def _raw_copy(start: int, count: int) -> float:

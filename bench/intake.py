@@ -31,6 +31,7 @@ from django.db import connection
 from stdnum import iso6346
 
 from bench import load
+from bench.planner import analyze_as_autovacuum_would
 from declarations.models import Declaration
 from port import embedded, fanout
 from port.auth import token_issue
@@ -295,6 +296,7 @@ def run_batch(measure) -> dict:
                     for b in range(batches)
                 ]
                 total = BATCH * batches
+                analyze_as_autovacuum_would()
                 meter.start()
                 started = time.perf_counter()
                 _post_all(port, bodies, headers, clients)
@@ -415,6 +417,7 @@ def run_load(measure) -> dict:
                 seconds = LOAD_SECONDS if run else 5
                 # letters: owner codes, one pair per server and run
                 prefix = _SERVER_LETTER.get(server, server[0].upper()) + "ABCDEFGHIJ"[run]
+                analyze_as_autovacuum_would()
                 meter.start()
                 filing = load.run(
                     host="127.0.0.1",
