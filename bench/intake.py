@@ -9,7 +9,8 @@
   and errors, beside a bare DRF create (`bench/urls.py`) on the same server in the same run.
 
 Each figure is the median of BENCH_RUNS (3) runs with min and max. BENCH_LOAD_SECONDS
-shortens the load runs while developing; the reported figures use 60.
+shortens the load runs while developing; the reported figures use 60. BENCH_BLOCKING_THREADS
+sets granian's WSGI threads per process (4, as deployed).
 """
 
 import contextlib
@@ -105,7 +106,11 @@ def _web_argv(server: str, port: int) -> list[str]:
             f"port.{interface}:application",
             *("--host", "127.0.0.1", "--port", str(port)),
             *("--workers", str(WEB_PROCESSES)),
-            *(("--blocking-threads", "4") if interface == "wsgi" else ()),
+            *(
+                ("--blocking-threads", os.environ.get("BENCH_BLOCKING_THREADS", "4"))
+                if interface == "wsgi"
+                else ()
+            ),
             *("--log-level", "warning", "--no-access-log"),
         ]
     if server == "asgi":
