@@ -5,7 +5,7 @@ default, and on in the embedded server `make run` starts). This machine's server
 autovacuum off (its CI configuration), so a bench's fresh tables never get statistics: the
 planner then guesses, and its guesses grow worse as the tables grow (the e-commerce API
 read every list of the declarant to find 2,000 numbers, 90 ms at 400,000 lists; the single
-filing's database time per request rose run by run, 1.8 to 3.8 ms). Where autovacuum is
+filing's database CPU per request rose run by run, 2.65 to 3.77 ms). Where autovacuum is
 off, the benches analyse their tables themselves, untimed, before each run (ANALYZE samples
 30,000 rows of a table: well under a second).
 """
