@@ -2,6 +2,7 @@
 
 from typing import TypedDict
 
+from declarations.models import Declaration
 from port import live
 
 
@@ -36,7 +37,8 @@ def declaration_status_changed(declaration) -> DeclarationStatusChanged:
         "id": declaration.pk,
         "number": declaration.number,
         "status": declaration.status,
-        "status_label": str(declaration.get_status_display()),
+        # The label of its choice (get_status_display translates every choice to find one).
+        "status_label": str(Declaration.Status(declaration.status).label),
     }
 
 

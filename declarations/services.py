@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from declarations import bulk, events, two_step
@@ -38,6 +38,8 @@ from declarations.validation import ItemInput as ItemInput
 from port import live, outbox
 from port.batch import collector_paused
 from port.errors import InvalidInput, NotYours, TransitionNotAllowed
+from port.group_commit import GroupCommit
+from port.identifiers import normalise_container_number
 from port.models import Container, Organisation, TimelineEvent, User
 from port.queries import organisation_ids_for
 from port.timeline import timeline_record
@@ -95,14 +97,40 @@ def declaration_file_input(
 ) -> Declaration:
     """declaration_file with its input as one FilingInput: a batch of one (`declarations_file`).
 
-    Raises InvalidInput with the declaration's field errors; writes nothing then.
+    Outside a transaction, filings of the same user that arrive together (other requests
+    of this process) are written in one batch (`port.group_commit`); each is answered as
+    filed alone. Raises InvalidInput with the declaration's field errors; writes nothing then.
     """
-    [result] = declarations_file(
-        user=user, entries=[FilingEntry(filing=filing, submit=submit, reference=idempotency_key)]
+    entry = FilingEntry(filing=filing, submit=submit, reference=idempotency_key)
+    result = _filings.run(
+        key=(user.pk, translation.get_language()),  # errors read in the filer's language
+        item=(user, entry),
+        claims=_claims(entry),
     )
     if result.errors:
         raise InvalidInput(result.errors)
     return result.declaration
+
+
+def _file_together(items: list[tuple[User, "FilingEntry"]]) -> list["BatchResult"]:
+    """One user's filings that arrived together, in one batch, each answered with its lines."""
+    return declarations_file(user=items[0][0], entries=[e for _, e in items], lines=True)
+
+
+def _claims(entry: "FilingEntry") -> set[str]:
+    """What two filings of one batch may not share: the batch would refuse the second,
+    where filed one after the other the second meets the first as filed (or replayed)."""
+    filing = entry.filing
+    claims = {f"ref:{entry.reference}"} if entry.reference else set()
+    claims.update(
+        normalise_container_number(n) for n in filing.container_numbers if isinstance(n, str)
+    )
+    if filing.summary_id:
+        claims.add(f"summary:{filing.summary_id}")
+    return claims
+
+
+_filings = GroupCommit(_file_together)
 
 
 @dataclass(frozen=True)
@@ -124,7 +152,9 @@ class BatchResult:
 
 
 @transaction.atomic
-def declarations_file(*, user: User, entries: list[FilingEntry]) -> list[BatchResult]:
+def declarations_file(
+    *, user: User, entries: list[FilingEntry], lines: bool = False
+) -> list[BatchResult]:
     """File a batch of declarations at once: the good ones are filed, each bad one is reported.
 
     Validates every declaration with the rules of a single filing against reference data
@@ -134,13 +164,14 @@ def declarations_file(*, user: User, entries: list[FilingEntry]) -> list[BatchRe
     a summary draws its guarantee. After commit, queues one assessment task for all those
     submitted and sends one live message per organisation. A reference filed before
     returns that declaration (`replayed`). Returns, in order, each declaration or its
-    field errors. The query count does not depend on the number of declarations.
+    field errors, with its containers and items at hand when `lines` (an answer to each
+    filer). The query count does not depend on the number of declarations.
     """
     with collector_paused():  # a batch builds rows by the thousand (port.batch)
-        return _declarations_file(user, entries)
+        return _declarations_file(user, entries, lines)
 
 
-def _declarations_file(user: User, entries: list[FilingEntry]) -> list[BatchResult]:
+def _declarations_file(user: User, entries: list[FilingEntry], lines: bool) -> list[BatchResult]:
     results = [BatchResult(index=i) for i in range(len(entries))]
     sized = []
     for result, entry in zip(results, entries, strict=True):
@@ -180,12 +211,10 @@ def _declarations_file(user: User, entries: list[FilingEntry]) -> list[BatchResu
         # the second pass answers with it.
         if not references:
             raise
-        return _declarations_file(user, entries)
+        return _declarations_file(user, entries, lines)
     for result, entry in new:
-        # A single filing answers with its lines at hand rather than reading them back.
-        result.declaration = (
-            bulk.with_lines(entry, declarant) if len(entries) == 1 else entry.declaration
-        )
+        # A filer answered one by one gets its lines at hand rather than reading them back.
+        result.declaration = bulk.with_lines(entry, declarant) if lines else entry.declaration
     _after_filing([entry for _, entry in new])
     return results
 

@@ -92,7 +92,7 @@ MIDDLEWARE = [
     "port.middleware.ApiErrorsMiddleware",  # outside the rest: /api/ errors are JSON, always
     "port.outage.DatabaseOutageMiddleware",  # a database outage is a 503, never a 500
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "port.middleware.ContentSecurityPolicyMiddleware",  # django-csp's; a fixed one for JSON
     "port.middleware.StaticFilesMiddleware",  # WhiteNoise, async under ASGI too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -2,6 +2,8 @@
 per organisation; the single filing is a batch of one. Query counts are pinned here."""
 
 import datetime
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -12,8 +14,10 @@ from rest_framework import serializers
 from declarations import api, services, two_step
 from declarations.models import Declaration, DeclarationContainer, DeclarationItem
 from port import structure
+from port.errors import InvalidInput
 from port.models import TimelineEvent
 from tests.conftest import MEAT_ITEM, container_number, filing, queued
+from tests.declarations import factories
 
 URL = "/api/v1/declarations/"
 
@@ -301,3 +305,62 @@ def test_a_port_the_unlocode_edition_in_force_does_not_list_is_refused(demo, api
     single = client.post(URL, entries(demo, 1, 10, port_of_loading="AUQQQ")[0], format="json")
     assert single.status_code == 400
     assert single.json()["port_of_loading"] == ["AUQQQ is not a place in UN/LOCODE (test)."]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_filings_that_arrive_together_are_written_together_and_each_answered_as_filed(
+    demo, monkeypatch
+):
+    from port.group_commit import GroupCommit
+
+    held, go = threading.Event(), threading.Event()
+
+    def write(items):  # the first batch stays open until the others have queued behind it
+        if not held.is_set():
+            held.set()
+            assert go.wait(10)
+        return services._file_together(items)
+
+    group = GroupCommit(write)
+    monkeypatch.setattr(services, "_filings", group)
+    shared = container_number(700_001)
+    bodies = [[container_number(700_100 + n)] for n in range(8)] + [[shared], [shared]]
+    answers = {}
+
+    def file(n):
+        try:
+            answers[n] = factories.file(demo, containers=bodies[n])
+        except InvalidInput as error:
+            answers[n] = error
+        finally:
+            connection.close()  # this thread's own connection
+
+    first = threading.Thread(target=file, args=(0,))
+    first.start()
+    assert held.wait(10)
+    rest = [threading.Thread(target=file, args=(n,)) for n in range(1, len(bodies))]
+    for thread in rest:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(group._pending) < len(rest) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    go.set()
+    for thread in [first, *rest]:
+        thread.join(10)
+
+    # the nine that queued behind the first went in one batch, but for the second claim
+    # on the shared container, which waited for the next and met the first as filed
+    assert (group.batches, group.items) == (3, 10)
+    filed = {n: d for n, d in answers.items() if isinstance(d, Declaration)}
+    [refused] = [e for e in answers.values() if isinstance(e, InvalidInput)]
+    assert "is on open declaration" in refused.errors["containers"][0]
+    assert len(filed) == 9
+    for n, declaration in filed.items():  # each answered with its own lines, as filed
+        assert [c.number for c in declaration.containers.all()] == bodies[n]
+        assert declaration.items.all()[0].hs_code == "6907210000"
+        assert declaration.status == "submitted"
+    assert Declaration.objects.count() == 9
+    assert len({d.number for d in filed.values()}) == 9
+    # one assessment task per batch that filed (the third refused its one filing)
+    assert [len(k["declaration_ids"]) for _, k in queued(services.ASSESS_TASK)] == [1, 8]
+    connection.close()

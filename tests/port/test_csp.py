@@ -54,9 +54,14 @@ def test_every_page_gets_a_policy_with_a_script_nonce_and_no_unsafe_script(
     assert directives["frame-ancestors"] == "frame-ancestors 'none'"
 
 
-def test_api_answers_carry_the_policy_too(demo, api_for):
-    response = api_for(demo.importer).get("/api/v1/declarations/")
-    assert "default-src 'self'" in response["Content-Security-Policy"]
+def test_api_answers_carry_a_policy_that_allows_nothing(demo, api_for):
+    client = api_for(demo.importer)
+    response = client.get("/api/v1/declarations/")
+    assert response["Content-Type"] == "application/json"
+    assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+    docs = client.get("/api/docs/")  # a page: the site's policy
+    assert "default-src 'self'" in docs["Content-Security-Policy"]
 
 
 def test_a_nonce_in_a_template_reaches_the_header(rf):
