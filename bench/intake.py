@@ -107,7 +107,7 @@ def _web_argv(server: str, port: int) -> list[str]:
             *("--host", "127.0.0.1", "--port", str(port)),
             *("--workers", str(WEB_PROCESSES)),
             *(
-                ("--blocking-threads", os.environ.get("BENCH_BLOCKING_THREADS", "4"))
+                ("--blocking-threads", os.environ.get("BENCH_BLOCKING_THREADS", "8"))
                 if interface == "wsgi"
                 else ()
             ),

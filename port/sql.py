@@ -14,15 +14,19 @@ import psycopg
 from django.db import connection
 
 
-def execute_binary(sql: str, params: Sequence) -> list[tuple] | None:
+def execute_binary(sql: str, params: Sequence, *, prepare: bool = False) -> list[tuple] | None:
     """Run one statement on Django's connection, inside the caller's transaction, with its
     parameters bound server-side in binary; returns its rows, if it returns any. Logged
     with Django's queries (so query-count tests see it) and its errors translated as
-    Django's are."""
+    Django's are. With `prepare`, the statement is prepared once per connection (a hot
+    path's: PostgreSQL then skips its parsing and planning)."""
     connection.ensure_connection()
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+    raw = connection.connection
+    if prepare and raw.prepare_threshold is None:
+        raw.prepare_threshold = 0  # ours prepare; Django's cursors bind client-side, never
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, prepare=prepare or None)
         rows = cursor.fetchall() if cursor.description else None
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
