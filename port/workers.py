@@ -179,6 +179,9 @@ class RestoreOnConnect(bootsteps.StartStopStep):
             channel.do_restore = False  # see the module's docstring; we restore here
             _record_or_keep(channel.qos)
         running = {str(request.message.delivery_tag) for request in tuple(active_requests)}
+        # Beat before consuming: the start-up beat's long TTL would otherwise cover a worker
+        # killed with a task in hand before it was ready, and its task would wait that long.
+        _start_beating(c.hostname)
         try:
             count = _push_back_unrecorded(c.hostname) + restore(c.hostname, keep=running)
         except Exception as error:  # noqa: BLE001 - the broker went again: next connection
@@ -191,8 +194,22 @@ class RestoreOnConnect(bootsteps.StartStopStep):
 
 
 def on_worker_ready(sender, **_kwargs) -> None:
-    """worker_ready: beat every HEARTBEAT_SECONDS from a thread of the main process."""
-    nodename = sender.hostname
+    """worker_ready: beat every HEARTBEAT_SECONDS (begun already if the consumer started)."""
+    _start_beating(sender.hostname)
+
+
+_beating: set[str] = set()
+_beating_lock = threading.Lock()
+
+
+def _start_beating(nodename: str) -> None:
+    """Beat now, and then every HEARTBEAT_SECONDS from a thread of the main process (once)."""
+    with _beating_lock:
+        if nodename in _beating:
+            return
+        _beating.add(nodename)
+    with contextlib.suppress(redis.RedisError):
+        _client().set(_heartbeat_key(nodename), "alive", ex=HEARTBEAT_TTL)
     threading.Thread(target=_beat, args=(nodename,), name="heartbeat", daemon=True).start()
 
 

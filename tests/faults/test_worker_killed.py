@@ -109,6 +109,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_decides_nothing_twice(
         while not (broker.hlen(workers.unacked_keys(nodename)["unacked_key"]) and _assessed() > 0):
             assert time.monotonic() < deadline, "the worker never took a batch"
             time.sleep(0.005)
+        # A worker with a task in hand beats with the short TTL, not the start-up one (in
+        # CI once, killed before it was ready, its task waited the start-up's 120 s).
+        assert 0 < broker.ttl(f"{workers.PREFIX}{nodename}") <= workers.HEARTBEAT_TTL
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
         killed_at = time.monotonic()
