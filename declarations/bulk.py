@@ -21,6 +21,7 @@ from declarations.models import Declaration, DeclarationContainer, DeclarationIt
 from port import identifiers, outbox
 from port import queries as port_queries
 from port.models import Container, Organisation, Port, PortCall, TimelineEvent, User, Vessel
+from port.sql import prepared_connection
 from port.timeline import subject_type_of
 
 
@@ -131,8 +132,8 @@ def _declarant_params(user: User) -> list:
 
 def run_at_once(statements: dict[str, tuple[str, list]]) -> dict[str, list[tuple]]:
     """Run the statements in one round trip (psycopg's pipeline mode), in the caller's
-    transaction; the rows of each, by name. Prepared (`_prepared`)."""
-    raw = _prepared()
+    transaction; the rows of each, by name. Prepared (`port.sql.prepared_connection`)."""
+    raw = prepared_connection()
     cursors = {}
     with raw.pipeline():
         for name, (sql, params) in statements.items():
@@ -141,24 +142,6 @@ def run_at_once(statements: dict[str, tuple[str, list]]) -> dict[str, list[tuple
     for sql, _params in statements.values():
         _log(sql)
     return {name: cursor.fetchall() for name, cursor in cursors.items()}
-
-
-# The filing path's own statements are sent with server-side parameters and prepared once
-# per connection (the pool keeps connections): Django's cursors bind parameters in Python,
-# as literals, so PostgreSQL parsed and planned each statement on every filing, and quoting
-# the values cost the web process more than PostgreSQL's binary parameters. Django's ORM
-# keeps its client-side cursors (which never prepare), whatever the threshold.
-PREPARE_THRESHOLD = 0
-
-
-def _prepared():
-    """The raw psycopg connection of Django's, with prepared statements on (for cursors
-    that bind on the server: ours)."""
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = PREPARE_THRESHOLD
-    return raw
 
 
 def _is_id(value) -> bool:
@@ -307,7 +290,7 @@ def write(
 
 
 def _insert_at_once(tables, also=()) -> None:
-    raw = _prepared()
+    raw = prepared_connection()
     with raw.pipeline():
         cursor = psycopg.Cursor(raw)
         for model, columns, rows in tables:

@@ -112,27 +112,6 @@ def declaration_file_input(
     return result.declaration
 
 
-def _file_together(items: list[tuple[User, "FilingEntry"]]) -> list["BatchResult"]:
-    """One user's filings that arrived together, in one batch, each answered with its lines."""
-    return declarations_file(user=items[0][0], entries=[e for _, e in items], lines=True)
-
-
-def _claims(entry: "FilingEntry") -> set[str]:
-    """What two filings of one batch may not share: the batch would refuse the second,
-    where filed one after the other the second meets the first as filed (or replayed)."""
-    filing = entry.filing
-    claims = {f"ref:{entry.reference}"} if entry.reference else set()
-    claims.update(
-        normalise_container_number(n) for n in filing.container_numbers if isinstance(n, str)
-    )
-    if filing.summary_id:
-        claims.add(f"summary:{filing.summary_id}")
-    return claims
-
-
-_filings = GroupCommit(_file_together)
-
-
 @dataclass(frozen=True)
 class FilingEntry:
     """One declaration of a batch: what to file, whether to submit it, the client's reference
@@ -149,6 +128,27 @@ class BatchResult:
     declaration: Declaration | None = None
     errors: dict | None = None
     replayed: bool = False  # filed earlier with the same reference
+
+
+def _file_together(items: list[tuple[User, FilingEntry]]) -> list[BatchResult]:
+    """One user's filings that arrived together, in one batch, each answered with its lines."""
+    return declarations_file(user=items[0][0], entries=[e for _, e in items], lines=True)
+
+
+def _claims(entry: FilingEntry) -> set[str]:
+    """What two filings of one batch may not share: the batch would refuse the second,
+    where filed one after the other the second meets the first as filed (or replayed)."""
+    filing = entry.filing
+    claims = {f"ref:{entry.reference}"} if entry.reference else set()
+    claims.update(
+        normalise_container_number(n) for n in filing.container_numbers if isinstance(n, str)
+    )
+    if filing.summary_id:
+        claims.add(f"summary:{filing.summary_id}")
+    return claims
+
+
+_filings = GroupCommit(_file_together)
 
 
 @transaction.atomic
