@@ -308,7 +308,11 @@ def _insert_at_once(tables, also=()) -> None:
 
 def with_lines(entry: NewDeclaration, declarant: Organisation) -> Declaration:
     """The written declaration with its containers, items and (no) decisions in its prefetch
-    cache, as a read would return it: a single filing answers without reading it back."""
+    cache, as a read would return it: a single filing answers without reading it back.
+
+    The lines do not point back at the declaration, nor do their querysets (a related
+    manager's would; these filter by its id): no reference cycle, so the answer is freed
+    once sent rather than by the garbage collector (docs/performance.md, session 12)."""
     declaration = entry.declaration
     declaration.enterprise = entry.header["enterprise"]
     declaration.port_call = entry.header["port_call"]
@@ -316,14 +320,16 @@ def with_lines(entry: NewDeclaration, declarant: Organisation) -> Declaration:
     lines = {
         "containers": [Container(number=n) for n in entry.container_numbers],
         "items": [
-            DeclarationItem(declaration=declaration, line_number=line, **item)
+            DeclarationItem(declaration_id=declaration.pk, line_number=line, **item)
             for line, item in enumerate(entry.items, start=1)
         ],
         "decisions": [],
     }
     declaration._prefetched_objects_cache = {}
     for name, objects in lines.items():
-        queryset = getattr(declaration, name).all()
+        relation = Declaration._meta.get_field(name)
+        lookup = relation.related_query_name() if relation.many_to_many else relation.field.name
+        queryset = relation.related_model._default_manager.filter(**{lookup: declaration.pk})
         queryset._result_cache, queryset._prefetch_done = objects, True
         declaration._prefetched_objects_cache[name] = queryset
     return declaration

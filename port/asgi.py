@@ -1,4 +1,3 @@
-import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -21,12 +20,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from ecommerce.sorting_line import SortingLine  # noqa: E402 - the sorting line's fast path
 from port import fanout  # noqa: E402
 from port.routing import websocket_urlpatterns  # noqa: E402
+from port.startup import freeze_loaded  # noqa: E402
 
-# Everything loaded so far lives as long as the process: out of the collector's sight, a
-# full collection during a request no longer walks it (py-spy of a 2,000-list batch: two
-# full collections cost a fifth of the first requests' time; docs/ecommerce.md).
-gc.collect()
-gc.freeze()
+# py-spy of a 2,000-list batch before this: two full collections cost a fifth of the first
+# requests' time (docs/ecommerce.md).
+freeze_loaded()
 
 application = ProtocolTypeRouter(
     {

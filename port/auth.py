@@ -102,7 +102,9 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         token = Token.from_db(connection.alias, ["key", "user_id", "created"], row[:3])
         user = get_user_model().from_db(connection.alias, _user_fields(), row[3:])
-        token.user = user
+        # The token's side only: `token.user = user` also caches the token on the user, a
+        # cycle that only the garbage collector frees (docs/performance.md, session 12).
+        Token._meta.get_field("user").set_cached_value(token, user)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         if token_expires(token) <= timezone.now():

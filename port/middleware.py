@@ -65,6 +65,46 @@ class BothModes:
         raise NotImplementedError
 
 
+class ReleaseRequestMiddleware(BothModes):
+    """Once the answer has been sent (the response closed), empties the request and DRF's view.
+
+    Both sit in reference cycles that Django, DRF and browser middleware make on every
+    request (the messages storage, htmx's details and the CSP nonce point back at the
+    request; DRF's request, view and response at each other), so without this every
+    request's objects wait for the garbage collector: about a hundred a request, and the
+    collections that freed them were a tenth of the web process's CPU under load
+    (docs/performance.md, session 12). Outermost, so it sees the response that is sent.
+    """
+
+    def call(self, request):
+        response = self.get_response(request)
+        _release_on_close(request, response)
+        return response
+
+    async def __acall__(self, request):
+        response = await self.get_response(request)
+        _release_on_close(request, response)
+        return response
+
+
+def _release_on_close(request, response) -> None:
+    drf = getattr(response, "renderer_context", None) or {}  # DRF's view, request, response
+
+    def empty() -> None:
+        for part in (drf.get("view"), drf.get("request")):
+            if part is not None:
+                part.__dict__.clear()
+        drf.clear()
+        request.__dict__.clear()
+
+    def last() -> None:
+        # Django's own closer, after this one, closes the request's files: empty it after
+        # that (HttpResponse.close() runs the closers added while it runs them, then drops them).
+        response._resource_closers.append(empty)
+
+    response._resource_closers.append(last)
+
+
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
     """WhiteNoise's middleware, async under ASGI as well (WhiteNoise's own is sync only)."""
 

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "port.middleware.ReleaseRequestMiddleware",  # outermost: empties the request once sent
     "port.observability.RequestIdMiddleware",
     "port.observability.MetricsMiddleware",
     "port.middleware.ApiErrorsMiddleware",  # outside the rest: /api/ errors are JSON, always

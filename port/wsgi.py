@@ -4,15 +4,13 @@ deploy/k8s/api.yaml, behind the proxy); WebSockets and the pages stay with the A
 request under ASGI. The client's address and scheme come from the proxy's headers, from
 trusted peers only (port/proxy_headers.py)."""
 
-import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
 
 from port.proxy_headers import ProxyHeaders
+from port.startup import freeze_loaded
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "port.settings")
 application = ProxyHeaders(get_wsgi_application())
-# What Django loaded lives as long as the process: out of the collector's sight, a full
-# collection walks only what requests allocate (0.10 -> 0.05 ms of CPU a filing, in process).
-gc.freeze()
+freeze_loaded()

@@ -364,3 +364,50 @@ def test_filings_that_arrive_together_are_written_together_and_each_answered_as_
     # one assessment task per batch that filed (the third refused its one filing)
     assert [len(k["declaration_ids"]) for _, k in queued(services.ASSESS_TASK)] == [1, 8]
     connection.close()
+
+
+def test_a_filing_answered_through_wsgi_leaves_nothing_for_the_garbage_collector(demo):
+    """Every object of a filing's request is freed once its answer is sent: no reference
+    cycles (port.middleware.ReleaseRequestMiddleware, bulk.with_lines, the token's user)."""
+    import gc
+    import io
+    import json
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from port.auth import token_issue
+
+    handler, key = WSGIHandler(), token_issue(user=demo.importer).key
+    for signal in (request_started, request_finished):  # as the test client does: the
+        signal.disconnect(close_old_connections)  # test's transaction holds the connection
+
+    def file(n: int) -> str:
+        body = json.dumps(entries(demo, 1, 700 + n)[0]).encode()
+        environ = {
+            **{"REQUEST_METHOD": "POST", "PATH_INFO": URL, "wsgi.input": io.BytesIO(body)},
+            **{"SERVER_NAME": "testserver", "SERVER_PORT": "80", "wsgi.url_scheme": "http"},
+            **{"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body))},
+            **{"HTTP_AUTHORIZATION": f"Token {key}", "REMOTE_ADDR": "127.0.0.1"},
+        }
+        statuses = []
+        answer = handler(environ, lambda status, headers: statuses.append(status))
+        b"".join(answer)
+        answer.close()  # as the server does once the body is sent
+        return statuses[0]
+
+    assert file(0).startswith("201")  # loads what a first request loads
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        status = file(1)
+        gc.collect()
+        garbage = sorted({type(o).__qualname__ for o in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        for signal in (request_started, request_finished):
+            signal.connect(close_old_connections)
+    assert status.startswith("201")
+    assert garbage == []
