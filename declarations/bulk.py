@@ -329,7 +329,11 @@ def with_lines(entry: NewDeclaration, declarant: Organisation) -> Declaration:
     for name, objects in lines.items():
         relation = Declaration._meta.get_field(name)
         lookup = relation.related_query_name() if relation.many_to_many else relation.field.name
-        queryset = relation.related_model._default_manager.filter(**{lookup: declaration.pk})
+        queryset = relation.related_model._default_manager.all()
+        # As Django's own related managers do: the filter is built only if the queryset is
+        # ever chained (`.get()`, `.filter()`); building it for every answer was 0.1 ms.
+        queryset._defer_next_filter = True
+        queryset = queryset.filter(**{lookup: declaration.pk})
         queryset._result_cache, queryset._prefetch_done = objects, True
         declaration._prefetched_objects_cache[name] = queryset
     return declaration
