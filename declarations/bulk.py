@@ -327,9 +327,8 @@ def with_lines(entry: NewDeclaration, declarant: Organisation) -> Declaration:
     }
     declaration._prefetched_objects_cache = {}
     for name, objects in lines.items():
-        relation = Declaration._meta.get_field(name)
-        lookup = relation.related_query_name() if relation.many_to_many else relation.field.name
-        queryset = relation.related_model._default_manager.all()
+        model, lookup = _line_relation(name)
+        queryset = model._default_manager.all()
         # As Django's own related managers do: the filter is built only if the queryset is
         # ever chained (`.get()`, `.filter()`); building it for every answer was 0.1 ms.
         queryset._defer_next_filter = True
@@ -337,6 +336,14 @@ def with_lines(entry: NewDeclaration, declarant: Organisation) -> Declaration:
         queryset._result_cache, queryset._prefetch_done = objects, True
         declaration._prefetched_objects_cache[name] = queryset
     return declaration
+
+
+@functools.cache
+def _line_relation(name: str) -> tuple[type, str]:
+    """The model of a declaration's lines and the lookup from it to the declaration."""
+    relation = Declaration._meta.get_field(name)
+    lookup = relation.related_query_name() if relation.many_to_many else relation.field.name
+    return relation.related_model, lookup
 
 
 def _declaration(entry, pk, serial, user, declarant, now, year) -> Declaration:

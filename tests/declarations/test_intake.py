@@ -2,18 +2,24 @@
 per organisation; the single filing is a batch of one. Query counts are pinned here."""
 
 import datetime
+import gc
+import io
+import json
 import threading
 import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
 from declarations import api, services, two_step
 from declarations.models import Declaration, DeclarationContainer, DeclarationItem
 from port import structure
+from port.auth import token_issue
 from port.errors import InvalidInput
 from port.models import TimelineEvent
 from tests.conftest import MEAT_ITEM, container_number, filing, queued
@@ -369,16 +375,6 @@ def test_filings_that_arrive_together_are_written_together_and_each_answered_as_
 def test_a_filing_answered_through_wsgi_leaves_nothing_for_the_garbage_collector(demo):
     """Every object of a filing's request is freed once its answer is sent: no reference
     cycles (port.middleware.ReleaseRequestMiddleware, bulk.with_lines, the token's user)."""
-    import gc
-    import io
-    import json
-
-    from django.core.handlers.wsgi import WSGIHandler
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
-    from port.auth import token_issue
-
     handler, key = WSGIHandler(), token_issue(user=demo.importer).key
     for signal in (request_started, request_finished):  # as the test client does: the
         signal.disconnect(close_old_connections)  # test's transaction holds the connection
@@ -386,10 +382,16 @@ def test_a_filing_answered_through_wsgi_leaves_nothing_for_the_garbage_collector
     def file(n: int) -> str:
         body = json.dumps(entries(demo, 1, 700 + n)[0]).encode()
         environ = {
-            **{"REQUEST_METHOD": "POST", "PATH_INFO": URL, "wsgi.input": io.BytesIO(body)},
-            **{"SERVER_NAME": "testserver", "SERVER_PORT": "80", "wsgi.url_scheme": "http"},
-            **{"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body))},
-            **{"HTTP_AUTHORIZATION": f"Token {key}", "REMOTE_ADDR": "127.0.0.1"},
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": URL,
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_AUTHORIZATION": f"Token {key}",
+            "REMOTE_ADDR": "127.0.0.1",
         }
         statuses = []
         answer = handler(environ, lambda status, headers: statuses.append(status))
