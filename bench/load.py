@@ -94,9 +94,9 @@ def run(
         results = await asyncio.gather(*tasks, return_exceptions=True)
         return [r for r in results if isinstance(r, BaseException)]
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     failures = asyncio.run(main())
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -106,6 +106,8 @@ def run(
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
         "errors": len(errors) + len(failures),
+        # the client's own CPU per request: it shares the cores with the servers under test
+        "client_cpu_ms": round(1000 * cpu / max(1, len(latencies)), 2),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "connection_failures": [repr(f) for f in failures[:3]],
     }

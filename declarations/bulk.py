@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import orjson
 import psycopg
+from psycopg.pq import TransactionStatus
 from django.db import connection
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
@@ -21,7 +22,7 @@ from declarations.models import Declaration, DeclarationContainer, DeclarationIt
 from port import identifiers, outbox
 from port import queries as port_queries
 from port.models import Container, Organisation, Port, PortCall, TimelineEvent, User, Vessel
-from port.sql import prepared_connection
+from port.sql import execute_binary, prepared_connection
 from port.timeline import subject_type_of
 
 
@@ -134,6 +135,10 @@ def run_at_once(statements: dict[str, tuple[str, list]]) -> dict[str, list[tuple
     """Run the statements in one round trip (psycopg's pipeline mode), in the caller's
     transaction; the rows of each, by name. Prepared (`port.sql.prepared_connection`)."""
     raw = prepared_connection()
+    if len(statements) == 1 and raw.info.transaction_status == TransactionStatus.INTRANS:
+        # One statement in a transaction under way: sent as is, without a pipeline's Sync.
+        ((name, (sql, params)),) = statements.items()
+        return {name: execute_binary(sql, params, prepare=True)}
     cursors = {}
     with raw.pipeline():
         for name, (sql, params) in statements.items():
@@ -241,11 +246,11 @@ def write(
     now = timezone.now()
     year = timezone.localdate(now).year
     numbers = sorted({n for e in new for n in e.container_numbers})
+    at_once = len(new) <= PIPELINED_AT_MOST
     statements = {"reserve": (_RESERVE, [len(new)])}
-    if numbers:
+    if numbers and not at_once:  # INSERTs sent at once upsert them with the rest
         statements["containers"] = (_CONTAINERS, [numbers])
     reserved = run_at_once(statements)
-    containers = {number: pk for pk, number in reserved.get("containers", [])}
     for entry, (pk, serial) in zip(new, reserved["reserve"], strict=True):
         entry.declaration = _declaration(entry, pk, serial, user, declarant, now, year)
     item_names = _item_names(new)
@@ -261,26 +266,25 @@ def write(
             ],
         ),
         (
-            DeclarationContainer,
-            ["declaration_id", "container_id"],
-            [[e.declaration.pk, containers[n]] for e in new for n in e.container_numbers],
-        ),
-        (
             TimelineEvent,
             ["kind", "actor_id", "organisation_id", "subject_type", "subject_id", "data"]
             + ["created_at"],
             list(_timeline_rows(new, user, declarant, now)),
         ),
     ]
+    links = [(e.declaration.pk, n) for e in new for n in e.container_numbers]
     submitted = [e.declaration.pk for e in new if e.submit]
     queued = (
         [outbox.enqueue_statement(assess_task, declaration_ids=submitted)]
         if assess_task and submitted
         else []
     )
-    if len(new) <= PIPELINED_AT_MOST:
-        _insert_at_once(tables, queued)
+    if at_once:
+        _insert_at_once(tables, links, queued)
         return
+    containers = {number: pk for pk, number in reserved.get("containers", [])}
+    links = [[pk, containers[number]] for pk, number in links]
+    tables.append((DeclarationContainer, ["declaration_id", "container_id"], links))
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3, in Django's transaction
         for model, columns, rows in tables:
@@ -289,21 +293,47 @@ def write(
             cursor.execute(sql, params)
 
 
-def _insert_at_once(tables, also=()) -> None:
+def _insert_at_once(tables, links: list[tuple[int, str]], also=()) -> None:
+    """One multi-row INSERT per table, all sent in one round trip; the containers of
+    `links` (declaration id, container number) upserted first and linked by number. Not
+    `executemany`: in a pipeline psycopg sends each row as a message of its own (a system
+    call and a wake-up of PostgreSQL each, with the interpreter's lock held), and
+    PostgreSQL runs each alone."""
     raw = prepared_connection()
     with raw.pipeline():
         cursor = psycopg.Cursor(raw)
-        for model, columns, rows in tables:
-            if rows:
-                sql = (
-                    f"INSERT INTO {model._meta.db_table} ({_column_names(model, columns)}) "  # noqa: S608 - names and constants of ours
-                    f"VALUES ({', '.join(['%s'] * len(columns))})"
-                )
-                cursor.executemany(sql, rows)
-                _log(sql)
+        if links:
+            cursor.execute(_CONTAINERS_ADD, [sorted({n for _, n in links})], prepare=True)
+            _log(_CONTAINERS_ADD)
+        statements = [(_insert_sql(m, tuple(c), len(rows)), rows) for m, c, rows in tables if rows]
+        if links:
+            statements.append((_link_sql(len(links)), links))
+        for sql, rows in statements:
+            # A batch's usual sizes are prepared; a rare large one is planned once.
+            cursor.execute(sql, [v for row in rows for v in row], prepare=len(rows) <= 8)
+            _log(sql)
         for sql, params in also:
             cursor.execute(sql, params, prepare=True)
             _log(sql)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(model, columns: tuple[str, ...], count: int) -> str:
+    row = f"({', '.join(['%s'] * len(columns))})"
+    return (
+        f"INSERT INTO {model._meta.db_table} ({_column_names(model, columns)}) "  # noqa: S608 - names of ours
+        f"VALUES {', '.join([row] * count)}"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _link_sql(count: int) -> str:
+    """Container links by number: the containers were upserted just before."""
+    rows = ", ".join(["(%s::bigint, %s::text)"] * count)
+    return (
+        "INSERT INTO declarations_declarationcontainer (declaration_id, container_id) "  # noqa: S608 - names of ours
+        f"SELECT v.d, c.id FROM (VALUES {rows}) AS v(d, n) JOIN port_container c ON c.number = v.n"
+    )
 
 
 def with_lines(entry: NewDeclaration, declarant: Organisation) -> Declaration:
@@ -393,6 +423,11 @@ def _item_names(new: list[NewDeclaration]) -> list[str]:
 _RESERVE = (
     "SELECT nextval(pg_get_serial_sequence('declarations_declaration', 'id')), "
     "nextval('declaration_number_serial') FROM generate_series(1, %s)"
+)
+# Containers never seen, inserted (the INSERTs sent at once link theirs by number).
+_CONTAINERS_ADD = (
+    "INSERT INTO port_container (number, size_type) SELECT unnest(%s::text[]), '22G1' "
+    "ON CONFLICT (number) DO NOTHING"
 )
 # Container ids by number, inserting the ones never seen: one statement.
 _CONTAINERS = (
