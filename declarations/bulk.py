@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import orjson
 import psycopg
-from psycopg.pq import TransactionStatus
 from django.db import connection
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
 from certificates import queries as certificate_queries
 from declarations.models import Declaration, DeclarationContainer, DeclarationItem
