@@ -228,6 +228,9 @@ class NewDeclaration:
 # Up to this many declarations are written with INSERTs sent in one round trip (psycopg's
 # pipeline); more with one COPY per table, which costs a round trip or two each.
 PIPELINED_AT_MOST = 20
+# ... and up to this many goods lines or container links: each table's rows go in one
+# multi-row INSERT, whose parameters PostgreSQL caps at 65,535 (goods lines take 15 each).
+ROWS_AT_ONCE_AT_MOST = 500
 
 
 def write(
@@ -246,7 +249,11 @@ def write(
     now = timezone.now()
     year = timezone.localdate(now).year
     numbers = sorted({n for e in new for n in e.container_numbers})
-    at_once = len(new) <= PIPELINED_AT_MOST
+    at_once = (
+        len(new) <= PIPELINED_AT_MOST
+        and max(sum(len(e.items) for e in new), sum(len(e.container_numbers) for e in new))
+        <= ROWS_AT_ONCE_AT_MOST
+    )
     statements = {"reserve": (_RESERVE, [len(new)])}
     if numbers and not at_once:  # INSERTs sent at once upsert them with the rest
         statements["containers"] = (_CONTAINERS, [numbers])

@@ -77,6 +77,19 @@ def test_a_single_filing_takes_a_pinned_number_of_queries(demo, api_for):
     assert len(queries) == 13, "\n".join(q["sql"][:100] for q in queries.captured_queries)
 
 
+@pytest.mark.parametrize("declarations", [2, 3])  # 400 goods lines at once, 600 by COPY
+def test_a_small_batch_of_long_declarations_is_written_whole(demo, api_for, declarations):
+    item = filing(demo.port_call.pk)["items"][0]
+    batch = entries(demo, declarations, items=[item] * 200)
+
+    response = post_batch(api_for(demo.importer), batch)
+
+    assert response.json()["filed"] == declarations
+    assert DeclarationItem.objects.count() == 200 * declarations
+    assert sorted(DeclarationItem.objects.values_list("line_number", flat=True))[-1] == 200
+    assert DeclarationContainer.objects.count() == declarations
+
+
 def test_a_batch_queues_one_assessment_and_one_push_per_organisation(
     demo, django_capture_on_commit_callbacks
 ):
