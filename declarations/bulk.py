@@ -287,11 +287,11 @@ def write(
         else []
     )
     if at_once:
-        _insert_at_once(tables, links, queued)
+        _insert_at_once(tables, numbers, links, queued)
         return
     containers = {number: pk for pk, number in reserved.get("containers", [])}
-    links = [[pk, containers[number]] for pk, number in links]
-    tables.append((DeclarationContainer, ["declaration_id", "container_id"], links))
+    link_rows = [[pk, containers[number]] for pk, number in links]
+    tables.append((DeclarationContainer, ["declaration_id", "container_id"], link_rows))
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3, in Django's transaction
         for model, columns, rows in tables:
@@ -300,17 +300,17 @@ def write(
             cursor.execute(sql, params)
 
 
-def _insert_at_once(tables, links: list[tuple[int, str]], also=()) -> None:
-    """One multi-row INSERT per table, all sent in one round trip; the containers of
-    `links` (declaration id, container number) upserted first and linked by number. Not
-    `executemany`: in a pipeline psycopg sends each row as a message of its own (a system
-    call and a wake-up of PostgreSQL each, with the interpreter's lock held), and
-    PostgreSQL runs each alone."""
+def _insert_at_once(tables, numbers: list[str], links: list[tuple[int, str]], also=()) -> None:
+    """One multi-row INSERT per table, all sent in one round trip; the containers
+    (`numbers`) upserted first, and `links` (declaration id, container number) made by
+    number. Not `executemany`: in a pipeline psycopg sends each row as a message of its
+    own (a system call and a wake-up of PostgreSQL each, with the interpreter's lock held),
+    and PostgreSQL runs each alone."""
     raw = prepared_connection()
     with raw.pipeline():
         cursor = psycopg.Cursor(raw)
-        if links:
-            cursor.execute(_CONTAINERS_ADD, [sorted({n for _, n in links})], prepare=True)
+        if numbers:
+            cursor.execute(_CONTAINERS_ADD, [numbers], prepare=True)
             _log(_CONTAINERS_ADD)
         statements = [(_insert_sql(m, tuple(c), len(rows)), rows) for m, c, rows in tables if rows]
         if links:
