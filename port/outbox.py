@@ -48,9 +48,12 @@ RECLAIM_SECONDS = 2.0  # how often the relay looks for dead workers' tasks (port
 # costs its worker about 7 ms a task whatever its size (docs/performance.md, session 8).
 # At 400 grouped filings a second (session 11), 0.1 s left the worker and relay 0.5 ms of
 # CPU a filing, 0.3 s 0.17 ms: the rush's assessment waits 0.2 s more for its decision.
-# A row after a quiet spell, and rows of tasks that do not merge, are sent at once.
+# A row after a quiet spell, and rows of tasks that do not merge, are sent at once, and
+# so are rows that already carry GATHERED_ENOUGH values between them (a batch API's 5,000
+# filings waited 0.3 s for nothing: a task's fixed cost is small beside that many).
 GATHER_SECONDS = 0.3
 RUSH_SECONDS = 1.0
+GATHERED_ENOUGH = 1000
 
 
 class BrokerUnavailable(Exception):
@@ -144,6 +147,28 @@ def _units(rows: list[OutboxMessage]) -> list[_Unit]:
         unit.rows.append(row)
         unit.kwargs[argument].extend(values)
     return units
+
+
+def _gathered() -> int:
+    """How many values the next pass's unsent rows of mergeable tasks carry between them."""
+    if not _MERGEABLE:
+        return 0
+    names, arguments = zip(*_MERGEABLE.items(), strict=True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_GATHERED_SQL, [BATCH, list(names), list(arguments)])
+            return cursor.fetchone()[0]
+    except DatabaseError:  # the pass that follows meets it and backs off
+        return 0
+
+
+_GATHERED_SQL = (
+    "SELECT coalesce(sum(jsonb_array_length(o.kwargs -> m.argument)), 0)::int FROM ("  # noqa: S608
+    f"SELECT task_name, kwargs FROM {OutboxMessage._meta.db_table} "  # a name of ours
+    "WHERE sent_at IS NULL ORDER BY id LIMIT %s) o "
+    "JOIN unnest(%s::text[], %s::text[]) AS m (task_name, argument) USING (task_name) "
+    "WHERE jsonb_typeof(o.kwargs -> m.argument) = 'array'"
+)
 
 
 def _send(unit: _Unit) -> None:
@@ -295,7 +320,11 @@ def relay_forever(stop: threading.Event | None = None, *, batch: int = BATCH) ->
             if sent == batch:
                 continue  # more waiting: no sleep
             woken = listener.wait(POLL_SECONDS)
-            if woken and time.monotonic() - sent_at < RUSH_SECONDS:
+            if (
+                woken
+                and time.monotonic() - sent_at < RUSH_SECONDS
+                and _gathered() < GATHERED_ENOUGH
+            ):
                 stop.wait(GATHER_SECONDS)  # a rush: let its next rows join this pass
     finally:
         listener.close()

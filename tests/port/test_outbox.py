@@ -256,6 +256,28 @@ def test_in_a_rush_the_relay_gathers_rows_of_a_mergeable_task_into_one_send(
     assert sent == [[1], [2, 3, 4]]
 
 
+def test_in_a_rush_rows_that_carry_enough_already_are_sent_at_once(transactional_db, monkeypatch):
+    """A batch's thousands of filings in one row gain nothing from waiting for company."""
+    sent = []
+    monkeypatch.setattr(outbox, "_send", lambda unit: sent.append(unit.kwargs["declaration_ids"]))
+    monkeypatch.setattr(outbox, "GATHER_SECONDS", 30.0)
+    monkeypatch.setattr(outbox, "GATHERED_ENOUGH", 3)
+    stop = threading.Event()
+    relay = threading.Thread(target=outbox.relay_forever, args=(stop,), daemon=True)
+    relay.start()
+    try:
+        time.sleep(1.0)  # the relay has drained and listens
+        outbox.enqueue(services.ASSESS_TASK, declaration_ids=[1])  # quiet: sent at once
+        _wait_until(lambda: sent == [[1]])
+        assert outbox._gathered() == 0
+        outbox.enqueue(services.ASSESS_TASK, declaration_ids=[2, 3, 4])  # in the rush
+        _wait_until(lambda: len(sent) == 2)  # well before the 30 s gathering
+    finally:
+        stop.set()
+        relay.join(timeout=40)
+    assert sent == [[1], [2, 3, 4]]
+
+
 def _wait_until(condition, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
