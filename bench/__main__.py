@@ -61,6 +61,7 @@ def main() -> int:
         benches = {
             "declarations": declaration_bench.run,
             "vessel": declaration_bench.run_vessel,
+            "erp_upload": declaration_bench.run_upload,
             "analytics": analytics_bench.run,
             "rules": rules_bench.run,
             "intake_batch": intake_bench.run_batch,

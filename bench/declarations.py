@@ -6,9 +6,13 @@
   container in a large declaration should cost far less than a lone one;
 - the declaration list API at 10 and at 1,000 declarations: same query count, and time;
 - a vessel's worth: 200 one-container declarations on one call assessed by one vessel
-  task (`decisions_make_for_port_call`) against 200 per-declaration tasks, per container.
+  task (`decisions_make_for_port_call`) against 200 per-declaration tasks, per container;
+- an ERP file of 2,000 declarations filed in batches against one declaration a call.
 """
 
+import csv
+import io
+import os
 import statistics
 import time
 
@@ -148,6 +152,61 @@ def run_vessel(measure) -> dict:
 
 
 VESSEL_ROUNDS = 5
+
+
+def run_upload(measure) -> dict:
+    """An ERP file of BENCH_ERP_DECLARATIONS (2,000) one-line declarations processed by the
+    worker's code (`erp_upload_process`, in this process, on the bench database): batches of
+    `uploads.CHUNK` declarations a call of the filing service, against the peer of one a call
+    (CHUNK = 1: how the upload filed until session 14), each run on a fresh upload. Reported:
+    seconds per file and declarations a second, median of three, min and max; the ratio."""
+    from declarations import uploads
+
+    call_command("seed_demo", verbosity=0)
+    importer = User.objects.get(username="importer")
+    declarations = int(os.environ.get("BENCH_ERP_DECLARATIONS", "2000"))
+    columns = uploads.HEADER_COLUMNS + uploads.ITEM_COLUMNS
+
+    def one(chunk: int) -> None:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        for _ in range(declarations):
+            reference = f"PO{next(_serial):08d}"
+            writer.writerow(
+                {
+                    "reference": reference,
+                    "vessel_imo": "9417402",
+                    "voyage": "062E",
+                    "bl_number": f"ERP{reference}",
+                    "containers": _containers(1)[0],
+                    "hs_code": ITEM.hs_code,
+                    "description": ITEM.description,
+                    "quantity": ITEM.quantity,
+                    "value": ITEM.value,
+                    "origin_country": ITEM.origin_country,
+                }
+            )
+        upload = uploads.erp_upload_create(
+            user=importer, file_name="bench.csv", content=out.getvalue().encode()
+        )
+        saved, uploads.CHUNK = uploads.CHUNK, chunk
+        try:
+            done = uploads.erp_upload_process(upload_id=upload.pk)
+        finally:
+            uploads.CHUNK = saved
+        if len(done.filed) != declarations:
+            raise RuntimeError(f"filed {len(done.filed)} of {declarations}: {done.errors[:3]}")
+
+    result = {"declarations": declarations, "chunk": uploads.CHUNK}
+    for name, chunk in (("batches", uploads.CHUNK), ("peer_one_a_call", 1)):
+        figures = measure(lambda chunk=chunk: one(chunk), repeat=3)
+        figures["declarations_per_s_median"] = round(declarations / figures["median_s"], 1)
+        result[name] = figures
+    result["ratio_peer_to_batches"] = round(
+        result["peer_one_a_call"]["median_s"] / result["batches"]["median_s"], 2
+    )
+    return result
 
 
 def _ms(seconds: float) -> float:

@@ -5,6 +5,8 @@ import io
 import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from openpyxl import Workbook
 
 from declarations import uploads
@@ -107,6 +109,42 @@ def test_processing_twice_files_nothing_twice(demo):
 
     assert again.status == ErpUpload.Status.DONE
     assert Declaration.objects.count() == 2
+
+
+def _queries_to_process(user, rows) -> int:
+    upload = uploads.erp_upload_create(user=user, file_name="a.csv", content=as_csv(rows))
+    with CaptureQueriesContext(connection) as queries:
+        done = uploads.erp_upload_process(upload_id=upload.pk)
+    assert (done.status, len(done.filed), done.errors) == (ErpUpload.Status.DONE, len(rows), [])
+    return len(queries)
+
+
+def test_an_upload_is_filed_in_batches_whatever_its_size(demo):
+    """Not declaration by declaration: as many statements for 200 declarations as for 30
+    (both past the few that `bulk.write` sends as INSERTs rather than COPY)."""
+    few = [row(f"F-{n}", container_number(900 + n)) for n in range(30)]
+    many = [row(f"M-{n}", container_number(1000 + n)) for n in range(200)]
+    _queries_to_process(demo.importer, [row("W", container_number(899))])  # editions cached
+
+    assert _queries_to_process(demo.importer, few) == _queries_to_process(demo.importer, many)
+
+
+def test_a_run_cut_short_and_run_again_files_nothing_twice(demo, monkeypatch):
+    """A worker lost mid-upload: the task runs again on an upload still processing, and the
+    declarations' references (erp:<upload>:<reference>) answer those filed the first time."""
+    monkeypatch.setattr(uploads, "CHUNK", 2)
+    rows = [row(f"PO-{n}", container_number(1100 + n)) for n in range(5)]
+    upload = uploads.erp_upload_create(user=demo.importer, file_name="a.csv", content=as_csv(rows))
+    first = uploads.erp_upload_process(upload_id=upload.pk)
+    ErpUpload.objects.filter(pk=upload.pk).update(status=ErpUpload.Status.PROCESSING)
+
+    again = uploads.erp_upload_process(upload_id=upload.pk)
+
+    assert again.status == ErpUpload.Status.DONE
+    assert again.filed == first.filed
+    assert len(again.filed) == 5
+    assert (again.processed_declarations, again.percent) == (5, 100)
+    assert Declaration.objects.count() == 5
 
 
 def test_unknown_vessel_and_enterprise_are_named_by_column(demo):
