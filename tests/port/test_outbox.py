@@ -2,6 +2,7 @@
 relayed to the broker after commit; a broker that is down keeps the rows; tasks are
 idempotent, so a row sent twice decides nothing twice."""
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -148,19 +149,9 @@ def test_a_broker_that_is_down_keeps_the_rows_with_the_error(transactional_db):
 def test_the_relay_wakes_on_commit_not_on_its_poll(transactional_db, monkeypatch):
     """LISTEN/NOTIFY: a committed row is sent well before the relay's next poll."""
     monkeypatch.setattr(outbox, "POLL_SECONDS", 30.0)
-    stop = threading.Event()
-    relay = threading.Thread(target=outbox.relay_forever, args=(stop,), daemon=True)
-    relay.start()
-    time.sleep(1.0)  # the relay has drained and listens
-    try:
+    with _relay_running():
         row = outbox.enqueue(HARMLESS)  # autocommit: committed at once
-        deadline = time.monotonic() + 10
-        while OutboxMessage.objects.get(pk=row.pk).sent_at is None:
-            assert time.monotonic() < deadline, "not sent within 10 s"
-            time.sleep(0.01)
-    finally:
-        stop.set()
-        relay.join(timeout=40)
+        _wait_until(lambda: OutboxMessage.objects.get(pk=row.pk).sent_at is not None)
     row.refresh_from_db()
     assert (row.sent_at - row.created_at).total_seconds() < 5  # not the 30 s poll
 
@@ -240,19 +231,12 @@ def test_in_a_rush_the_relay_gathers_rows_of_a_mergeable_task_into_one_send(
     sent = []
     monkeypatch.setattr(outbox, "_send", lambda unit: sent.append(unit.kwargs["declaration_ids"]))
     monkeypatch.setattr(outbox, "GATHER_SECONDS", 1.0)  # wide enough for a busy machine
-    stop = threading.Event()
-    relay = threading.Thread(target=outbox.relay_forever, args=(stop,), daemon=True)
-    relay.start()
-    try:
-        time.sleep(1.0)  # the relay has drained and listens
+    with _relay_running():
         outbox.enqueue(services.ASSESS_TASK, declaration_ids=[1])  # quiet: sent at once
         _wait_until(lambda: sent == [[1]])
         for pk in (2, 3, 4):  # committed one by one, within the gathering second
             outbox.enqueue(services.ASSESS_TASK, declaration_ids=[pk])
         _wait_until(lambda: sum(len(ids) for ids in sent) == 4)
-    finally:
-        stop.set()
-        relay.join(timeout=40)
     assert sent == [[1], [2, 3, 4]]
 
 
@@ -262,20 +246,27 @@ def test_in_a_rush_rows_that_carry_enough_already_are_sent_at_once(transactional
     monkeypatch.setattr(outbox, "_send", lambda unit: sent.append(unit.kwargs["declaration_ids"]))
     monkeypatch.setattr(outbox, "GATHER_SECONDS", 30.0)
     monkeypatch.setattr(outbox, "GATHERED_ENOUGH", 3)
-    stop = threading.Event()
-    relay = threading.Thread(target=outbox.relay_forever, args=(stop,), daemon=True)
-    relay.start()
-    try:
-        time.sleep(1.0)  # the relay has drained and listens
+    with _relay_running():
         outbox.enqueue(services.ASSESS_TASK, declaration_ids=[1])  # quiet: sent at once
         _wait_until(lambda: sent == [[1]])
         assert outbox._gathered() == 0
         outbox.enqueue(services.ASSESS_TASK, declaration_ids=[2, 3, 4])  # in the rush
         _wait_until(lambda: len(sent) == 2)  # well before the 30 s gathering
+    assert sent == [[1], [2, 3, 4]]
+
+
+@contextlib.contextmanager
+def _relay_running():
+    """`relay_forever` in a thread, drained and listening, until the block ends."""
+    stop = threading.Event()
+    relay = threading.Thread(target=outbox.relay_forever, args=(stop,), daemon=True)
+    relay.start()
+    try:
+        time.sleep(1.0)  # the relay has drained and listens
+        yield
     finally:
         stop.set()
         relay.join(timeout=40)
-    assert sent == [[1], [2, 3, 4]]
 
 
 def _wait_until(condition, timeout: float = 10.0) -> None:
