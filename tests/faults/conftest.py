@@ -7,6 +7,8 @@ The private server is made once per test session (migrated and seeded with the d
 each test's servers are fresh.
 """
 
+import base64
+import json
 import os
 import shutil
 import socket
@@ -14,10 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 import requests
 
 from port import embedded
@@ -200,3 +204,47 @@ def relay(database, tmp_path):
     yield process
     _stop(process)
     log.close()
+
+
+def _declaration_ids(value: bytes) -> list[int]:
+    """The declaration ids a stored Celery message carries (a queue's message, or an unacked
+    hash's [message, exchange, routing key]): the relay merges rows, so the task id names only
+    the first of them, and the ids are in the base64 body."""
+    try:
+        message = json.loads(value)
+        if isinstance(message, list):
+            message = json.loads(message[0]) if isinstance(message[0], str) else message[0]
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        return list(kwargs.get("declaration_ids", []))
+    except (ValueError, KeyError, TypeError, IndexError):
+        return []
+
+
+def where_are_they(redis_url: str) -> str:
+    """For a failure: where the unassessed filings are, counted by place: their outbox rows
+    (sent or not) and the Redis keys (queues, workers' unacked hashes) of messages naming them."""
+    from declarations.models import Declaration
+    from port.models import OutboxMessage
+
+    client = redis.Redis.from_url(redis_url)
+    stored = {}
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key)
+        if kind == b"list":
+            stored[key.decode()] = client.lrange(key, 0, -1)
+        elif kind == b"hash":
+            stored[key.decode()] = client.hvals(key)
+    in_redis = {
+        key: {i for v in values for i in _declaration_ids(v)} for key, values in stored.items()
+    }
+    places = Counter()
+    for pk, status in Declaration.objects.filter(decisions__isnull=True).values_list(
+        "pk", "status"
+    ):
+        rows = OutboxMessage.objects.filter(kwargs__declaration_ids__contains=[pk])
+        outbox = ",".join(
+            sorted("sent" if row.sent_at else f"unsent({row.attempts})" for row in rows)
+        )
+        keys = ",".join(sorted(key for key, ids in in_redis.items() if pk in ids))
+        places[f"{status}; outbox [{outbox}]; in Redis [{keys}]"] += 1
+    return "never assessed: " + "; ".join(f"{n} {place}" for place, n in places.most_common())

@@ -3,7 +3,6 @@ PRIVATE Redis this test stops and starts, never the machine's). Filings answer 2
 while, since their work is a row in their own transaction (port/outbox.py) and a live push
 is best effort; none is lost, and once Redis is back every one is assessed, once."""
 
-import base64
 import json
 import socket
 import subprocess
@@ -32,7 +31,7 @@ from tests.conftest import (
     start_celery_worker,
     stop_processes,
 )
-from tests.faults.conftest import free_port
+from tests.faults.conftest import free_port, where_are_they
 
 pytestmark = [pytest.mark.slow, pytest.mark.realparts]
 
@@ -79,50 +78,6 @@ def _assessed() -> int:
     return Declaration.objects.filter(decisions__isnull=False).distinct().count()
 
 
-def _declaration_ids(value: bytes) -> list[int]:
-    """The declaration ids a stored Celery message carries (a queue's message, or an unacked
-    hash's [message, exchange, routing key]): the relay merges rows, so the task id names only
-    the first of them, and the ids are in the base64 body."""
-    try:
-        message = json.loads(value)
-        if isinstance(message, list):
-            message = json.loads(message[0]) if isinstance(message[0], str) else message[0]
-        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        return list(kwargs.get("declaration_ids", []))
-    except (ValueError, KeyError, TypeError, IndexError):
-        return []
-
-
-def _where_are_they(redis_url: str) -> str:
-    """For a failure: each unassessed filing's outbox row, and where a message naming it is in
-    Redis."""
-    from port.models import OutboxMessage
-
-    client = redis.Redis.from_url(redis_url)
-    stored = {}
-    for key in client.scan_iter(count=1000):
-        kind = client.type(key)
-        if kind == b"list":
-            stored[key] = client.lrange(key, 0, -1)
-        elif kind == b"hash":
-            stored[key] = client.hvals(key)
-    found = []
-    for declaration in Declaration.objects.filter(decisions__isnull=True):
-        rows = [
-            (row.pk, row.sent_at, row.attempts, row.last_error[:100])
-            for row in OutboxMessage.objects.filter(
-                kwargs__declaration_ids__contains=[declaration.pk]
-            )
-        ]
-        places = [
-            key.decode()
-            for key, values in stored.items()
-            if any(declaration.pk in _declaration_ids(value) for value in values)
-        ]
-        found.append(f"declaration {declaration.pk}: outbox {rows}; in Redis: {places}")
-    return "never assessed: " + "; ".join(found)
-
-
 def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back(
     demo, transactional_db, private_redis, tmp_path, capsys
 ):
@@ -147,7 +102,7 @@ def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back
         # the filings made while Redis is down wait in the outbox and lose nothing.
         deadline = time.monotonic() + 60
         while _assessed() < 5:
-            assert time.monotonic() < deadline, _where_are_they(private_redis.url())
+            assert time.monotonic() < deadline, where_are_they(private_redis.url())
             time.sleep(0.05)
         private_redis.stop()
         down = [file_one() for _ in range(DURING_OUTAGE)]
@@ -157,7 +112,7 @@ def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back
         total = 5 + DURING_OUTAGE
         deadline = time.monotonic() + 90
         while _assessed() < total:
-            assert time.monotonic() < deadline, _where_are_they(private_redis.url())
+            assert time.monotonic() < deadline, where_are_they(private_redis.url())
             time.sleep(0.05)
         recovered = time.monotonic() - back_at
         assert worker.poll() is None  # the worker lived through it, never restarted
