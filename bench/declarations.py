@@ -15,6 +15,7 @@ import io
 import os
 import statistics
 import time
+from unittest import mock
 
 from django.core.management import call_command
 from django.db import connection, reset_queries
@@ -190,11 +191,8 @@ def run_upload(measure) -> dict:
         upload = uploads.erp_upload_create(
             user=importer, file_name="bench.csv", content=out.getvalue().encode()
         )
-        saved, uploads.CHUNK = uploads.CHUNK, chunk
-        try:
+        with mock.patch.object(uploads, "CHUNK", chunk):
             done = uploads.erp_upload_process(upload_id=upload.pk)
-        finally:
-            uploads.CHUNK = saved
         if len(done.filed) != declarations:
             raise RuntimeError(f"filed {len(done.filed)} of {declarations}: {done.errors[:3]}")
 

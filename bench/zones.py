@@ -21,6 +21,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -267,11 +268,8 @@ def run_upload(measure) -> dict:
         upload = services.zone_upload_create(
             user=company, file_name="bench.csv", content=(header + rows).encode()
         )
-        saved, uploads.CHUNK = uploads.CHUNK, chunk
-        try:
+        with mock.patch.object(uploads, "CHUNK", chunk):
             done = services.zone_upload_process(upload_id=upload.pk)
-        finally:
-            uploads.CHUNK = saved
         if len(done.filed) != documents:
             raise RuntimeError(f"filed {len(done.filed)} of {documents}: {done.errors[:3]}")
 

@@ -228,8 +228,8 @@ class NewDeclaration:
 # Up to this many declarations are written with INSERTs sent in one round trip (psycopg's
 # pipeline); more with one COPY per table, which costs a round trip or two each.
 PIPELINED_AT_MOST = 20
-# ... and up to this many goods lines or container links: each table's rows go in one
-# multi-row INSERT, whose parameters PostgreSQL caps at 65,535 (goods lines take 15 each).
+# ... and up to this many goods lines: each table's rows go in one multi-row INSERT,
+# whose parameters PostgreSQL caps at 65,535 (goods lines take 15 each).
 ROWS_AT_ONCE_AT_MOST = 500
 
 
@@ -250,9 +250,7 @@ def write(
     year = timezone.localdate(now).year
     numbers = sorted({n for e in new for n in e.container_numbers})
     at_once = (
-        len(new) <= PIPELINED_AT_MOST
-        and max(sum(len(e.items) for e in new), sum(len(e.container_numbers) for e in new))
-        <= ROWS_AT_ONCE_AT_MOST
+        len(new) <= PIPELINED_AT_MOST and sum(len(e.items) for e in new) <= ROWS_AT_ONCE_AT_MOST
     )
     statements = {"reserve": (_RESERVE, [len(new)])}
     if numbers and not at_once:  # INSERTs sent at once upsert them with the rest
@@ -312,13 +310,16 @@ def _insert_at_once(tables, numbers: list[str], links: list[tuple[int, str]], al
         if numbers:
             cursor.execute(_CONTAINERS_ADD, [numbers], prepare=True)
             _log(_CONTAINERS_ADD)
-        statements = [(_insert_sql(m, tuple(c), len(rows)), rows) for m, c, rows in tables if rows]
+        for model, columns, rows in tables:
+            if rows:
+                sql = _insert_sql(model, tuple(columns), len(rows))
+                # A batch's usual sizes are prepared; a rare large one is planned once.
+                cursor.execute(sql, [v for row in rows for v in row], prepare=len(rows) <= 8)
+                _log(sql)
         if links:
-            statements.append((_link_sql(len(links)), links))
-        for sql, rows in statements:
-            # A batch's usual sizes are prepared; a rare large one is planned once.
-            cursor.execute(sql, [v for row in rows for v in row], prepare=len(rows) <= 8)
-            _log(sql)
+            ids, container_numbers = zip(*links, strict=True)
+            cursor.execute(_LINK, [list(ids), list(container_numbers)], prepare=True)
+            _log(_LINK)
         for sql, params in also:
             cursor.execute(sql, params, prepare=True)
             _log(sql)
@@ -330,16 +331,6 @@ def _insert_sql(model, columns: tuple[str, ...], count: int) -> str:
     return (
         f"INSERT INTO {model._meta.db_table} ({_column_names(model, columns)}) "  # noqa: S608 - names of ours
         f"VALUES {', '.join([row] * count)}"
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _link_sql(count: int) -> str:
-    """Container links by number: the containers were upserted just before."""
-    rows = ", ".join(["(%s::bigint, %s::text)"] * count)
-    return (
-        "INSERT INTO declarations_declarationcontainer (declaration_id, container_id) "  # noqa: S608 - names of ours
-        f"SELECT v.d, c.id FROM (VALUES {rows}) AS v(d, n) JOIN port_container c ON c.number = v.n"
     )
 
 
@@ -435,6 +426,12 @@ _RESERVE = (
 _CONTAINERS_ADD = (
     "INSERT INTO port_container (number, size_type) SELECT unnest(%s::text[]), '22G1' "
     "ON CONFLICT (number) DO NOTHING"
+)
+# Container links by number, the containers upserted just before (`_CONTAINERS_ADD`).
+_LINK = (
+    "INSERT INTO declarations_declarationcontainer (declaration_id, container_id) "
+    "SELECT v.d, c.id FROM unnest(%s::bigint[], %s::text[]) AS v(d, n) "
+    "JOIN port_container c ON c.number = v.n"
 )
 # Container ids by number, inserting the ones never seen: one statement.
 _CONTAINERS = (

@@ -206,7 +206,14 @@ def relay(database, tmp_path):
     log.close()
 
 
-def _declaration_ids(value: bytes) -> list[int]:
+def assessed() -> int:
+    """How many filings have their decisions."""
+    from declarations.models import Declaration
+
+    return Declaration.objects.filter(decisions__isnull=False).distinct().count()
+
+
+def declaration_ids_in(value: bytes) -> list[int]:
     """The declaration ids a stored Celery message carries (a queue's message, or an unacked
     hash's [message, exchange, routing key]): the relay merges rows, so the task id names only
     the first of them, and the ids are in the base64 body."""
@@ -227,24 +234,23 @@ def where_are_they(redis_url: str) -> str:
     from port.models import OutboxMessage
 
     client = redis.Redis.from_url(redis_url)
-    stored = {}
+    in_redis: dict[str, set[int]] = {}
     for key in client.scan_iter(count=1000):
         kind = client.type(key)
-        if kind == b"list":
-            stored[key.decode()] = client.lrange(key, 0, -1)
-        elif kind == b"hash":
-            stored[key.decode()] = client.hvals(key)
-    in_redis = {
-        key: {i for v in values for i in _declaration_ids(v)} for key, values in stored.items()
-    }
+        values = client.lrange(key, 0, -1) if kind == b"list" else []
+        values = client.hvals(key) if kind == b"hash" else values
+        in_redis[key.decode()] = {i for v in values for i in declaration_ids_in(v)}
+    in_outbox: dict[int, list[str]] = {}
+    for row in OutboxMessage.objects.all():
+        for pk in row.kwargs.get("declaration_ids", []):
+            in_outbox.setdefault(pk, []).append(
+                "sent" if row.sent_at else f"unsent({row.attempts})"
+            )
     places = Counter()
     for pk, status in Declaration.objects.filter(decisions__isnull=True).values_list(
         "pk", "status"
     ):
-        rows = OutboxMessage.objects.filter(kwargs__declaration_ids__contains=[pk])
-        outbox = ",".join(
-            sorted("sent" if row.sent_at else f"unsent({row.attempts})" for row in rows)
-        )
+        outbox = ",".join(sorted(in_outbox.get(pk, [])))
         keys = ",".join(sorted(key for key, ids in in_redis.items() if pk in ids))
         places[f"{status}; outbox [{outbox}]; in Redis [{keys}]"] += 1
     return "never assessed: " + "; ".join(f"{n} {place}" for place, n in places.most_common())

@@ -31,7 +31,7 @@ from tests.conftest import (
     start_celery_worker,
     stop_processes,
 )
-from tests.faults.conftest import free_port, where_are_they
+from tests.faults.conftest import assessed, free_port, where_are_they
 
 pytestmark = [pytest.mark.slow, pytest.mark.realparts]
 
@@ -74,10 +74,6 @@ def _web(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.1)
 
 
-def _assessed() -> int:
-    return Declaration.objects.filter(decisions__isnull=False).distinct().count()
-
-
 def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back(
     demo, transactional_db, private_redis, tmp_path, capsys
 ):
@@ -101,7 +97,7 @@ def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back
         # (declaration_requeue_stuck), which this test does not run. What it proves is that
         # the filings made while Redis is down wait in the outbox and lose nothing.
         deadline = time.monotonic() + 60
-        while _assessed() < 5:
+        while assessed() < 5:
             assert time.monotonic() < deadline, where_are_they(private_redis.url())
             time.sleep(0.05)
         private_redis.stop()
@@ -111,7 +107,7 @@ def test_filings_answer_201_while_redis_is_down_and_are_assessed_once_it_is_back
         back_at = time.monotonic()
         total = 5 + DURING_OUTAGE
         deadline = time.monotonic() + 90
-        while _assessed() < total:
+        while assessed() < total:
             assert time.monotonic() < deadline, where_are_they(private_redis.url())
             time.sleep(0.05)
         recovered = time.monotonic() - back_at

@@ -7,8 +7,6 @@ outbox relay sees the dead worker's heartbeat stop and puts its messages back), 
 same worker restarted under its name (`make run`'s supervisor, a container restart: it puts
 back its predecessor's messages before consuming)."""
 
-import base64
-import json
 import signal
 import socket
 import time
@@ -32,7 +30,7 @@ from tests.conftest import (
     start_celery_worker,
     stop_processes,
 )
-from tests.faults.conftest import where_are_they
+from tests.faults.conftest import assessed, declaration_ids_in, where_are_they
 
 pytestmark = [pytest.mark.slow, pytest.mark.realparts]
 
@@ -42,26 +40,18 @@ URL = "/api/v1/declarations/batch/"
 SWEEP_AFTER = 15
 
 
-def _assessed() -> int:
-    return Declaration.objects.filter(decisions__isnull=False).distinct().count()
-
-
 def _lost_declaration_ids(broker: redis.Redis, nodename: str) -> list[int]:
-    """The declarations of the messages the dead worker took and never acknowledged."""
-    ids = []
-    for value in broker.hvals(workers.unacked_keys(nodename)["unacked_key"]):
-        message = json.loads(value)[0]
-        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        # the worker may also hold other work (a notification, a sweep) when it is killed
-        ids += kwargs.get("declaration_ids", [])
-    return ids
+    """The declarations of the messages the dead worker took and never acknowledged (it may
+    also hold other work, a notification or a sweep, when it is killed)."""
+    values = broker.hvals(workers.unacked_keys(nodename)["unacked_key"])
+    return [pk for value in values for pk in declaration_ids_in(value)]
 
 
 def _frozen_with_a_batch(worker, broker: redis.Redis, nodename: str) -> bool:
     """Stops the worker when it holds an unacknowledged batch after some work is done, and
     says whether it still holds one once stopped; resumes it otherwise."""
     unacked = workers.unacked_keys(nodename)["unacked_key"]
-    if not (broker.hlen(unacked) and _assessed() > 0):
+    if not (broker.hlen(unacked) and assessed() > 0):
         return False
     worker.send_signal(signal.SIGSTOP)
     time.sleep(0.05)  # commands the worker had already sent reach Redis
@@ -97,11 +87,11 @@ def _await_assessed(total: int, deadline: float) -> list[int]:
     test runs that sweep as beat would (without the 120 s, to stay short); the relay must
     still send it and a worker assess it. Returns the ids it queued again."""
     swept: list[int] = []
-    quiet_since, seen = time.monotonic(), _assessed()
-    while (assessed := _assessed()) < total:
+    quiet_since, seen = time.monotonic(), assessed()
+    while (done := assessed()) < total:
         assert time.monotonic() < deadline, where_are_they(TEST_REDIS_URL)
-        if assessed != seen:
-            quiet_since, seen = time.monotonic(), assessed
+        if done != seen:
+            quiet_since, seen = time.monotonic(), done
         elif time.monotonic() - quiet_since > SWEEP_AFTER:
             swept += declaration_requeue_stuck(older_than_seconds=0)
             quiet_since = time.monotonic()
@@ -146,7 +136,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_decides_nothing_twice(
         killed_at = time.monotonic()
         lost = broker.hlen(workers.unacked_keys(nodename)["unacked_key"])
         lost_ids = _lost_declaration_ids(broker, nodename)
-        assessed_at_kill = _assessed()
+        assessed_at_kill = assessed()
         assert lost >= 1  # a task really was lost with the worker
         assert assessed_at_kill < total
 
@@ -164,7 +154,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_decides_nothing_twice(
     finally:
         stop_processes(*(p for p in (relay, worker, second) if p is not None))
 
-    assert _assessed() == total  # 0 lost
+    assert assessed() == total  # 0 lost
     decisions = Decision.objects.count()
     assert decisions == total  # one container each: one decision each, none twice
     decided = TimelineEvent.objects.filter(kind=TimelineEvent.Kind.CONTAINER_DECIDED).count()
